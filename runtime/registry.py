@@ -1,0 +1,39 @@
+"""Pick a runtime driver by name.
+
+Role: the only place that knows which module implements which runtime; it
+imports a driver lazily so that ``dockwright validate`` never pays for the
+Docker SDK or pyroute2. Neighbours: ``runtime.driver`` (the protocol); the
+controller's CLI calls :func:`open_driver`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from runtime.driver import Driver
+from runtime.errors import InvalidRequest
+
+DRIVERS = {
+    "docker": "runtime.docker.driver:DockerDriver",
+    "native": "runtime.native.driver:NativeDriver",
+    "swarm": "runtime.swarm.driver:SwarmDriver",
+}
+
+
+def open_driver(name: str, **options: Any) -> Driver:
+    """Instantiate the driver called ``name`` (``docker``, ``native`` or ``swarm``)."""
+    target = DRIVERS.get(name)
+    if target is None:
+        raise InvalidRequest(
+            f"unknown runtime {name!r}", hint=f"use one of: {', '.join(sorted(DRIVERS))}"
+        )
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidRequest(
+            f"runtime {name!r} is not available: {exc}", hint="install dockwright's dependencies"
+        ) from exc
+    driver: Driver = getattr(module, attr)(**options)
+    return driver

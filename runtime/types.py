@@ -1,0 +1,232 @@
+"""Runtime value types: the small, frozen vocabulary every driver speaks.
+
+Role: what the controller hands to a driver (``ContainerConfig``,
+``VolumeConfig``, ``NetworkConfig``) and what a driver reports back
+(``ContainerSummary`` from one list call, ``ContainerInfo`` from an inspect,
+``ImageInfo``, ``Event``). Neighbours: ``runtime.driver`` (the protocol that
+uses these), ``runtime.errors``; the controller maps spec models onto these
+types; drivers map them onto their runtime. Nothing here imports ``specs`` or
+``controller`` and nothing here is specific to one runtime.
+
+Conventions: tuples, not lists (values are hashable and frozen); ``env`` and
+``labels`` are sorted tuples of pairs; durations are seconds (float); sizes are
+bytes; ``None`` means "runtime default / not set".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+Pairs = tuple[tuple[str, str], ...]
+
+# Labels every object dockwright creates carries (principle 4: ownership).
+LABEL_MANAGED_BY = "io.dockwright.managed-by"
+LABEL_PROJECT = "io.dockwright.project"
+LABEL_RESOURCE = "io.dockwright.resource"  # declared name (without replica suffix)
+LABEL_REPLICA = "io.dockwright.replica"  # "1".."N"
+LABEL_HASH = "io.dockwright.spec-hash"  # hash of the fields that need a recreate
+LABEL_UPDATE_HASH = "io.dockwright.update-hash"  # hash of in-place-updatable fields
+LABEL_SOURCE = "io.dockwright.source"  # spec file, relative to the spec directory
+LABEL_REVISION = "io.dockwright.revision"  # git revision of the spec directory
+MANAGED_BY = "dockwright"
+
+
+class State(str, Enum):
+    """Lifecycle state of a container as the runtime reports it."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    PAUSED = "paused"
+    EXITED = "exited"
+    DEAD = "dead"
+    REMOVING = "removing"
+
+
+class Health(str, Enum):
+    NONE = "none"
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""  # "" = all addresses
+    host_port: int | None = None  # None = runtime picks
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    type: str  # "volume" | "bind" | "tmpfs"
+    target: str
+    source: str | None = None  # volume name or absolute host path
+    read_only: bool = False
+    size: int | None = None  # tmpfs size in bytes
+
+
+@dataclass(frozen=True)
+class RestartSpec:
+    name: str = "no"  # "no" | "always" | "on-failure" | "unless-stopped"
+    max_retries: int = 0
+
+
+@dataclass(frozen=True)
+class HealthSpec:
+    test: tuple[str, ...]  # ("CMD", ...) | ("CMD-SHELL", "...") | ("NONE",)
+    interval: float | None = None
+    timeout: float | None = None
+    retries: int | None = None
+    start_period: float | None = None
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    memory: int | None = None  # bytes
+    cpus: float | None = None  # cores
+    pids: int | None = None
+
+
+@dataclass(frozen=True)
+class NetworkAttach:
+    network: str  # runtime network name
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """Everything needed to create one container. ``image`` is a resolved reference."""
+
+    name: str
+    image: str
+    command: tuple[str, ...] | None = None  # None = image default
+    entrypoint: tuple[str, ...] | None = None
+    env: Pairs = ()
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: Pairs = ()
+    ports: tuple[PortBinding, ...] = ()
+    mounts: tuple[MountSpec, ...] = ()
+    volumes_from: tuple[tuple[str, bool], ...] = ()  # (container name, read_only)
+    networks: tuple[NetworkAttach, ...] = ()
+    restart: RestartSpec = field(default_factory=RestartSpec)
+    healthcheck: HealthSpec | None = None
+    resources: ResourceSpec = field(default_factory=ResourceSpec)
+    stdin_open: bool = False
+    tty: bool = False
+    stop_signal: str | None = None
+    stop_timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ContainerSummary:
+    """One row of a list call: cheap, no inspect."""
+
+    id: str
+    name: str
+    image_id: str
+    state: State
+    labels: Pairs = ()
+    health: Health = Health.NONE
+    exit_code: int | None = None
+
+    def label(self, key: str) -> str | None:
+        return dict(self.labels).get(key)
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """An inspected container: its live configuration, for a field diff."""
+
+    summary: ContainerSummary
+    config: ContainerConfig
+    image_ref: str = ""
+    restart_count: int = 0
+    started_at: str = ""
+    ip_addresses: tuple[tuple[str, str], ...] = ()  # (network, address)
+    host_ports: tuple[PortBinding, ...] = ()  # actual bindings, with picked ports
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """An image present on the runtime, with the defaults it gives containers."""
+
+    id: str
+    refs: tuple[str, ...] = ()
+    env: Pairs = ()  # in image order, not sorted
+    command: tuple[str, ...] | None = None
+    entrypoint: tuple[str, ...] | None = None
+    workdir: str = ""
+    user: str = ""
+    labels: Pairs = ()
+    healthcheck: HealthSpec | None = None
+    stop_signal: str | None = None
+    exposed_ports: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeConfig:
+    name: str
+    driver: str = "local"
+    driver_opts: Pairs = ()
+    labels: Pairs = ()
+
+
+@dataclass(frozen=True)
+class VolumeInfo:
+    name: str
+    driver: str = "local"
+    labels: Pairs = ()
+    mountpoint: str = ""
+
+    def label(self, key: str) -> str | None:
+        return dict(self.labels).get(key)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    name: str
+    driver: str = "bridge"
+    internal: bool = False
+    subnet: str | None = None
+    labels: Pairs = ()
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    id: str
+    name: str
+    driver: str = "bridge"
+    internal: bool = False
+    subnet: str | None = None
+    labels: Pairs = ()
+
+    def label(self, key: str) -> str | None:
+        return dict(self.labels).get(key)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A container lifecycle event: die, stop, kill, oom, destroy, start, health_status."""
+
+    action: str
+    container_id: str
+    name: str = ""
+    labels: Pairs = ()
+    time: float = 0.0
+    detail: str = ""  # e.g. "healthy" / "unhealthy" for health_status, exit code for die
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    output: bytes
+
+
+def pairs(mapping: dict[str, str] | None) -> Pairs:
+    """Sorted, hashable form of a mapping (the canonical env/labels form)."""
+    return tuple(sorted((mapping or {}).items()))

@@ -1,0 +1,423 @@
+"""Spec models: the validated, normalised form of the spec language.
+
+Role: pydantic v2 models for ``[container.*]``, ``[volume.*]``, ``[network.*]``
+and ``[project]`` tables. Every short syntax (ports, volumes, durations, sizes,
+restart policies, links) is parsed into one canonical typed form here, so that
+nothing downstream sees a string it must parse again. Models are strict
+(``extra="forbid"``) and frozen. Relative paths resolve against the folder of
+the declaring file, passed as validation context ``{"base_dir": Path}``.
+Neighbours: ``specs.units`` (parsers), ``specs.loader`` (builds these from
+TOML), ``specs.validate`` (cross-resource checks), ``specs.dump`` (models back
+to TOML). Runtime-neutral: nothing here is Docker-specific.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from specs import units
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+_IMAGE_RE = re.compile(
+    r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::\d+)?|localhost(?::\d+)?)/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
+)
+ENV_NAME_RE = re.compile(r"^[^=\s]+$")
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Docker's naming rule for containers, volumes and networks."""
+    if not NAME_RE.match(name) or len(name) > 128:
+        raise ValueError(
+            f"invalid {what} {name!r}: use letters, digits, '_', '.' and '-', starting with a "
+            "letter or digit"
+        )
+    return name
+
+
+def normalise_image_ref(ref: str) -> str:
+    """Validate an image reference and add ``:latest`` when it has no tag or digest."""
+    if not _IMAGE_RE.match(ref):
+        raise ValueError(
+            f"invalid image reference {ref!r}: expected [registry/]name[:tag][@sha256:digest] "
+            "with a lowercase name, e.g. \"mysql:5.7\""
+        )
+    last = ref.rsplit("/", 1)[-1]
+    if "@" not in ref and ":" not in last:
+        return f"{ref}:latest"
+    return ref
+
+
+def _resolve(value: object, info: ValidationInfo) -> object:
+    if isinstance(value, str) and info.context and "base_dir" in info.context:
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            return str((Path(info.context["base_dir"]) / path).resolve())
+    return value
+
+
+PathStr = Annotated[str, BeforeValidator(_resolve)]
+Duration = Annotated[float, BeforeValidator(units.parse_duration)]
+Size = Annotated[int, BeforeValidator(units.parse_size)]
+
+
+def _as_args(value: object) -> object:
+    """A command given as a string is split like a shell would (compose's rule)."""
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise ValueError(f"cannot split command {value!r}: {exc}") from exc
+    return value
+
+
+Args = Annotated[tuple[str, ...], BeforeValidator(_as_args)]
+
+
+class Model(BaseModel):
+    """Base: strict keys, immutable, no coercion of strings into numbers."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class EnvFromFile(Model):
+    """``{ file = "secrets/x" }``: the value is the file's content (a secret)."""
+
+    file: PathStr
+
+
+class EnvFromHost(Model):
+    """``{ env = "HOST_VAR" }``: the value comes from the controller's environment (a secret)."""
+
+    env: str
+
+
+def _env_value(value: object) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+EnvValue = Annotated[str | EnvFromFile | EnvFromHost, BeforeValidator(_env_value)]
+
+
+class ImageSpec(Model):
+    """Where a container's image comes from: a reference, a build context or an archive."""
+
+    ref: str | None = None
+    build: PathStr | None = None
+    dockerfile: str | None = None
+    args: dict[str, str] = Field(default_factory=dict)
+    archive: PathStr | None = None
+    pull: Literal["missing", "always", "never"] = "missing"
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_image_ref(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ImageSpec:
+        if self.build and self.archive:
+            raise ValueError("give either build or archive, not both")
+        if self.ref is None and self.build is None and self.archive is None:
+            raise ValueError("an image needs a ref, a build context or an archive")
+        if (self.dockerfile or self.args) and self.build is None:
+            raise ValueError("dockerfile and args need build = \"./context\"")
+        return self
+
+
+class Port(Model):
+    """A published port; ``host = None`` lets the runtime pick a free port."""
+
+    container: int = Field(ge=1, le=65535)
+    host: int | None = Field(default=None, ge=1, le=65535)
+    ip: str | None = None
+    protocol: Literal["tcp", "udp", "sctp"] = "tcp"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: object) -> object:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"container": value}
+        if isinstance(value, str):
+            parts = units.parse_port(value)
+            return {"container": parts.container, "host": parts.host, "ip": parts.ip,
+                    "protocol": parts.protocol}
+        return value
+
+
+class Mount(Model):
+    """A volume, bind or tmpfs mount at ``target`` inside the container."""
+
+    type: Literal["volume", "bind", "tmpfs"]
+    source: str | None = None
+    target: str
+    read_only: bool = False
+    size: Size | None = None  # tmpfs only
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            parts = units.parse_volume(value)
+            value = {"type": parts.type, "source": parts.source, "target": parts.target,
+                     "read_only": parts.read_only}
+        if isinstance(value, dict) and value.get("type") == "bind" and value.get("source"):
+            value = {**value, "source": _resolve(value["source"], info)}
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Mount:
+        if not self.target.startswith("/"):
+            raise ValueError(f"mount target {self.target!r} must be an absolute path")
+        if self.type == "bind" and not self.source:
+            raise ValueError("a bind mount needs a source path")
+        if self.type == "tmpfs" and self.source:
+            raise ValueError("a tmpfs mount takes no source")
+        if self.type == "volume" and self.source:
+            check_name(self.source, "volume name")
+        if self.size is not None and self.type != "tmpfs":
+            raise ValueError("size applies to tmpfs mounts only")
+        return self
+
+
+class VolumesFrom(Model):
+    """``"data[:ro]"``: mount every volume of another declared container."""
+
+    container: str
+    read_only: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: object) -> object:
+        if isinstance(value, str):
+            name, _, mode = value.partition(":")
+            if mode not in ("", "ro", "rw"):
+                raise ValueError(f"invalid volumes_from mode {mode!r} in {value!r}: use ro or rw")
+            return {"container": name, "read_only": mode == "ro"}
+        return value
+
+
+class Link(Model):
+    """``"mysql1:db"``: the target container is reachable as ``alias``."""
+
+    target: str
+    alias: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: object) -> object:
+        if isinstance(value, str):
+            target, _, alias = value.partition(":")
+            return {"target": target, "alias": alias or target}
+        return value
+
+
+class NetworkAttachment(Model):
+    """Membership of one network, with extra DNS aliases."""
+
+    aliases: tuple[str, ...] = ()
+
+
+class RestartPolicy(Model):
+    """``restart = "on-failure:3"`` parsed; ``name`` is one of Docker's policies."""
+
+    name: Literal["no", "always", "on-failure", "unless-stopped"] = "no"
+    max_retries: int = Field(default=0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: object) -> object:
+        if isinstance(value, str):
+            name, count = units.parse_restart(value)
+            return {"name": name, "max_retries": count}
+        if value is False:
+            return {"name": "no"}
+        return value
+
+    def __str__(self) -> str:
+        return f"on-failure:{self.max_retries}" if self.max_retries else self.name
+
+
+class Healthcheck(Model):
+    """A health probe; ``test`` is normalised to start with CMD, CMD-SHELL or NONE."""
+
+    test: tuple[str, ...]
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    retries: int | None = Field(default=None, ge=0)
+    start_period: Duration | None = None
+
+    @field_validator("test", mode="before")
+    @classmethod
+    def _test(cls, value: object) -> object:
+        if isinstance(value, str):
+            return ("CMD-SHELL", value)
+        if isinstance(value, list | tuple):
+            if not value:
+                raise ValueError("test must not be empty")
+            if value[0] not in ("CMD", "CMD-SHELL", "NONE"):
+                return ("CMD", *value)
+        return value
+
+
+class Resources(Model):
+    """Limits: memory in bytes, cpus as a fraction of cores, pids as a count."""
+
+    memory: Size | None = None
+    cpus: float | None = Field(default=None, gt=0)
+    pids: int | None = Field(default=None, gt=0)
+
+
+Condition = Literal["started", "healthy", "completed"]
+
+
+def _depends(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return {name: "started" for name in value}
+    return value
+
+
+def _networks(value: object) -> object:
+    if isinstance(value, list | tuple):
+        return {name: {} for name in value}
+    if isinstance(value, dict):
+        return {k: ({"aliases": v} if isinstance(v, list) else {} if v is True else v)
+                for k, v in value.items()}
+    return value
+
+
+class Container(Model):
+    """``[container.NAME]``: one container (or ``replicas`` copies of it)."""
+
+    image: ImageSpec
+    command: Args | None = None
+    entrypoint: Args | None = None
+    workdir: str | None = None
+    user: str | None = None
+    hostname: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    stdin_open: bool = False
+    tty: bool = False
+    env: dict[str, EnvValue] = Field(default_factory=dict)
+    env_file: tuple[PathStr, ...] = ()
+    ports: tuple[Port, ...] = ()
+    volumes: tuple[Mount, ...] = ()
+    volumes_from: tuple[VolumesFrom, ...] = ()
+    links: tuple[Link, ...] = ()
+    networks: Annotated[dict[str, NetworkAttachment], BeforeValidator(_networks)] = Field(
+        default_factory=dict
+    )
+    restart: RestartPolicy | None = None
+    healthcheck: Healthcheck | None = None
+    depends_on: Annotated[dict[str, Condition], BeforeValidator(_depends)] = Field(
+        default_factory=dict
+    )
+    resources: Resources = Field(default_factory=Resources)
+    stop_signal: str | None = None
+    stop_timeout: Duration | None = None
+    replicas: int = Field(default=1, ge=0)
+    state: Literal["running", "stopped", "absent"] = "running"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _image(cls, value: object) -> object:
+        """``image = "ref"`` and a container-level ``pull`` fold into the image table."""
+        if not isinstance(value, dict):
+            return value
+        value = dict(value)
+        image = value.get("image")
+        if isinstance(image, str):
+            image = {"ref": image}
+        if "pull" in value and isinstance(image, dict):
+            image = {**image, "pull": value.pop("pull")}
+        if image is not None:
+            value["image"] = image
+        return value
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not ENV_NAME_RE.match(key):
+                raise ValueError(f"invalid environment variable name {key!r}")
+        return value
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"workdir {value!r} must be an absolute path, e.g. \"/app\"")
+        return value
+
+    @field_validator("stop_signal")
+    @classmethod
+    def _signal(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(SIG[A-Z0-9+-]+|\d+)$", value):
+            raise ValueError(f"invalid stop_signal {value!r}: use a name such as \"SIGTERM\"")
+        return value
+
+
+class Volume(Model):
+    """``[volume.NAME]``: a named volume. Never removed unless asked explicitly."""
+
+    driver: str = "local"
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    external: bool = False
+
+
+class Network(Model):
+    """``[network.NAME]``: a user network; containers attach by name."""
+
+    driver: str = "bridge"
+    internal: bool = False
+    subnet: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    external: bool = False
+
+
+class ProjectDefaults(Model):
+    """Values applied to every container that does not set them itself."""
+
+    restart: RestartPolicy | None = None
+    pull: Literal["missing", "always", "never"] | None = None
+    stop_timeout: Duration | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    resources: Resources | None = None
+
+
+class Project(Model):
+    """``[project]``: at most one per spec directory."""
+
+    name: str | None = None
+    defaults: ProjectDefaults = Field(default_factory=ProjectDefaults)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z0-9][a-z0-9_-]*$", value):
+            raise ValueError(
+                f"invalid project name {value!r}: use lowercase letters, digits, '_' and '-'"
+            )
+        return value
+
+
+KINDS: dict[str, type[Model]] = {"container": Container, "volume": Volume, "network": Network}

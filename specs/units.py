@@ -1,0 +1,157 @@
+"""Parsers for the short syntaxes of the spec language.
+
+Role: turn the compact strings people write in spec files (durations, sizes,
+docker's port and volume short syntax, restart policies) into plain values.
+Neighbours: used by ``specs.models`` validators only; pure functions, no I/O.
+Every parser raises ``ValueError`` with a message that says the expected form,
+which pydantic turns into a located validation error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|ns|h|m|s)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([bkmgt]?)(?:i?b)?$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def parse_duration(value: object) -> float:
+    """``"1m30s"`` -> 90.0; numbers are seconds. Negative values are refused."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as \"5s\" or \"1m30s\"")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as \"5s\" or \"1m30s\"")
+    text = value.strip().lower()
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+        pos = match.end()
+    if pos != len(text) or not text:
+        raise ValueError(
+            f"invalid duration {value!r}: write a number with a unit, e.g. \"500ms\", \"5s\", "
+            "\"1m30s\", \"2h\""
+        )
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Inverse of :func:`parse_duration` for display (``90.0`` -> ``"1m30s"``)."""
+    if seconds and seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = int(seconds)
+    if whole != seconds:
+        return f"{seconds:g}s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
+    return out + (f"{secs}s" if secs or not out else "")
+
+
+def parse_size(value: object) -> int:
+    """``"256m"`` -> 268435456 bytes; integers are bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as \"256m\" or \"1g\"")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError("a size cannot be negative")
+        return value
+    if isinstance(value, str):
+        match = _SIZE.match(value.strip())
+        if match:
+            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    raise ValueError(
+        f"invalid size {value!r}: write a number with a unit b, k, m or g, e.g. \"256m\", \"1g\""
+    )
+
+
+@dataclass(frozen=True)
+class PortParts:
+    """The pieces of a ``"[ip:]host:container[/proto]"`` string."""
+
+    container: int
+    host: int | None
+    ip: str | None
+    protocol: str
+
+
+def _port_number(text: str, what: str, spec: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(
+            f"invalid {what} port {text!r} in {spec!r}: expected a number from 1 to 65535 "
+            "(ranges are not supported: list each port)"
+        )
+    return int(text)
+
+
+def parse_port(spec: str) -> PortParts:
+    """Docker's short port syntax: ``"8080:80"``, ``"127.0.0.1:8080:80/udp"``, ``"80"``."""
+    text, protocol = spec, "tcp"
+    if "/" in text:
+        text, protocol = text.rsplit("/", 1)
+        protocol = protocol.lower()
+        if protocol not in ("tcp", "udp", "sctp"):
+            raise ValueError(f"invalid protocol {protocol!r} in {spec!r}: use tcp, udp or sctp")
+    ip: str | None = None
+    if text.startswith("["):  # IPv6: "[::1]:8080:80"
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"invalid port {spec!r}: missing ']' after the IPv6 address")
+        ip, text = text[1:end], text[end + 1 :].lstrip(":")
+    parts = text.split(":")
+    if len(parts) == 3 and ip is None:
+        ip = parts.pop(0)
+    if len(parts) == 1:
+        return PortParts(_port_number(parts[0], "container", spec), None, ip, protocol)
+    if len(parts) != 2:
+        raise ValueError(f"invalid port {spec!r}: expected \"[ip:]host:container[/tcp|udp]\"")
+    host = None if parts[0] == "" else _port_number(parts[0], "host", spec)
+    return PortParts(_port_number(parts[1], "container", spec), host, ip or None, protocol)
+
+
+@dataclass(frozen=True)
+class VolumeParts:
+    """The pieces of a ``"source:target[:ro]"`` string."""
+
+    type: str
+    source: str | None
+    target: str
+    read_only: bool
+
+
+def parse_volume(spec: str) -> VolumeParts:
+    """``"data:/var/lib/x"`` (named), ``"/srv:/x:ro"`` / ``"./rel:/x"`` (bind), ``"/x"`` (anonymous)."""
+    parts = spec.split(":")
+    mode = "rw"
+    if len(parts) == 3:
+        mode = parts.pop()
+    if len(parts) > 2 or not parts[-1]:
+        raise ValueError(f"invalid volume {spec!r}: expected \"source:/container/path[:ro]\"")
+    if mode not in ("ro", "rw"):
+        raise ValueError(f"invalid volume mode {mode!r} in {spec!r}: use ro or rw")
+    if len(parts) == 1:
+        return VolumeParts("volume", None, parts[0], mode == "ro")
+    source, target = parts
+    is_path = source.startswith(("/", ".", "~"))
+    return VolumeParts("bind" if is_path else "volume", source, target, mode == "ro")
+
+
+def parse_restart(value: str) -> tuple[str, int]:
+    """``"on-failure:3"`` -> ``("on-failure", 3)``."""
+    name, _, count = value.partition(":")
+    if name not in ("no", "always", "on-failure", "unless-stopped"):
+        raise ValueError(
+            f"invalid restart policy {value!r}: use \"no\", \"always\", \"on-failure[:N]\" "
+            "or \"unless-stopped\""
+        )
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise ValueError(f"invalid restart policy {value!r}: only on-failure takes a count, e.g. \"on-failure:3\"")
+    return name, int(count or 0)
