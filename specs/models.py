@@ -299,7 +299,7 @@ def _networks(value: object) -> object:
     if isinstance(value, list | tuple):
         return {name: {} for name in value}
     if isinstance(value, dict):
-        return {k: ({"aliases": v} if isinstance(v, list) else {} if v is True else v)
+        return {k: ({"aliases": v} if isinstance(v, list | tuple) else {} if v is True else v)
                 for k, v in value.items()}
     return value
 

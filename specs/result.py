@@ -32,7 +32,8 @@ class SpecError:
 
     def format(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        text = f"{where}: {self.key_path}: {self.message}" if self.key_path else f"{where}: {self.message}"
+        text = f"{where}: {self.key_path}: " if self.key_path else f"{where}: "
+        text += self.message
         return f"{text} — {self.hint}" if self.hint else text
 
     def as_json(self) -> dict[str, Any]:

@@ -128,7 +128,7 @@ class VolumeParts:
 
 
 def parse_volume(spec: str) -> VolumeParts:
-    """``"data:/var/lib/x"`` (named), ``"/srv:/x:ro"`` / ``"./rel:/x"`` (bind), ``"/x"`` (anonymous)."""
+    """``"data:/x"`` (named), ``"/srv:/x:ro"`` / ``"./rel:/x"`` (bind), ``"/x"`` (anonymous)."""
     parts = spec.split(":")
     mode = "rw"
     if len(parts) == 3:
@@ -153,5 +153,6 @@ def parse_restart(value: str) -> tuple[str, int]:
             "or \"unless-stopped\""
         )
     if count and (name != "on-failure" or not count.isdigit()):
-        raise ValueError(f"invalid restart policy {value!r}: only on-failure takes a count, e.g. \"on-failure:3\"")
+        raise ValueError(f"invalid restart policy {value!r}: only on-failure takes a count, "
+                         "e.g. \"on-failure:3\"")
     return name, int(count or 0)

@@ -1,0 +1,35 @@
+"""Helpers shared by the converge and inspect commands.
+
+Role: open the runtime driver chosen by the global ``--runtime`` option and
+print spec errors the same way ``validate`` does. Neighbours:
+``controller.commands.converge``, ``controller.commands.inspect``,
+``runtime.registry`` (imported lazily, so the Docker SDK loads only here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from runtime.driver import Driver
+from specs.result import SpecError
+
+
+def open_runtime(args: argparse.Namespace) -> Driver:
+    from runtime.registry import open_driver
+
+    options: dict[str, Any] = {}
+    if getattr(args, "state_dir", None):
+        options["state_dir"] = args.state_dir
+    return open_driver(args.runtime, **options)
+
+
+def print_spec_errors(errors: list[SpecError]) -> None:
+    for error in sorted(errors, key=lambda e: (e.file, e.line or 0, e.key_path)):
+        print(error.format(), file=sys.stderr)
+    if errors:
+        files = len({e.file for e in errors})
+        print(f"{len(errors)} problem{'' if len(errors) == 1 else 's'} in {files} "
+              f"file{'' if files == 1 else 's'}: their resources are frozen (left as they run)",
+              file=sys.stderr)

@@ -1,0 +1,199 @@
+"""``dockwright diff | apply | status | down``: the converge commands.
+
+Role: the CLI face of one reconcile pass. ``diff`` prints the plan (text or
+JSON) and exits 0 (no changes), 2 (changes) or 1 (errors); ``apply``
+executes the same plan, printing one progress line per action, and exits 1
+when a spec file is invalid or an action failed (after converging the rest);
+``apply --dry-run`` behaves like ``diff``; ``status`` shows desired vs actual
+per resource; ``down`` removes the project's containers and networks
+(volumes only with ``--volumes``). Neighbours: ``controller.reconcile``,
+``controller.status``, ``controller.render``, ``controller.commands._common``.
+Heavy modules (the Docker SDK) load inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def register(sub: Any) -> None:
+    """Add ``diff``, ``apply``, ``status`` and ``down`` to the CLI's subparsers."""
+    diff = sub.add_parser("diff", help="show what apply would change (exit 2 if anything)")
+    diff.add_argument("dir", type=Path, help="the spec directory")
+    diff.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    diff.add_argument("--no-prune", dest="prune", action="store_false",
+                      help="do not plan removals of undeclared objects")
+    diff.add_argument("--prune-volumes", action="store_true")
+    diff.add_argument("--allow-mass-delete", action="store_true")
+    diff.set_defaults(func=run_diff, dry_run=True, concurrency=8)
+
+    apply = sub.add_parser("apply", help="make the runtime equal to the spec directory")
+    apply.add_argument("dir", type=Path, help="the spec directory")
+    apply.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    apply.add_argument("--no-prune", dest="prune", action="store_false",
+                       help="keep owned objects that are no longer declared")
+    apply.add_argument("--prune-volumes", action="store_true",
+                       help="also remove owned named volumes that are no longer declared")
+    apply.add_argument("--allow-mass-delete", action="store_true",
+                       help="allow removing all or more than half of the owned containers")
+    apply.add_argument("--concurrency", "-j", type=int, default=8,
+                       help="actions run in parallel (default 8)")
+    apply.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    apply.set_defaults(func=run_apply)
+
+    status = sub.add_parser("status", help="desired vs actual state of every resource")
+    status.add_argument("dir", type=Path, help="the spec directory")
+    status.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    status.set_defaults(func=run_status)
+
+    down = sub.add_parser("down", help="remove the project's containers and networks")
+    down.add_argument("dir", type=Path, help="the spec directory")
+    down.add_argument("--volumes", action="store_true", help="also remove its named volumes")
+    down.set_defaults(func=run_down)
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from controller.reconcile import Options
+
+    return Options(prune=args.prune, prune_volumes=args.prune_volumes,
+                   allow_mass_delete=args.allow_mass_delete, concurrency=args.concurrency,
+                   dry_run=args.dry_run)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    from controller.commands._common import open_runtime, print_spec_errors
+    from controller.reconcile import prepare
+    from controller.render import render_plan
+
+    driver = open_runtime(args)
+    try:
+        prepared = prepare(args.dir, driver, project=args.project, options=_options(args))
+    finally:
+        driver.close()
+    plan = prepared.plan
+    errors = prepared.specs.all_errors()
+    if args.output == "json":
+        out = plan.to_json()
+        out["spec_errors"] = [e.as_json() for e in errors]
+        json.dump(out, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_spec_errors(errors)
+        print(render_plan(plan, verbose=args.verbose))
+    if errors or plan.errors or plan.refused is not None:
+        return EXIT_ERROR
+    return EXIT_CHANGES if plan.has_changes else EXIT_OK
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return run_diff(args)
+    from controller import logging as dwlog
+    from controller.commands._common import open_runtime, print_spec_errors
+    from controller.reconcile import reconcile
+    from controller.render import SYMBOL
+
+    dwlog.setup(args.log_format, verbose=args.verbose)
+    log = dwlog.get_logger()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["event"] == "pass":
+            log.info("pass", **{k: v for k, v in event.items() if k != "event"})
+            return
+        if event.get("phase") != "done" or args.output == "json":
+            return
+        from controller.plan import Kind
+
+        kind = Kind(event["action"])
+        if kind in (Kind.NOOP,) and not event.get("detail"):
+            return
+        status = "ok" if event["ok"] else f"FAILED: {event['error']}"
+        detail = f" ({event['detail']})" if event.get("detail") else ""
+        print(f"{SYMBOL[kind]} {kind.value:<14} {event['object']} {event['name']}: "
+              f"{event['reason']} — {status}{detail} [{event['duration']:.2f}s]", flush=True)
+
+    driver = open_runtime(args)
+    try:
+        result = reconcile(args.dir, driver, project=args.project, options=_options(args),
+                           on_event=on_event)
+    finally:
+        driver.close()
+    if args.output == "json":
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    print_spec_errors(result.spec_errors)
+    for error in result.plan.errors:
+        print(f"error: {error.resource}: {error.message} — {error.hint}", file=sys.stderr)
+    if result.plan.refused is not None:
+        print(f"refused: {result.plan.refused.message} — {result.plan.refused.hint}",
+              file=sys.stderr)
+        return EXIT_ERROR
+    done = sum(1 for o in result.outcomes if o.ok and o.action.changing)
+    failed = [o for o in result.outcomes if not o.ok]
+    if args.output != "json":
+        summary = f"{done} action{'' if done == 1 else 's'} done" if done else "no changes"
+        if failed:
+            summary += f", {len(failed)} failed"
+        print(f"project {result.project}: {summary} in {result.duration:.2f}s", flush=True)
+    return EXIT_ERROR if (failed or result.spec_errors or result.plan.errors) else EXIT_OK
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from controller.commands._common import open_runtime
+    from controller.status import status
+
+    driver = open_runtime(args)
+    try:
+        report = status(args.dir, driver, project=args.project)
+    finally:
+        driver.close()
+    if args.output == "json":
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        rev = f" at {report['revision']}" if report["revision"] else ""
+        print(f"project {report['project']}{rev}: "
+              f"{'in sync' if report['in_sync'] else 'NOT in sync'}")
+        for r in report["resources"]:
+            mark = "ok " if r["in_sync"] else "!! "
+            health = f"/{r['health']}" if r.get("health") not in (None, "none") else ""
+            print(f"  {mark}{r['kind']:<9} {r['name']:<24} desired {r['desired']:<8} "
+                  f"actual {r['actual']}{health}" + ("" if r["in_sync"] else f": {r['reason']}"))
+        for path in report["invalid_files"]:
+            print(f"  !! invalid file {path}: its resources are frozen")
+    return EXIT_OK if report["in_sync"] else EXIT_CHANGES
+
+
+def run_down(args: argparse.Namespace) -> int:
+    from controller import naming
+    from controller.apply import execute
+    from controller.commands._common import open_runtime
+    from controller.desired import DesiredState
+    from controller.observe import observe
+    from controller.plan import plan_down
+    from controller.reconcile import load
+    from controller.render import action_line
+
+    specs = load(args.dir)
+    project = naming.project_name(args.dir, specs, args.project)
+    driver = open_runtime(args)
+    try:
+        observed = observe(driver, DesiredState(project, None))
+        plan = plan_down(observed, volumes=args.volumes)
+        outcomes = execute(driver, plan)
+    finally:
+        driver.close()
+    failed = 0
+    for o in outcomes:
+        status = "ok" if o.ok else f"FAILED: {o.error}"
+        detail = f" ({o.detail})" if o.detail else ""
+        print(f"{action_line(o.action)} — {status}{detail}")
+        failed += not o.ok
+    print(f"project {project}: down, {len(outcomes) - failed} done, {failed} failed")
+    return EXIT_ERROR if failed else EXIT_OK

@@ -1,0 +1,147 @@
+"""``dockwright watch DIR``: run the reconciling service in the foreground.
+
+Role: the CLI face of ``controller.loop.WatchService``. It parses the
+service's options, picks the spec source (a folder, or ``--git`` through
+``controller.gitsource``), takes the project's lock (``controller.lock``;
+``--wait-lock`` waits for the holder instead of failing), optionally serves
+``controller.httpd`` on ``--listen``, and runs until SIGTERM/SIGINT, then
+stops cleanly and exits 0 (containers keep running). SIGHUP asks for a pass.
+Neighbours: ``controller.cli`` (dispatch, global ``--project``, ``--runtime``,
+``--state-dir``, ``--log-format``, ``-v``), ``runtime.registry`` (the driver).
+Heavy imports happen inside the handler so that CLI start-up stays lean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def duration(text: str) -> float:
+    """``60``, ``60s``, ``1m30s`` -> seconds (argparse type)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from specs.units import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (e.g. 60s, 1m30s)") from exc
+
+
+def register(sub: Any) -> None:
+    """Add ``watch`` to the CLI's subparsers."""
+    p = sub.add_parser("watch", help="reconcile continuously: a service that heals and shows state")
+    p.add_argument("dir", type=Path, nargs="?", default=None,
+                   help="the spec directory (omit with --git)")
+    git = p.add_argument_group("git source")
+    git.add_argument("--git", metavar="URL", help="follow a git repository instead of a folder")
+    git.add_argument("--branch", default="main", help="branch to follow (default: main)")
+    git.add_argument("--path", default="", help="spec folder inside the repository")
+    git.add_argument("--interval", type=duration, default=60.0,
+                     help="fetch interval (default: 60s); POST /hooks/git fetches at once")
+    git.add_argument("--cache-dir", type=Path, default=None,
+                     help="clone cache (default: /var/cache/dockwright as root, else "
+                          "~/.cache/dockwright)")
+    p.add_argument("--listen", metavar="ADDR",
+                   help="serve /healthz /readyz /status /metrics on HOST:PORT, e.g. 127.0.0.1:9180")
+    p.add_argument("--resync", type=duration, default=60.0,
+                   help="full pass at least this often (default: 60s; 0 disables)")
+    p.add_argument("--wait-lock", action="store_true",
+                   help="wait for another controller of the project to finish instead of failing")
+    p.add_argument("--stop-timeout", type=duration, default=10.0,
+                   help="on SIGTERM, wait this long for the in-flight pass (default: 10s)")
+    p.add_argument("--no-prune", action="store_true", help="never remove undeclared containers")
+    p.set_defaults(func=run_watch)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    import structlog
+
+    from controller.errors import ControllerError
+    from controller.gitsource import GitSource, repo_name
+    from controller.lock import describe_holder, project_lock
+    from controller.logging import setup
+    from controller.loop import WatchConfig, WatchService
+    from controller.naming import project_name, sanitise_project
+    from runtime.registry import open_driver
+    from specs.loader import load_dir
+
+    setup(args.log_format, verbose=args.verbose)
+    log = structlog.get_logger("dockwright.watch")
+    stop = threading.Event()
+    service: WatchService | None = None
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        log.info("signal", signal=signal.Signals(signum).name)
+        stop.set()
+
+    def on_hup(_signum: int, _frame: Any) -> None:
+        if service is not None:
+            service.enqueue("sighup")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hup)
+
+    git: GitSource | None = None
+    if args.git:
+        git = GitSource(args.git, branch=args.branch, path=args.path, interval=args.interval,
+                        cache_dir=args.cache_dir)
+        delay = 1.0
+        while not git.fetch_once() and not args.project:
+            if stop.wait(delay):  # the project name comes from the specs: wait for them
+                return 0
+            delay = min(delay * 2, max(args.interval, 1.0))
+        root = git.spec_root
+    elif args.dir is None:
+        raise ControllerError("watch needs a spec directory or --git URL",
+                              hint="run `dockwright watch DIR` or `dockwright watch --git URL`")
+    else:
+        root = args.dir.resolve()
+        if not root.is_dir():
+            raise ControllerError(f"spec directory {str(root)!r} does not exist",
+                                  hint="create it or pass the right path")
+
+    if git is not None and not args.project:
+        specs = load_dir(root) if root.is_dir() else None
+        fallback = Path(args.path).name if args.path else repo_name(args.git)
+        project = project_name(root, specs, None) if specs is not None and specs.project.name \
+            else sanitise_project(fallback)
+    else:
+        project = project_name(root, load_dir(root) if root.is_dir() else None, args.project)
+
+    runtime_opts: dict[str, Any] = {}
+    if args.runtime == "native" and args.state_dir:
+        runtime_opts["state_dir"] = args.state_dir
+
+    def driver_factory() -> Any:
+        return open_driver(args.runtime, **runtime_opts)
+
+    def on_wait(holder: dict[str, Any]) -> None:
+        log.info("waiting_for_lock", project=project, holder=describe_holder(holder))
+
+    with project_lock(project, wait=args.wait_lock, purpose="watch", on_wait=on_wait) as held:
+        log.info("lock_acquired", project=project, path=held["path"])
+        config = WatchConfig(root=None if git else root, project=project, resync=args.resync,
+                             stop_timeout=args.stop_timeout, prune=not args.no_prune)
+        service = WatchService(config, driver_factory, git=git)
+        server = None
+        if args.listen:
+            from controller.httpd import StatusServer, parse_listen
+
+            host, port = parse_listen(args.listen)
+            server = StatusServer(service, host, port)
+            server.start()
+        service.start()
+        while not stop.wait(0.5):
+            pass
+        service.stop()
+        if server is not None:
+            server.stop()
+    return 0

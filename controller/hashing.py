@@ -1,0 +1,77 @@
+"""Stable digests: of values (spec hashes) and of files and folders.
+
+Role: the hash labels (``LABEL_HASH``, ``LABEL_UPDATE_HASH``) are the
+controller's fast path (principle 3): when a container's labels carry the
+hash of its desired config, nothing is inspected. Files a spec refers to
+(env_file, secret files, build contexts, archives) take part through their
+content digests. Neighbours: ``controller.desired`` computes hashes,
+``controller.observe``/``plan`` compare them. Pure, no runtime calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def value_digest(value: Any) -> str:
+    """sha256 (32 hex chars) of a canonical JSON form of dataclasses, dicts and tuples."""
+    text = json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes; ``"missing"`` when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return "missing"
+    return digest.hexdigest()[:32]
+
+
+def tree_digest(root: Path) -> str:
+    """Content digest of a build context: relative paths, modes and bytes, in order."""
+    digest = hashlib.sha256()
+    if not root.is_dir():
+        return "missing"
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            rel = path.relative_to(root).as_posix()
+            try:
+                mode = path.lstat().st_mode
+            except OSError:
+                continue
+            digest.update(f"{rel}\0{mode & 0o777 | (mode & 0o170000)}\0".encode())
+            if path.is_symlink():
+                digest.update(os.readlink(path).encode())
+            else:
+                digest.update(file_digest(path).encode())
+            digest.update(b"\0")
+    return digest.hexdigest()[:32]

@@ -1,0 +1,145 @@
+"""One reconcile pass: load specs, observe, plan, execute.
+
+Role: the level-triggered unit of work (principle 1) shared by ``apply``,
+``diff`` (``dry_run``) and the watch loop: every pass re-reads all spec files
+and all owned runtime objects. :func:`reconcile` never raises for spec errors
+or per-action failures (they are in the :class:`PassResult`); it raises
+``runtime.errors.Unavailable`` when the runtime cannot be reached.
+Neighbours: ``specs.loader`` -> ``controller.desired`` -> ``controller.observe``
+-> ``controller.plan`` -> ``controller.apply``; callers are
+``controller.commands.converge`` and the watch loop.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from controller import naming
+from controller.apply import ActionOutcome, execute
+from controller.desired import DesiredState, build_desired
+from controller.gitrev import revision as git_revision
+from controller.observe import Observed, observe
+from controller.plan import Action, Plan, make_plan
+from runtime.driver import Driver
+from specs.result import SpecError, SpecSet
+
+
+@dataclass(frozen=True)
+class Options:
+    prune: bool = True
+    prune_volumes: bool = False
+    allow_mass_delete: bool = False
+    concurrency: int = 8
+    dry_run: bool = False
+    skip: frozenset[str] = frozenset()  # container resources to leave alone this pass
+
+
+@dataclass
+class PassResult:
+    reconcile_id: str
+    project: str
+    revision: str | None
+    plan: Plan
+    outcomes: list[ActionOutcome] = field(default_factory=list)
+    spec_errors: list[SpecError] = field(default_factory=list)
+    frozen: frozenset[tuple[str, str]] = frozenset()
+    failed: dict[str, str] = field(default_factory=dict)  # resource -> error
+    changed: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.spec_errors and not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reconcile_id": self.reconcile_id, "project": self.project,
+            "revision": self.revision, "ok": self.ok, "changed": self.changed,
+            "duration": round(self.duration, 3), "plan": self.plan.to_json(),
+            "outcomes": [o.to_json() for o in self.outcomes],
+            "spec_errors": [e.as_json() for e in self.spec_errors],
+            "frozen": sorted(f"{k}.{n}" for k, n in self.frozen), "failed": dict(self.failed),
+        }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything before execution; ``status`` and ``diff`` stop here."""
+
+    specs: SpecSet
+    desired: DesiredState
+    observed: Observed
+    plan: Plan
+
+
+def load(root: Path) -> SpecSet:
+    from specs.loader import load_dir
+
+    return load_dir(root)
+
+
+def prepare(root: Path, driver: Driver, *, project: str | None = None,
+            options: Options = Options(), revision: str | None = None,
+            specs: SpecSet | None = None) -> Prepared:
+    """Load, observe and plan (no changes on the runtime)."""
+    specs = specs if specs is not None else load(root)
+    name = naming.project_name(root, specs, project)
+    rev = revision if revision is not None else git_revision(root)
+    desired = build_desired(specs, name, rev)
+    observed = observe(driver, desired, workers=options.concurrency)
+    plan = make_plan(desired, observed, prune=options.prune and not specs.errors,
+                     prune_volumes=options.prune_volumes,
+                     allow_mass_delete=options.allow_mass_delete, skip=options.skip)
+    return Prepared(specs, desired, observed, plan)
+
+
+def reconcile(root: Path, driver: Driver, *, project: str | None = None,
+              options: Options = Options(), revision: str | None = None,
+              on_event: Callable[[dict[str, Any]], None] | None = None) -> PassResult:
+    """One level-triggered pass. Raises only ``Unavailable`` (runtime unreachable)."""
+    start = time.monotonic()
+    rid = uuid.uuid4().hex[:12]
+    prepared = prepare(root, driver, project=project, options=options, revision=revision)
+    plan = prepared.plan
+    result = PassResult(rid, plan.project, plan.revision, plan,
+                        spec_errors=prepared.specs.all_errors(), frozen=plan.frozen)
+    for error in plan.errors:
+        result.failed[error.resource] = error.message
+    if plan.refused is not None:
+        result.failed["(plan)"] = f"{plan.refused.message} — {plan.refused.hint}"
+    elif not options.dry_run and plan.has_changes:
+        def progress(action: Action, outcome: ActionOutcome | None) -> None:
+            if on_event is None:
+                return
+            event: dict[str, Any] = {"event": "action", "reconcile_id": rid,
+                                     "project": plan.project, "resource": action.resource,
+                                     "name": action.name, "object": action.object,
+                                     "action": action.kind.value, "reason": action.reason}
+            if outcome is None:
+                event["phase"] = "start"
+            else:
+                event.update(phase="done", ok=outcome.ok, error=outcome.error,
+                             detail=outcome.detail, duration=round(outcome.duration, 3))
+            on_event(event)
+
+        result.outcomes = execute(driver, plan, concurrency=options.concurrency,
+                                  progress=progress)
+        for outcome in result.outcomes:
+            if not outcome.ok:
+                result.failed.setdefault(outcome.action.resource, outcome.error or "failed")
+        result.changed = any(o.ok and o.action.changing for o in result.outcomes)
+        unreachable = [o for o in result.outcomes if not o.ok and o.retry_after is not None]
+        if unreachable and len(unreachable) == len([o for o in result.outcomes if not o.ok]):
+            driver.ping()  # raises Unavailable when the runtime went away
+    result.duration = time.monotonic() - start
+    if on_event is not None:
+        on_event({"event": "pass", "reconcile_id": rid, "project": plan.project,
+                  "revision": plan.revision, "changed": result.changed,
+                  "changes": len(plan.changes), "failed": len(result.failed),
+                  "spec_errors": len(result.spec_errors), "duration": round(result.duration, 3)})
+    return result

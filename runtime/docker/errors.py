@@ -1,0 +1,134 @@
+"""Map the docker SDK's and requests' exceptions onto ``runtime.errors``.
+
+Role: the single boundary where foreign exceptions become dockwright's error
+tree (principle 6), in the style of httpx/docker-py: one context manager,
+:func:`mapped_errors`, wraps every SDK call of the Docker driver and re-raises
+a ``runtime.errors`` exception chained with ``from exc``. Neighbours:
+``runtime.docker.driver``, ``runtime.docker.images`` and
+``runtime.docker.events`` use it; ``runtime.errors`` defines the targets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import docker.errors
+import requests.exceptions
+
+from runtime.errors import (
+    Conflict,
+    ImageError,
+    InvalidRequest,
+    NotFound,
+    RuntimeError_,
+    Transient,
+    Unavailable,
+)
+
+DAEMON_HINT = "is the Docker daemon running? start it with `dockerd` or `systemctl start docker`"
+UNAVAILABLE_RETRY = 5.0
+
+_PORT_RES = (re.compile(r"Bind for (\S+) failed"), re.compile(r"listen \w+ (\S+?):? bind"))
+# 500s that no retry will fix: the configuration itself is wrong.
+_PERMANENT_500 = (
+    "executable file not found",
+    "no such file or directory",
+    "permission denied",
+    "invalid ",
+    "starting container process caused",
+    "oci runtime create failed",
+    "is not a valid",
+    "unable to find user",
+    "no matching entries",
+    "not a directory",
+    "mount denied",
+    "invalid mount config",
+)
+
+
+def _explanation(exc: docker.errors.APIError) -> str:
+    text = exc.explanation
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text or exc).strip()
+
+
+def _port_conflict(what: str, text: str) -> Conflict:
+    port = "a published port"
+    for pattern in _PORT_RES:
+        match = pattern.search(text)
+        if match:
+            port = match.group(1)
+            break
+    return Conflict(
+        f"{what}: host port {port} is already allocated ({text})",
+        hint=f"free host port {port} (stop whatever publishes it) or publish another port",
+    )
+
+
+def map_api_error(what: str, exc: docker.errors.APIError) -> RuntimeError_:
+    """The runtime error for one Docker API error response."""
+    text = _explanation(exc)
+    status = exc.status_code or 0
+    lowered = text.lower()
+    if "port is already allocated" in lowered or "address already in use" in lowered:
+        return _port_conflict(what, text)
+    if status == 404 or isinstance(exc, docker.errors.NotFound):
+        return NotFound(f"{what}: {text}")
+    if status == 409:
+        return Conflict(f"{what}: {text}", hint="remove or rename the conflicting object")
+    if "active endpoints" in lowered:
+        return Transient(
+            f"{what}: {text}", retry_after=5.0, hint="the daemon still holds endpoints; will retry"
+        )
+    if status in (400, 422) or (status == 500 and any(p in lowered for p in _PERMANENT_500)):
+        return InvalidRequest(f"{what}: {text}", hint="fix the configuration the daemon rejected")
+    if status == 403:
+        return Conflict(f"{what}: {text}")
+    if status in (502, 503, 504):
+        return Transient(f"{what}: {text}", retry_after=2.0, hint=DAEMON_HINT)
+    return Transient(f"{what}: {text}", retry_after=2.0)
+
+
+@contextmanager
+def mapped_errors(what: str) -> Iterator[None]:
+    """Run an SDK call; re-raise its failure as a ``runtime.errors`` exception.
+
+    ``what`` names the operation and object ("create container web-1") and
+    starts every message.
+    """
+    try:
+        yield
+    except RuntimeError_:
+        raise
+    except docker.errors.BuildError as exc:
+        raise ImageError(f"{what}: {exc.msg}", hint="fix the Dockerfile or build context") from exc
+    except docker.errors.APIError as exc:
+        raise map_api_error(what, exc) from exc
+    except requests.exceptions.ConnectTimeout as exc:
+        raise Unavailable(
+            f"{what}: timed out connecting to the Docker daemon",
+            retry_after=UNAVAILABLE_RETRY,
+            hint=DAEMON_HINT,
+        ) from exc
+    except requests.exceptions.Timeout as exc:
+        raise Transient(
+            f"{what}: the Docker daemon did not answer in time ({exc})", retry_after=2.0
+        ) from exc
+    except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+        raise Unavailable(
+            f"{what}: cannot connect to the Docker daemon ({exc})",
+            retry_after=UNAVAILABLE_RETRY,
+            hint=DAEMON_HINT,
+        ) from exc
+    except docker.errors.DockerException as exc:
+        text = str(exc)
+        if "Error while fetching server API version" in text or "Connection" in text:
+            raise Unavailable(
+                f"{what}: cannot connect to the Docker daemon ({text})",
+                retry_after=UNAVAILABLE_RETRY,
+                hint=DAEMON_HINT,
+            ) from exc
+        raise InvalidRequest(f"{what}: {text}") from exc

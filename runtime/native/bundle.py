@@ -1,0 +1,268 @@
+"""OCI bundle: the ``config.json`` of one container, built from its config and image.
+
+Role: pure-ish translation of a ``ContainerConfig`` + the image's defaults
+(``ImageInfo``) into an OCI runtime spec: args (entrypoint + command merged
+as Docker does, behind the init), env (image env overlaid by the config's),
+cwd, user (numeric, or a name resolved through the rootfs' /etc/passwd and
+/etc/group), hostname, Docker's default capabilities, namespaces (the network
+namespace is a path from the network manager), mounts (the standard set,
+/etc/hosts, /etc/resolv.conf, /etc/hostname, the init binary, and the
+container's resolved volumes), cgroup limits (memory, cpu quota, pids) at
+``/dockwright/<id>``, and a terminal for tty. Also resolves the config's
+mounts to host paths (:func:`resolve_mounts`). Neighbours: ``driver``
+(calls it at create), ``records.Layout`` (paths), ``supervise`` (runs it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import resource
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from runtime.errors import InvalidRequest
+from runtime.types import ContainerConfig, ImageInfo, MountSpec
+
+INIT_PATH = "/.dockwright/init"
+TINI = "/usr/bin/tini-static"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CAPS = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]  # fmt: skip
+MASKED = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+    "/sys/firmware",
+]  # fmt: skip
+READONLY = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+Mount = dict[str, Any]
+
+
+def cgroup_path(cid: str) -> str:
+    return f"/dockwright/{cid}"
+
+
+def process_args(config: ContainerConfig, image: ImageInfo) -> list[str]:
+    """Entrypoint + command as Docker merges them (a config entrypoint drops the image's cmd)."""
+    if config.entrypoint is not None:
+        entry = list(config.entrypoint)
+        cmd = list(config.command or ())
+    else:
+        entry = list(image.entrypoint or ())
+        cmd = list(config.command if config.command is not None else image.command or ())
+    args = entry + cmd
+    if not args:
+        raise InvalidRequest(
+            f"container {config.name!r} has no command",
+            hint="set command (or entrypoint) in the spec, or use an image with a CMD",
+        )
+    return args
+
+
+def process_env(config: ContainerConfig, image: ImageInfo, hostname: str) -> list[str]:
+    env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
+    env.update(dict(image.env))
+    env.update(dict(config.env))
+    if config.tty:
+        env.setdefault("TERM", "xterm")
+    return [f"{k}={v}" for k, v in env.items()]
+
+
+def _lookup(rootfs: Path, table: str, name: str, field: int) -> int | None:
+    try:
+        lines = (rootfs / "etc" / table).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(":")
+        if len(parts) > field and parts[0] == name and parts[field].isdigit():
+            return int(parts[field])
+    return None
+
+
+def resolve_user(spec: str, rootfs: Path) -> dict[str, int]:
+    """``user[:group]`` (names or numbers) -> ``{"uid": .., "gid": ..}`` via the rootfs' files."""
+    if not spec:
+        return {"uid": 0, "gid": 0}
+    user, _, group = spec.partition(":")
+    if user.isdigit():
+        uid = int(user)
+        gid = 0
+        for line in _read(rootfs / "etc" / "passwd"):
+            parts = line.split(":")
+            if len(parts) > 3 and parts[2] == user and parts[3].isdigit():
+                gid = int(parts[3])
+                break
+    else:
+        found = _lookup(rootfs, "passwd", user, 2)
+        if found is None:
+            raise InvalidRequest(
+                f"user {user!r} is not in the image's /etc/passwd",
+                hint="use a numeric uid[:gid] or a user the image defines",
+            )
+        uid = found
+        gid = _lookup(rootfs, "passwd", user, 3) or 0
+    if group:
+        if group.isdigit():
+            gid = int(group)
+        else:
+            g = _lookup(rootfs, "group", group, 2)
+            if g is None:
+                raise InvalidRequest(
+                    f"group {group!r} is not in the image's /etc/group",
+                    hint="use a numeric gid or a group the image defines",
+                )
+            gid = g
+    return {"uid": uid, "gid": gid}
+
+
+def _read(path: Path) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def resolve_mounts(
+    config: ContainerConfig,
+    cdir: Path,
+    volume_dir: Callable[[str], Path],
+    volumes_from: Callable[[str], Sequence[Mount]],
+) -> list[Mount]:
+    """The config's mounts + volumes_from as OCI mount entries with host sources."""
+    result: list[Mount] = []
+    for m in config.mounts:
+        result.append(_resolve_one(m, cdir, volume_dir))
+    for name, read_only in config.volumes_from:
+        for entry in volumes_from(name):
+            opts = [o for o in entry["options"] if o not in ("ro", "rw")]
+            if entry.get("type") != "tmpfs":
+                opts.append("ro" if read_only or "ro" in entry["options"] else "rw")
+            result.append({**entry, "options": opts})
+    targets = [m["destination"] for m in result]
+    dupes = {t for t in targets if targets.count(t) > 1}
+    if dupes:
+        raise InvalidRequest(
+            f"duplicate mount point(s) {sorted(dupes)}", hint="mount each target once"
+        )
+    return result
+
+
+def _resolve_one(m: MountSpec, cdir: Path, volume_dir: Callable[[str], Path]) -> Mount:
+    if not m.target.startswith("/"):
+        raise InvalidRequest(f"mount target {m.target!r} is not absolute", hint="use /path")
+    mode = "ro" if m.read_only else "rw"
+    if m.type == "tmpfs":
+        opts = ["nosuid", "nodev", "mode=1777"] + ([f"size={m.size}"] if m.size else [])
+        if m.read_only:
+            opts.append("ro")
+        return {"destination": m.target, "type": "tmpfs", "source": "tmpfs", "options": opts}
+    if m.type == "bind":
+        if not m.source or not Path(m.source).is_absolute():
+            raise InvalidRequest(f"bind source {m.source!r} must be an absolute host path")
+        if not Path(m.source).exists():
+            raise InvalidRequest(
+                f"bind source {m.source} does not exist", hint="create it on the host first"
+            )
+        src = m.source
+        volume = ""
+    elif m.type == "volume":
+        if m.source:
+            volume = m.source
+            src = str(volume_dir(m.source))
+        else:
+            digest = hashlib.sha256(m.target.encode()).hexdigest()[:16]
+            volume = ""
+            anon = cdir / "anon" / digest
+            anon.mkdir(parents=True, exist_ok=True)
+            src = str(anon)
+    else:
+        raise InvalidRequest(f"unknown mount type {m.type!r}", hint="use volume, bind or tmpfs")
+    return {
+        "destination": m.target,
+        "type": "bind",
+        "source": src,
+        "options": ["rbind", "rprivate", mode],
+        "volume": volume,
+    }
+
+
+def build_spec(
+    *,
+    cid: str,
+    config: ContainerConfig,
+    image: ImageInfo,
+    rootfs: Path,
+    netns: str | None,
+    etc_files: dict[str, Path],
+    mounts: Sequence[Mount],
+) -> dict[str, Any]:
+    """The OCI runtime spec (config.json) for container ``cid``."""
+    hostname = config.hostname or cid[:12]
+    user = resolve_user(config.user if config.user is not None else image.user, rootfs)
+    caps = list(CAPS)
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    nofile = 1048576 if nofile == resource.RLIM_INFINITY else nofile
+    process: dict[str, Any] = {
+        "terminal": bool(config.tty),
+        "user": {"uid": user["uid"], "gid": user["gid"]},
+        "args": [INIT_PATH, "--", *process_args(config, image)],
+        "env": process_env(config, image, hostname),
+        "cwd": config.workdir or image.workdir or "/",
+        "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
+        "noNewPrivileges": False,
+    }
+    std_mounts: list[Mount] = [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]},
+        {"destination": INIT_PATH, "type": "bind", "source": TINI,
+         "options": ["bind", "ro", "nosuid", "nodev"]},
+    ]  # fmt: skip
+    for name, path in etc_files.items():
+        std_mounts.append(
+            {"destination": f"/etc/{name}", "type": "bind", "source": str(path),
+             "options": ["rbind", "rprivate", "rw"]}  # fmt: skip
+        )
+    user_mounts = [{k: v for k, v in m.items() if k != "volume"} for m in mounts]
+    namespaces: list[dict[str, str]] = [
+        {"type": t} for t in ("pid", "ipc", "uts", "mount")
+    ] + [{"type": "network", "path": netns} if netns else {"type": "network"}]
+    resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
+    lim = config.resources
+    if lim.memory:
+        resources["memory"] = {"limit": lim.memory, "swap": lim.memory}
+    if lim.cpus:
+        resources["cpu"] = {"quota": int(lim.cpus * 100000), "period": 100000}
+    if lim.pids:
+        resources["pids"] = {"limit": lim.pids}
+    return {
+        "ociVersion": "1.0.2",
+        "process": process,
+        "root": {"path": str(rootfs), "readonly": False},
+        "hostname": hostname,
+        "mounts": std_mounts + user_mounts,
+        "linux": {
+            "namespaces": namespaces,
+            "cgroupsPath": cgroup_path(cid),
+            "resources": resources,
+            "maskedPaths": MASKED,
+            "readonlyPaths": READONLY,
+            "devices": [],
+        },
+    }

@@ -1,0 +1,298 @@
+"""Container lifecycle of the native runtime: create, start, stop, remove, update.
+
+Role: the steps behind the driver's container calls, in crash-safe order:
+the record is written (phase ``creating``) and the operation lock held before
+any kernel object exists; netns and veths (network manager), the overlay
+rootfs, volumes (with copy-up), /etc files and the OCI bundle follow; the
+record turns ``ready`` last. ``start`` publishes ports, refreshes /etc/hosts
+of the container and its peers, launches conmon and a detached shim; ``stop``
+marks the record stopped-by-user (so the shim does not restart it) and
+signals; ``remove`` marks ``deleting`` and hands over to ``gc.teardown``.
+Neighbours: ``driver`` (thin facade), ``records``, ``bundle``, ``rootfs``,
+``supervise``, ``shim`` (spawned), ``gc``, ``volumes``, ``events``, ``deps``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import runtime
+from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
+from runtime.native import bundle, events, gc, rootfs, supervise
+from runtime.native.deps import ImageStoreLike, NetworkLike
+from runtime.native.oci import OciRuntime
+from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
+from runtime.native.volumes import Volumes
+from runtime.types import ContainerConfig, ImageInfo, ResourceSpec, RestartSpec
+
+PROJECT_ROOT = str(Path(runtime.__file__).resolve().parent.parent)
+ETC = ("hosts", "resolv.conf", "hostname")
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Rewrite in place (keeps the inode that a running container has bind-mounted)."""
+    with path.open("w") as f:
+        f.write(text)
+
+
+class Containers:
+    def __init__(
+        self,
+        state_dir: Path,
+        records: RecordStore,
+        oci: OciRuntime,
+        images: ImageStoreLike,
+        net: NetworkLike,
+        volumes: Volumes,
+    ) -> None:
+        self.state_dir = state_dir
+        self.records, self.oci, self.images, self.net, self.volumes = (
+            records, oci, images, net, volumes)  # fmt: skip
+        self.events_log = state_dir / "events.log"
+
+    def emit(self, rec: Record, action: str, detail: str = "") -> None:
+        events.append(self.events_log, action, rec.id, rec.config.name, rec.config.labels, detail)
+
+    # create ---------------------------------------------------------------
+    def create(self, config: ContainerConfig) -> str:
+        image = self.images.get(config.image)
+        if image is None:
+            raise NotFound(
+                f"image {config.image} is not present in the native image store",
+                hint="pull or load the image first (dockwright apply does this)",
+            )
+        info: ImageInfo = image.info
+        hc = config.healthcheck if config.healthcheck is not None else info.healthcheck
+        cid = new_id()
+        with self.records.hold(cid):
+            rec = Record(
+                id=cid, name=config.name, config=config, image_id=image.id,
+                image_ref=config.image, stop_signal=config.stop_signal or info.stop_signal or "TERM",
+                healthcheck=dataclasses.asdict(hc) if hc is not None else None,
+            )  # fmt: skip
+            self.records.write(rec)  # before anything else exists
+            try:
+                self.records.claim_name(config.name, cid)
+                self._build(rec, image)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    gc.teardown(self.records, self.oci, self.net, cid)
+                raise
+        self.emit(rec, "create")
+        return cid
+
+    def _build(self, rec: Record, image: Any) -> None:
+        cid, config, lay = rec.id, rec.config, self.records.layout(rec.id)
+        hostname = config.hostname or cid[:12]
+        netns = self.net.create_netns(cid)
+        ips = (
+            self.net.attach(cid, config.networks, hostname, name=config.name)
+            if config.networks else []
+        )  # fmt: skip
+        rootfs.mount_overlay(list(image.layers), lay.upper, lay.work, lay.rootfs)
+        mounts = bundle.resolve_mounts(config, lay.dir, self.volumes.ensure, self._mounts_of)
+        for m in mounts:
+            if m.get("volume"):
+                self.volumes.populate(m["volume"], lay.rootfs / m["destination"].lstrip("/"))
+        self._write_etc(cid, hostname)
+        spec = bundle.build_spec(
+            cid=cid, config=config, image=image.info, rootfs=lay.rootfs, netns=netns,
+            etc_files={n: lay.etc(n) for n in ETC}, mounts=mounts,
+        )  # fmt: skip
+        tmp = lay.config.with_suffix(".tmp")
+        tmp.write_text(json.dumps(spec))
+        tmp.replace(lay.config)
+
+        def done(r: Record) -> None:
+            r.phase, r.netns, r.ip_addresses, r.mounts = READY, netns, list(ips), mounts
+
+        self.records.update(cid, done)
+
+    def _write_etc(self, cid: str, hostname: str) -> None:
+        lay = self.records.layout(cid)
+        _write_text(lay.etc("hosts"), self.net.hosts_file(cid))
+        _write_text(lay.etc("resolv.conf"), self.net.resolv_conf())
+        _write_text(lay.etc("hostname"), hostname + "\n")
+
+    def _mounts_of(self, name: str) -> list[dict[str, Any]]:
+        try:
+            other = self.records.read(self.records.resolve(name))
+        except NotFound as exc:
+            raise InvalidRequest(
+                f"volumes_from container {name!r} does not exist", hint="create it first"
+            ) from exc
+        return [m for m in other.mounts if m.get("type") == "bind"]
+
+    # start / stop -------------------------------------------------------------
+    def running(self, rec: Record) -> bool:
+        lay = self.records.layout(rec.id)
+        return (
+            rec.state in ("running", "restarting")
+            and supervise.exit_status(lay) is None
+            and supervise.pid_alive(rec.conmon_pid)
+        )
+
+    def start(self, ref: str) -> None:
+        cid = self.records.resolve(ref)
+        with self.records.hold(cid):
+            rec = self.records.read(cid)
+            if rec.phase != READY:
+                raise Conflict(f"container {rec.name} is being {rec.phase[:-3]}ed",
+                               hint="retry in a moment")  # fmt: skip
+            if self.running(rec):
+                return
+            gc.kill_shim(self.records, cid, rec.shim_pid)
+            lay = self.records.layout(cid)
+            ports = list(rec.host_ports)
+            if rec.config.ports and not ports:
+                if not rec.ip_addresses:
+                    raise InvalidRequest(
+                        f"container {rec.name} publishes ports but is on no network",
+                        hint="attach it to a network",
+                    )
+                ports = self.net.publish(cid, rec.ip_addresses[0][1], rec.config.ports)
+            self._refresh_hosts(rec)
+            self.records.update(cid, lambda r: setattr(r, "stopped_by_user", False))
+            try:
+                pid, conmon_pid = supervise.launch(self.oci, lay, name=rec.name, tty=rec.config.tty)
+            except BaseException:
+                with contextlib.suppress(RuntimeError_):
+                    self.net.unpublish(cid)
+                self.records.update(cid, lambda r: setattr(r, "host_ports", []))
+                raise
+
+            def started(r: Record) -> None:
+                r.state, r.pid, r.conmon_pid, r.host_ports = "running", pid, conmon_pid, ports
+                r.exit_code, r.oom, r.stopped_by_user = None, False, False
+                r.started_at, r.last_start, r.finished_at = now_iso(), time.time(), ""
+                r.health = "starting" if r.health_spec() else "none"
+                r.failing_streak = 0
+
+            rec = self.records.update(cid, started)
+            shim = self.spawn_shim(cid)
+            self.records.update(cid, lambda r: setattr(r, "shim_pid", shim))
+        self.emit(rec, "start")
+
+    def spawn_shim(self, cid: str) -> int:
+        lay = self.records.layout(cid)
+        env = {**os.environ, "PYTHONPATH": PROJECT_ROOT}
+        with lay.shim_log.open("ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "runtime.native.shim", str(self.state_dir), cid],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                start_new_session=True, cwd="/",
+            )  # fmt: skip
+        return proc.pid
+
+    def _refresh_hosts(self, rec: Record) -> None:
+        """Rewrite /etc/hosts of this container and of its peers on shared networks."""
+        nets = {n for n, _ in rec.ip_addresses}
+        for other in self.records.all():
+            if other.phase != READY:
+                continue
+            if other.id == rec.id or nets & {n for n, _ in other.ip_addresses}:
+                with contextlib.suppress(OSError, RuntimeError_):
+                    path = self.records.layout(other.id).etc("hosts")
+                    if path.exists():
+                        _write_text(path, self.net.hosts_file(other.id))
+
+    def stop(self, ref: str, timeout: float | None) -> None:
+        cid = self.records.resolve(ref)
+        rec = self.records.update(cid, lambda r: setattr(r, "stopped_by_user", True))
+        lay = self.records.layout(cid)
+        if rec.state in ("running", "restarting"):
+            grace = timeout if timeout is not None else rec.config.stop_timeout
+            status = supervise.stop(self.oci, lay, rec.stop_signal, 10.0 if grace is None else grace)
+            code, oom = status if status is not None else (137, False)
+
+            def stopped(r: Record) -> None:
+                if r.state in ("running", "restarting"):
+                    r.state, r.exit_code, r.oom, r.pid = "exited", code, oom, None
+                    r.finished_at = now_iso()
+
+            rec = self.records.update(cid, stopped)
+            self.emit(rec, "stop")
+        with contextlib.suppress(RuntimeError_):
+            self.oci.delete(cid, force=True)
+        if rec.host_ports:
+            with contextlib.suppress(RuntimeError_):
+                self.net.unpublish(cid)
+            self.records.update(cid, lambda r: setattr(r, "host_ports", []))
+
+    def remove(self, ref: str, force: bool) -> None:
+        cid = self.records.resolve(ref)
+        rec = self.records.read(cid)
+        if not force and self.running(rec):
+            raise Conflict(
+                f"container {rec.name} is running", hint="stop it first or remove with force"
+            )
+        with self.records.hold(cid):
+            try:
+                rec = self.records.update(cid, lambda r: setattr(r, "phase", DELETING))
+            except NotFound:
+                return
+            gc.teardown(self.records, self.oci, self.net, cid)
+        self.emit(rec, "destroy")
+
+    # in-place changes ---------------------------------------------------------
+    def rename(self, ref: str, new_name: str) -> None:
+        cid = self.records.resolve(ref)
+        rec = self.records.read(cid)
+        if new_name == rec.name:
+            return
+        self.records.claim_name(new_name, cid)
+
+        def change(r: Record) -> None:
+            r.name = new_name
+            r.config = dataclasses.replace(r.config, name=new_name)
+
+        self.records.update(cid, change)
+        self.records.release_name(rec.name, cid)
+
+    def update(self, ref: str, restart: RestartSpec | None, resources: ResourceSpec | None) -> None:
+        cid = self.records.resolve(ref)
+        rec = self.records.read(cid)
+        if resources is not None:
+            res = _resources_json(resources)
+            lay = self.records.layout(cid)
+            spec = json.loads(lay.config.read_text())
+            spec["linux"]["resources"] = {**spec["linux"]["resources"], **res}
+            for key in ("memory", "cpu", "pids"):
+                if key not in res:
+                    spec["linux"]["resources"].pop(key, None)
+            tmp = lay.config.with_suffix(".tmp")
+            tmp.write_text(json.dumps(spec))
+            tmp.replace(lay.config)
+            if self.running(rec) and res:
+                with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+                    json.dump(res, f)
+                    f.flush()
+                    self.oci.call("update", "--resources", f.name, cid)
+
+        def change(r: Record) -> None:
+            if restart is not None:
+                r.config = dataclasses.replace(r.config, restart=restart)
+            if resources is not None:
+                r.config = dataclasses.replace(r.config, resources=resources)
+
+        self.records.update(cid, change)
+
+
+def _resources_json(res: ResourceSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if res.memory:
+        out["memory"] = {"limit": res.memory, "swap": res.memory}
+    if res.cpus:
+        out["cpu"] = {"quota": int(res.cpus * 100000), "period": 100000}
+    if res.pids:
+        out["pids"] = {"limit": res.pids}
+    return out

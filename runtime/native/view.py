@@ -1,0 +1,93 @@
+"""How native containers look to the controller: records -> runtime value types.
+
+Role: maps a container record onto ``ContainerSummary`` (one list row) and
+``ContainerInfo`` (inspect) the way the Docker driver reports them, so that
+one controller normalisation fits both runtimes: command/entrypoint/env/
+workdir/user/healthcheck/stop signal carry the image's defaults where the
+config left them unset, labels include the image's, ports and mounts are
+sorted, the default hostname (id prefix) reads as unset. Neighbours:
+``driver``, ``records``, ``runtime.types``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from runtime.native.records import Record
+from runtime.types import (
+    ContainerInfo,
+    ContainerSummary,
+    Health,
+    ImageInfo,
+    PortBinding,
+    State,
+)
+
+
+def _state(text: str) -> State:
+    try:
+        return State(text)
+    except ValueError:
+        return State.DEAD
+
+
+def _health(text: str) -> Health:
+    try:
+        return Health(text)
+    except ValueError:
+        return Health.NONE
+
+
+def container_summary(rec: Record, image: ImageInfo | None = None) -> ContainerSummary:
+    state = _state(rec.state)
+    labels = dict(image.labels) if image else {}
+    labels.update(dict(rec.config.labels))
+    return ContainerSummary(
+        id=rec.id,
+        name=rec.name,
+        image_id=rec.image_id,
+        state=state,
+        labels=tuple(sorted(labels.items())),
+        health=_health(rec.health) if rec.health_spec() else Health.NONE,
+        exit_code=rec.exit_code if state in (State.EXITED, State.DEAD) else None,
+    )
+
+
+def _port_key(p: PortBinding) -> tuple[int, str, str, int]:
+    return (p.container_port, p.protocol, p.host_ip, p.host_port or 0)
+
+
+def container_info(rec: Record, image: ImageInfo) -> ContainerInfo:
+    cfg = rec.config
+    env = dict(image.env)
+    env.update(dict(cfg.env))
+    if cfg.entrypoint is not None:
+        entrypoint, command = cfg.entrypoint, cfg.command
+    else:
+        entrypoint = image.entrypoint
+        command = cfg.command if cfg.command is not None else image.command
+    hostname = cfg.hostname if cfg.hostname and cfg.hostname != rec.id[:12] else None
+    summary = container_summary(rec, image)
+    config = dataclasses.replace(
+        cfg,
+        command=command,
+        entrypoint=entrypoint,
+        env=tuple(sorted(env.items())),
+        workdir=cfg.workdir or image.workdir or None,
+        user=cfg.user or image.user or None,
+        hostname=hostname,
+        labels=summary.labels,
+        ports=tuple(sorted(cfg.ports, key=_port_key)),
+        mounts=tuple(sorted(cfg.mounts, key=lambda m: m.target)),
+        healthcheck=cfg.healthcheck if cfg.healthcheck is not None else image.healthcheck,
+        stop_signal=cfg.stop_signal or image.stop_signal or None,
+    )
+    return ContainerInfo(
+        summary=summary,
+        config=config,
+        image_ref=rec.image_ref,
+        restart_count=rec.restart_count,
+        started_at=rec.started_at,
+        ip_addresses=tuple(sorted(rec.ip_addresses)),
+        host_ports=tuple(sorted(rec.host_ports, key=_port_key)),
+    )

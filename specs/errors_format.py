@@ -1,0 +1,346 @@
+"""Friendly messages for validation errors.
+
+Role: turn a pydantic ``ValidationError`` raised while validating one resource
+table into :class:`Problem` values: a key path into the *input* (as written in
+the file, e.g. ``container.web.ports[1]``), a message and a hint that says the
+fix ("did you mean 'env'?", "e.g. replicas = 2"). Pydantic's locations name
+the validated form (union members, fields of parsed short syntaxes); they are
+mapped back onto the input data, and the several errors of a failed union
+become one. Neighbours: called by ``specs.loader``; ``specs.locate`` turns the
+key paths into lines; ``specs.models`` supplies field names for suggestions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from specs.locate import KeyPath, format_path
+
+EXAMPLES: dict[str, str] = {
+    "image": 'image = "busybox:latest"',
+    "command": 'command = ["httpd", "-f", "-p", "80"]',
+    "entrypoint": 'entrypoint = ["/bin/sh", "-c"]',
+    "env": 'env = { LOG_LEVEL = "debug", PASSWORD = { file = "secrets/pw" } }',
+    "env_file": 'env_file = ["app.env"]',
+    "ports": 'ports = ["8080:80", { host = 8443, container = 443, ip = "127.0.0.1" }]',
+    "volumes": 'volumes = ["data:/var/lib/data", "./site:/www:ro"]',
+    "volumes_from": 'volumes_from = ["data:ro"]',
+    "links": 'links = ["db:database"]',
+    "networks": 'networks = ["backend"]',
+    "restart": 'restart = "on-failure:3"',
+    "healthcheck": 'healthcheck = { test = ["CMD", "true"], interval = "5s" }',
+    "test": 'test = ["CMD", "true"]',
+    "depends_on": 'depends_on = { db = "healthy" }',
+    "resources": 'resources = { memory = "256m", cpus = 0.5, pids = 100 }',
+    "replicas": "replicas = 2",
+    "state": 'state = "running"',
+    "labels": 'labels = { team = "web" }',
+    "stdin_open": "stdin_open = true",
+    "tty": "tty = true",
+    "workdir": 'workdir = "/app"',
+    "user": 'user = "1000:1000"',
+    "hostname": 'hostname = "web"',
+    "stop_signal": 'stop_signal = "SIGTERM"',
+    "stop_timeout": 'stop_timeout = "10s"',
+    "interval": 'interval = "5s"',
+    "timeout": 'timeout = "3s"',
+    "start_period": 'start_period = "30s"',
+    "retries": "retries = 3",
+    "memory": 'memory = "256m"',
+    "cpus": "cpus = 0.5",
+    "pids": "pids = 100",
+    "host": "host = 8080",
+    "container": "container = 80",
+    "ip": 'ip = "127.0.0.1"',
+    "protocol": 'protocol = "udp"',
+    "source": 'source = "./data"',
+    "target": 'target = "/data"',
+    "read_only": "read_only = true",
+    "type": 'type = "bind"',
+    "size": 'size = "64m"',
+    "alias": 'alias = "database"',
+    "aliases": 'aliases = ["db"]',
+    "driver": 'driver = "local"',
+    "driver_opts": 'driver_opts = { type = "tmpfs" }',
+    "external": "external = true",
+    "internal": "internal = true",
+    "subnet": 'subnet = "172.28.0.0/16"',
+    "name": 'name = "shop"',
+    "file": 'file = "secrets/pw"',
+    "ref": 'ref = "busybox:latest"',
+    "build": 'build = "./app"',
+    "archive": 'archive = "images/app.tar"',
+    "dockerfile": 'dockerfile = "Dockerfile.prod"',
+    "args": 'args = { VERSION = "1.2" }',
+    "pull": 'pull = "never"',
+    "max_retries": "max_retries = 3",
+    "defaults": 'defaults = { restart = "always" }',
+}
+
+# Keys people bring from docker-compose or typos of them -> our key.
+SYNONYMS: dict[str, str] = {
+    "environment": "env", "working_dir": "workdir", "port": "ports", "volume": "volumes",
+    "link": "links", "network": "networks", "cmd": "command", "health_check": "healthcheck",
+    "depends": "depends_on", "dependencies": "depends_on", "label": "labels",
+    "restart_policy": "restart", "scale": "replicas", "env_files": "env_file",
+    "container_name": "hostname", "interactive": "stdin_open", "read-only": "read_only",
+    "readonly": "read_only", "ro": "read_only", "mem_limit": "memory", "memory_limit": "memory",
+    "pids_limit": "pids", "cpu": "cpus", "args_": "args", "context": "build",
+}
+
+_TYPES = {
+    "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+    "int_from_float": "an integer", "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "dict_type": "a table",
+    "model_type": "a table", "model_attributes_type": "a table", "tuple_type": "a list",
+    "list_type": "a list",
+}
+
+_EXPECTED = {  # fields that take more than one type
+    "command": "a string or a list of strings", "entrypoint": "a string or a list of strings",
+    "image": "a string or a table", "test": "a string or a list of strings",
+    "networks": "a list or a table", "depends_on": "a list or a table",
+    "restart": "a string such as \"always\"",
+}
+_UNION_EXPECTED = {
+    "env": 'a string, { file = "secrets/x" } or { env = "HOST_VAR" }',
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located-by-key-path problem, before it gets a file and a line."""
+
+    path: KeyPath
+    message: str
+    hint: str | None = None
+
+
+def suggest(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The closest choice to ``word`` (typos and compose synonyms), if any is close."""
+    options = {c: c for c in choices}
+    for alias, target in SYNONYMS.items():
+        if target in options:
+            options.setdefault(alias, target)
+    match = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=0.6)
+    return options[match[0]] if match else None
+
+
+def unknown_table(kind: str, name: str | None, known: typing.Iterable[str]) -> Problem:
+    """``[contaner.x]`` -> "unknown table [contaner.x] — did you mean [container.x]?"."""
+    shown = f"{kind}.{name}" if name is not None else kind
+    best = suggest(kind, known)
+    kinds = ", ".join(f"[{k}]" if k == "project" else f"[{k}.NAME]" for k in known)
+    if best is not None:
+        fixed = f"{best}.{name}" if name is not None and best != "project" else best
+        hint = f"did you mean [{fixed}]?"
+    else:
+        hint = f"a spec file declares {kinds}"
+    return Problem((kind,) if name is None else (kind, name), f"unknown table [{shown}]", hint)
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The member types of an annotation (Annotated, unions and containers opened)."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for arg in typing.get_args(tp) for m in _unwrap(arg)]
+    return [tp]
+
+
+def _element(tp: Any) -> Any:
+    """The element type of ``tuple[X, ...]`` / the value type of ``dict[K, V]``."""
+    for member in _unwrap(tp):
+        origin = typing.get_origin(member)
+        if origin is tuple:
+            return typing.get_args(member)[0]
+        if origin is dict:
+            return typing.get_args(member)[1]
+    return None
+
+
+def _model(tp: Any) -> type[BaseModel] | None:
+    for member in _unwrap(tp):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            return member
+    return None
+
+
+def _walk(model: type[BaseModel], path: KeyPath) -> tuple[type[BaseModel] | None, str | None]:
+    """The model owning the deepest field along ``path`` and that field's name."""
+    tp: Any = model
+    owner: type[BaseModel] | None = None
+    field: str | None = None
+    for seg in path:
+        current = _model(tp)
+        if current is not None and isinstance(seg, str) and seg in current.model_fields:
+            owner, field, tp = current, seg, current.model_fields[seg].annotation
+        else:
+            tp = _element(tp)
+    return owner, field
+
+
+def _model_at(model: type[BaseModel], path: KeyPath) -> type[BaseModel] | None:
+    tp: Any = model
+    for seg in path:
+        current = _model(tp)
+        if current is not None and isinstance(seg, str) and seg in current.model_fields:
+            tp = current.model_fields[seg].annotation
+        else:
+            tp = _element(tp)
+    return _model(tp)
+
+
+@dataclass(frozen=True)
+class _Loc:
+    """Where one pydantic error points in the input data."""
+
+    path: KeyPath  # keys and indexes that exist in the input
+    tag: str | None = None  # union member named in the location, if any
+    union_at: KeyPath = ()  # the input path of that union
+    missing: str | None = None  # the missing key of a "missing" error
+
+
+def _is_tag(seg: str) -> bool:
+    """Union members appear in locations as class or type names, never as snake_case keys."""
+    return seg[:1].isupper() or "[" in seg or seg in ("str", "int", "float", "bool", "none")
+
+
+def _child(value: object, seg: str | int) -> tuple[bool, object]:
+    """(True, value[seg]) when the input has that key or index."""
+    if isinstance(value, dict) and isinstance(seg, str) and seg in value:
+        return True, value[seg]
+    if isinstance(value, list | tuple) and isinstance(seg, int) and 0 <= seg < len(value):
+        return True, value[seg]
+    return False, None
+
+
+def _map_loc(err: ErrorDetails, data: object) -> _Loc:
+    path: KeyPath = ()
+    current = data
+    tag: str | None = None
+    union_at: KeyPath = ()
+    loc = err["loc"]
+    for i, seg in enumerate(loc):
+        found, child = _child(current, seg)
+        if found:
+            path, current = (*path, seg), child
+        elif isinstance(current, dict) and i == len(loc) - 1 and err["type"] == "missing":
+            return _Loc(path, tag, union_at, str(seg))
+        elif isinstance(seg, str) and tag is None and _is_tag(seg):
+            tag, union_at = seg, path
+        else:
+            break
+    return _Loc(path, tag, union_at)
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})" if len(value) < 40 else "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _example_hint(model: type[BaseModel], path: KeyPath) -> str | None:
+    _, field = _walk(model, path)
+    example = EXAMPLES.get(field or "")
+    return f"e.g. {example}" if example else None
+
+
+def _one(err: ErrorDetails, path: KeyPath, missing: str | None, prefix: KeyPath,
+         model: type[BaseModel]) -> Problem:
+    kind = err["type"]
+    where = format_path((*prefix, *path[:-1]))
+    if kind == "extra_forbidden" and path and isinstance(path[-1], str):
+        key = path[-1]
+        owner = _model_at(model, path[:-1])
+        fields = list(owner.model_fields) if owner is not None else []
+        if owner is not None and owner.__name__ == "Container":
+            fields.append("pull")
+        best = suggest(key, fields)
+        hint = f"did you mean '{best}'?" if best else (
+            f"known keys: {', '.join(fields)}" if fields else None)
+        return Problem((*prefix, *path), f"unknown key '{key}' in {where}", hint)
+    if missing is not None:
+        example = EXAMPLES.get(missing)
+        return Problem((*prefix, *path), f"missing required key '{missing}'",
+                       f"e.g. {example}" if example else None)
+    if kind in ("value_error", "assertion_error"):
+        message = err["msg"].split(", ", 1)[1] if ", " in err["msg"] else err["msg"]
+        return Problem((*prefix, *path), message)
+    if kind == "literal_error":
+        expected = str((err.get("ctx") or {}).get("expected", ""))
+        choices = [c.strip(" '") for c in expected.replace(" or ", ", ").split(",")]
+        value = err["input"]
+        best = suggest(value, choices) if isinstance(value, str) else None
+        return Problem((*prefix, *path), f"invalid value {value!r}: use {expected}",
+                       f"did you mean '{best}'?" if best else None)
+    if kind in _TYPES:
+        _, field = _walk(model, path)
+        expected = _EXPECTED.get(field or "") if path and path[-1] == field else None
+        return Problem((*prefix, *path),
+                       f"wrong type: expected {expected or _TYPES[kind]}, "
+                       f"got {_describe(err['input'])}",
+                       _example_hint(model, path))
+    message = err["msg"]
+    if message.startswith("Input should be "):
+        message = f"{err['input']!r} is out of range: must be {message[16:]}"
+    return Problem((*prefix, *path), message, _example_hint(model, path))
+
+
+def _value_at(data: object, path: KeyPath) -> object:
+    for seg in path:
+        if isinstance(data, dict):
+            data = data.get(seg)
+        elif isinstance(data, list | tuple) and isinstance(seg, int):
+            data = data[seg]
+    return data
+
+
+def problems(exc: ValidationError, data: object, prefix: KeyPath,
+             model: type[BaseModel]) -> list[Problem]:
+    """Friendly, de-duplicated problems of one resource table's validation error."""
+    plain: list[Problem] = []
+    unions: dict[KeyPath, dict[str, list[tuple[ErrorDetails, _Loc]]]] = {}
+    for err in exc.errors(include_url=False):
+        loc = _map_loc(err, data)
+        if loc.tag is None:
+            plain.append(_one(err, loc.path, loc.missing, prefix, model))
+        else:
+            unions.setdefault(loc.union_at, {}).setdefault(loc.tag, []).append((err, loc))
+    for at, members in unions.items():
+        value = _value_at(data, at)
+        fitting = [errs for errs in members.values()
+                   if isinstance(value, dict) and not any(
+                       e["type"] == "extra_forbidden" or (e["type"] in _TYPES and loc.path == at)
+                       for e, loc in errs)]
+        if fitting:
+            plain.extend(_one(e, loc.path, loc.missing, prefix, model) for e, loc in fitting[0])
+            continue
+        _, field = _walk(model, at)
+        expected = _UNION_EXPECTED.get(field or "", " or ".join(members))
+        plain.append(Problem((*prefix, *at),
+                             f"wrong type: expected {expected}, got {_describe(value)}",
+                             _example_hint(model, at)))
+    seen: set[tuple[KeyPath, str]] = set()
+    out: list[Problem] = []
+    for problem in plain:
+        if (problem.path, problem.message) not in seen:
+            seen.add((problem.path, problem.message))
+            out.append(problem)
+    return out

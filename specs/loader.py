@@ -1,0 +1,309 @@
+"""Load a spec directory: TOML files -> per-file validated resources and errors.
+
+Role: the only place that parses spec TOML. :func:`load_dir` finds every
+``*.toml`` below the root (hidden folders and files skipped), interpolates
+``${VAR}`` / ``${VAR:-default}`` from the environment and ``<root>/.env``,
+validates each table with the models (relative paths resolve against the
+file's folder), then runs the cross-file checks and attaches their errors to
+the files involved. It never raises on bad input: every problem becomes a
+located :class:`~specs.result.SpecError`. Neighbours: ``specs.models`` (the
+schema), ``specs.errors_format`` (friendly messages), ``specs.locate`` (lines),
+``specs.validate`` (cross-file checks), ``specs.result`` (what it returns);
+called by the controller and the ``validate`` command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from specs import validate
+from specs.errors_format import Problem, problems, unknown_table
+from specs.locate import KeyPath, Locator, format_path, syntax_error_line
+from specs.models import KINDS, Container, Project, ProjectDefaults, Resources, check_name
+from specs.result import FileResult, Resource, SpecError, SpecSet
+
+TOP_LEVEL = ("container", "volume", "network", "project")
+_VAR = re.compile(r"\$(\$|\{([^}]*)\}?)")
+_VAR_BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?$", re.DOTALL)
+_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+_HEADER = re.compile(r"^[ \t]*\[\[?([^\]\n]+)\]", re.MULTILINE)
+_HEADER_KEY = re.compile(r"""[ \t]*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)[ \t]*(\.|$)""")
+
+
+def spec_files(root: Path) -> list[Path]:
+    """Every ``*.toml`` below ``root``, sorted, skipping hidden folders and files."""
+    out: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        out.extend(Path(dirpath) / f for f in filenames
+                   if f.endswith(".toml") and not f.startswith("."))
+    return sorted(out)
+
+
+def read_dotenv(path: Path) -> tuple[dict[str, str], list[SpecError]]:
+    """``KEY=value`` lines (``#`` comments, optional quotes and ``export``) of a .env file."""
+    values: dict[str, str] = {}
+    errors: list[SpecError] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return values, errors
+    except (OSError, UnicodeDecodeError) as exc:
+        return values, [SpecError(".env", None, "", f"cannot read .env: {exc}")]
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _DOTENV_LINE.match(line)
+        if not match:
+            errors.append(SpecError(".env", number, "", f"cannot parse line {line.strip()!r}",
+                                    "write NAME=value, one per line"))
+            continue
+        name, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[name] = value
+    return values, errors
+
+
+def interpolate(text: str, variables: Mapping[str, str]) -> str:
+    """Compose's rules: ``${V}``, ``${V:-default}``, ``${V-default}``, ``${V:?message}``, ``$$``.
+
+    Raises ``ValueError`` with the fix when a variable is unset or the syntax is wrong.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) == "$":
+            return "$"
+        whole, body = match.group(0), match.group(2)
+        parsed = _VAR_BODY.match(body)
+        if not whole.endswith("}") or parsed is None:
+            raise ValueError(f"invalid interpolation {whole!r}: write ${{NAME}}, "
+                             "${NAME:-default}, or $$ for a literal $")
+        name, op, arg = parsed.groups()
+        value = variables.get(name)
+        empty = value is None or (value == "" and op is not None and op.startswith(":"))
+        if op in (":-", "-"):
+            return arg if empty else str(value)
+        if op in (":?", "?") and empty:
+            raise ValueError(f"variable {name} is required: {arg or 'it is not set'}")
+        if value is None:
+            raise ValueError(f"variable {name} is not set: set it in the environment or in "
+                             f".env, or give a default: ${{{name}:-default}}")
+        return value
+
+    return _VAR.sub(replace, text) if "$" in text else text
+
+
+@dataclass
+class _File:
+    """Work in progress for one file; becomes a FileResult."""
+
+    root: Path
+    path: Path
+    rel: str
+    text: str = ""
+    digest: str = ""
+    resources: list[Resource] = field(default_factory=list)
+    declared: set[tuple[str, str]] = field(default_factory=set)
+    errors: list[SpecError] = field(default_factory=list)
+    project: Project | None = None
+    _locator: Locator | None = None
+
+    def line_of(self, path: KeyPath) -> int | None:
+        headers = _headers(self.text)
+        if path in headers:
+            return headers[path]
+        if self._locator is None:
+            self._locator = Locator(self.text)
+        line = self._locator.line_of(path)
+        while line is None and path:  # a broken file: the nearest table header
+            line, path = headers.get(path), path[:-1]
+        return line
+
+    def error(self, problem: Problem) -> None:
+        self.errors.append(SpecError(self.rel, self.line_of(problem.path),
+                                     format_path(problem.path), problem.message, problem.hint))
+
+    def result(self) -> FileResult:
+        errors = sorted(set(self.errors), key=lambda e: (e.line or 0, e.key_path, e.message))
+        return FileResult(self.rel, tuple(self.resources), frozenset(self.declared),
+                          tuple(errors), self.digest, self.project)
+
+
+_HEADER_CACHE: dict[str, dict[KeyPath, int]] = {}
+
+
+def _headers(text: str) -> dict[KeyPath, int]:
+    """Table headers and their prefixes -> line, by a regex (works on broken files too)."""
+    cached = _HEADER_CACHE.get(text)
+    if cached is None:
+        cached = {}
+        for match in _HEADER.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            key: KeyPath = ()
+            for part in _HEADER_KEY.finditer(match.group(1)):
+                key = (*key, part.group(1).strip("\"'"))
+                cached.setdefault(key, line)
+        if len(_HEADER_CACHE) > 512:
+            _HEADER_CACHE.clear()
+        _HEADER_CACHE[text] = cached
+    return cached
+
+
+def _prepare(value: Any, path: KeyPath, variables: Mapping[str, str],
+             out: list[Problem]) -> Any:
+    """Interpolate every string and turn lists into tuples (for strict validation)."""
+    if isinstance(value, str):
+        try:
+            return interpolate(value, variables)
+        except ValueError as exc:
+            out.append(Problem(path, str(exc)))
+            return value
+    if isinstance(value, dict):
+        return {k: _prepare(v, (*path, k), variables, out) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_prepare(v, (*path, i), variables, out) for i, v in enumerate(value))
+    return value
+
+
+def _validate(file: _File, model: type[BaseModel], data: Any, prefix: KeyPath) -> Any:
+    try:
+        return model.model_validate(data, strict=True, context={"base_dir": file.path.parent})
+    except ValidationError as exc:
+        for problem in problems(exc, data, prefix, model):
+            file.error(problem)
+        return None
+
+
+def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
+    file = _File(root, path, path.relative_to(root).as_posix())
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        file.errors.append(SpecError(file.rel, None, "", f"cannot read the file: {exc.strerror}"))
+        return file
+    file.digest = hashlib.sha256(raw).hexdigest()
+    try:
+        file.text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        file.errors.append(SpecError(file.rel, line, "", "the file is not valid UTF-8",
+                                     "save it as UTF-8"))
+        return file
+    file.declared = {(str(p[0]), str(p[1])) for p in _headers(file.text)
+                     if len(p) == 2 and p[0] in KINDS}
+    try:
+        data = tomllib.loads(file.text)
+    except tomllib.TOMLDecodeError as exc:
+        message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(exc))
+        file.errors.append(SpecError(file.rel, syntax_error_line(str(exc), file.text), "",
+                                     f"TOML syntax error: {message}",
+                                     "see https://toml.io for the syntax"))
+        return file
+    file.declared = {(k, n) for k, v in data.items() if k in KINDS and isinstance(v, dict)
+                     for n in v}
+    for kind, tables in data.items():
+        _load_kind(file, kind, tables, variables)
+    return file
+
+
+def _load_kind(file: _File, kind: str, tables: Any, variables: Mapping[str, str]) -> None:
+    if kind == "project":
+        prepared: list[Problem] = []
+        data = _prepare(tables, ("project",), variables, prepared)
+        for problem in prepared:
+            file.error(problem)
+        if not isinstance(data, dict):
+            file.error(Problem(("project",), "[project] must be a table", 'e.g. name = "shop"'))
+        else:
+            project = _validate(file, Project, data, ("project",))
+            file.project = None if prepared else project
+        return
+    if kind not in KINDS:
+        names: list[str | None] = [n for n, v in tables.items() if isinstance(v, dict)] if (
+            isinstance(tables, dict)) else []
+        for name in names or [None]:
+            file.error(unknown_table(kind, name, TOP_LEVEL))
+        return
+    if not isinstance(tables, dict):
+        file.error(Problem((kind,), f"{kind} must be a table of [{kind}.NAME] tables",
+                           f"e.g. [{kind}.web]"))
+        return
+    for name, table in tables.items():
+        prefix: KeyPath = (kind, name)
+        try:
+            check_name(name, f"{kind} name")
+        except ValueError as exc:
+            file.error(Problem(prefix, str(exc)))
+            continue
+        if not isinstance(table, dict):
+            file.error(Problem(prefix, f"{kind} {name!r} must be a table, not a value",
+                               f"write [{kind}.{name}] and its keys below it"))
+            continue
+        prepared = []
+        data = _prepare(table, prefix, variables, prepared)
+        for problem in prepared:
+            file.error(problem)
+        spec = _validate(file, KINDS[kind], data, prefix)
+        if spec is not None and not prepared:
+            file.resources.append(Resource(kind, name, spec, file.rel, file.line_of(prefix)))
+
+
+def _iter_project_errors(files: list[_File]) -> Iterator[tuple[_File, SpecError]]:
+    declaring = [f for f in files if f.project is not None or _declares_project(f)]
+    if len(declaring) < 2:
+        return
+    for file in declaring:
+        others = ", ".join(f"{o.rel}:{o.line_of(('project',))}" for o in declaring if o is not file)
+        yield file, SpecError(file.rel, file.line_of(("project",)), "project",
+                              f"[project] is declared more than once: also in {others}",
+                              "keep one [project] table per spec directory")
+
+
+def _declares_project(file: _File) -> bool:
+    return re.search(r"^[ \t]*\[[ \t]*project[ \t]*\]", file.text, re.MULTILINE) is not None
+
+
+def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
+    """Load and validate a spec directory; every problem is in the result, never raised."""
+    root = Path(root)
+    if not root.is_dir():
+        return SpecSet(root, errors=(SpecError(str(root), None, "",
+                                               "the spec directory does not exist",
+                                               "pass the folder that holds the *.toml files"),))
+    dotenv, env_errors = read_dotenv(root / ".env")
+    variables = {**dotenv, **(os.environ if environ is None else environ)}
+    files = [_load_file(root, path, variables) for path in spec_files(root)]
+    for file, error in _iter_project_errors(files):
+        file.errors.append(error)
+    by_rel = {f.rel: f for f in files}
+    results = [f.result() for f in files]
+    for error in validate.check(root, results, lambda rel, path: by_rel[rel].line_of(path)):
+        by_rel[error.file].errors.append(error)
+    project = next((f.project for f in files if f.project is not None), None) or Project()
+    return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors))
+
+
+def with_defaults(container: Container, defaults: ProjectDefaults) -> Container:
+    """``container`` with the ``[project.defaults]`` it does not set itself filled in."""
+    update: dict[str, Any] = {}
+    if container.restart is None and defaults.restart is not None:
+        update["restart"] = defaults.restart
+    if container.stop_timeout is None and defaults.stop_timeout is not None:
+        update["stop_timeout"] = defaults.stop_timeout
+    if defaults.labels:
+        update["labels"] = {**defaults.labels, **container.labels}
+    if container.resources == Resources() and defaults.resources is not None:
+        update["resources"] = defaults.resources
+    if defaults.pull is not None and "pull" not in container.image.model_fields_set:
+        update["image"] = container.image.model_copy(update={"pull": defaults.pull})
+    return container.model_copy(update=update) if update else container

@@ -1,0 +1,221 @@
+"""Cross-file checks of a spec directory.
+
+Role: the checks that need more than one table: a name declared twice (both
+places named), references to undeclared containers, volumes and networks,
+dependency cycles (printed ``a -> b -> a``), two containers publishing the same
+host ip/port/protocol, ``replicas > 1`` with a fixed host port, and files named
+by ``env_file``, ``{ file = ... }``, ``build`` and ``archive`` that are missing.
+Each error is attached to every file involved, so the controller freezes the
+resources of those files only. Neighbours: called by ``specs.loader.load_dir``
+with the per-file results and a ``line_of(file, key_path)`` locator; reads the
+models of ``specs.models``; pure except for checking that files exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+from specs.locate import KeyPath, format_path
+from specs.models import Container, EnvFromFile
+from specs.result import FileResult, Resource, SpecError
+
+LineOf = Callable[[str, KeyPath], "int | None"]
+IMPLICIT_NETWORKS = frozenset({"default"})
+
+
+class _Out:
+    """Collects located errors."""
+
+    def __init__(self, root: Path, line_of: LineOf) -> None:
+        self.root = root
+        self.line_of = line_of
+        self.errors: list[SpecError] = []
+
+    def add(self, file: str, path: KeyPath, message: str, hint: str | None = None) -> None:
+        self.errors.append(SpecError(file, self.line_of(file, path), format_path(path),
+                                     message, hint))
+
+
+def check(root: Path, files: Sequence[FileResult], line_of: LineOf) -> list[SpecError]:
+    """All cross-file errors of a spec directory, each with its file, line and key path."""
+    out = _Out(root, line_of)
+    _duplicates(files, out)
+    containers = [r for f in files for r in f.resources if isinstance(r.spec, Container)]
+    declared: dict[str, set[str]] = {"container": set(), "volume": set(), "network": set()}
+    for f in files:
+        for kind, name in f.declared:
+            declared.setdefault(kind, set()).add(name)
+    for res in containers:
+        _references(res, declared, out)
+        _files_exist(res, out)
+    _cycles(containers, out)
+    _ports(containers, out)
+    return out.errors
+
+
+def _where(file: str, line: int | None) -> str:
+    return f"{file}:{line}" if line else file
+
+
+def _duplicates(files: Sequence[FileResult], out: _Out) -> None:
+    places: dict[tuple[str, str], list[str]] = {}
+    for f in files:
+        for key in sorted(f.declared):
+            places.setdefault(key, []).append(f.path)
+    for (kind, name), in_files in places.items():
+        if len(in_files) < 2:
+            continue
+        located = [(f, out.line_of(f, (kind, name))) for f in in_files]
+        for file, _ in located:
+            others = ", ".join(_where(f, line) for f, line in located if f != file)
+            out.add(file, (kind, name), f"{kind} {name!r} is declared more than once: also in "
+                    f"{others}", "rename one of them or remove the duplicate")
+
+
+def _missing(kind: str, name: str, declared: set[str], res: Resource, path: KeyPath,
+             out: _Out) -> None:
+    if name in declared:
+        return
+    best = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
+    hint = f"did you mean {best[0]!r}?" if best else f"declare it with [{kind}.{name}]"
+    out.add(res.file, path, f"{kind} {name!r} is not declared in this spec directory", hint)
+
+
+def _references(res: Resource, declared: dict[str, set[str]], out: _Out) -> None:
+    spec = res.spec
+    assert isinstance(spec, Container)
+    base: KeyPath = ("container", res.name)
+    for i, link in enumerate(spec.links):
+        _missing("container", link.target, declared["container"], res, (*base, "links", i), out)
+    for i, source in enumerate(spec.volumes_from):
+        _missing("container", source.container, declared["container"], res,
+                 (*base, "volumes_from", i), out)
+    for name in spec.depends_on:
+        _missing("container", name, declared["container"], res, (*base, "depends_on", name), out)
+    for i, mount in enumerate(spec.volumes):
+        if mount.type == "volume" and mount.source:
+            _missing("volume", mount.source, declared["volume"], res, (*base, "volumes", i), out)
+    for name in spec.networks:
+        _missing("network", name, declared["network"] | IMPLICIT_NETWORKS, res,
+                 (*base, "networks", name), out)
+
+
+def _shown(path: str, folder: Path) -> str:
+    """A resolved path as the user wrote it: relative to the declaring file's folder."""
+    rel = os.path.relpath(path, folder)
+    return path if rel.startswith("../..") else rel
+
+
+def _files_exist(res: Resource, out: _Out) -> None:
+    spec = res.spec
+    assert isinstance(spec, Container)
+    base: KeyPath = ("container", res.name)
+    folder = (out.root / res.file).parent
+    for i, env_file in enumerate(spec.env_file):
+        if not os.path.isfile(env_file):
+            out.add(res.file, (*base, "env_file", i),
+                    f"env file {_shown(env_file, folder)!r} does not exist",
+                    "create it or fix the path (relative paths start at this file's folder)")
+    for name, value in spec.env.items():
+        if isinstance(value, EnvFromFile) and not os.path.isfile(value.file):
+            out.add(res.file, (*base, "env", name, "file"),
+                    f"secret file {_shown(value.file, folder)!r} does not exist",
+                    "create it (keep it out of git) or fix the path")
+    image = spec.image
+    if image.build is not None:
+        dockerfile = os.path.join(image.build, image.dockerfile or "Dockerfile")
+        if not os.path.isdir(image.build):
+            out.add(res.file, (*base, "image", "build"),
+                    f"build context {_shown(image.build, folder)!r} is not a directory",
+                    "point build at the folder that holds the Dockerfile")
+        elif not os.path.isfile(dockerfile):
+            out.add(res.file, (*base, "image", "build"),
+                    f"no {image.dockerfile or 'Dockerfile'} in the build context "
+                    f"{_shown(image.build, folder)!r}",
+                    "add it, or name it with dockerfile = \"...\"")
+    if image.archive is not None and not os.path.isfile(image.archive):
+        out.add(res.file, (*base, "image", "archive"),
+                f"image archive {_shown(image.archive, folder)!r} does not exist",
+                "create it with `docker save -o FILE IMAGE` or fix the path")
+
+
+def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:
+    """(dependency, key path that declares it) of one container."""
+    spec = res.spec
+    assert isinstance(spec, Container)
+    for i, link in enumerate(spec.links):
+        yield link.target, ("links", i)
+    for i, source in enumerate(spec.volumes_from):
+        yield source.container, ("volumes_from", i)
+    for name in spec.depends_on:
+        yield name, ("depends_on", name)
+
+
+def _cycles(containers: list[Resource], out: _Out) -> None:
+    by_name = {r.name: r for r in containers}
+    graph = {r.name: sorted({dep for dep, _ in _edges(r) if dep in by_name}) for r in containers}
+    seen_cycles: set[tuple[str, ...]] = set()
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):]
+                turn = cycle.index(min(cycle))
+                seen_cycles.add(tuple(cycle[turn:] + cycle[:turn]))
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+    for cycle in sorted(seen_cycles):
+        text = " -> ".join((*cycle, cycle[0]))
+        for i, name in enumerate(cycle):
+            nxt = cycle[(i + 1) % len(cycle)]
+            res = by_name[name]
+            path = next(p for dep, p in _edges(res) if dep == nxt)
+            out.add(res.file, ("container", name, *path), f"dependency cycle: {text}",
+                    "remove one of these links, volumes_from or depends_on entries")
+
+
+def _ports(containers: list[Resource], out: _Out) -> None:
+    bound: list[tuple[Resource, int, str, int, str]] = []  # res, index, ip, host, protocol
+    for res in containers:
+        spec = res.spec
+        assert isinstance(spec, Container)
+        if spec.state == "absent":
+            continue
+        for i, port in enumerate(spec.ports):
+            if port.host is None:
+                continue
+            path: KeyPath = ("container", res.name, "ports", i)
+            if spec.replicas > 1:
+                out.add(res.file, path, f"replicas = {spec.replicas} with the fixed host port "
+                        f"{port.host}: only one replica can publish it",
+                        "leave out the host port so that the runtime picks one per replica, "
+                        "or set replicas = 1")
+            bound.append((res, i, port.ip or "0.0.0.0", port.host, port.protocol))
+    wildcard = {"0.0.0.0", "::", ""}
+    by_port: dict[tuple[int, str], list[tuple[Resource, int, str]]] = {}
+    for res, i, ip, host, proto in bound:
+        by_port.setdefault((host, proto), []).append((res, i, ip))
+    for (host_a, proto_a), users in by_port.items():
+        for a, (res_a, i_a, ip_a) in enumerate(users):
+            for res_b, i_b, ip_b in users[a + 1:]:
+                if ip_a != ip_b and ip_a not in wildcard and ip_b not in wildcard:
+                    continue
+                for res, i, other, j in ((res_a, i_a, res_b, i_b), (res_b, i_b, res_a, i_a)):
+                    line = out.line_of(other.file, ("container", other.name, "ports", j))
+                    out.add(res.file, ("container", res.name, "ports", i),
+                            f"host port {host_a}/{proto_a} is also published by container "
+                            f"{other.name!r} ({_where(other.file, line)})",
+                            "use another host port, or bind each to a different ip")

@@ -1,0 +1,1 @@
+"""The driver contract suite: one set of tests every runtime driver must pass."""

@@ -1,0 +1,185 @@
+"""Golden cases for the planner: spec files + observed (fake) state in, plan out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.errors import PlanRefused
+from controller.plan import Kind
+from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, ContainerConfig
+from tests.controller.helpers import IMAGE, container, converge, fake, plan_of, rows, write
+
+TWO = {
+    "db.toml": '[volume.data]\n' + container("db", 'env = { FOO = "bar" }\n'
+                                                   'volumes = ["data:/data"]'),
+    "web.toml": container("web", 'links = ["db:database"]\ndepends_on = ["db"]'),
+}
+
+
+def test_create_from_nothing(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    plan = plan_of(root, fake())
+    assert rows(plan) == [
+        ("create-network", "t_default", "not found"),
+        ("create-volume", "data", "not found"),
+        ("create", "db", "not found"),
+        ("create", "web", "not found"),
+    ]
+    web = next(a for a in plan.actions if a.name == "web")
+    assert set(web.depends_on) == {"container:db", "network:t_default"}
+    db = next(a for a in plan.actions if a.name == "db")
+    assert set(db.depends_on) == {"network:t_default", "volume:data"}
+    assert db.container is not None
+    nets = db.container.config.networks
+    assert [(n.network, n.aliases) for n in nets] == [("t_default", ("database",))]
+
+
+def test_second_plan_is_noop(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    converge(root, driver)
+    driver.calls.clear()
+    plan = plan_of(root, driver)
+    assert rows(plan) == []
+    assert not any(m == "inspect_container" for m, _ in driver.calls)
+    lists = [m for m, _ in driver.calls if m.startswith("list_")]
+    assert sorted(lists) == ["list_containers", "list_networks", "list_volumes"]
+
+
+def test_field_change_recreates_with_reason_and_dependents_follow(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    converge(root, driver)
+    write(root, {"db.toml": TWO["db.toml"].replace('"bar"', '"baz"')})
+    plan = plan_of(root, driver)
+    assert rows(plan) == [
+        ("recreate", "db", "env.FOO changed"),
+        ("recreate", "web", "follows recreated db"),
+    ]
+    change = plan.changes[0].changes[0]
+    assert (change.field, change.old, change.new, change.in_place) == \
+        ("env.FOO", "bar", "baz", False)
+
+
+def test_restart_and_resources_update_in_place(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    converge(root, driver)
+    extra = 'restart = "always"\nresources = { memory = "64m" }\n'
+    write(root, {"db.toml": TWO["db.toml"] + extra})
+    plan = plan_of(root, driver)
+    assert [(k, n) for k, n, _ in rows(plan)] == [("update", "db")]
+    assert {c.field for c in plan.changes[0].changes} == {"restart", "resources"}
+    converge(root, driver)
+    assert rows(plan_of(root, driver)) == []
+
+
+def test_prune_removes_undeclared_and_keeps_volumes(tmp_path: Path) -> None:
+    files = {**TWO, "extra.toml": container("a") + container("b")}
+    root = write(tmp_path, files)
+    driver = fake()
+    converge(root, driver)
+    (root / "extra.toml").write_text(container("a"))
+    (root / "db.toml").write_text(container("db", 'env = { FOO = "bar" }'))
+    plan = plan_of(root, driver)
+    got = rows(plan)
+    assert ("remove", "b", "not declared (pruned)") in got
+    assert ("keep-volume", "data", "not declared; named volumes are kept (use "
+            "--prune-volumes)") in [(a.kind.value, a.name, a.reason) for a in plan.actions]
+    plan = plan_of(root, driver, prune_volumes=True)
+    assert ("remove-volume", "data", "not declared (--prune-volumes)") in rows(plan)
+    plan = plan_of(root, driver, prune=False)
+    assert not [r for r in rows(plan) if r[0] == "remove"]
+
+
+def test_mass_delete_is_refused_unless_allowed(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    converge(root, driver)
+    (root / "web.toml").unlink()
+    (root / "db.toml").write_text("# nothing left\n")
+    plan = plan_of(root, driver)
+    assert plan.refused is not None
+    with pytest.raises(PlanRefused) as info:
+        plan.check()
+    assert "--allow-mass-delete" in str(info.value)
+    assert plan_of(root, driver, allow_mass_delete=True).refused is None
+
+
+def test_invalid_file_freezes_only_its_resources(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    converge(root, driver)
+    write(root, {"web.toml": container("web", 'ports = ["not a port"]'),
+                 "db.toml": TWO["db.toml"].replace('"bar"', '"baz"')})
+    plan = plan_of(root, driver)
+    assert ("container", "web") in plan.frozen
+    assert "web.toml" in plan.invalid_files
+    assert rows(plan) == [("recreate", "db", "env.FOO changed")]
+    (root / "web.toml").write_text("this is [not toml")
+    plan = plan_of(root, driver)
+    assert not [r for r in rows(plan) if r[1] == "web"]
+
+
+def test_foreign_container_with_declared_name_is_an_error(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    driver.create_container(ContainerConfig(name="web", image=IMAGE,
+                                            labels=(("owner", "someone"),)))
+    plan = plan_of(root, driver)
+    assert [e.resource for e in plan.errors] == ["web"]
+    assert "container web" in plan.errors[0].message
+    assert not [r for r in rows(plan) if r[1] == "web"]
+
+
+def test_other_projects_are_never_pruned(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    driver.create_container(ContainerConfig(name="other", image=IMAGE, labels=(
+        (LABEL_MANAGED_BY, "dockwright"), (LABEL_PROJECT, "someone-else"))))
+    assert "other" not in [r[1] for r in rows(plan_of(root, driver))]
+
+
+def test_replicas_and_state(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("w", "replicas = 3") +
+                            container("s", 'state = "stopped"') +
+                            container("gone", 'state = "absent"')})
+    driver = fake()
+    converge(root, driver)
+    names = sorted(c.config.name for c in driver.containers.values())
+    assert names == ["s", "w-1", "w-2", "w-3"]
+    assert {c.config.name: c.state.value for c in driver.containers.values()}["s"] == "created"
+    assert rows(plan_of(root, driver)) == []
+    write(root, {"a.toml": container("w", "replicas = 2") + container("s")})
+    got = rows(plan_of(root, driver))
+    assert ("remove", "w-3", "replica beyond the declared count (pruned)") in got
+    assert ("start", "s", "not running: created") in got
+
+
+def test_secret_values_are_masked(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("a", 'env = { PW = { file = "pw" } }'),
+                            "pw": "hunter2\n"})
+    driver = fake()
+    converge(root, driver)
+    (root / "pw").write_text("hunter3\n")
+    plan = plan_of(root, driver)
+    assert [a.kind for a in plan.changes] == [Kind.RECREATE]
+    text = str(plan.to_json())
+    assert "hunter" not in text
+    assert "env.PW changed" in plan.changes[0].reason
+    assert any(c.field == "secret[pw]" for c in plan.changes[0].changes)
+
+
+def test_images_pull_missing_never_and_new_id(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": '[container.a]\nimage = "other:1"\n',
+                            "b.toml": '[container.b]\nimage = "third:1"\npull = "never"\n'})
+    driver = fake()
+    plan = plan_of(root, driver)
+    assert ("pull", "other:1", "image other:1 not found") in rows(plan)
+    assert [e.resource for e in plan.errors] == ["b"]
+    (root / "b.toml").unlink()
+    converge(root, driver)
+    driver.add_image("other:1", "sha256:newer")
+    assert rows(plan_of(root, driver)) == [("recreate", "a", "image_id changed")]

@@ -1,0 +1,87 @@
+"""Test images, built locally (no registry is reachable from the tests).
+
+Role: :func:`busybox_image` builds ``dockwright-test/busybox:latest`` FROM
+scratch from Debian's static ``/bin/busybox`` (with ``busybox --install -s``)
+once per host, idempotently and safely when several test processes (xdist
+workers, other engineers' runs) ask at the same time: an exclusive file lock
+serialises the check-then-build. :func:`save_image` writes a ``docker save``
+archive, the form in which images reach drivers without a daemon
+(``Driver.load_image``). Neighbours: ``tests/conftest.py`` (fixtures),
+``tests/contract`` and ``tests/integration`` (users).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+BUSYBOX = "dockwright-test/busybox:latest"
+BUSYBOX_BIN = Path("/bin/busybox")
+LOCK = Path(tempfile.gettempdir()) / "dockwright-test-images.lock"
+DOCKERFILE = (
+    "FROM scratch\n"
+    "COPY busybox /bin/busybox\n"
+    'RUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+    'CMD ["sh"]\n'
+)
+
+
+def _api(client: Any) -> Any:
+    """A low-level client from a DockerClient, an APIClient, or nothing."""
+    if client is None:
+        return docker.APIClient(version="auto", timeout=300)
+    return getattr(client, "api", client)
+
+
+@contextmanager
+def _host_lock() -> Iterator[None]:
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _present(api: Any, ref: str) -> bool:
+    try:
+        api.inspect_image(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def busybox_image(client: Any = None) -> str:
+    """Make sure ``dockwright-test/busybox:latest`` exists; return that reference."""
+    api = _api(client)
+    if _present(api, BUSYBOX):
+        return BUSYBOX
+    with _host_lock():
+        if _present(api, BUSYBOX):  # another process built it while we waited
+            return BUSYBOX
+        with tempfile.TemporaryDirectory(prefix="dwt-busybox-") as ctx:
+            shutil.copy(BUSYBOX_BIN, Path(ctx) / "busybox")
+            (Path(ctx) / "Dockerfile").write_text(DOCKERFILE)
+            for chunk in api.build(path=ctx, tag=BUSYBOX, rm=True, forcerm=True, decode=True):
+                if "error" in chunk:
+                    raise RuntimeError(f"building {BUSYBOX} failed: {chunk['error']}")
+    return BUSYBOX
+
+
+def save_image(ref: str, dest: Path, client: Any = None) -> Path:
+    """Write ``docker save REF`` to ``dest`` (a tar archive)."""
+    api = _api(client)
+    tmp = dest.with_suffix(".part")
+    with tmp.open("wb") as out:
+        for chunk in api.get_image(ref):
+            out.write(chunk)
+    tmp.replace(dest)
+    return dest

@@ -1,0 +1,1 @@
+"""Tests of the daemonless native runtime (``runtime.native``)."""

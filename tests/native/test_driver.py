@@ -1,0 +1,223 @@
+"""The native driver against the real thing: crun/runc, conmon, overlayfs, netns.
+
+Role: behaviour of ``runtime.native.driver.NativeDriver`` that the contract
+suite does not pin down or that is specific to this runtime: process settings
+(env, workdir, user, hostname), mounts, cgroup limits, exit codes, OOM, stop
+with a grace period, restart policies, health checks, exec, logs, published
+ports, names between containers. Crash tests live in ``test_crash.py``.
+Neighbours: ``tests/native/conftest.py`` (fixtures).
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from runtime.errors import Conflict, InvalidRequest, NotFound
+from runtime.native.driver import NativeDriver
+from runtime.types import (
+    HealthSpec,
+    MountSpec,
+    NetworkAttach,
+    NetworkConfig,
+    PortBinding,
+    ResourceSpec,
+    RestartSpec,
+    State,
+    VolumeConfig,
+)
+from tests.conftest import wait_for
+from tests.native.conftest import NProject
+
+pytestmark = pytest.mark.native
+
+
+def _exited(driver: NativeDriver, cid: str) -> int | None:
+    info = driver.inspect_container(cid)
+    return info.summary.exit_code if info.summary.state == State.EXITED else None
+
+
+def _finish(p: NProject, short: str, script: str, **fields: object) -> tuple[int, str]:
+    """Run ``sh -c script`` to completion; return (exit code, output)."""
+    cid = p.run(short, command=("sh", "-c", script), **fields)
+    code = wait_for(lambda: _exited(p.driver, cid) is not None, f"{short} to exit", timeout=20)
+    assert code
+    out = b"".join(p.driver.logs(cid)).decode()
+    return _exited(p.driver, cid) or 0, out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_process_settings_and_exit_code(nproject: NProject) -> None:
+    code, out = _finish(
+        nproject, "proc",
+        'echo "foo=$FOO"; pwd; id -u; id -g; hostname; cat /proc/1/cmdline | tr "\\0" " "; exit 3',
+        env=(("FOO", "bar baz"),), workdir="/tmp", user="1234:99", hostname="box1",
+    )  # fmt: skip
+    lines = out.splitlines()
+    assert code == 3
+    assert lines[:5] == ["foo=bar baz", "/tmp", "1234", "99", "box1"]
+    assert lines[5].startswith("/.dockwright/init -- sh -c")  # tini is PID 1
+
+
+def test_unknown_user_is_invalid(nproject: NProject) -> None:
+    with pytest.raises(InvalidRequest):
+        nproject.driver.create_container(nproject.config("nouser", user="nobody-here"))
+    assert nproject.driver.list_containers(dict(nproject.labels)) == []
+
+
+def test_names_are_unique(nproject: NProject) -> None:
+    nproject.driver.create_container(nproject.config("dup"))
+    with pytest.raises(Conflict):
+        nproject.driver.create_container(nproject.config("dup"))
+    with pytest.raises(NotFound):
+        nproject.driver.inspect_container(nproject.n("missing"))
+
+
+def test_limits_take_effect(nproject: NProject) -> None:
+    code, out = _finish(
+        nproject, "limits",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+        " /sys/fs/cgroup/pids/pids.max",
+        resources=ResourceSpec(memory=48 * 1024 * 1024, cpus=0.5, pids=64),
+    )  # fmt: skip
+    assert code == 0
+    assert out.split() == [str(48 * 1024 * 1024), "50000", "64"]
+
+
+def test_oom_kill_is_137_and_flagged(nproject: NProject) -> None:
+    code, _ = _finish(
+        nproject, "oom", "head -c 200m /dev/zero | tail > /dev/null",
+        resources=ResourceSpec(memory=16 * 1024 * 1024),
+    )  # fmt: skip
+    assert code == 137
+    d = nproject.driver
+    cid = d.records.resolve(nproject.n("oom"))
+    # conmon writes the oom file just after the exit file; inspect picks it up
+    wait_for(lambda: d.inspect_container(cid) and d.records.read(cid).oom, "the oom flag")
+
+
+def test_mounts(nproject: NProject, tmp_path: Path) -> None:
+    (tmp_path / "in.txt").write_text("from-host\n")
+    vol = nproject.n("vol")
+    nproject.driver.create_volume(VolumeConfig(name=vol, labels=nproject.labels))
+    mounts = (
+        MountSpec(type="bind", source=str(tmp_path), target="/host"),
+        MountSpec(type="bind", source=str(tmp_path), target="/host-ro", read_only=True),
+        MountSpec(type="volume", source=vol, target="/data"),
+        MountSpec(type="tmpfs", target="/scratch", size=8 * 1024 * 1024),
+    )
+    script = (
+        "cat /host/in.txt; echo written > /host/out.txt; echo v1 > /data/v;"
+        " touch /host-ro/x 2>/dev/null || echo ro-refused;"
+        " grep ' /scratch ' /proc/mounts | grep -o 'size=[0-9]*k'"
+    )
+    code, out = _finish(nproject, "mounts", script, mounts=mounts)
+    assert code == 0
+    assert out.split() == ["from-host", "ro-refused", "size=8192k"]
+    assert (tmp_path / "out.txt").read_text() == "written\n"
+    # the named volume keeps its content for the next container; volumes_from shares it
+    code, out = _finish(nproject, "reader", "cat /data/v", volumes_from=((nproject.n("mounts"), True),))
+    assert (code, out) == (0, "v1\n")
+    with pytest.raises(Conflict):
+        nproject.driver.remove_volume(vol)  # still used by the two containers
+
+
+def test_volume_is_populated_from_the_image(nproject: NProject) -> None:
+    vol = nproject.n("bin")
+    nproject.driver.create_volume(VolumeConfig(name=vol, labels=nproject.labels))
+    code, _ = _finish(nproject, "pop", "ls /bin/sh", mounts=(MountSpec("volume", "/bin", vol),))
+    assert code == 0
+    assert (Path(nproject.driver.volumes.data_dir(vol)) / "busybox").exists()
+
+
+def test_stop_is_term_then_kill(nproject: NProject) -> None:
+    polite = nproject.run("polite")  # LOOP exits 0 on TERM
+    stubborn = nproject.run("stubborn", command=("sh", "-c", "trap '' TERM; while :; do sleep 1; done"))
+    nproject.driver.stop_container(polite, timeout=5)
+    nproject.driver.stop_container(stubborn, timeout=0.5)
+    assert _exited(nproject.driver, polite) == 0
+    assert _exited(nproject.driver, stubborn) == 137
+    nproject.driver.start_container(polite)  # a stopped container starts again
+    assert nproject.driver.inspect_container(polite).summary.state == State.RUNNING
+
+
+def test_restart_policy_restarts_a_dying_container(nproject: NProject) -> None:
+    cid = nproject.run(
+        "crashy", command=("sh", "-c", "sleep 0.2; exit 2"),
+        restart=RestartSpec(name="on-failure", max_retries=2),
+    )  # fmt: skip
+    wait_for(
+        lambda: nproject.driver.inspect_container(cid).restart_count == 2
+        and _exited(nproject.driver, cid) == 2,
+        "two restarts then exit 2", timeout=30,
+    )  # fmt: skip
+    never = nproject.run("never", command=("sh", "-c", "exit 2"))
+    wait_for(lambda: _exited(nproject.driver, never) == 2, "exit 2")
+    assert nproject.driver.inspect_container(never).restart_count == 0
+
+
+def test_healthcheck_turns_healthy_and_unhealthy(nproject: NProject) -> None:
+    good = nproject.run("good", healthcheck=HealthSpec(("CMD", "true"), interval=0.2, retries=1))
+    bad = nproject.run(
+        "bad", healthcheck=HealthSpec(("CMD-SHELL", "exit 1"), interval=0.2, retries=2)
+    )
+    d = nproject.driver
+    wait_for(lambda: d.inspect_container(good).summary.health.value == "healthy", "healthy")
+    wait_for(lambda: d.inspect_container(bad).summary.health.value == "unhealthy", "unhealthy")
+
+
+def test_exec_and_logs(nproject: NProject) -> None:
+    cid = nproject.run(
+        "talk", env=(("GREETING", "hi"),), workdir="/tmp",
+        command=("sh", "-c", "for i in 1 2 3; do echo line$i; done; echo err >&2;"
+                 " trap 'exit 0' TERM; while :; do sleep 1; done"),
+    )  # fmt: skip
+    d = nproject.driver
+    wait_for(lambda: b"err" in b"".join(d.logs(cid)), "output")
+    result = d.exec_in(cid, ["sh", "-c", "echo $GREETING; pwd; exit 4"])
+    assert (result.exit_code, result.output) == (4, b"hi\n/tmp\n")
+    assert b"".join(d.logs(cid, tail=2)) == b"line3\nerr\n"
+    follow = d.logs(cid, follow=True)
+    assert next(follow) == b"line1\n"
+    d.stop_container(cid, timeout=2)
+    assert b"".join(follow) == b"line2\nline3\nerr\n"  # ends when the container stops
+    with pytest.raises(Conflict):
+        d.exec_in(cid, ["true"])
+
+
+def test_published_port_and_alias(nproject: NProject) -> None:
+    d = nproject.driver
+    net = nproject.n("net")
+    d.create_network(NetworkConfig(name=net, labels=nproject.labels))
+    port = _free_port()
+    web = nproject.run(
+        "web", networks=(NetworkAttach(net, ("webby",)),),
+        ports=(PortBinding(80, host_ip="127.0.0.1", host_port=port),),
+        command=("sh", "-c", "mkdir /www; echo native-ok > /www/index.html;"
+                 " exec httpd -f -p 80 -h /www"),
+    )  # fmt: skip
+
+    def get() -> bytes:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                return bytes(resp.read())
+        except OSError:
+            return b""
+
+    assert wait_for(get, "HTTP on the published port") == b"native-ok\n"
+    info = d.inspect_container(web)
+    assert info.host_ports == (PortBinding(80, "tcp", "127.0.0.1", port),)
+    code, out = _finish(
+        nproject, "client", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc webby 80",
+        networks=(NetworkAttach(net),),
+    )  # fmt: skip
+    assert code == 0 and "native-ok" in out

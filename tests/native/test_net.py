@@ -1,0 +1,410 @@
+"""Native networking with real namespaces, veths, nft rules and proxies, beside Docker.
+
+Role: proves ``runtime.native.net`` on this host, where Docker runs with its
+``FORWARD DROP`` policy: "containers" are bare network namespaces
+(``dw-<id12>``) running busybox servers through ``ip netns exec``; traffic
+goes only to 127.0.0.0/8, the host's own address and the namespaces made
+here. Every test uses fresh ids and network names and a temporary state
+folder, and its finalizer releases everything and asserts that no kernel
+object of its ids is left. Neighbours: ``runtime/native/net/*`` (under test).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from runtime.errors import Conflict, NotFound
+from runtime.native.net import NetworkManager
+from runtime.native.net.bridge import bridge_ns, bridge_veth, container_ns, host_veth
+from runtime.native.net.hosts import resolv_conf_text
+from runtime.native.net.ipam import Ipam, host_routes, mac_for
+from runtime.native.net.ports import nft_rules, proxy_pids, rule_owner
+from runtime.types import NetworkAttach, NetworkConfig, PortBinding
+
+pytestmark = pytest.mark.native
+
+BUSYBOX = "/bin/busybox"
+
+
+# helpers ---------------------------------------------------------------------------
+def sh(*args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def netns_names() -> set[str]:
+    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
+
+
+def host_links() -> set[str]:
+    return set(os.listdir("/sys/class/net"))
+
+
+def wait_until(pred: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def tcp_ask(ip: str, port: int, timeout: float = 5.0) -> bytes:
+    """Connect from the host's namespace and read the server's greeting."""
+    with socket.create_connection((ip, port), timeout=timeout) as conn:
+        data = b""
+        while chunk := conn.recv(4096):
+            data += chunk
+        return data
+
+
+def ns_ask(cid: str, target: str, port: int, hosts_file: Path | None = None) -> str:
+    """``busybox nc`` from inside a container netns (optionally with our /etc/hosts)."""
+    nc = f"{BUSYBOX} nc -w 3 {target} {port} </dev/null"
+    if hosts_file is not None:
+        cmd = ["ip", "netns", "exec", container_ns(cid), "unshare", "-m", "sh", "-c",
+               f"mount --bind {hosts_file} /etc/hosts && {nc}"]
+    else:
+        cmd = ["ip", "netns", "exec", container_ns(cid), "sh", "-c", nc]
+    done = sh(*cmd)
+    return done.stdout + done.stderr
+
+
+def host_address() -> str:
+    """The host's own IPv4 address on the interface of its default route (eth0 here)."""
+    routes = json.loads(sh("ip", "-j", "-4", "route", "show", "default").stdout or "[]")
+    devs = [r["dev"] for r in routes if "dev" in r] or ["eth0"]
+    for dev in devs:
+        addrs = json.loads(sh("ip", "-j", "-4", "addr", "show", "dev", dev).stdout or "[]")
+        for link in addrs:
+            for a in link.get("addr_info", []):
+                if a.get("scope") == "global":
+                    return str(a["local"])
+    pytest.fail("this host has no global IPv4 address on its default-route interface")
+
+
+def proc_gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def proc_info(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "gone"
+
+
+def new_id() -> str:
+    return secrets.token_hex(32)
+
+
+class Servers:
+    """busybox servers started in container namespaces; killed at the end."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def greet(self, cid: str, port: int, text: str) -> None:
+        """A persistent TCP server in the container netns answering ``text``."""
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", container_ns(cid), BUSYBOX, "nc", "-ll", "-p", str(port),
+             "-e", BUSYBOX, "echo", text],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+
+        def listening() -> bool:
+            tables = [Path(f"/proc/{proc.pid}/net/{t}") for t in ("tcp", "tcp6")]
+            return any(f":{port:04X} " in t.read_text() for t in tables if t.exists())
+
+        wait_until(listening, f"server on port {port} in {container_ns(cid)}")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+# fixtures ----------------------------------------------------------------------------
+@pytest.fixture
+def mgr(tmp_path: Path) -> Iterator[NetworkManager]:
+    """A manager on a fresh state folder; at the end everything it knows is released
+    and no kernel object of its ids or networks may be left."""
+    manager = NetworkManager(tmp_path / "state")
+    ids: set[str] = set()
+    nets: list[tuple[str, str]] = []
+    yield manager
+    ids |= manager.known_ids()
+    nets += [(n.name, n.id) for n in manager.list_networks()]
+    manager.gc(set())
+    for name, _ in nets:
+        with contextlib.suppress(NotFound):
+            manager.remove_network(name)
+    leftover_ns = {container_ns(c) for c in ids} | {bridge_ns(n) for n, _ in nets}
+    assert not (leftover_ns & netns_names()), "leaked network namespaces"
+    assert not ({host_veth(i) for _, i in nets} & host_links()), "leaked host veths"
+    owners = {rule_owner(r) for r in nft_rules()}
+    assert not ({c[:12] for c in ids} & owners), "leaked nft rules"
+    assert not (set(proxy_pids().values()) & ids), "leaked port proxies"
+
+
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    srv = Servers()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def network(mgr: NetworkManager) -> str:
+    name = f"dwt-{secrets.token_hex(4)}"
+    mgr.ensure_network(NetworkConfig(name=name))
+    return name
+
+
+def start(mgr: NetworkManager, network: str, hostname: str, *, name: str | None = None,
+          aliases: tuple[str, ...] = ()) -> tuple[str, str]:
+    cid = new_id()
+    mgr.create_netns(cid)
+    [(net, ip)] = mgr.attach(cid, [NetworkAttach(network, aliases)], hostname, name=name)
+    assert net == network
+    return cid, ip
+
+
+# tests -------------------------------------------------------------------------------
+def test_containers_reach_each_other_by_ip_and_alias(
+    mgr: NetworkManager, network: str, servers: Servers, tmp_path: Path
+) -> None:
+    a, ip_a = start(mgr, network, "host-a", name="web")
+    b, ip_b = start(mgr, network, "host-b", name="db", aliases=("database", "mysql"))
+    servers.greet(b, 8080, "hi-from-b")
+
+    assert "hi-from-b" in ns_ask(a, ip_b, 8080)  # bridged outside Docker's FORWARD DROP
+
+    hosts = mgr.hosts_file(a)
+    lines = hosts.splitlines()
+    assert "127.0.0.1\tlocalhost" in lines
+    assert f"{ip_a}\thost-a web" in lines
+    assert f"{ip_b}\tdb host-b database mysql" in lines
+    path = tmp_path / "hosts-a"
+    path.write_text(hosts)
+    assert "hi-from-b" in ns_ask(a, "database", 8080, hosts_file=path)  # a link is an alias
+    assert "hi-from-b" in ns_ask(a, "db", 8080, hosts_file=path)
+    assert f"{ip_a}\tweb host-a" in mgr.hosts_file(b).splitlines()
+
+    mgr.detach(b)  # a detached peer disappears from the hosts text
+    assert ip_b not in mgr.hosts_file(a)
+
+
+def test_hosts_only_list_peers_on_shared_networks(mgr: NetworkManager, network: str) -> None:
+    other = f"dwt-{secrets.token_hex(4)}"
+    mgr.ensure_network(NetworkConfig(name=other))
+    a, _ = start(mgr, network, "a")
+    b, ip_b = start(mgr, other, "b")
+    assert ip_b not in mgr.hosts_file(a)
+    # a container on two networks: eth0 + eth1, both peers see it
+    c = new_id()
+    mgr.create_netns(c)
+    pairs = mgr.attach(c, [NetworkAttach(network), NetworkAttach(other, ("both",))], "c")
+    assert [n for n, _ in pairs] == [network, other]
+    assert "both" in mgr.hosts_file(b)
+    assert "both" not in mgr.hosts_file(a)  # the alias belongs to the other network
+    for i, (_, ip) in enumerate(pairs):
+        addrs = sh("ip", "netns", "exec", container_ns(c), "ip", "-4", "-o", "addr", "show",
+                   "dev", f"eth{i}").stdout
+        assert f"inet {ip}/24" in addrs
+    route = sh("ip", "netns", "exec", container_ns(c), "ip", "route", "show", "default").stdout
+    assert "dev eth0" in route
+
+
+def test_host_reaches_container_ip(mgr: NetworkManager, network: str, servers: Servers) -> None:
+    cid, ip = start(mgr, network, "h")
+    servers.greet(cid, 7000, "hello-host")
+    assert b"hello-host" in tcp_ask(ip, 7000)
+
+
+def test_published_port_from_loopback_host_address_and_other_container(
+    mgr: NetworkManager, network: str, servers: Servers
+) -> None:
+    srv, ip = start(mgr, network, "srv")
+    client, _ = start(mgr, network, "client")
+    servers.greet(srv, 80, "published")
+    [fixed, picked] = mgr.publish(srv, ip, [PortBinding(80, host_port=free_port()),
+                                            PortBinding(80)])
+    assert picked.host_port is not None and picked.host_port > 0
+    assert fixed.host_port is not None
+    gateway = mgr.ipam.pool(network).gateway  # type: ignore[union-attr]
+    for binding in (fixed, picked):
+        port = binding.host_port
+        assert port is not None
+        assert b"published" in tcp_ask("127.0.0.1", port)  # DNAT, output hook
+        assert b"published" in tcp_ask(host_address(), port)  # DNAT, output hook
+        assert "published" in ns_ask(client, host_address(), port)  # proxy
+        assert "published" in ns_ask(client, gateway, port)  # proxy
+    assert mgr.port_bindings(srv) == [fixed, picked]
+    assert mgr.publish(srv, ip, [PortBinding(80, host_port=fixed.host_port),
+                                 PortBinding(80)]) == [fixed, picked]  # idempotent
+    mgr.unpublish(srv)
+    with pytest.raises(OSError):
+        tcp_ask("127.0.0.1", fixed.host_port or 0, timeout=1)
+    assert srv[:12] not in {rule_owner(r) for r in nft_rules()}
+
+
+def test_published_port_on_loopback_only(
+    mgr: NetworkManager, network: str, servers: Servers
+) -> None:
+    srv, ip = start(mgr, network, "srv")
+    servers.greet(srv, 81, "loopback-only")
+    [binding] = mgr.publish(srv, ip, [PortBinding(81, host_ip="127.0.0.1")])
+    assert binding.host_ip == "127.0.0.1" and binding.host_port
+    assert b"loopback-only" in tcp_ask("127.0.0.1", binding.host_port)
+
+
+def test_port_in_use_is_a_conflict_naming_the_port(mgr: NetworkManager, network: str) -> None:
+    srv, ip = start(mgr, network, "srv")
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(Conflict, match=str(port)) as info:
+            mgr.publish(srv, ip, [PortBinding(80, host_port=port)])
+        assert isinstance(info.value.__cause__, OSError)
+    assert mgr.port_bindings(srv) == []
+    assert srv[:12] not in {rule_owner(r) for r in nft_rules()}
+
+
+def test_address_persists_across_detach_attach_and_mac_follows_ip(
+    mgr: NetworkManager, network: str, servers: Servers
+) -> None:
+    cid, ip = start(mgr, network, "p")
+    mac = sh("ip", "netns", "exec", container_ns(cid), "cat",
+             "/sys/class/net/eth0/address").stdout.strip()
+    assert mac == mac_for(ip) == "02:42:" + ":".join(f"{int(x):02x}" for x in ip.split("."))
+    mgr.detach(cid)
+    assert "eth0" not in sh("ip", "netns", "exec", container_ns(cid), "ip", "link").stdout
+    other, other_ip = start(mgr, network, "o")  # a newcomer must not take the address
+    assert other_ip != ip
+    mgr.delete_netns(cid)  # a restart: new netns, same id
+    mgr.create_netns(cid)
+    assert mgr.attach(cid, [NetworkAttach(network)], "p") == [(network, ip)]
+    # another manager on the same state folder (a restarted controller) agrees
+    again = NetworkManager(mgr.root.parent)
+    assert again.attach(cid, [NetworkAttach(network)], "p") == [(network, ip)]
+    servers.greet(cid, 7001, "back")
+    assert b"back" in tcp_ask(ip, 7001)  # no stale ARP entry: the MAC is the same
+
+
+def test_gc_removes_dead_ids_and_keeps_live_ones(
+    mgr: NetworkManager, network: str, servers: Servers
+) -> None:
+    live, live_ip = start(mgr, network, "live")
+    dead, dead_ip = start(mgr, network, "dead")
+    servers.greet(live, 80, "alive")
+    [live_port] = mgr.publish(live, live_ip, [PortBinding(80)])
+    [dead_port] = mgr.publish(dead, dead_ip, [PortBinding(80)])
+    dead_pid = json.loads((mgr.root / "ports" / f"{dead}.json").read_text())["pid"]
+
+    mgr.gc({live})
+
+    assert container_ns(dead) not in netns_names()
+    assert bridge_veth(dead) not in sh("ip", "netns", "exec", bridge_ns(network), "ip",
+                                       "link").stdout
+    owners = {rule_owner(r) for r in nft_rules()}
+    assert dead[:12] not in owners and live[:12] in owners
+    wait_until(lambda: proc_gone(dead_pid), f"the proxy of the dead container to exit "
+               f"({proc_info(dead_pid)})")
+    assert dead not in mgr.known_ids()
+    assert dead not in mgr.ipam.allocations(network).keys()
+    assert dead_port.host_port is not None
+    with pytest.raises(OSError):
+        tcp_ask("127.0.0.1", dead_port.host_port, timeout=1)
+    # the live one is untouched
+    assert container_ns(live) in netns_names()
+    assert live_port.host_port is not None
+    assert b"alive" in tcp_ask("127.0.0.1", live_port.host_port)
+    assert b"alive" in tcp_ask(live_ip, 80)
+
+
+def test_gc_finds_leaks_after_a_crash(mgr: NetworkManager, network: str) -> None:
+    """A record exists but the manager crashed before updating it: gc still cleans up."""
+    cid, ip = start(mgr, network, "x")
+    mgr.publish(cid, ip, [PortBinding(80)])
+    (mgr.root / "containers" / f"{cid}.json").unlink()  # lost record, objects remain
+    NetworkManager(mgr.root.parent).gc(set())
+    assert container_ns(cid) not in netns_names()
+    assert cid[:12] not in {rule_owner(r) for r in nft_rules()}
+    assert cid not in proxy_pids().values()
+
+
+def test_ensure_calls_are_idempotent(mgr: NetworkManager) -> None:
+    name = f"dwt-{secrets.token_hex(4)}"
+    first = mgr.ensure_network(NetworkConfig(name=name, labels=(("k", "v"),)))
+    assert mgr.ensure_network(NetworkConfig(name=name)) == first
+    assert [n.name for n in mgr.list_networks()] == [name]
+    assert first.label("k") == "v" and first.subnet
+    cid = new_id()
+    assert mgr.create_netns(cid) == mgr.create_netns(cid) == f"/run/netns/{container_ns(cid)}"
+    pairs = mgr.attach(cid, [NetworkAttach(name)], "i")
+    assert mgr.attach(cid, [NetworkAttach(name)], "i") == pairs
+    links = sh("ip", "netns", "exec", container_ns(cid), "ip", "-o", "link").stdout
+    assert links.count("eth0") == 1
+    mgr.detach(cid)
+    mgr.detach(cid)
+    mgr.unpublish(cid)
+    mgr.unpublish(cid)
+    mgr.attach(cid, [NetworkAttach(name)], "i")
+    with pytest.raises(Conflict, match="in use"):
+        mgr.remove_network(name)
+    mgr.release(cid)
+    mgr.release(cid)
+    mgr.delete_netns(cid)
+    mgr.remove_network(name)
+    with pytest.raises(NotFound):
+        mgr.remove_network(name)
+    assert bridge_ns(name) not in netns_names()
+
+
+def test_subnets_avoid_host_routes_and_each_other(tmp_path: Path, mgr: NetworkManager) -> None:
+    ipam = Ipam(tmp_path / "ipam")
+    a = ipam.ensure_pool("a")
+    b = ipam.ensure_pool("b")
+    assert a.subnet != b.subnet and a.gateway.endswith(".1")
+    for pool in (a, b):
+        net = ipaddress.ip_network(pool.subnet)
+        assert not any(net.overlaps(r) for r in host_routes())
+    c = ipam.ensure_pool("c", "10.99.7.0/24")
+    assert (c.subnet, c.gateway) == ("10.99.7.0/24", "10.99.7.1")
+    with pytest.raises(Conflict):
+        ipam.ensure_pool("d", "10.99.7.128/25")
+    first = ipam.allocate("c", "id1")
+    assert first == "10.99.7.2" and ipam.allocate("c", "id2") == "10.99.7.3"
+    assert Ipam(tmp_path / "ipam").allocate("c", "id1") == first
+    ipam.release("id1")
+    assert ipam.allocations("c") == {"id2": "10.99.7.3"}
+
+
+def test_resolv_conf_drops_loopback_nameservers(mgr: NetworkManager) -> None:
+    text = resolv_conf_text("search example.org\nnameserver 127.0.0.53\nnameserver 10.0.0.2\n"
+                            "nameserver ::1\noptions ndots:2\n")
+    assert text == "search example.org\nnameserver 10.0.0.2\noptions ndots:2\n"
+    only_local = resolv_conf_text("nameserver 127.0.0.11\n")
+    assert "127.0.0.11" not in only_local and "nameserver" in only_local
+    assert "nameserver 127." not in mgr.resolv_conf()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", 0))
+        return int(s.getsockname()[1])

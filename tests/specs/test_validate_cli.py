@@ -1,0 +1,74 @@
+"""``dockwright validate`` and ``dockwright schema`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "specs"
+
+
+def test_valid_directory_exits_0_and_prints_no_problem(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(FIXTURES / "valid" / "full")]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "valid (2 files, 2 containers, 2 volumes, 2 networks)" in err
+
+
+def test_invalid_directory_exits_1_with_one_line_per_problem(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    case = FIXTURES / "invalid" / "references"
+    assert main(["validate", str(case)]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == (case / "expected.txt").read_text().splitlines()
+    assert err.strip() == "6 problems in 1 file"
+
+
+def test_all_files_are_reported_in_one_run(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(FIXTURES / "invalid" / "duplicates")]) == 1
+    out, _ = capsys.readouterr()
+    assert {line.split(":")[0] for line in out.splitlines()} == {"a.toml", "b.toml"}
+
+
+def test_json_output_is_a_list_for_ci_annotations(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--output", "json", str(FIXTURES / "invalid" / "unknown-keys")]) == 1
+    items = json.loads(capsys.readouterr().out)
+    assert len(items) == 8
+    assert items[0] == {"file": "web.toml", "line": 3, "key": "container.web.enviroment",
+                        "message": "unknown key 'enviroment' in container.web",
+                        "hint": "did you mean 'env'?"}
+    assert main(["validate", "-o", "json", str(FIXTURES / "valid" / "full")]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_missing_directory_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(tmp_path / "absent")]) == 1
+    assert "the spec directory does not exist" in capsys.readouterr().out
+
+
+def test_schema_command_prints_the_committed_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    committed = (ROOT / "schema" / "dockwright.schema.json").read_text(encoding="utf-8")
+    assert printed == committed, "run: dockwright schema > schema/dockwright.schema.json"
+
+
+def test_validate_process_stays_lean() -> None:
+    """No Docker SDK or pyroute2 import on the validate path (start-up time)."""
+    code = (
+        "import sys\n"
+        "from controller.cli import main\n"
+        f"rc = main(['validate', {str(FIXTURES / 'valid' / 'full')!r}])\n"
+        "heavy = sorted(m for m in ('docker', 'pyroute2', 'watchdog') if m in sys.modules)\n"
+        "print(rc, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env={"PATH": "/usr/bin:/bin"})
+    assert proc.stdout.strip() == "0 []"
