@@ -26,7 +26,7 @@ from typing import Any
 from controller import naming
 from controller.desired import DesiredContainer, DesiredImage
 from controller.plan import Action, Kind, Plan
-from controller.waits import wait_for
+from controller.waits import Poller, wait_for
 from runtime.driver import Driver
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY
@@ -66,6 +66,7 @@ class Executor:
         self.lock = threading.Lock()
         self.image_ids: dict[str, str] = dict(plan.images)
         self.image_refs: dict[str, str] = {}
+        self.poller = Poller(driver, plan.project)
         self.desired: dict[str, DesiredContainer] = {
             a.name: a.container for a in plan.actions if a.container is not None}
 
@@ -171,6 +172,9 @@ class Executor:
             return None
         if a.kind is Kind.REMOVE:
             try:
+                if a.was_running:  # a graceful stop first: databases flush on SIGTERM
+                    timeout = a.container.config.stop_timeout if a.container else None
+                    d.stop_container(a.observed_id or a.name, timeout=timeout)
                 d.remove_container(a.observed_id or a.name, force=True)
             except NotFound:
                 return "already gone"
@@ -214,7 +218,8 @@ class Executor:
     def wait_deps(self, c: DesiredContainer) -> None:
         action = next((a for a in self.plan.actions if a.name == c.name), None)
         for name, condition in action.waits if action else ():
-            wait_for(self.driver, self.plan.project, name, condition, self.desired.get(name))
+            wait_for(self.driver, self.plan.project, name, condition, self.desired.get(name),
+                     poller=self.poller)
 
     def create(self, c: DesiredContainer) -> str:
         key = c.image.key

@@ -97,6 +97,9 @@ class DesiredContainer:
         return tuple(r for r in seen if r != self.resource)
 
     def hash_for(self, image_id: str | None) -> str:
+        """The spec hash label; an archive without a ref is identified by its digest alone."""
+        if self.image.source == "archive" and not self.image.ref:
+            image_id = None
         return value_digest([self.base_hash, image_id or ""])
 
     def with_aliases(self, extra: Mapping[str, set[str]]) -> DesiredContainer:
@@ -161,7 +164,8 @@ def base_hash(config: ContainerConfig, image: DesiredImage, files: Mapping[str, 
     hashed = dataclasses.replace(
         config, restart=RestartSpec(), resources=ResourceSpec(),
         labels=tuple(kv for kv in config.labels if kv[0] not in VOLATILE_LABELS))
-    return value_digest([hashed, image, sorted(files.items())])
+    # the pull policy says when to fetch, not what runs: changing it recreates nothing
+    return value_digest([hashed, dataclasses.replace(image, pull=""), sorted(files.items())])
 
 
 class DesiredError(Exception):

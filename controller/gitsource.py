@@ -150,10 +150,12 @@ class GitSource:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = GIT_TIMEOUT) -> None:
+        """Stop polling; a fetch still running after ``timeout`` s is abandoned."""
         self._stopping.set()
         self._wake.set()
-        self._thread.join(timeout=GIT_TIMEOUT)
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

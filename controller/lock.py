@@ -21,6 +21,7 @@ import re
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -80,12 +81,14 @@ def describe_holder(holder: dict[str, Any]) -> str:
 def project_lock(
     project: str, *, wait: bool, purpose: str,
     on_wait: Callable[[dict[str, Any]], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Hold the lock of ``project`` for the ``with`` block; yield the holder record.
 
     Without ``wait`` a held lock raises :class:`LockHeld` at once, naming the
     holder; with ``wait`` it polls until the holder lets go (``on_wait`` is
-    called once with the holder record, e.g. to log it).
+    called once with the holder record, e.g. to log it; setting ``cancel`` gives
+    up waiting with :class:`LockHeld`).
     """
     path = lock_path(project)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
@@ -108,7 +111,11 @@ def project_lock(
                 if not waited and on_wait is not None:
                     on_wait(holder)
                 waited = True
-                time.sleep(POLL)
+                if cancel is not None and cancel.wait(POLL):
+                    raise LockHeld(f"stopped while waiting for the lock of {project!r}",
+                                   hint=f"held by {describe_holder(holder)}") from exc
+                if cancel is None:
+                    time.sleep(POLL)
         record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

@@ -37,6 +37,7 @@ from runtime.errors import Transient
 
 log = structlog.get_logger("dockwright.watch")
 
+PASSIVE_KINDS = frozenset({"noop", "keep-volume"})  # reported by the plan, nothing done
 HEAL_KINDS = frozenset({"start"})  # restarting a container that died (crash-loop input)
 DRIFT_WORDS = ("not found", "missing", "removed", "not running")
 RUNTIME_RETRY_CAP = 10.0
@@ -182,7 +183,7 @@ class WatchService:
             self._files.stop()
         self._events.stop()
         if self.git is not None:
-            self.git.stop()
+            self.git.stop(timeout=1.0)
         if clean:
             self.handle.close()
         log.info("watch_stopped", project=self.project, clean=clean)
@@ -222,6 +223,7 @@ class WatchService:
         skip = self.backoff.active()
         retried = self.backoff.known() - skip
         reconcile, options = self._reconcile_api()
+        driver: Driver | None = None
         try:
             driver = self.handle.get()
             result = reconcile(
@@ -230,7 +232,7 @@ class WatchService:
                 on_event=self._on_event,
             )
         except Transient as exc:
-            self._runtime_unavailable(exc, key)
+            self._runtime_unavailable(exc, key, driver)
             return
         except Exception as exc:
             self._record_error("pass_failed", exc, key)
@@ -247,7 +249,7 @@ class WatchService:
 
     def _on_event(self, event: dict[str, Any]) -> None:
         """Progress from ``reconcile``: one log line per finished action."""
-        if event.get("event") != "action":
+        if event.get("event") != "action" or event.get("action") in PASSIVE_KINDS:
             return
         fields = {k: v for k, v in event.items() if k not in ("event", "phase")}
         if event.get("phase") == "done":
@@ -259,7 +261,7 @@ class WatchService:
             log.debug("action_started", **fields)
 
     # bookkeeping --------------------------------------------------------------------
-    def _runtime_unavailable(self, exc: Transient, key: str) -> None:
+    def _runtime_unavailable(self, exc: Transient, key: str, driver: Driver | None) -> None:
         delay = self._runtime_delay
         self._runtime_delay = min(RUNTIME_RETRY_CAP, self._runtime_delay * 2)
         with self.lock:
@@ -267,10 +269,8 @@ class WatchService:
         self.metrics.errors.inc(kind="runtime_unavailable")
         self.metrics.passes.inc(result="error")
         log.warning("runtime_unavailable", project=self.project, error=str(exc), retry_in=delay)
-        try:
-            self.handle.invalidate(self.handle.get(), exc)
-        except Exception as get_exc:  # the factory itself may fail while the runtime is down
-            log.debug("driver_recreate_failed", error=str(get_exc))
+        if driver is not None:  # the next pass re-creates the driver (a fresh connection)
+            self.handle.invalidate(driver, exc)
         self.queue.add_after(key, delay)
 
     def _record_error(self, event: str, exc: Exception, key: str) -> None:
@@ -300,6 +300,8 @@ class WatchService:
                            and action_parts(a)[0] == "noop"}
         for outcome in getattr(result, "outcomes", []) or []:
             kind, resource, reason = action_parts(outcome.action)
+            if kind in PASSIVE_KINDS:
+                continue
             m.actions.inc(kind=kind, result="ok" if outcome.ok else "error")
             if not outcome.ok:
                 failed.setdefault(resource, outcome.error or "failed")
@@ -347,10 +349,12 @@ class WatchService:
             self.ready.set()
             m.ready.set(1)
         # one line at most for a pass that changed nothing; none for the background ones
+        acted = [o for o in getattr(result, "outcomes", []) or []
+                 if action_parts(o.action)[0] not in PASSIVE_KINDS]
         quiet = not changed and not failed and set(sources) <= QUIET_SOURCES
         (log.debug if quiet else log.info)(
             "pass", reconcile_id=rid, project=self.project, changed=changed,
-            actions=len(getattr(result, "outcomes", []) or []), failed=len(failed),
+            actions=len(acted), failed=len(failed),
             skipped=sorted(skip), triggers=sources, revision=getattr(result, "revision", None),
             duration=round(duration, 4))
 

@@ -74,20 +74,22 @@ def hash_matches(want: DesiredContainer, have: ContainerSummary, image_id: str |
 
 def observe(driver: Driver, desired: DesiredState, *, workers: int = 8) -> Observed:
     """List the runtime once and inspect only what the hashes say changed."""
-    summaries = driver.list_containers(None)
-    owned: dict[str, ContainerSummary] = {}
-    foreign: dict[str, ContainerSummary] = {}
-    for s in summaries:
-        (owned if owned_by(s.labels, desired.project) else foreign)[_name(s)] = s
-    volumes = {v.name: v for v in driver.list_volumes(None)}
-    networks = {n.name: n for n in driver.list_networks(None)}
-    calls = 3
     keys = sorted({c.image.key: c.image.ref for c in desired.containers if c.image.ref}.items())
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        infos = list(pool.map(lambda kv: _image_info(driver, kv[1]), keys))
-        images: dict[str, ImageInfo | None] = {k: info for (k, _), info in zip(keys, infos,
-                                                                              strict=True)}
-        calls += len(keys)
+    with ThreadPoolExecutor(max_workers=max(4, workers)) as pool:
+        # the three lists and the image lookups are independent: one round trip, not five
+        listed = pool.submit(driver.list_containers, None)
+        vols = pool.submit(driver.list_volumes, None)
+        nets = pool.submit(driver.list_networks, None)
+        found = [pool.submit(driver.image_info, ref) for _, ref in keys]
+        images: dict[str, ImageInfo | None] = {
+            k: f.result() for (k, _), f in zip(keys, found, strict=True)}
+        owned: dict[str, ContainerSummary] = {}
+        foreign: dict[str, ContainerSummary] = {}
+        for s in listed.result():
+            (owned if owned_by(s.labels, desired.project) else foreign)[_name(s)] = s
+        volumes = {v.name: v for v in vols.result()}
+        networks = {n.name: n for n in nets.result()}
+        calls = 3 + len(keys)
         stale = []
         for want in desired.containers:
             have = owned.get(want.name)
@@ -98,10 +100,6 @@ def observe(driver: Driver, desired: DesiredState, *, workers: int = 8) -> Obser
     calls += len(stale)
     inspected = {n: r for n, r in zip(stale, results, strict=True) if r is not None}
     return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls)
-
-
-def _image_info(driver: Driver, ref: str) -> ImageInfo | None:
-    return driver.image_info(ref)
 
 
 def _inspect(driver: Driver, ref: str) -> ContainerInfo | None:

@@ -14,125 +14,23 @@ Neighbours: ``controller.desired``, ``controller.observe``,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any
 
 from controller import compare
-from controller.desired import DesiredContainer, DesiredImage, DesiredState
+from controller.actions import CONTAINER_KINDS, PASSIVE, Action, Kind, Plan, PlanError
+from controller.desired import DesiredContainer, DesiredState
 from controller.diff import FieldChange, summarise
-from controller.errors import PlanRefused
-from controller.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES
+from controller.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES, OLD_SUFFIX
 from controller.observe import Observed, hash_matches
 from runtime.types import (
     LABEL_HASH,
     LABEL_RESOURCE,
     LABEL_SOURCE,
     ContainerSummary,
-    NetworkConfig,
     State,
-    VolumeConfig,
 )
 
-
-class Kind(StrEnum):
-    PULL = "pull"
-    BUILD = "build"
-    LOAD = "load"
-    CREATE_NETWORK = "create-network"
-    CREATE_VOLUME = "create-volume"
-    CREATE = "create"
-    RECREATE = "recreate"
-    UPDATE = "update"
-    START = "start"
-    STOP = "stop"
-    REMOVE = "remove"
-    REMOVE_VOLUME = "remove-volume"
-    REMOVE_NETWORK = "remove-network"
-    KEEP_VOLUME = "keep-volume"  # reported, nothing done
-    NOOP = "noop"
-
-
-PASSIVE = frozenset({Kind.NOOP, Kind.KEEP_VOLUME})
-CONTAINER_KINDS = frozenset({Kind.CREATE, Kind.RECREATE, Kind.UPDATE, Kind.START, Kind.STOP,
-                             Kind.REMOVE})
-
-
-@dataclass(frozen=True)
-class Action:
-    """One step. ``depends_on`` holds ids of actions that must succeed first."""
-
-    id: str  # "container:web-1", "image:busybox:latest", "volume:data", "network:x"
-    kind: Kind
-    object: str  # container | image | volume | network
-    resource: str  # declared name
-    name: str  # runtime name
-    reason: str
-    changes: tuple[FieldChange, ...] = ()
-    depends_on: tuple[str, ...] = ()
-    container: DesiredContainer | None = None
-    observed_id: str | None = None  # the live container, if any
-    observed_image: str | None = None  # image id of the live container
-    was_running: bool = False
-    image: DesiredImage | None = None
-    volume: VolumeConfig | None = None
-    network: NetworkConfig | None = None
-    waits: tuple[tuple[str, str], ...] = ()  # (container name, started|healthy|completed)
-    recheck_image: bool = False  # its image is fetched in this plan: recreate if the id changes
-
-    @property
-    def changing(self) -> bool:
-        return self.kind not in PASSIVE
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind.value, "object": self.object,
-                "resource": self.resource, "name": self.name, "reason": self.reason,
-                "changes": [c.to_json() for c in self.changes],
-                "depends_on": list(self.depends_on)}
-
-
-@dataclass(frozen=True)
-class PlanError:
-    """A resource the plan cannot converge (left untouched), with the fix."""
-
-    resource: str
-    message: str
-    hint: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"resource": self.resource, "message": self.message, "hint": self.hint}
-
-
-@dataclass(frozen=True)
-class Plan:
-    project: str
-    revision: str | None = None
-    actions: tuple[Action, ...] = ()
-    errors: tuple[PlanError, ...] = ()
-    refused: PlanError | None = None  # a safety rule refused the whole plan
-    frozen: frozenset[tuple[str, str]] = frozenset()
-    invalid_files: frozenset[str] = frozenset()
-    images: tuple[tuple[str, str], ...] = ()  # (image key, id) of images present now
-
-    @property
-    def changes(self) -> list[Action]:
-        return [a for a in self.actions if a.changing]
-
-    @property
-    def has_changes(self) -> bool:
-        return bool(self.changes)
-
-    def check(self) -> None:
-        """Raise :class:`PlanRefused` when a safety rule refused this plan."""
-        if self.refused is not None:
-            raise PlanRefused(self.refused.message, hint=self.refused.hint)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"project": self.project, "revision": self.revision,
-                "changes": len(self.changes), "actions": [a.to_json() for a in self.actions],
-                "errors": [e.to_json() for e in self.errors],
-                "refused": self.refused.to_json() if self.refused else None,
-                "frozen": sorted(f"{k}.{n}" for k, n in self.frozen),
-                "invalid_files": sorted(self.invalid_files)}
+__all__ = ["CONTAINER_KINDS", "PASSIVE", "Action", "Kind", "Plan", "PlanError", "make_plan",
+           "plan_down"]
 
 
 @dataclass
@@ -178,6 +76,10 @@ class _Planner:
                     kind, reason = Kind.BUILD, "build context changed"
                 elif not info.labels or LABEL_CONTEXT_DIGEST not in dict(info.labels):
                     kind, reason = Kind.BUILD, "image carries no context digest"
+            elif img.source == "archive" and not img.ref:
+                if any(c.name not in self.observed.containers or self.archive_changed(c)
+                       for c in group):
+                    kind, reason = Kind.LOAD, f"archive {img.archive} has no ref: loaded to create"
             elif img.source == "archive":
                 if info is None:
                     kind, reason = Kind.LOAD, f"image {img.ref or img.archive} not found"
@@ -192,11 +94,13 @@ class _Planner:
             elif info is None:
                 kind, reason = Kind.PULL, f"image {img.ref} not found"
             elif img.pull == "always":
-                kind, reason = Kind.PULL, "pull = \"always\""
+                kind, reason = Kind.PULL, "pull = \"always\": recreated if the image changed"
             if kind is not None:
                 fetched.add(key)
+                refresh = info is not None and kind is Kind.PULL
                 self.add(Action(f"image:{key}", kind, "image", group[0].resource,
-                                img.ref or img.archive or key, reason, image=img))
+                                img.ref or img.archive or key, reason, image=img,
+                                refresh=refresh))
         return fetched
 
     def archive_changed(self, c: DesiredContainer) -> bool:
@@ -299,9 +203,20 @@ class _Planner:
         for n in self.desired.networks:
             if ("network", n.name) in self.desired.frozen or n.external:
                 continue
-            if n.name not in self.observed.networks:
+            have = self.observed.networks.get(n.name)
+            if have is None:
                 self.add(Action(f"network:{n.name}", Kind.CREATE_NETWORK, "network", n.name,
                                 n.name, "not found", network=n.config))
+                continue
+            want = n.config
+            diffs = [f"{k} {getattr(have, k)} -> {getattr(want, k)}"
+                     for k in ("driver", "internal", "subnet")
+                     if getattr(want, k) is not None and getattr(have, k) != getattr(want, k)]
+            if diffs and self.observed.owned_network(n.name):
+                self.errors.append(PlanError(
+                    n.name, f"network {n.name} differs from its spec ({', '.join(diffs)}); "
+                    "a network is not changed in place",
+                    "run `dockwright down DIR`, then `dockwright apply DIR` to recreate it"))
 
     def prune_objects(self) -> list[str]:
         """Removals of owned objects that are not declared; returns pruned container ids."""
@@ -315,13 +230,16 @@ class _Planner:
             aid = f"container:{name}"
             reason = "replica beyond the declared count" if resource in resources else \
                 "not declared"
+            if OLD_SUFFIX in name:
+                reason = "left over from an interrupted recreate"
             if self.prune and self.desired.invalid_files:
                 self.add(Action(aid, Kind.NOOP, "container", resource, name,
                                 f"{reason}; kept: no pruning while a spec file is invalid",
                                 observed_id=have.id))
             elif self.prune:
                 self.add(Action(aid, Kind.REMOVE, "container", resource, name,
-                                f"{reason} (pruned)", observed_id=have.id))
+                                f"{reason} (pruned)", observed_id=have.id,
+                                was_running=have.state is State.RUNNING))
                 pruned.append(aid)
             else:
                 self.add(Action(aid, Kind.NOOP, "container", resource, name,
@@ -421,7 +339,8 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
 def plan_down(observed: Observed, *, volumes: bool = False) -> Plan:
     """Remove every owned container and network (and volume with ``volumes``)."""
     actions = [Action(f"container:{n}", Kind.REMOVE, "container", s.label(LABEL_RESOURCE) or n, n,
-                      "down", observed_id=s.id) for n, s in sorted(observed.containers.items())]
+                      "down", observed_id=s.id, was_running=s.state is State.RUNNING)
+               for n, s in sorted(observed.containers.items())]
     ids = tuple(a.id for a in actions)
     for name in sorted(observed.networks):
         if observed.owned_network(name):

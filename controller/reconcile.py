@@ -110,9 +110,16 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
                         spec_errors=prepared.specs.all_errors(), frozen=plan.frozen)
     for error in plan.errors:
         result.failed[error.resource] = error.message
+    if on_event is not None:
+        on_event({"event": "plan", "reconcile_id": rid, "project": plan.project,
+                  "revision": plan.revision, "changes": len(plan.changes),
+                  "spec_errors": [e.format() for e in result.spec_errors],
+                  "errors": [f"{e.resource}: {e.message} — {e.hint}" for e in plan.errors],
+                  "refused": f"{plan.refused.message} — {plan.refused.hint}"
+                  if plan.refused else None})
     if plan.refused is not None:
         result.failed["(plan)"] = f"{plan.refused.message} — {plan.refused.hint}"
-    elif not options.dry_run and plan.has_changes:
+    elif not options.dry_run and plan.has_work:
         def progress(action: Action, outcome: ActionOutcome | None) -> None:
             if on_event is None:
                 return
@@ -132,7 +139,8 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
         for outcome in result.outcomes:
             if not outcome.ok:
                 result.failed.setdefault(outcome.action.resource, outcome.error or "failed")
-        result.changed = any(o.ok and o.action.changing for o in result.outcomes)
+        result.changed = any(o.ok and (o.action.changing or o.detail.startswith("recreated"))
+                             for o in result.outcomes)
         unreachable = [o for o in result.outcomes if not o.ok and o.retry_after is not None]
         if unreachable and len(unreachable) == len([o for o in result.outcomes if not o.ok]):
             driver.ping()  # raises Unavailable when the runtime went away

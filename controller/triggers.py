@@ -32,7 +32,7 @@ Enqueue = Callable[[str], None]  # called with the trigger's source name
 RUNTIME_ACTIONS = frozenset({"die", "stop", "kill", "oom", "destroy", "health_status"})
 # Docker emits "die" before it marks the container stopped (network teardown comes
 # first), so a pass right after the event can still see it running: look again.
-FOLLOW_UPS = (0.1, 0.5, 2.0)
+FOLLOW_UPS = (0.05, 0.15, 0.5, 2.0)
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".part", ".bak", ".orig", ".kate-swp")
 _TEMP_NAMES = frozenset({"4913"})  # vim's write test
 

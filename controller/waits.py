@@ -41,11 +41,23 @@ def deadline_for(desired: DesiredContainer | None, condition: str) -> float:
     return (hc.start_period or 0.0) + (interval + timeout) * (retries + 1) + 5.0
 
 
-def _find(driver: Driver, project: str, name: str) -> ContainerSummary | None:
-    for s in driver.list_containers({LABEL_PROJECT: project}):
-        if s.name.lstrip("/") == name:
-            return s
-    return None
+class Poller:
+    """One list call per interval shared by every thread that waits (not one per waiter)."""
+
+    def __init__(self, driver: Driver, project: str, interval: float | None = None) -> None:
+        self.driver, self.project = driver, project
+        self.interval = POLL if interval is None else interval
+        self.lock = threading.Lock()
+        self.at = -1e9
+        self.rows: dict[str, ContainerSummary] = {}
+
+    def find(self, name: str) -> ContainerSummary | None:
+        with self.lock:
+            if time.monotonic() - self.at >= self.interval:
+                rows = self.driver.list_containers({LABEL_PROJECT: self.project})
+                self.rows = {s.name.lstrip("/"): s for s in rows}
+                self.at = time.monotonic()
+            return self.rows.get(name)
 
 
 def probe_output(driver: Driver, name: str, desired: DesiredContainer | None) -> str:
@@ -71,13 +83,15 @@ def probe_output(driver: Driver, name: str, desired: DesiredContainer | None) ->
 
 
 def wait_for(driver: Driver, project: str, name: str, condition: str,
-             desired: DesiredContainer | None = None, deadline: float | None = None) -> None:
+             desired: DesiredContainer | None = None, deadline: float | None = None,
+             poller: Poller | None = None) -> None:
     """Block until container ``name`` is started / healthy / completed, or raise WaitFailed."""
+    poller = poller or Poller(driver, project)
     limit = deadline if deadline is not None else deadline_for(desired, condition)
     end = time.monotonic() + limit
     last: ContainerSummary | None = None
     while True:
-        last = _find(driver, project, name)
+        last = poller.find(name)
         if last is not None:
             if condition == "started" and last.state is not State.CREATED:
                 return

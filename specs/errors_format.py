@@ -223,12 +223,19 @@ def _child(value: object, seg: str | int) -> tuple[bool, object]:
     return False, None
 
 
+# Keys that a model folds into another place before validating: (validated loc) -> input key.
+_FOLDED: dict[tuple[str | int, ...], str] = {("image", "pull"): "pull"}
+
+
 def _map_loc(err: ErrorDetails, data: object) -> _Loc:
     path: KeyPath = ()
     current = data
     tag: str | None = None
     union_at: KeyPath = ()
     loc = err["loc"]
+    folded = _FOLDED.get(tuple(loc))
+    if folded is not None and isinstance(data, dict) and folded in data:
+        return _Loc((folded,))
     for i, seg in enumerate(loc):
         found, child = _child(current, seg)
         if found:
@@ -292,9 +299,9 @@ def _one(err: ErrorDetails, path: KeyPath, missing: str | None, prefix: KeyPath,
                        f"did you mean '{best}'?" if best else None)
     if kind in _TYPES:
         _, field = _walk(model, path)
-        expected = _EXPECTED.get(field or "") if path and path[-1] == field else None
+        several = _EXPECTED.get(field or "") if path and path[-1] == field else None
         return Problem((*prefix, *path),
-                       f"wrong type: expected {expected or _TYPES[kind]}, "
+                       f"wrong type: expected {several or _TYPES[kind]}, "
                        f"got {_describe(err['input'])}",
                        _example_hint(model, path))
     message = err["msg"]

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from specs import validate
 from specs.errors_format import Problem, problems, unknown_table
 from specs.locate import KeyPath, Locator, format_path, syntax_error_line
-from specs.models import KINDS, Container, Project, ProjectDefaults, Resources, check_name
+from specs.models import KINDS, Project, check_name
 from specs.result import FileResult, Resource, SpecError, SpecSet
 
 TOP_LEVEL = ("container", "volume", "network", "project")
@@ -117,9 +117,17 @@ class _File:
     errors: list[SpecError] = field(default_factory=list)
     project: Project | None = None
     _locator: Locator | None = None
+    _headers: dict[KeyPath, int] | None = None
+
+    @property
+    def headers(self) -> dict[KeyPath, int]:
+        if self._headers is None:
+            self._headers = header_lines(self.text)
+        return self._headers
 
     def line_of(self, path: KeyPath) -> int | None:
-        headers = _headers(self.text)
+        """The line of a key path: headers first (cheap), then a full scan."""
+        headers = self.headers
         if path in headers:
             return headers[path]
         if self._locator is None:
@@ -139,24 +147,16 @@ class _File:
                           tuple(errors), self.digest, self.project)
 
 
-_HEADER_CACHE: dict[str, dict[KeyPath, int]] = {}
-
-
-def _headers(text: str) -> dict[KeyPath, int]:
+def header_lines(text: str) -> dict[KeyPath, int]:
     """Table headers and their prefixes -> line, by a regex (works on broken files too)."""
-    cached = _HEADER_CACHE.get(text)
-    if cached is None:
-        cached = {}
-        for match in _HEADER.finditer(text):
-            line = text.count("\n", 0, match.start()) + 1
-            key: KeyPath = ()
-            for part in _HEADER_KEY.finditer(match.group(1)):
-                key = (*key, part.group(1).strip("\"'"))
-                cached.setdefault(key, line)
-        if len(_HEADER_CACHE) > 512:
-            _HEADER_CACHE.clear()
-        _HEADER_CACHE[text] = cached
-    return cached
+    found: dict[KeyPath, int] = {}
+    for match in _HEADER.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        key: KeyPath = ()
+        for part in _HEADER_KEY.finditer(match.group(1)):
+            key = (*key, part.group(1).strip("\"'"))
+            found.setdefault(key, line)
+    return found
 
 
 def _prepare(value: Any, path: KeyPath, variables: Mapping[str, str],
@@ -181,7 +181,10 @@ def _validate(file: _File, model: type[BaseModel], data: Any, prefix: KeyPath) -
     except ValidationError as exc:
         for problem in problems(exc, data, prefix, model):
             file.error(problem)
-        return None
+    except Exception as exc:  # a validator bug must not hide the other files' results
+        file.error(Problem(prefix, f"internal error while validating: {type(exc).__name__}: "
+                                   f"{exc}", "please report this with the spec file"))
+    return None
 
 
 def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
@@ -199,7 +202,7 @@ def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
         file.errors.append(SpecError(file.rel, line, "", "the file is not valid UTF-8",
                                      "save it as UTF-8"))
         return file
-    file.declared = {(str(p[0]), str(p[1])) for p in _headers(file.text)
+    file.declared = {(str(p[0]), str(p[1])) for p in file.headers
                      if len(p) == 2 and p[0] in KINDS}
     try:
         data = tomllib.loads(file.text)
@@ -292,18 +295,3 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
     project = next((f.project for f in files if f.project is not None), None) or Project()
     return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors))
 
-
-def with_defaults(container: Container, defaults: ProjectDefaults) -> Container:
-    """``container`` with the ``[project.defaults]`` it does not set itself filled in."""
-    update: dict[str, Any] = {}
-    if container.restart is None and defaults.restart is not None:
-        update["restart"] = defaults.restart
-    if container.stop_timeout is None and defaults.stop_timeout is not None:
-        update["stop_timeout"] = defaults.stop_timeout
-    if defaults.labels:
-        update["labels"] = {**defaults.labels, **container.labels}
-    if container.resources == Resources() and defaults.resources is not None:
-        update["resources"] = defaults.resources
-    if defaults.pull is not None and "pull" not in container.image.model_fields_set:
-        update["image"] = container.image.model_copy(update={"pull": defaults.pull})
-    return container.model_copy(update=update) if update else container

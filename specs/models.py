@@ -289,15 +289,22 @@ class Resources(Model):
 Condition = Literal["started", "healthy", "completed"]
 
 
+def _names(value: list[object] | tuple[object, ...], example: str) -> list[str]:
+    """The list form of depends_on / networks holds names only."""
+    if not all(isinstance(name, str) for name in value):
+        raise ValueError(f"expected a list of names, e.g. {example}")
+    return [str(name) for name in value]
+
+
 def _depends(value: object) -> object:
     if isinstance(value, list | tuple):
-        return {name: "started" for name in value}
+        return {name: "started" for name in _names(value, 'depends_on = ["db"]')}
     return value
 
 
 def _networks(value: object) -> object:
     if isinstance(value, list | tuple):
-        return {name: {} for name in value}
+        return {name: {} for name in _names(value, 'networks = ["backend"]')}
     if isinstance(value, dict):
         return {k: ({"aliases": v} if isinstance(v, list | tuple) else {} if v is True else v)
                 for k, v in value.items()}

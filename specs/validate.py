@@ -3,8 +3,9 @@
 Role: the checks that need more than one table: a name declared twice (both
 places named), references to undeclared containers, volumes and networks,
 dependency cycles (printed ``a -> b -> a``), two containers publishing the same
-host ip/port/protocol, ``replicas > 1`` with a fixed host port, and files named
-by ``env_file``, ``{ file = ... }``, ``build`` and ``archive`` that are missing.
+host ip/port/protocol, ``replicas > 1`` with a fixed host port, a replica name
+(``web-2``) that is also declared, and files named by ``env_file``,
+``{ file = ... }``, ``build`` and ``archive`` that are missing.
 Each error is attached to every file involved, so the controller freezes the
 resources of those files only. Neighbours: called by ``specs.loader.load_dir``
 with the per-file results and a ``line_of(file, key_path)`` locator; reads the
@@ -53,6 +54,8 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf) -> list[Spec
         _files_exist(res, out)
     _cycles(containers, out)
     _ports(containers, out)
+    _replica_names(containers, {n: f.path for f in files for k, n in f.declared
+                                if k == "container"}, out)
     return out.errors
 
 
@@ -140,6 +143,26 @@ def _files_exist(res: Resource, out: _Out) -> None:
         out.add(res.file, (*base, "image", "archive"),
                 f"image archive {_shown(image.archive, folder)!r} does not exist",
                 "create it with `docker save -o FILE IMAGE` or fix the path")
+
+
+def _replica_names(containers: list[Resource], files: dict[str, str], out: _Out) -> None:
+    """``web`` with replicas = 3 runs as web-1..web-3: no container may be declared so."""
+    for res in containers:
+        spec = res.spec
+        assert isinstance(spec, Container)
+        if spec.replicas < 2:
+            continue
+        for i in range(1, spec.replicas + 1):
+            other = f"{res.name}-{i}"
+            if other in files:
+                hint = f"rename container {other} or {res.name}"
+                there = _where(files[other], out.line_of(files[other], ("container", other)))
+                out.add(res.file, ("container", res.name, "replicas"),
+                        f"replica {other} has the name of another declared container ({there})",
+                        hint)
+                out.add(files[other], ("container", other),
+                        f"the name {other} is taken by replica {i} of container {res.name!r} "
+                        f"({_where(res.file, res.line)})", hint)
 
 
 def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:

@@ -78,7 +78,8 @@ def test_the_check_catches_violations(tmp_path: Path) -> None:
         "runtime/__init__.py": "from . import types\n",
         "runtime/types.py": "",
         "runtime/docker/__init__.py": "",
-        "runtime/docker/driver.py": "from runtime.native import driver\nfrom runtime import types\n",
+        "runtime/docker/driver.py": ("from runtime.native import driver\n"
+                                     "from runtime import types\n"),
         "runtime/native/__init__.py": "",
         "runtime/native/driver.py": "from ..docker.driver import x\nfrom specs.models import y\n",
     }

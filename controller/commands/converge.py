@@ -95,7 +95,7 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         return run_diff(args)
     from controller import logging as dwlog
-    from controller.commands._common import open_runtime, print_spec_errors
+    from controller.commands._common import open_runtime
     from controller.reconcile import reconcile
     from controller.render import SYMBOL
 
@@ -106,7 +106,22 @@ def run_apply(args: argparse.Namespace) -> int:
         if event["event"] == "pass":
             log.info("pass", **{k: v for k, v in event.items() if k != "event"})
             return
-        if event.get("phase") != "done" or args.output == "json":
+        if event["event"] == "plan":  # problems first, before any progress line
+            for line in event["spec_errors"]:
+                print(line, file=sys.stderr)
+            for line in event["errors"]:
+                print(f"error: {line}", file=sys.stderr)
+            if event["refused"]:
+                print(f"refused: {event['refused']}", file=sys.stderr)
+            sys.stderr.flush()
+            return
+        if event.get("phase") != "done":
+            return
+        bound = log.bind(reconcile_id=event["reconcile_id"], project=event["project"],
+                         resource=event["resource"], action=event["action"])
+        fields = {k: event[k] for k in ("name", "reason", "duration", "detail", "error")}
+        (bound.debug if event["ok"] else bound.warning)("action", ok=event["ok"], **fields)
+        if args.output == "json":
             return
         from controller.plan import Kind
 
@@ -127,12 +142,11 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.output == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
-    print_spec_errors(result.spec_errors)
-    for error in result.plan.errors:
-        print(f"error: {error.resource}: {error.message} — {error.hint}", file=sys.stderr)
+    if result.spec_errors:
+        files = len({e.file for e in result.spec_errors})
+        print(f"{len(result.spec_errors)} problem(s) in {files} spec file(s): their resources "
+              "are frozen (left as they run)", file=sys.stderr)
     if result.plan.refused is not None:
-        print(f"refused: {result.plan.refused.message} — {result.plan.refused.hint}",
-              file=sys.stderr)
         return EXIT_ERROR
     done = sum(1 for o in result.outcomes if o.ok and o.action.changing)
     failed = [o for o in result.outcomes if not o.ok]

@@ -14,7 +14,10 @@ Heavy imports happen inside the handler so that CLI start-up stays lean.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -63,7 +66,7 @@ def register(sub: Any) -> None:
 def run_watch(args: argparse.Namespace) -> int:
     import structlog
 
-    from controller.errors import ControllerError
+    from controller.errors import ControllerError, LockHeld
     from controller.gitsource import GitSource, repo_name
     from controller.lock import describe_holder, project_lock
     from controller.logging import setup
@@ -126,7 +129,14 @@ def run_watch(args: argparse.Namespace) -> int:
     def on_wait(holder: dict[str, Any]) -> None:
         log.info("waiting_for_lock", project=project, holder=describe_holder(holder))
 
-    with project_lock(project, wait=args.wait_lock, purpose="watch", on_wait=on_wait) as held:
+    with contextlib.ExitStack() as stack:
+        try:
+            held = stack.enter_context(project_lock(
+                project, wait=args.wait_lock, purpose="watch", on_wait=on_wait, cancel=stop))
+        except LockHeld:
+            if stop.is_set():  # SIGTERM while waiting for the lock: a clean stop
+                return 0
+            raise
         log.info("lock_acquired", project=project, path=held["path"])
         config = WatchConfig(root=None if git else root, project=project, resync=args.resync,
                              stop_timeout=args.stop_timeout, prune=not args.no_prune)
@@ -141,7 +151,11 @@ def run_watch(args: argparse.Namespace) -> int:
         service.start()
         while not stop.wait(0.5):
             pass
-        service.stop()
+        clean = service.stop()
         if server is not None:
             server.stop()
+    if not clean:  # a pass was abandoned: do not wait for its threads; the next start converges
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0

@@ -185,6 +185,11 @@ def opt_tuple(value: list[str] | None) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)
 
 
+def _time(raw: str | None) -> str:
+    """Docker's timestamp; "" for its zero time (never started)."""
+    return "" if not raw or raw.startswith("0001-") else raw
+
+
 def _name(raw: str) -> str:
     return raw[1:] if raw.startswith("/") else raw
 
@@ -368,7 +373,7 @@ def container_info(data: JSON) -> ContainerInfo:
         config=config,
         image_ref=cfg.get("Image") or "",
         restart_count=data.get("RestartCount") or 0,
-        started_at=state.get("StartedAt") or "",
+        started_at=_time(state.get("StartedAt")),
         ip_addresses=ips,
         host_ports=_ports(settings.get("Ports")),
     )

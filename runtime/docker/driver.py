@@ -15,6 +15,7 @@ and is safe to share between the controller's worker threads.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -28,7 +29,7 @@ import docker.utils
 from runtime.docker import convert, images
 from runtime.docker.errors import mapped_errors
 from runtime.docker.events import DockerEventStream
-from runtime.errors import Conflict, NotFound, Transient
+from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.types import (
     ContainerConfig,
     ContainerInfo,
@@ -45,6 +46,7 @@ from runtime.types import (
 
 NETWORK_REMOVE_ATTEMPTS = 6
 NETWORK_REMOVE_DELAY = 0.3
+STOP_WAIT_UNKNOWN = 300  # extra HTTP wait when the container's own stop timeout applies
 
 
 class DockerDriver:
@@ -107,7 +109,10 @@ class DockerDriver:
                     )
         except BaseException:
             # Do not leave a half-wired container behind; the caller sees the first error.
-            with mapped_errors(f"remove half-created container {config.name}"):
+            with (
+                contextlib.suppress(RuntimeError_),
+                mapped_errors(f"remove half-created container {config.name}"),
+            ):
                 self.api.remove_container(cid, force=True)
             raise
         return cid
@@ -119,11 +124,13 @@ class DockerDriver:
     def stop_container(self, ref: str, timeout: float | None = None) -> None:
         # Docker sends the stop signal, waits `t` seconds, then SIGKILL: this is
         # what bounds busybox's SIGTERM-ignoring PID 1.
+        api = self.api
+        params = {} if timeout is None else {"t": max(0, math.ceil(timeout))}
+        # The HTTP wait must outlast the stop timeout (the container's own when None).
+        wait = self.timeout + (STOP_WAIT_UNKNOWN if timeout is None else math.ceil(timeout))
         with mapped_errors(f"stop container {ref}"):
-            if timeout is None:
-                self.api.stop(ref)
-            else:
-                self.api.stop(ref, timeout=max(0, math.ceil(timeout)))
+            res = api._post(api._url("/containers/{0}/stop", ref), params=params, timeout=wait)
+            api._raise_for_status(res)
 
     def remove_container(self, ref: str, *, force: bool = True) -> None:
         with mapped_errors(f"remove container {ref}"):
@@ -140,8 +147,8 @@ class DockerDriver:
         (Docker cannot lift a limit in place: removing one needs a recreate)."""
         body: dict[str, Any] = {}
         if restart is not None:
-            body["RestartPolicy"] = {
-                "Name": "" if restart.name == "no" else restart.name,
+            body["RestartPolicy"] = {  # "no", not "": an empty name means "unchanged" here
+                "Name": restart.name,
                 "MaximumRetryCount": restart.max_retries,
             }
         if resources is not None:

@@ -28,6 +28,7 @@ from runtime.errors import (
 )
 
 DAEMON_HINT = "is the Docker daemon running? start it with `dockerd` or `systemctl start docker`"
+PERMISSION_HINT = "run as root or as a member of the `docker` group (access to the Docker socket)"
 UNAVAILABLE_RETRY = 5.0
 
 _PORT_RES = (re.compile(r"Bind for (\S+) failed"), re.compile(r"listen \w+ (\S+?):? bind"))
@@ -117,11 +118,11 @@ def mapped_errors(what: str) -> Iterator[None]:
         raise Transient(
             f"{what}: the Docker daemon did not answer in time ({exc})", retry_after=2.0
         ) from exc
-    except (requests.exceptions.ConnectionError, ConnectionError, FileNotFoundError) as exc:
+    except (requests.exceptions.ConnectionError, ConnectionError) as exc:
         raise Unavailable(
             f"{what}: cannot connect to the Docker daemon ({exc})",
             retry_after=UNAVAILABLE_RETRY,
-            hint=DAEMON_HINT,
+            hint=PERMISSION_HINT if "Permission denied" in str(exc) else DAEMON_HINT,
         ) from exc
     except docker.errors.DockerException as exc:
         text = str(exc)
@@ -129,6 +130,6 @@ def mapped_errors(what: str) -> Iterator[None]:
             raise Unavailable(
                 f"{what}: cannot connect to the Docker daemon ({text})",
                 retry_after=UNAVAILABLE_RETRY,
-                hint=DAEMON_HINT,
+                hint=PERMISSION_HINT if "Permission denied" in text else DAEMON_HINT,
             ) from exc
         raise InvalidRequest(f"{what}: {text}") from exc

@@ -4,7 +4,9 @@ Role: wraps ``GET /events`` (filtered on the daemon by ``type=container`` and
 labels) in an iterator of ``runtime.types.Event`` that another thread can stop
 with :meth:`DockerEventStream.close` (it shuts the HTTP socket down, so a
 blocked read returns at once). Only lifecycle actions the controller reacts to
-are passed on. Neighbours: ``runtime.docker.driver`` (creates it),
+are passed on. When the daemon goes away the iteration simply ends; the
+consumer subscribes again (level-triggered: it re-reads everything anyway).
+Neighbours: ``runtime.docker.driver`` (creates it),
 ``runtime.docker.convert`` (label filters), the controller's watch loop
 (consumes it).
 """

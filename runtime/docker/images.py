@@ -42,7 +42,7 @@ def from_api(data: dict[str, Any]) -> ImageInfo:
     cfg = data.get("Config") or {}
     return ImageInfo(
         id=data["Id"],
-        refs=tuple(data.get("RepoTags") or ()),
+        refs=tuple(data.get("RepoTags") or ()) + tuple(data.get("RepoDigests") or ()),
         env=convert.env_list(cfg.get("Env")),
         command=convert.opt_tuple(cfg.get("Cmd")),
         entrypoint=convert.opt_tuple(cfg.get("Entrypoint")),

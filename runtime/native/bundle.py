@@ -235,10 +235,8 @@ def build_spec(
          "options": ["bind", "ro", "nosuid", "nodev"]},
     ]  # fmt: skip
     for name, path in etc_files.items():
-        std_mounts.append(
-            {"destination": f"/etc/{name}", "type": "bind", "source": str(path),
-             "options": ["rbind", "rprivate", "rw"]}  # fmt: skip
-        )
+        etc_mount = {"destination": f"/etc/{name}", "type": "bind", "source": str(path)}
+        std_mounts.append({**etc_mount, "options": ["rbind", "rprivate", "rw"]})
     user_mounts = [{k: v for k, v in m.items() if k != "volume"} for m in mounts]
     namespaces: list[dict[str, str]] = [
         {"type": t} for t in ("pid", "ipc", "uts", "mount")

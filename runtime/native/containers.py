@@ -25,16 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import runtime
 from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
-from runtime.native import bundle, events, gc, rootfs, supervise
+from runtime.native import bundle, events, gc, rootfs, shim, supervise
 from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
 from runtime.native.volumes import Volumes
 from runtime.types import ContainerConfig, ImageInfo, ResourceSpec, RestartSpec
 
-PROJECT_ROOT = str(Path(runtime.__file__).resolve().parent.parent)
 ETC = ("hosts", "resolv.conf", "hostname")
 
 
@@ -76,7 +74,8 @@ class Containers:
         with self.records.hold(cid):
             rec = Record(
                 id=cid, name=config.name, config=config, image_id=image.id,
-                image_ref=config.image, stop_signal=config.stop_signal or info.stop_signal or "TERM",
+                image_ref=config.image,
+                stop_signal=config.stop_signal or info.stop_signal or "TERM",
                 healthcheck=dataclasses.asdict(hc) if hc is not None else None,
             )  # fmt: skip
             self.records.write(rec)  # before anything else exists
@@ -160,10 +159,11 @@ class Containers:
                         hint="attach it to a network",
                     )
                 ports = self.net.publish(cid, rec.ip_addresses[0][1], rec.config.ports)
-            self._refresh_hosts(rec)
+            if not rec.started_at:  # first start: peers learn this name (IPs persist)
+                self._refresh_hosts(rec)
             self.records.update(cid, lambda r: setattr(r, "stopped_by_user", False))
             try:
-                pid, conmon_pid = supervise.launch(self.oci, lay, name=rec.name, tty=rec.config.tty)
+                pid, conmon_pid = shim.launch(self.oci, self.state_dir, lay, rec)
             except BaseException:
                 with contextlib.suppress(RuntimeError_):
                     self.net.unpublish(cid)
@@ -178,20 +178,22 @@ class Containers:
                 r.failing_streak = 0
 
             rec = self.records.update(cid, started)
-            shim = self.spawn_shim(cid)
-            self.records.update(cid, lambda r: setattr(r, "shim_pid", shim))
+            if rec.health_spec() is not None:
+                self.spawn_health(rec)
         self.emit(rec, "start")
 
-    def spawn_shim(self, cid: str) -> int:
-        lay = self.records.layout(cid)
-        env = {**os.environ, "PYTHONPATH": PROJECT_ROOT}
+    def spawn_health(self, rec: Record) -> None:
+        """Start the detached health-check process of ``rec`` and record its pid."""
+        lay = self.records.layout(rec.id)
+        env = {**os.environ, **shim.shim_env()}
+        argv = [sys.executable, "-m", "runtime.native.shim", str(self.state_dir), rec.id, "health"]
         with lay.shim_log.open("ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "runtime.native.shim", str(self.state_dir), cid],
+                argv,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                 start_new_session=True, cwd="/",
             )  # fmt: skip
-        return proc.pid
+        self.records.update(rec.id, lambda r: setattr(r, "shim_pid", proc.pid))
 
     def _refresh_hosts(self, rec: Record) -> None:
         """Rewrite /etc/hosts of this container and of its peers on shared networks."""
@@ -211,7 +213,8 @@ class Containers:
         lay = self.records.layout(cid)
         if rec.state in ("running", "restarting"):
             grace = timeout if timeout is not None else rec.config.stop_timeout
-            status = supervise.stop(self.oci, lay, rec.stop_signal, 10.0 if grace is None else grace)
+            grace = 10.0 if grace is None else grace
+            status = supervise.stop(self.oci, lay, rec.stop_signal, grace)
             code, oom = status if status is not None else (137, False)
 
             def stopped(r: Record) -> None:
@@ -240,7 +243,7 @@ class Containers:
                 rec = self.records.update(cid, lambda r: setattr(r, "phase", DELETING))
             except NotFound:
                 return
-            gc.teardown(self.records, self.oci, self.net, cid)
+            gc.teardown(self.records, self.oci, self.net, cid, scan=False)
         self.emit(rec, "destroy")
 
     # in-place changes ---------------------------------------------------------

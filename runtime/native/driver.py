@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import Conflict, InvalidRequest, NotFound, Unavailable
+from runtime.errors import Conflict, ImageError, InvalidRequest, NotFound, Unavailable
 from runtime.native import gc, logs, supervise
 from runtime.native.containers import Containers
 from runtime.native.deps import ImageStoreLike, NetworkLike
@@ -84,11 +84,7 @@ class NativeDriver:
         self.containers = Containers(
             self.state_dir, self.records, self.oci, self.images, self.net, self.volumes
         )
-        gc.full_sweep(self.records, self.oci, self.net, self._respawn_shim)
-
-    def _respawn_shim(self, rec: Record) -> None:
-        pid = self.containers.spawn_shim(rec.id)
-        self.records.update(rec.id, lambda r: setattr(r, "shim_pid", pid))
+        gc.full_sweep(self.records, self.oci, self.net, self.containers.spawn_health)
 
     def ping(self) -> None:
         if not self.oci.path.exists():
@@ -152,7 +148,7 @@ class NativeDriver:
             raise InvalidRequest("exec needs a command", hint="dockwright exec NAME -- CMD ...")
         process = dict(logs.process_of(self.records.layout(rec.id)))
         process.update(args=list(command), terminal=False)
-        return self.oci.exec(rec.id, process, timeout=300.0)
+        return self.oci.exec(rec.id, process, timeout=300.0, tty=tty)
 
     def logs(self, ref: str, *, follow: bool = False, tail: int | None = None) -> Iterator[bytes]:
         rec = self._record(ref)
@@ -169,10 +165,12 @@ class NativeDriver:
     # images -----------------------------------------------------------------
     def image_info(self, ref: str) -> ImageInfo | None:
         stored = self.images.get(ref)
-        return None if stored is None else stored.info  # type: ignore[no-any-return]
+        info: ImageInfo | None = None if stored is None else stored.info
+        return info
 
     def pull_image(self, ref: str) -> ImageInfo:
-        return self.images.pull(ref).info  # type: ignore[no-any-return]
+        info: ImageInfo = self.images.pull(ref).info
+        return info
 
     def build_image(
         self,
@@ -190,7 +188,10 @@ class NativeDriver:
         )
 
     def load_image(self, archive: Path) -> list[str]:
-        return self.images.load_archive(archive)
+        try:
+            return self.images.load_archive(archive)
+        except NotFound as exc:
+            raise ImageError(str(exc.message), hint=exc.hint) from exc
 
     # volumes and networks ---------------------------------------------------
     def list_volumes(self, labels: Mapping[str, str] | None = None) -> list[VolumeInfo]:
@@ -219,7 +220,18 @@ class NativeDriver:
         return self.net.ensure_network(config)
 
     def remove_network(self, name: str) -> None:
-        self.net.remove_network(name)
+        try:
+            self.net.remove_network(name)
+        except Conflict as exc:
+            users = sorted(
+                r.name for r in self.records.all() if any(n == name for n, _ in r.ip_addresses)
+            )
+            if not users:
+                raise
+            raise Conflict(
+                f"network {name} is in use by container(s) {', '.join(users)}",
+                hint="remove those containers first",
+            ) from exc
 
     # events -----------------------------------------------------------------
     def events(self, labels: Mapping[str, str] | None = None) -> EventTail:

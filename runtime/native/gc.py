@@ -63,9 +63,10 @@ def is_shim_of(pid: int | None, cid: str) -> bool:
     return SHIM_MODULE in parts and cid.encode() in parts and supervise.pid_alive(pid)
 
 
-def kill_shim(records: RecordStore, cid: str, pid: int | None) -> None:
+def kill_shim(records: RecordStore, cid: str, pid: int | None, *, scan: bool = True) -> None:
+    """Kill the shim ``pid`` of ``cid``; with ``scan`` also any other found in /proc."""
     pids = {pid} if is_shim_of(pid, cid) else set()
-    found = shim_pids(records.root.parent).get(cid)
+    found = shim_pids(records.root.parent).get(cid) if scan else None
     if found:
         pids.add(found)
     for p in pids:
@@ -100,22 +101,33 @@ def remove_cgroups(cid: str) -> None:
                 time.sleep(0.02)
 
 
-def teardown(records: RecordStore, oci: OciRuntime, net: NetworkLike | None, cid: str) -> None:
-    """Remove every object of container ``cid``; safe to repeat after a crash at any point."""
+def teardown(
+    records: RecordStore, oci: OciRuntime, net: NetworkLike | None, cid: str, *, scan: bool = True
+) -> None:
+    """Remove every object of container ``cid``; safe to repeat after a crash at any point.
+
+    ``scan`` also looks for processes of ``cid`` in /proc (crash recovery); a
+    plain remove under the operation lock knows them from the record.
+    """
     lay = records.layout(cid)
     rec: Record | None = None
     with contextlib.suppress(NotFound):
         rec = records.read(cid)
-    kill_shim(records, cid, rec.shim_pid if rec else None)
-    with contextlib.suppress(RuntimeError_):
-        oci.kill(cid, "KILL", all_procs=True)
-    with contextlib.suppress(RuntimeError_):
-        oci.delete(cid, force=True)
+    scan = scan or rec is None
+    kill_shim(records, cid, rec.shim_pid if rec else None, scan=scan)
+    # conmon first: killed, it does not run its exit command (the shim) for this exit
     supervise.kill_conmon(lay)
-    conmon = supervise.conmon_pids().get(cid)
+    conmon = supervise.conmon_pids().get(cid) if scan else None
     if conmon and supervise.pid_alive(conmon):
         with contextlib.suppress(ProcessLookupError):
             os.kill(conmon, signal.SIGKILL)
+    if scan or (oci.root / cid).exists():
+        with contextlib.suppress(RuntimeError_):
+            oci.delete(cid, force=True)  # --force kills what still runs
+    if scan:
+        with contextlib.suppress(RuntimeError_):
+            oci.kill(cid, "KILL", all_procs=True)
+            oci.delete(cid, force=True)
     if net is not None:
         for step in (net.unpublish, net.detach, net.delete_netns, net.release):
             with contextlib.suppress(RuntimeError_, OSError):
@@ -143,10 +155,6 @@ def refresh(records: RecordStore, rec: Record) -> Record:
         return rec
     status = supervise.exit_status(lay)
     if status is None and supervise.pid_alive(rec.conmon_pid):
-        return rec
-    if status is not None and is_shim_of(rec.shim_pid, rec.id):
-        code, oom = status  # the shim records it (and may restart); report what happened
-        rec.state, rec.exit_code, rec.oom = "exited", code, oom
         return rec
     code, oom = status if status is not None else (255, False)
 
@@ -218,7 +226,12 @@ def full_sweep(
     if net is not None:
         with contextlib.suppress(RuntimeError_, OSError):
             net.gc(set(records.ids()))  # in-progress creates of others stay
-    for rec in live:
-        if rec.phase == READY and rec.state == "running" and not is_shim_of(rec.shim_pid, rec.id):
+    for rec in live:  # health checkers die with a host reboot or a kill; adopt the container
+        if (
+            rec.phase == READY
+            and rec.state == "running"
+            and rec.health_spec() is not None
+            and not is_shim_of(rec.shim_pid, rec.id)
+        ):
             respawn_shim(rec)
     return live

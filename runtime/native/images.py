@@ -65,9 +65,13 @@ class ImageStore:
         self.blobs = self.root / "blobs" / "sha256"
         self.layers = self.root / "layers"
         self.records = self.root / "images"
-        for path in (self.blobs, self.layers, self.records):
-            path.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.layers, 0o755)
+        try:
+            for path in (self.blobs, self.layers, self.records):
+                path.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.layers, 0o755)
+        except OSError as exc:
+            raise ImageError(f"cannot create the image store at {self.root}: {exc}",
+                             hint="run as root, or choose a writable state folder") from exc
 
     # public API -----------------------------------------------------------------
     def load_archive(self, path: Path) -> list[str]:

@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ UNIFIED = "/sys/fs/cgroup/unified"
 
 
 def cgroup_mode() -> str:
-    """``"v2"`` (pure unified), ``"hybrid"`` (v1 + cgroup2 at /sys/fs/cgroup/unified) or ``"v1"``."""
+    """``"v2"`` (pure unified), ``"hybrid"`` (v1 + cgroup2 at .../unified) or ``"v1"``."""
     mounts = Path("/proc/self/mounts").read_text().splitlines()
     fs_at = {parts[1]: parts[2] for parts in (m.split() for m in mounts) if len(parts) > 2}
     if fs_at.get("/sys/fs/cgroup") == "cgroup2":
@@ -54,7 +55,8 @@ class OciRuntime:
     """crun or runc behind a wrapper script with a private state root."""
 
     def __init__(self, state_dir: Path, prefer: str | None = None) -> None:
-        names = [prefer] if prefer else [os.environ.get("DOCKWRIGHT_OCI_RUNTIME", ""), "crun", "runc"]
+        env_choice = os.environ.get("DOCKWRIGHT_OCI_RUNTIME", "")
+        names = [prefer] if prefer else [env_choice, "crun", "runc"]
         found = _find([n for n in names if n])
         if found is None:
             raise Unavailable(
@@ -149,31 +151,69 @@ class OciRuntime:
     def exec(
         self, cid: str, process: dict[str, Any], *, timeout: float = 60.0, tty: bool = False
     ) -> ExecResult:
-        """Run ``process`` (an OCI process object) in ``cid``; output (stdout+stderr) captured."""
+        """Run ``process`` (an OCI process object) in ``cid``; output (stdout+stderr) captured.
+
+        With ``tty`` the process gets a pseudo-terminal made here (its stdio is the
+        pty's slave end) rather than the runtime's console socket protocol.
+        """
         with tempfile.TemporaryDirectory(prefix="dw-exec-") as tmp:
             spec = Path(tmp) / "process.json"
-            spec.write_text(json.dumps(process))
-            outfile = Path(tmp) / "out"
-            with outfile.open("wb") as out:
-                try:
-                    proc = subprocess.run(
-                        [str(self.path), "exec", "--process", str(spec), cid],
-                        stdin=subprocess.DEVNULL,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        timeout=timeout,
-                        check=False,
-                        start_new_session=True,
-                    )
-                except subprocess.TimeoutExpired as exc:
-                    raise Transient(
-                        f"exec in {cid[:12]} did not finish within {timeout:g}s",
-                        retry_after=1.0,
-                    ) from exc
-            output = outfile.read_bytes()
-        if proc.returncode != 0 and _is_runtime_failure(output):
+            spec.write_text(json.dumps({**process, "terminal": False}))
+            argv = [str(self.path), "exec", "--process", str(spec), cid]
+            try:
+                if tty:
+                    code, output = _run_on_pty(argv, timeout)
+                else:
+                    code, output = _run_to_file(argv, Path(tmp) / "out", timeout)
+            except subprocess.TimeoutExpired as exc:
+                raise Transient(
+                    f"exec in {cid[:12]} did not finish within {timeout:g}s", retry_after=1.0
+                ) from exc
+        if code != 0 and _is_runtime_failure(output):
             raise _classify(self.name, ("exec",), output.decode(errors="replace").strip())
-        return ExecResult(exit_code=proc.returncode, output=output)
+        return ExecResult(exit_code=code, output=output)
+
+
+def _run_to_file(argv: list[str], outfile: Path, timeout: float) -> tuple[int, bytes]:
+    with outfile.open("wb") as out:
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            timeout=timeout, check=False, start_new_session=True,
+        )  # fmt: skip
+    return proc.returncode, outfile.read_bytes()
+
+
+def _run_on_pty(argv: list[str], timeout: float) -> tuple[int, bytes]:
+    import select
+
+    master, slave = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
+        os.close(slave)
+        slave = -1
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                proc.kill()
+                raise subprocess.TimeoutExpired(argv, timeout)
+            ready, _, _ = select.select([master], [], [], min(left, 0.2))
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: every slave end is closed
+                    data = b""
+                if not data:
+                    break
+                chunks.append(data)
+        return proc.wait(timeout=max(1.0, deadline - time.monotonic())), b"".join(chunks)
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
 
 
 def _is_runtime_failure(output: bytes) -> bool:
@@ -197,6 +237,6 @@ def _classify(name: str, args: Sequence[str], message: str) -> RuntimeError_:
         return NotFound(what)
     if "not running" in low or "is stopped" in low or "container not running" in low:
         return InvalidRequest(what, hint="start the container first")
-    if "executable file" in low or "permission denied" in low and "exec" in low:
+    if "executable file" in low or ("permission denied" in low and "exec" in low):
         return InvalidRequest(what, hint="check the command exists in the image")
     return Transient(what, retry_after=2.0)

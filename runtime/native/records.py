@@ -53,6 +53,14 @@ def new_id() -> str:
     return secrets.token_hex(32)
 
 
+_FILES = {
+    "record": "record.json", "config": "config.json", "rootfs": "rootfs", "upper": "upper",
+    "work": "work", "log": "ctr.log", "pidfile": "pidfile", "conmon_pidfile": "conmon.pid",
+    "conmon_log": "conmon.out", "exit_dir": "exit", "persist_dir": "persist",
+    "socket_dir": "sock", "shim_log": "shim.log",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Layout:
     """Where everything of one container lives (the bundle is the container dir)."""
@@ -63,19 +71,11 @@ class Layout:
     def id(self) -> str:
         return self.dir.name
 
-    record = property(lambda self: self.dir / "record.json")
-    config = property(lambda self: self.dir / "config.json")
-    rootfs = property(lambda self: self.dir / "rootfs")
-    upper = property(lambda self: self.dir / "upper")
-    work = property(lambda self: self.dir / "work")
-    log = property(lambda self: self.dir / "ctr.log")
-    pidfile = property(lambda self: self.dir / "pidfile")
-    conmon_pidfile = property(lambda self: self.dir / "conmon.pid")
-    conmon_log = property(lambda self: self.dir / "conmon.out")
-    exit_dir = property(lambda self: self.dir / "exit")
-    persist_dir = property(lambda self: self.dir / "persist")
-    socket_dir = property(lambda self: self.dir / "sock")
-    shim_log = property(lambda self: self.dir / "shim.log")
+    def __getattr__(self, key: str) -> Path:
+        try:
+            return self.dir / _FILES[key]
+        except KeyError:
+            raise AttributeError(key) from None
 
     @property
     def exit_file(self) -> Path:
@@ -178,10 +178,8 @@ def config_from_json(d: dict[str, Any]) -> ContainerConfig:
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+        json.dump(data, f)  # no fsync: rename is atomic against process crashes, which
+    tmp.replace(path)  # is what gc handles; after a power loss gc re-derives state anyway
 
 
 class RecordStore:

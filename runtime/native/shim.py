@@ -1,16 +1,23 @@
-"""Per-container monitor: restart policy, health checks and events, outside the controller.
+"""Per-container monitor: exit handling, restart policy, health checks, events.
 
-Role: ``python -m runtime.native.shim <state_dir> <id>`` is started detached
-(own session) by the driver each time it starts a container and survives the
-controller. It waits for conmon's exit file, records the exit code / OOM flag
-and appends ``die``/``oom`` events; applies the restart policy (always,
-unless-stopped, on-failure[:max]) with Docker-like backoff (100 ms doubling
-up to 1 min, reset after 10 s of running) unless the container was stopped by
-the user; runs the healthcheck (``exec`` in the container) on its interval,
-timeout, retries and start period in a thread, writing the health into the
-record and ``health_status`` events. It exits when the container is stopped
-for good or its record goes away. Neighbours: ``supervise`` (launch, exit
-status), ``oci`` (exec), ``records``, ``events``; started by ``driver``.
+Role: carried out by dockwright itself, outside the controller, in two modes of
+``python -m runtime.native.shim <state_dir> <id> <mode>``:
+
+- ``exit``: conmon's ``--exit-command``, run once the container has exited
+  (so no resident process is needed for it): records the exit code and OOM
+  flag, appends ``oom``/``die`` events, and applies the restart policy
+  (always, unless-stopped, on-failure[:max]) with Docker-like backoff
+  (100 ms doubling up to 1 min, reset after 10 s of running) unless the
+  container was stopped by the user; a restart launches a new conmon whose
+  exit command is again this mode.
+- ``health``: a small detached process, started with the container when it
+  has a healthcheck (and re-adopted by ``gc`` after a controller restart):
+  runs the test with ``exec`` on its interval, timeout, retries and start
+  period, writes the health into the record and ``health_status`` events;
+  it ends when the container is stopped for good or removed.
+
+Neighbours: ``supervise`` (launch, exit status), ``oci`` (exec), ``records``,
+``events``; spawned by ``containers`` and ``gc``.
 """
 
 from __future__ import annotations
@@ -19,17 +26,27 @@ import contextlib
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
+import runtime
 from runtime.errors import NotFound, RuntimeError_
 from runtime.native import events, supervise
 from runtime.native.oci import OciRuntime
-from runtime.native.records import READY, Record, RecordStore, now_iso
+from runtime.native.records import READY, Layout, Record, RecordStore, now_iso
 from runtime.types import HealthSpec
 
 POLL = 0.05
+PROJECT_ROOT = str(Path(runtime.__file__).resolve().parent.parent)
+
+
+def exit_command(state_dir: Path, cid: str) -> list[str]:
+    """The argv conmon runs when the container exits."""
+    return [sys.executable, "-m", "runtime.native.shim", str(state_dir), cid, "exit"]
+
+
+def shim_env() -> dict[str, str]:
+    return {"PYTHONPATH": PROJECT_ROOT}
 
 
 def should_restart(rec: Record, code: int) -> bool:
@@ -47,6 +64,14 @@ def backoff(attempt: int) -> float:
     return float(min(0.1 * (2**attempt), 60.0))
 
 
+def launch(oci: OciRuntime, state_dir: Path, lay: Layout, rec: Record) -> tuple[int, int]:
+    """Start the container's process under conmon with the exit mode as its exit command."""
+    return supervise.launch(
+        oci, lay, name=rec.config.name, tty=rec.config.tty,
+        exit_command=exit_command(state_dir, rec.id), env=shim_env(),
+    )  # fmt: skip
+
+
 class Shim:
     def __init__(self, state_dir: Path, cid: str) -> None:
         self.state_dir = state_dir
@@ -55,8 +80,6 @@ class Shim:
         self.oci = OciRuntime(state_dir)
         self.lay = self.records.layout(cid)
         self.log_path = state_dir / "events.log"
-        self.run_id = 0  # bumped at each (re)start; the health thread follows it
-        self.stop = threading.Event()
 
     def emit(self, rec: Record, action: str, detail: str = "") -> None:
         events.append(self.log_path, action, rec.id, rec.config.name, rec.config.labels, detail)
@@ -68,33 +91,28 @@ class Shim:
             return None
         return rec if rec.phase == READY else None
 
-    # main loop --------------------------------------------------------------
-    def run(self) -> None:
-        threading.Thread(target=self.health_loop, daemon=True).start()
-        attempt = 0
-        while True:
-            status = supervise.exit_status(self.lay)
-            if status is None:
-                if self.current() is None:
-                    return
-                time.sleep(POLL)
-                continue
-            code, oom = status
-            for _ in range(10):  # conmon may write the oom file just after the exit file
-                if oom or code != 137:
-                    break
-                time.sleep(0.03)
-                oom = (supervise.exit_status(self.lay) or (code, False))[1]
-            self.run_id += 1
-            rec = self.record_exit(code, oom)
-            if rec is None or not should_restart(rec, code):
-                return
-            ran = time.time() - rec.last_start
-            attempt = 0 if ran > 10 else attempt + 1
-            if not self.wait_backoff(backoff(attempt)):
-                return
-            if not self.restart():
-                return
+    # exit mode ----------------------------------------------------------------
+    def on_exit(self) -> None:
+        status = supervise.exit_status(self.lay)
+        if status is None:
+            return
+        code, oom = status
+        for _ in range(10):  # conmon may write the oom file just after the exit file
+            if oom or code != 137:
+                break
+            time.sleep(0.03)
+            oom = (supervise.exit_status(self.lay) or (code, False))[1]
+        rec = self.record_exit(code, oom)
+        if rec is None or not should_restart(rec, code):
+            return
+        ran = time.time() - rec.last_start
+        attempt = 0 if ran > 10 else rec.restart_count  # consecutive quick deaths
+        self.records.update(self.cid, lambda r: setattr(r, "state", "restarting"))
+        if self.wait_backoff(backoff(attempt)):
+            self.restart()
+        else:
+            with contextlib.suppress(NotFound):
+                self.records.update(self.cid, _settle_exited)
 
     def record_exit(self, code: int, oom: bool) -> Record | None:
         def change(r: Record) -> None:
@@ -120,20 +138,7 @@ class Shim:
             time.sleep(min(POLL, max(0.0, deadline - time.monotonic())))
         return True
 
-    def restart(self) -> bool:
-        rec = self.current()
-        if rec is None or rec.stopped_by_user:
-            return False
-        self.records.update(self.cid, lambda r: setattr(r, "state", "restarting"))
-        try:
-            pid, conmon_pid = supervise.launch(
-                self.oci, self.lay, name=rec.config.name, tty=rec.config.tty
-            )
-        except RuntimeError_ as exc:
-            print(f"restart of {self.cid[:12]} failed: {exc}", file=sys.stderr, flush=True)
-            self.records.update(self.cid, lambda r: setattr(r, "state", "exited"))
-            return False
-
+    def restart(self) -> None:
         def change(r: Record) -> None:
             r.state, r.pid, r.conmon_pid = "running", pid, conmon_pid
             r.exit_code, r.oom, r.restart_count = None, False, r.restart_count + 1
@@ -141,28 +146,47 @@ class Shim:
             r.health = "starting" if r.health_spec() else "none"
             r.failing_streak = 0
 
-        rec = self.records.update(self.cid, change)
+        # under the operation lock: a remove or start cannot interleave with this launch
+        with self.records.hold(self.cid):
+            rec = self.current()
+            if rec is None or rec.stopped_by_user or rec.state != "restarting":
+                return
+            try:
+                pid, conmon_pid = launch(self.oci, self.state_dir, self.lay, rec)
+            except RuntimeError_ as exc:
+                print(f"restart of {self.cid[:12]} failed: {exc}", file=sys.stderr, flush=True)
+                self.records.update(self.cid, _settle_exited)
+                return
+            rec = self.records.update(self.cid, change)
         self.emit(rec, "start")
-        return True
 
-    # health -----------------------------------------------------------------
+    # health mode --------------------------------------------------------------
     def health_loop(self) -> None:
+        """Probe while the container runs; follow restarts; end when it is gone for good."""
+        started_seen = ""
+        next_probe = 0.0
         while True:
             rec = self.current()
-            if rec is None:
+            if rec is None or rec.health_spec() is None:
                 return
             spec = rec.health_spec()
-            if spec is None:
+            assert spec is not None
+            if rec.state == "exited" and (rec.stopped_by_user or not should_restart(
+                rec, rec.exit_code or 0)):  # fmt: skip
                 return
-            run_id, started = self.run_id, time.time()
-            interval = spec.interval or 30.0
-            time.sleep(min(interval, 0.5) if rec.health == "starting" else interval)
-            while self.run_id == run_id and supervise.exit_status(self.lay) is None:
-                self.probe(spec, started)
-                time.sleep(interval)
-            time.sleep(POLL)
+            running = rec.state == "running" and supervise.exit_status(self.lay) is None
+            if not running:
+                time.sleep(POLL * 2)
+                continue
+            if rec.started_at != started_seen:  # a new run: first probe soon
+                started_seen = rec.started_at
+                next_probe = time.monotonic() + min(spec.interval or 30.0, 0.5)
+            if time.monotonic() >= next_probe:
+                self.probe(spec, rec)
+                next_probe = time.monotonic() + (spec.interval or 30.0)
+            time.sleep(min(POLL * 2, max(0.0, next_probe - time.monotonic())))
 
-    def probe(self, spec: HealthSpec, started: float) -> None:
+    def probe(self, spec: HealthSpec, rec: Record) -> None:
         kind, *rest = spec.test
         args = ["/bin/sh", "-c", " ".join(rest)] if kind == "CMD-SHELL" else list(rest)
         try:
@@ -175,7 +199,9 @@ class Shim:
             ok = result.exit_code == 0
         except RuntimeError_:
             ok = False
-        in_start_period = time.time() - started < (spec.start_period or 0.0)
+        if supervise.exit_status(self.lay) is not None:
+            return  # the container died meanwhile: not a health verdict
+        in_start_period = time.time() - rec.last_start < (spec.start_period or 0.0)
         retries = spec.retries or 3
         before: list[str] = []
 
@@ -189,18 +215,27 @@ class Shim:
                     r.health = "unhealthy"
 
         with contextlib.suppress(NotFound):
-            rec = self.records.update(self.cid, change)
-            if before and before[0] != rec.health:
-                self.emit(rec, "health_status", rec.health)
+            new = self.records.update(self.cid, change)
+            if before and before[0] != new.health:
+                self.emit(new, "health_status", new.health)
+
+
+def _settle_exited(r: Record) -> None:
+    if r.state == "restarting":
+        r.state = "exited"
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m runtime.native.shim STATE_DIR CONTAINER_ID", file=sys.stderr)
+    if len(argv) != 3 or argv[2] not in ("exit", "health"):
+        print("usage: python -m runtime.native.shim STATE_DIR ID exit|health", file=sys.stderr)
         return 2
     with contextlib.suppress(OSError):
         os.setsid()
-    Shim(Path(argv[0]), argv[1]).run()
+    shim = Shim(Path(argv[0]), argv[1])
+    if argv[2] == "exit":
+        shim.on_exit()
+    else:
+        shim.health_loop()
     return 0
 
 

@@ -66,12 +66,25 @@ def reset_run_files(lay: Layout) -> None:
         (lay.dir / "oom").unlink()
 
 
-def launch(oci: OciRuntime, lay: Layout, *, name: str, tty: bool = False) -> tuple[int, int]:
-    """Create the container under a new conmon and start it; return (container pid, conmon pid)."""
+def launch(
+    oci: OciRuntime,
+    lay: Layout,
+    *,
+    name: str,
+    tty: bool = False,
+    exit_command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[int, int]:
+    """Create the container under a new conmon and start it; return (container pid, conmon pid).
+
+    ``exit_command`` (argv) is run by conmon once the container has exited and
+    its exit file is written (the shim's exit mode: record, events, restart).
+    """
     for d in (lay.exit_dir, lay.persist_dir, lay.socket_dir):
         d.mkdir(parents=True, exist_ok=True)
     reset_run_files(lay)
-    oci.delete(lay.id, force=True)  # a previous run of this id, if any
+    if (oci.root / lay.id).exists():
+        oci.delete(lay.id, force=True)  # a previous run of this id
     cid = lay.id
     args = [
         conmon_binary(), "--api-version", "1", "-c", cid, "-u", cid, "-n", name,
@@ -82,17 +95,21 @@ def launch(oci: OciRuntime, lay: Layout, *, name: str, tty: bool = False) -> tup
     ]  # fmt: skip
     if tty:
         args.append("-t")
+    if exit_command:
+        args += ["--exit-command", exit_command[0]]
+        for arg in exit_command[1:]:
+            args += ["--exit-command-arg", arg]
     read_fd, write_fd = os.pipe()
     try:
         with lay.conmon_log.open("ab") as out:
-            env = {**os.environ, "_OCI_SYNCPIPE": str(write_fd)}
+            full_env = {**os.environ, **(env or {}), "_OCI_SYNCPIPE": str(write_fd)}
             proc = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
                 pass_fds=(write_fd,),
-                env=env,
+                env=full_env,
                 cwd=str(lay.dir),
                 start_new_session=True,
             )

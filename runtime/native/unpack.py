@@ -210,8 +210,10 @@ class _Extractor:
         with tarfile.open(fileobj=fileobj, mode="r|", errors="surrogateescape") as tar:
             for member in tar:
                 self._member(tar, member)
-        for path, mtime in reversed(self._dir_times):
-            os.utime(path, (mtime, mtime), follow_symlinks=False)
+        for path, mtime in reversed(self._dir_times):  # last: writing into dirs changes them
+            with contextlib.suppress(FileNotFoundError):  # replaced later in the tar
+                if stat.S_ISDIR(os.lstat(path).st_mode):
+                    os.utime(path, (mtime, mtime), follow_symlinks=False)
 
     def _fail(self, member: tarfile.TarInfo, why: str) -> LayerEscape:
         return LayerEscape(

@@ -61,6 +61,7 @@ def container_info(rec: Record, image: ImageInfo) -> ContainerInfo:
     cfg = rec.config
     env = dict(image.env)
     env.update(dict(cfg.env))
+    entrypoint: tuple[str, ...] | None
     if cfg.entrypoint is not None:
         entrypoint, command = cfg.entrypoint, cfg.command
     else:
@@ -79,6 +80,9 @@ def container_info(rec: Record, image: ImageInfo) -> ContainerInfo:
         labels=summary.labels,
         ports=tuple(sorted(cfg.ports, key=_port_key)),
         mounts=tuple(sorted(cfg.mounts, key=lambda m: m.target)),
+        networks=tuple(
+            dataclasses.replace(n, aliases=tuple(sorted(n.aliases))) for n in cfg.networks
+        ),
         healthcheck=cfg.healthcheck if cfg.healthcheck is not None else image.healthcheck,
         stop_signal=cfg.stop_signal or image.stop_signal or None,
     )

@@ -10,6 +10,7 @@ while a container record still mounts the volume. Neighbours: ``driver``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -36,10 +37,8 @@ class Volumes:
     def ensure(self, name: str) -> Path:
         """The data folder of ``name``, creating the volume (no labels) when missing."""
         if not self.data_dir(name).is_dir():
-            try:
+            with contextlib.suppress(Conflict):
                 self.create(VolumeConfig(name=name))
-            except Conflict:
-                pass
         return self.data_dir(name)
 
     def create(self, config: VolumeConfig) -> VolumeInfo:

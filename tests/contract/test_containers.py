@@ -22,6 +22,7 @@ from runtime.types import (
     ContainerConfig,
     Health,
     HealthSpec,
+    NetworkAttach,
     ResourceSpec,
     RestartSpec,
     State,
@@ -112,7 +113,9 @@ def test_defaults_round_trip_as_none(driver: Driver, project: Project) -> None:
     assert (live.stdin_open, live.tty, live.stop_signal, live.stop_timeout) == (
         False, False, None, None,
     )  # fmt: skip
-    assert driver.inspect_container(cid).summary.state is State.CREATED
+    created = driver.inspect_container(cid)
+    assert created.summary.state is State.CREATED
+    assert (created.started_at, created.restart_count, created.host_ports) == ("", 0, ())
 
 
 def test_list_filters_by_labels_in_one_call(driver: Driver, project: Project) -> None:
@@ -147,8 +150,11 @@ def test_stop_start_remove(driver: Driver, project: Project) -> None:
 
 
 def test_stop_kills_a_process_that_ignores_sigterm(driver: Driver, project: Project) -> None:
-    # busybox `sleep` as PID 1 ignores SIGTERM: only the kill after the timeout ends it
-    cid = project.run("stubborn", command=("sleep", "3600"), stop_timeout=None)
+    # busybox `sleep` as PID 1 ignores SIGTERM; under an init (native: tini) it would not, so the
+    # shell ignores TERM explicitly (sleep inherits that): only the kill after the timeout ends it
+    cid = project.run(
+        "stubborn", command=("sh", "-c", "trap '' TERM; sleep 3600"), stop_timeout=None
+    )
     driver.stop_container(cid, timeout=1)
     summary = driver.inspect_container(cid).summary
     assert summary.state is State.EXITED
@@ -216,3 +222,10 @@ def test_not_found_and_conflict(driver: Driver, project: Project) -> None:
         driver.create_container(replace(config, command=("true",)))
     with pytest.raises(NotFound):
         driver.create_container(project.config("noimage", image="dockwright-test/absent:never"))
+    absent = NetworkAttach(project.n("absent-net"))
+    for short, networks in (
+        ("nonet", (absent,)),
+        ("nonet2", (NetworkAttach(project.network), absent)),
+    ):
+        with pytest.raises(NotFound):  # at create or, on Docker, at start
+            project.run(short, networks=networks)

@@ -93,10 +93,10 @@ def test_containers_reach_each_other_by_alias(driver: Driver, project: Project) 
 
 def test_networks_create_list_remove(driver: Driver, project: Project) -> None:
     config = NetworkConfig(
-        project.n("sub"), subnet="10.213.0.0/24", labels=(*project.labels, ("tier", "x"))
+        project.n("sub"), subnet="10.213.200.0/24", labels=(*project.labels, ("tier", "x"))
     )
     created = driver.create_network(config)
-    assert (created.name, created.subnet) == (config.name, "10.213.0.0/24")
+    assert (created.name, created.subnet) == (config.name, "10.213.200.0/24")
     assert created.driver == "bridge"
     assert created.label("tier") == "x"
     plain = driver.create_network(NetworkConfig(project.n("plain"), labels=project.labels))
@@ -109,7 +109,7 @@ def test_networks_create_list_remove(driver: Driver, project: Project) -> None:
         driver.create_network(config)
     cid = project.run("member", networks=(NetworkAttach(config.name),))
     (address,) = [a for n, a in driver.inspect_container(cid).ip_addresses if n == config.name]
-    assert address.startswith("10.213.0.")
+    assert address.startswith("10.213.200.")
     with pytest.raises(Conflict) as in_use:  # a live member: refused at once, naming it
         driver.remove_network(config.name)
     assert project.n("member") in str(in_use.value)

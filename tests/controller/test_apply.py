@@ -121,6 +121,8 @@ def test_pull_always_recreates_only_when_the_id_changes(tmp_path: Path) -> None:
     driver.pull_ids["app:1"] = "sha256:v1"
     converge(root, driver)
     first = _id(driver, "a")
+    plan = plan_of(root, driver)
+    assert not plan.has_changes and plan.has_work  # a routine pull is not a change
     outcomes = converge(root, driver)
     assert first == _id(driver, "a")
     assert [o.action.kind for o in outcomes if o.action.object == "image"] == [Kind.PULL]

@@ -183,3 +183,25 @@ def test_images_pull_missing_never_and_new_id(tmp_path: Path) -> None:
     converge(root, driver)
     driver.add_image("other:1", "sha256:newer")
     assert rows(plan_of(root, driver)) == [("recreate", "a", "image_id changed")]
+
+
+def test_missing_host_variable_holds_only_that_resource(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("a", 'env = { T = { env = "DW_NOPE_9" } }') +
+                            container("b")})
+    plan = plan_of(root, fake())
+    assert [e.resource for e in plan.errors] == ["a"]
+    assert "DW_NOPE_9" in plan.errors[0].message
+    assert [n for _, n, _ in rows(plan) if n in ("a", "b")] == ["b"]
+
+
+def test_links_to_replicas_alias_every_replica(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("api", "replicas = 2") +
+                            container("web", 'links = ["api:backend"]')})
+    plan = plan_of(root, fake())
+    aliases = {a.name: a.container.config.networks for a in plan.actions
+               if a.container is not None}
+    assert aliases["api-1"][0].aliases == ("backend",)
+    assert aliases["api-2"][0].aliases == ("backend",)
+    assert aliases["web"][0].aliases == ()
+    web = next(a for a in plan.actions if a.name == "web")
+    assert {"container:api-1", "container:api-2"} <= set(web.depends_on)

@@ -159,7 +159,7 @@ class Project:
         """Name -> id of every container of this project (by label)."""
         found = self.client.containers.list(
             all=True, sparse=True, filters={"label": f"{LABEL_PROJECT}={self.name}"})
-        return {c.attrs["Names"][0].lstrip("/"): c.id for c in found}
+        return {c.attrs["Names"][0].lstrip("/"): str(c.attrs["Id"]) for c in found}
 
     def volume_exists(self, short: str) -> bool:
         try:
@@ -170,6 +170,7 @@ class Project:
 
     def exec(self, short: str, *cmd: str) -> tuple[int, str]:
         code, output = self.container(short).exec_run(list(cmd))
+        assert isinstance(output, bytes) and code is not None
         return int(code), output.decode(errors="replace")
 
     def cleanup(self) -> None:
@@ -198,7 +199,7 @@ def cleanup_project(client: docker.DockerClient, project: str) -> None:
                 with contextlib.suppress(docker.errors.APIError):
                     c.remove(force=True, v=True)
     for net in client.networks.list():
-        if _mine(net.name, net.attrs.get("Labels"), project):
+        if _mine(str(net.name), net.attrs.get("Labels"), project):
             with contextlib.suppress(docker.errors.APIError):
                 net.remove()
     for vol in client.volumes.list():
@@ -230,11 +231,11 @@ def docker_client() -> Iterator[docker.DockerClient]:
 def busybox(docker_client: docker.DockerClient) -> str:
     """The test image's id (built when missing)."""
     try:
-        from tests.images import busybox_image  # the Docker driver engineer's helper
+        from tests import images  # the Docker driver engineer's helper, when present
     except ImportError:
-        busybox_image = None
-    if busybox_image is not None:
-        busybox_image()
+        pass
+    else:
+        images.busybox_image()
     try:
         return str(docker_client.images.get(IMAGE).id)
     except docker.errors.ImageNotFound:
@@ -287,6 +288,11 @@ def loop_container(name: str, command: str = LOOP, **extra: str) -> str:
 
 def env_of(container: Container) -> dict[str, str]:
     return dict(item.split("=", 1) for item in container.attrs["Config"]["Env"] or [])
+
+
+def image_id(container: Container) -> str:
+    """The id of the image a container was created from."""
+    return str(container.attrs["Image"])
 
 
 def labels_of(container: Container) -> dict[str, str]:

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -24,6 +25,7 @@ from .conftest import (
     IMAGE,
     LOOP,
     Project,
+    Run,
     env_of,
     free_port,
     labels_of,
@@ -218,8 +220,10 @@ def test_client_reaches_server_by_link_alias(deployed: tuple[Project, int, str])
     wait_for(fetch, "client -> web:8080 by link alias", timeout=20)
 
 
-def test_secret_not_printed_by_apply(deployed: tuple[Project, int, str]) -> None:
-    _, _, apply_output = deployed
+def test_apply_prints_progress_without_secrets(deployed: tuple[Project, int, str]) -> None:
+    p, _, apply_output = deployed
+    for short in ("store", "web", "client", "worker", "plain"):
+        assert p.n(short) in apply_output, f"no progress line for {p.n(short)}\n{apply_output}"
     assert SECRET not in apply_output
 
 
@@ -247,29 +251,40 @@ def test_dry_run_and_diff_change_nothing(project: Project) -> None:
     assert project.n("a") in diff.out and project.n("b") in diff.out
     plan = project.diff("--output", "json")
     assert plan.code == 2, str(plan)
-    assert project.n("a") in json.dumps(json.loads(plan.out))
+    planned = json.loads(plan.out)
+    assert project.n("a") in json.dumps(planned)
     dry = project.apply("--dry-run")
     assert dry.code == 2, f"apply --dry-run with changes exits 2\n{dry}"
     assert project.ids() == {}, "diff / --dry-run must not create anything"
-    project.apply_ok()
+    applied = project.apply("--output", "json")
+    assert applied.code == 0, str(applied)
+    result = json.loads(applied.out)
+    assert result["plan"]["actions"] == planned["actions"], "apply executes the plan diff showed"
     assert set(project.ids()) == {project.n("a"), project.n("b")}
 
 
+def _status_of(run: Run, name: str) -> dict[str, Any]:
+    found = [r for r in json.loads(run.out)["resources"] if r.get("name") == name]
+    assert len(found) == 1, f"status lists {name} once\n{run}"
+    return dict(found[0])
+
+
 def test_status_and_ps(project: Project) -> None:
-    project.write("a.toml", loop_container(project.n("a")))
-    project.apply_ok()
-    status = project.cli("status", "--output", "json")
+    p = project
+    p.write("a.toml", loop_container(p.n("a")))
+    p.apply_ok()
+    status = p.cli("status", "--output", "json")
     assert status.code == 0, str(status)
-    assert project.n("a") in status.out
-    json.loads(status.out)
-    text = project.cli("status")
-    assert text.code == 0 and project.n("a") in text.out, str(text)
-    ps = project.cli("ps", with_dir=False)
-    assert ps.code == 0 and project.n("a") in ps.out, str(ps)
-    project.container("a").stop(timeout=1)
-    drifted = project.cli("status", "--output", "json")
-    assert project.n("a") in drifted.out
-    assert drifted.out != status.out, "status must show that the container is not running"
+    row = _status_of(status, p.n("a"))
+    assert row["in_sync"] is True and row["desired"] == row["actual"] == "running", row
+    text = p.cli("status")
+    assert text.code == 0 and p.n("a") in text.out, str(text)
+    ps = p.cli("ps", with_dir=False)
+    assert ps.code == 0 and p.n("a") in ps.out, str(ps)
+    p.container("a").stop(timeout=1)
+    drifted = _status_of(p.cli("status", "--output", "json"), p.n("a"))
+    assert drifted["in_sync"] is False and drifted["actual"] != "running", drifted
+    assert drifted["reason"], "status says why a resource is not in sync"
 
 
 def test_down_removes_project(project: Project) -> None:

@@ -1,6 +1,6 @@
 """Issue 3, behaviour 9: ``depends_on = { x = "healthy" }`` waits for the healthcheck.
 
-The dependent is created only after the daemon reported the dependency
+The dependent is started only after the daemon reported the dependency
 healthy (checked against the daemon's own ``health_status`` event times); a
 dependency that never becomes healthy fails the pass with a clear error that
 names it, and its dependents are not started.
@@ -9,7 +9,7 @@ names it, and its dependents are not started.
 from __future__ import annotations
 
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,15 +17,13 @@ from .conftest import Project, loop_container
 
 pytestmark = pytest.mark.docker
 
-READY_LATER = ("[\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3; touch /tmp/ready; "
+READY_LATER = ("[\"sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3; touch /ready; "
                "while :; do sleep 1; done\"]")
 
 
-def _created_ns(p: Project, short: str) -> int:
-    """A container's creation time in ns since the epoch (daemon clock)."""
-    from datetime import datetime
-
-    value = p.container(short).attrs["Created"].rstrip("Z")
+def _started_ns(p: Project, short: str) -> int:
+    """When a container was (last) started, in ns since the epoch (daemon clock)."""
+    value = p.container(short).attrs["State"]["StartedAt"].rstrip("Z")
     head, _, frac = value.partition(".")
     base = datetime.fromisoformat(head).replace(tzinfo=UTC)
     return int(base.timestamp()) * 1_000_000_000 + int((frac + "000000000")[:9])
@@ -37,7 +35,7 @@ def test_dependent_waits_until_healthy(project: Project) -> None:
     since = int(time.time()) - 1
     p.write("a.toml", loop_container(
         db, READY_LATER,
-        healthcheck='{ test = ["CMD-SHELL", "test -f /tmp/ready"], interval = "1s", '
+        healthcheck='{ test = ["CMD-SHELL", "test -f /ready"], interval = "1s", '
                     'timeout = "1s", retries = 30 }')
         + loop_container(p.n("app"), depends_on=f'{{ "{db}" = "healthy" }}'))
     p.apply_ok()
@@ -46,8 +44,8 @@ def test_dependent_waits_until_healthy(project: Project) -> None:
                              filters={"container": db_id, "event": "health_status"})
     healthy = [e["timeNano"] for e in events if e.get("status", "").endswith(": healthy")]
     assert healthy, "the dependency never reported healthy"
-    assert _created_ns(p, "app") >= min(healthy), \
-        "the dependent was created before its dependency was healthy"
+    assert _started_ns(p, "app") >= min(healthy), \
+        "the dependent was started before its dependency was healthy"
     assert p.container("app").status == "running"
     assert p.diff().code == 0
 

@@ -90,7 +90,7 @@ def test_project_table_name_without_flag(project: Project) -> None:
 def test_foreign_container_with_declared_name_is_untouched(project: Project) -> None:
     p = project
     foreign = p.client.containers.run(IMAGE, LOOP_ARGS, name=p.n("web"), detach=True,
-                                      labels={"owner": "someone-else"})
+                                      labels={"owner": "someone-else"}, network_mode="none")
     p.write("a.toml", loop_container(p.n("web"), env='{ A = "1" }') + loop_container(p.n("ok")))
     diff = p.diff()
     assert p.n("web") in diff.text, f"the foreign container is reported\n{diff}"

@@ -64,21 +64,27 @@ def image_config(layers: list[bytes], **config: Any) -> bytes:
 def docker_archive(path: Path, layers: list[bytes], refs: list[str], *,
                    gzipped: frozenset[int] = frozenset(), diff_ids: list[str] | None = None,
                    **config: Any) -> str:
-    """Write a ``docker save``-style archive; return the image id."""
+    """Write a ``docker save``-style archive; return the image id.
+
+    A layer equal to an earlier one is stored as a symlink to it, as ``docker save`` does.
+    """
     cfg = image_config(layers, **config)
     if diff_ids is not None:
         doc = json.loads(cfg)
         doc["rootfs"]["diff_ids"] = diff_ids
         cfg = json.dumps(doc).encode()
-    members = [(f"{sha256(cfg)[7:]}.json", cfg)]
-    names = []
+    members = [entry(f"{sha256(cfg)[7:]}.json", data=cfg)]
+    names: list[str] = []
     for i, layer in enumerate(layers):
-        blob = gzip.compress(layer) if i in gzipped else layer
         names.append(f"l{i}/layer.tar")
-        members.append((names[-1], blob))
-    manifest = [{"Config": members[0][0], "RepoTags": refs, "Layers": names}]
-    members.append(("manifest.json", json.dumps(manifest).encode()))
-    path.write_bytes(tar_bytes(*(entry(n, data=d) for n, d in members)))
+        if layer in layers[:i]:
+            first = layers.index(layer)
+            members.append(entry(names[-1], tarfile.SYMTYPE, link=f"../l{first}/layer.tar"))
+        else:
+            members.append(entry(names[-1], data=gzip.compress(layer) if i in gzipped else layer))
+    manifest = [{"Config": members[0][0].name, "RepoTags": refs, "Layers": names}]
+    members.append(entry("manifest.json", data=json.dumps(manifest).encode()))
+    path.write_bytes(tar_bytes(*members))
     return sha256(cfg)
 
 

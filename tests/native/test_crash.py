@@ -94,12 +94,13 @@ def test_killed_controller_leaves_nothing_behind(
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     try:
         for _ in range(6):
+            args = [str(state), net, name, str(port), str(idlog), BUSYBOX]
             child = subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(state), net, name, str(port), str(idlog), BUSYBOX],
+                [sys.executable, "-c", CHILD, *args],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
             )  # fmt: skip
-            assert child.stdout is not None
-            assert child.stdout.readline() == b"ready\n", child.stderr.read() if child.stderr else ""
+            assert child.stdout is not None and child.stderr is not None
+            assert child.stdout.readline() == b"ready\n", child.stderr.read()
             time.sleep(rng.uniform(0.0, 0.6))
             child.send_signal(signal.SIGKILL)
             child.wait()

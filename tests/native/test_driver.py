@@ -125,7 +125,8 @@ def test_mounts(nproject: NProject, tmp_path: Path) -> None:
     assert out.split() == ["from-host", "ro-refused", "size=8192k"]
     assert (tmp_path / "out.txt").read_text() == "written\n"
     # the named volume keeps its content for the next container; volumes_from shares it
-    code, out = _finish(nproject, "reader", "cat /data/v", volumes_from=((nproject.n("mounts"), True),))
+    source = ((nproject.n("mounts"), True),)
+    code, out = _finish(nproject, "reader", "cat /data/v", volumes_from=source)
     assert (code, out) == (0, "v1\n")
     with pytest.raises(Conflict):
         nproject.driver.remove_volume(vol)  # still used by the two containers
@@ -141,7 +142,8 @@ def test_volume_is_populated_from_the_image(nproject: NProject) -> None:
 
 def test_stop_is_term_then_kill(nproject: NProject) -> None:
     polite = nproject.run("polite")  # LOOP exits 0 on TERM
-    stubborn = nproject.run("stubborn", command=("sh", "-c", "trap '' TERM; while :; do sleep 1; done"))
+    ignore_term = ("sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+    stubborn = nproject.run("stubborn", command=ignore_term)
     nproject.driver.stop_container(polite, timeout=5)
     nproject.driver.stop_container(stubborn, timeout=0.5)
     assert _exited(nproject.driver, polite) == 0

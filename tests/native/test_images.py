@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from runtime.errors import ImageError, InvalidRequest, NotFound
+from runtime.native.archive import ImageArchive
 from runtime.native.images import ImageStore
 from runtime.native.reference import parse_reference
 from runtime.native.unpack import LayerEscape
@@ -120,6 +121,7 @@ def test_whiteouts_become_overlayfs_whiteouts(tmp_path: Path, store: ImageStore)
         entry("bin/", tarfile.DIRTYPE, mode=0o755),
         entry("bin/tool", data=b"#!", mode=0o4755, uid=1000, gid=1000,
               pax={"SCHILY.xattr.user.origin": "layer0",
+                   "SCHILY.xattr.user.bin": b"\x01\xff\x00z".decode("utf-8", "surrogateescape"),
                    "SCHILY.xattr.trusted.overlay.redirect": "/etc"}),
         entry("bin/tool2", tarfile.LNKTYPE, link="bin/tool"),
         entry("dev/", tarfile.DIRTYPE, mode=0o755),
@@ -142,6 +144,7 @@ def test_whiteouts_become_overlayfs_whiteouts(tmp_path: Path, store: ImageStore)
     st = tool.stat()
     assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (1000, 1000, 0o4755)
     assert os.getxattr(tool, "user.origin") == b"layer0"
+    assert os.getxattr(tool, "user.bin") == b"\x01\xff\x00z"  # binary values survive
     assert "trusted.overlay.redirect" not in os.listxattr(tool)  # never taken from archives
     assert (low / "bin" / "tool2").stat().st_ino == st.st_ino
     assert stat.S_ISFIFO((low / "dev" / "fifo").lstat().st_mode)
@@ -213,6 +216,15 @@ def test_corrupt_layer_is_refused(tmp_path: Path, store: ImageStore) -> None:
         store.load_archive(tmp_path / "junk.tar")
     with pytest.raises(NotFound):
         store.load_archive(tmp_path / "missing.tar")
+    zstd = b"\x28\xb5\x2f\xfd" + b"\0" * 64
+    docker_archive(tmp_path / "zstd.tar", [zstd], ["dwt/zstd:1"])
+    with pytest.raises(ImageError, match="zstd-compressed"):
+        store.load_archive(tmp_path / "zstd.tar")
+    truncated = gzip.compress(layer)[:-20]
+    docker_archive(tmp_path / "cut.tar", [truncated], ["dwt/cut:1"], diff_ids=[sha256(layer)])
+    with pytest.raises(ImageError, match="not a valid"):
+        store.load_archive(tmp_path / "cut.tar")
+    assert store_is_clean(store)
 
 
 def test_oci_layout_archive(tmp_path: Path, store: ImageStore) -> None:
@@ -226,8 +238,12 @@ def test_oci_layout_archive(tmp_path: Path, store: ImageStore) -> None:
     assert (image.layers[1] / "b").read_bytes() == b"2"
     layout = tmp_path / "layout"  # the same as an OCI layout directory
     layout.mkdir()
-    with tarfile.open(tmp_path / "oci.tar") as tar:
-        tar.extractall(layout, filter="data")
+    with tarfile.open(tmp_path / "oci.tar") as tar:  # regular files only: no filter needed
+        for member in tar.getmembers():
+            (layout / member.name).parent.mkdir(parents=True, exist_ok=True)
+            stream = tar.extractfile(member)
+            assert stream is not None
+            (layout / member.name).write_bytes(stream.read())
     store.remove("registry.example/dwt/oci:2")
     store.prune()
     assert store.load_archive(layout) == ["registry.example/dwt/oci:2"]
@@ -284,6 +300,8 @@ def test_repeated_layers_are_listed_once_for_overlayfs(tmp_path: Path, store: Im
     assert image is not None
     assert [p.name for p in image.layers] == [sha256(middle)[7:], sha256(empty)[7:]]
     assert len(image.config["rootfs"]["diff_ids"]) == 3
+    with ImageArchive(tmp_path / "r.tar") as archive:  # layer 3 is a symlink to layer 1
+        assert archive.open("l2/layer.tar").read() == empty
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     lower = ":".join(str(p) for p in reversed(image.layers))

@@ -16,8 +16,10 @@ import ipaddress
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,7 +31,7 @@ from runtime.native.net import NetworkManager
 from runtime.native.net.bridge import bridge_ns, bridge_veth, container_ns, host_veth
 from runtime.native.net.hosts import resolv_conf_text
 from runtime.native.net.ipam import Ipam, host_routes, mac_for
-from runtime.native.net.ports import nft_rules, proxy_pids, rule_owner
+from runtime.native.net.ports import masquerade_owner, nft_rules, rule_owner
 from runtime.types import NetworkAttach, NetworkConfig, PortBinding
 
 pytestmark = pytest.mark.native
@@ -93,20 +95,6 @@ def host_address() -> str:
     pytest.fail("this host has no global IPv4 address on its default-route interface")
 
 
-def proc_gone(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def proc_info(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
-    except OSError:
-        return "gone"
-
-
 def new_id() -> str:
     return secrets.token_hex(32)
 
@@ -125,9 +113,15 @@ class Servers:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
 
-        def listening() -> bool:
-            tables = [Path(f"/proc/{proc.pid}/net/{t}") for t in ("tcp", "tcp6")]
-            return any(f":{port:04X} " in t.read_text() for t in tables if t.exists())
+        def listening() -> bool:  # after `ip netns exec` has entered the netns and exec'ed
+            if os.path.realpath(f"/proc/{proc.pid}/exe") != os.path.realpath(BUSYBOX):
+                return False
+            for table in ("tcp", "tcp6"):
+                for line in Path(f"/proc/{proc.pid}/net/{table}").read_text().splitlines()[1:]:
+                    fields = line.split()
+                    if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
+                        return True
+            return False
 
         wait_until(listening, f"server on port {port} in {container_ns(cid)}")
 
@@ -157,7 +151,9 @@ def mgr(tmp_path: Path) -> Iterator[NetworkManager]:
     assert not ({host_veth(i) for _, i in nets} & host_links()), "leaked host veths"
     owners = {rule_owner(r) for r in nft_rules()}
     assert not ({c[:12] for c in ids} & owners), "leaked nft rules"
-    assert not (set(proxy_pids().values()) & ids), "leaked port proxies"
+    masq = {masquerade_owner(r) for r in nft_rules()}
+    assert not ({n for n, _ in nets} & masq), "leaked masquerade rules"
+    assert manager.ports.proxy.pid() is None, "the proxy daemon outlived its last container"
 
 
 @pytest.fixture
@@ -262,6 +258,53 @@ def test_published_port_from_loopback_host_address_and_other_container(
     assert srv[:12] not in {rule_owner(r) for r in nft_rules()}
 
 
+UDP_ECHO = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    data, addr = s.recvfrom(2048)
+    s.sendto(b"echo:" + data, addr)
+"""
+
+UDP_ASK = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(3)
+s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
+print(s.recvfrom(2048)[0].decode())
+"""
+
+
+def test_published_udp_port_from_loopback_and_other_container(
+    mgr: NetworkManager, network: str
+) -> None:
+    srv, ip = start(mgr, network, "udp-srv")
+    client, _ = start(mgr, network, "udp-client")
+    echo = subprocess.Popen(["ip", "netns", "exec", container_ns(srv), sys.executable, "-c",
+                             UDP_ECHO, "5353"], stdin=subprocess.DEVNULL)
+    try:
+        [binding] = mgr.publish(srv, ip, [PortBinding(5353, protocol="udp")])
+        assert binding.protocol == "udp" and binding.host_port
+        port = binding.host_port
+
+        def ask_from_host() -> bool:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.settimeout(0.5)
+                s.sendto(b"ping", ("127.0.0.1", port))
+                with contextlib.suppress(OSError):
+                    return s.recvfrom(2048)[0] == b"echo:ping"
+            return False
+
+        wait_until(ask_from_host, "a UDP answer through DNAT on 127.0.0.1")
+        done = sh("ip", "netns", "exec", container_ns(client), sys.executable, "-c", UDP_ASK,
+                  host_address(), str(port), "via-proxy")
+        assert done.stdout.strip() == "echo:via-proxy", done.stderr
+    finally:
+        echo.kill()
+        echo.wait(timeout=5)
+
+
 def test_published_port_on_loopback_only(
     mgr: NetworkManager, network: str, servers: Servers
 ) -> None:
@@ -270,6 +313,27 @@ def test_published_port_on_loopback_only(
     [binding] = mgr.publish(srv, ip, [PortBinding(81, host_ip="127.0.0.1")])
     assert binding.host_ip == "127.0.0.1" and binding.host_port
     assert b"loopback-only" in tcp_ask("127.0.0.1", binding.host_port)
+
+
+def test_a_restarted_proxy_daemon_gets_every_listener_back(
+    mgr: NetworkManager, network: str, servers: Servers
+) -> None:
+    first, ip1 = start(mgr, network, "first")
+    second, ip2 = start(mgr, network, "second")
+    client, _ = start(mgr, network, "client")
+    servers.greet(first, 80, "first")
+    [b1] = mgr.publish(first, ip1, [PortBinding(80)])
+    pid = mgr.ports.proxy.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # the daemon we started dies
+    wait_until(lambda: mgr.ports.proxy.pid() is None, "the proxy daemon to die")
+    assert "first" not in ns_ask(client, host_address(), b1.host_port or 0)
+    mgr.publish(second, ip2, [PortBinding(80)])  # starts a new daemon, which restores
+    assert mgr.ports.proxy.proxied() == {first, second}
+    assert "first" in ns_ask(client, host_address(), b1.host_port or 0)
+    mgr.unpublish(first)
+    mgr.unpublish(second)
+    assert mgr.ports.proxy.pid() is None  # nothing published: no daemon
 
 
 def test_port_in_use_is_a_conflict_naming_the_port(mgr: NetworkManager, network: str) -> None:
@@ -294,7 +358,7 @@ def test_address_persists_across_detach_attach_and_mac_follows_ip(
     assert mac == mac_for(ip) == "02:42:" + ":".join(f"{int(x):02x}" for x in ip.split("."))
     mgr.detach(cid)
     assert "eth0" not in sh("ip", "netns", "exec", container_ns(cid), "ip", "link").stdout
-    other, other_ip = start(mgr, network, "o")  # a newcomer must not take the address
+    _other, other_ip = start(mgr, network, "o")  # a newcomer must not take the address
     assert other_ip != ip
     mgr.delete_netns(cid)  # a restart: new netns, same id
     mgr.create_netns(cid)
@@ -314,7 +378,7 @@ def test_gc_removes_dead_ids_and_keeps_live_ones(
     servers.greet(live, 80, "alive")
     [live_port] = mgr.publish(live, live_ip, [PortBinding(80)])
     [dead_port] = mgr.publish(dead, dead_ip, [PortBinding(80)])
-    dead_pid = json.loads((mgr.root / "ports" / f"{dead}.json").read_text())["pid"]
+    assert mgr.ports.proxy.proxied() == {live, dead}
 
     mgr.gc({live})
 
@@ -323,10 +387,9 @@ def test_gc_removes_dead_ids_and_keeps_live_ones(
                                        "link").stdout
     owners = {rule_owner(r) for r in nft_rules()}
     assert dead[:12] not in owners and live[:12] in owners
-    wait_until(lambda: proc_gone(dead_pid), f"the proxy of the dead container to exit "
-               f"({proc_info(dead_pid)})")
+    assert mgr.ports.proxy.proxied() == {live}
     assert dead not in mgr.known_ids()
-    assert dead not in mgr.ipam.allocations(network).keys()
+    assert dead not in mgr.ipam.allocations(network)
     assert dead_port.host_port is not None
     with pytest.raises(OSError):
         tcp_ask("127.0.0.1", dead_port.host_port, timeout=1)
@@ -345,7 +408,7 @@ def test_gc_finds_leaks_after_a_crash(mgr: NetworkManager, network: str) -> None
     NetworkManager(mgr.root.parent).gc(set())
     assert container_ns(cid) not in netns_names()
     assert cid[:12] not in {rule_owner(r) for r in nft_rules()}
-    assert cid not in proxy_pids().values()
+    assert mgr.ports.proxy.pid() is None  # nothing left to proxy: the daemon stopped
 
 
 def test_ensure_calls_are_idempotent(mgr: NetworkManager) -> None:
@@ -354,6 +417,10 @@ def test_ensure_calls_are_idempotent(mgr: NetworkManager) -> None:
     assert mgr.ensure_network(NetworkConfig(name=name)) == first
     assert [n.name for n in mgr.list_networks()] == [name]
     assert first.label("k") == "v" and first.subnet
+    assert [masquerade_owner(r) for r in nft_rules()].count(name) == 1  # egress, once
+    internal = f"dwt-{secrets.token_hex(4)}"
+    mgr.ensure_network(NetworkConfig(name=internal, internal=True))
+    assert internal not in [masquerade_owner(r) for r in nft_rules()]
     cid = new_id()
     assert mgr.create_netns(cid) == mgr.create_netns(cid) == f"/run/netns/{container_ns(cid)}"
     pairs = mgr.attach(cid, [NetworkAttach(name)], "i")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from specs.loader import load_dir, with_defaults
+from specs.loader import load_dir
 from specs.models import Container, EnvFromFile, EnvFromHost, Mount, Network, Port, Volume
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "specs"
@@ -94,17 +94,6 @@ def test_dotenv_supplies_variables_when_environ_lacks_them() -> None:
     client = next(r.spec for r in specs.resources() if r.name == "client")
     assert isinstance(client, Container)
     assert client.image.args == {"VERSION": "2.5"}
-
-
-def test_project_defaults_fill_only_what_a_container_leaves_unset() -> None:
-    specs = load_dir(FIXTURES / "valid" / "full", environ={})
-    by_name = {r.name: r.spec for r in specs.resources("container")}
-    db = with_defaults(by_name["db"], specs.project.defaults)  # type: ignore[arg-type]
-    client = with_defaults(by_name["client"], specs.project.defaults)  # type: ignore[arg-type]
-    assert str(db.restart) == "on-failure:3" and str(client.restart) == "unless-stopped"
-    assert db.stop_timeout == 5.0 and client.stop_timeout == 2.0
-    assert db.labels == {"team": "core", "tier": "data"}
-    assert db.image.pull == "never" and client.image.pull == "always"
 
 
 def test_invalid_file_freezes_only_what_it_declared() -> None:

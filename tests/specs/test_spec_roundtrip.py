@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+import tomllib
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -29,8 +31,12 @@ from specs.models import (
     Volume,
     VolumesFrom,
 )
+from specs.schema import build_schema
+from tests.specs.schema_check import check
 
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+SCHEMA = build_schema()
+
+text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
                max_size=12)
 names = st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,10}", fullmatch=True)
 paths = st.lists(st.from_regex(r"[A-Za-z0-9_. -]{1,8}", fullmatch=True), min_size=1,
@@ -113,7 +119,8 @@ resource_sets = st.dictionaries(
     for kind, name in keys]))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("DW_FUZZ_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(resource_sets, st.none() | projects)
 def test_dump_then_load_gives_equal_models(
         items: tuple[tuple[str, str, Model, int], ...], project: Project | None) -> None:
@@ -123,6 +130,7 @@ def test_dump_then_load_gives_equal_models(
             chosen = [(kind, name, spec) for kind, name, spec, where in items if where == index]
             if chosen or (index == 0 and project is not None):
                 text_ = dumps(chosen, project if index == 0 else None)
+                assert check(SCHEMA, tomllib.loads(text_)) == []  # editors accept it too
                 (root / f"part-{index}.toml").write_text(text_, encoding="utf-8")
         specs = load_dir(root, environ={})
     loaded = {(r.kind, r.name): r.spec for f in specs.files for r in f.resources}

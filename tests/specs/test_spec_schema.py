@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from specs.models import KINDS, Container
 from specs.schema import build_schema
+from tests.specs.schema_check import check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,3 +59,29 @@ def test_resource_names_follow_the_model_rule() -> None:
     assert re.match(pattern, "web-1") and not re.match(pattern, "-web")
     assert schema["additionalProperties"] is False
     assert Container.__name__ in schema["$defs"]
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "specs"
+
+
+def _spec_files() -> list[Path]:
+    files = [p for p in (FIXTURES / "valid").rglob("*.toml") if ".hidden" not in p.parts]
+    return sorted([*files, *(ROOT / "examples").rglob("*.toml")])
+
+
+def test_files_the_loader_accepts_conform_to_the_schema() -> None:
+    schema = build_schema()
+    files = _spec_files()
+    assert len(files) >= 4
+    for path in files:
+        assert check(schema, tomllib.loads(path.read_text(encoding="utf-8"))) == [], path
+
+
+def test_schema_rejects_unknown_keys_and_bad_short_forms() -> None:
+    schema = build_schema()
+    doc = tomllib.loads((FIXTURES / "invalid" / "unknown-keys" / "web.toml").read_text())
+    problems = check(schema, doc)
+    assert any("unknown key 'enviroment'" in p for p in problems)
+    assert any("unknown key 'contaner'" in p for p in problems)
+    assert check(schema, {"container": {"w": {"image": "x", "ports": ["80:80:80:80"]}}})
+    assert check(schema, {"container": {"w": {"image": "x", "stop_timeout": "5q"}}})

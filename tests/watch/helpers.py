@@ -46,6 +46,14 @@ def parse_prometheus(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
     return out
 
 
+def get(client: Any, name: str) -> Any:
+    """The container called ``name``, or None (e.g. between a remove and a create)."""
+    try:
+        return client.containers.get(name)
+    except Exception:
+        return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

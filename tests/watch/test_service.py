@@ -10,6 +10,7 @@ Neighbours: ``controller.commands.watch`` and everything below it;
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,19 +18,14 @@ from typing import Any
 
 import pytest
 
-from runtime.types import LABEL_PROJECT
 from tests.conftest import wait_for
-from tests.watch.helpers import Service, container_toml, parse_prometheus
+from tests.watch.helpers import Service, container_toml, get, parse_prometheus
 
 pytestmark = pytest.mark.docker
 
 
 def _container(dclient: Any, name: str) -> Any:
-    try:
-        c = dclient.containers.get(name)
-    except Exception:
-        return None
-    return c
+    return get(dclient, name)
 
 
 def _running_with_env(dclient: Any, name: str, pair: str) -> Any:
@@ -144,8 +140,12 @@ def test_crash_looping_container_is_backed_off_and_shown(
     svc.wait_ready()
     loop = svc.wait_event("crash_loop", resource=bad, timeout=60)
     assert loop["retry_in"] >= 1
-    status = wait_for(lambda: (s := svc.json("/status")) and bad in s["crash_loops"] and s,
-                      "crash loop in /status")
+    def looping() -> dict[str, Any] | None:
+        body: dict[str, Any] = svc.json("/status")
+        return body if bad in body["crash_loops"] else None
+
+    status = wait_for(looping, "crash loop in /status")
+    assert status is not None
     assert status["crash_loops"][bad]["crash_looping"] is True
     assert status["backoffs"][bad]["reason"] == "crash-looping"
     samples = parse_prometheus(svc.http("/metrics")[1])
@@ -159,6 +159,40 @@ def test_crash_looping_container_is_backed_off_and_shown(
     assert len(starts) <= 3 + len(loops)  # never a hot loop: one start per backoff step
     c = dclient.containers.get(bad)
     assert c.attrs["State"]["ExitCode"] == 3
+    assert svc.terminate() == 0
+
+
+def test_failing_resource_backs_off_then_recovers(
+        spec_dir: Path, project_name: str, dclient: Any,
+        start_service: Callable[..., Service]) -> None:
+    """A host port held by another process: the start fails, retries slow down
+    (1 s, 2 s, 4 s ...), the other resources are unaffected, and once the port
+    is free the container converges and its backoff is reset."""
+    web, ok = f"{project_name}-web", f"{project_name}-ok"
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        (spec_dir / "web.toml").write_text(container_toml(
+            web, extra=f'ports = ["127.0.0.1:{port}:80"]\n'))
+        (spec_dir / "ok.toml").write_text(container_toml(ok))
+        svc = start_service(["--project", project_name, "watch", str(spec_dir)])
+        svc.wait_ready()
+        wait_for(lambda: (c := _container(dclient, ok)) and c.status == "running",
+                 "the other container runs regardless")
+        first = svc.wait_event("resource_backoff", resource=web)
+        second = svc.wait_event("resource_backoff", resource=web, since=1)
+        assert (first["retry_in"], second["retry_in"]) == (1.0, 2.0)
+        assert str(port) in first["error"]
+        status = svc.json("/status")
+        assert status["backoffs"][web]["failures"] >= 2
+    finally:
+        holder.close()
+    wait_for(lambda: (c := _container(dclient, web)) and c.status == "running",
+             "web running once the port is free", timeout=60)
+    svc.wait_event("backoff_reset", resource=web, timeout=30)
+    assert web not in svc.json("/status")["backoffs"]
     assert svc.terminate() == 0
 
 
@@ -178,5 +212,50 @@ def test_apply_style_lock_wait(spec_dir: Path, project_name: str,
     assert second.terminate() == 0
 
 
-def test_labels_used_for_cleanup_only(project_name: str) -> None:
-    assert LABEL_PROJECT  # the project_name fixture removes what the tests made, by label
+
+def _wait_docker_event(dclient: Any, name: str, action: str, since: float) -> None:
+    """Block until Docker reports ``action`` for container ``name`` (bounded)."""
+    stream = dclient.api.events(decode=True, since=int(since), until=int(since) + 60,
+                                filters={"type": "container", "event": action,
+                                         "container": name})
+    try:
+        for _ in stream:
+            return
+    finally:
+        stream.close()
+    pytest.fail(f"no {action} event for {name}")
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_stop_in_the_middle_of_a_recreate_loses_nothing(
+        sig: str, spec_dir: Path, project_name: str, dclient: Any,
+        start_service: Callable[..., Service]) -> None:
+    """SIGTERM mid-action: exit 0 within the stop timeout; kill -9 mid-action:
+    nothing lost. Either way the next start converges, with no leftovers."""
+    import signal as signals
+
+    web = f"{project_name}-web"
+    slow = '["sleep", "1000"]'  # ignores SIGTERM: every stop waits the full stop_timeout
+    (spec_dir / "web.toml").write_text(container_toml(web, env={"V": "1"}, command=slow)
+                                       .replace('stop_timeout = "1s"', 'stop_timeout = "3s"'))
+    args = ["--project", project_name, "watch", "--stop-timeout", "1s", str(spec_dir)]
+    svc = start_service(args)
+    svc.wait_ready()
+    old = wait_for(lambda: _running_with_env(dclient, web, "V=1"), "web running")
+    (spec_dir / "web.toml").write_text(container_toml(web, env={"V": "2"}, command=slow)
+                                       .replace('stop_timeout = "1s"', 'stop_timeout = "3s"'))
+    _wait_docker_event(dclient, old.id, "kill", time.time() - 5)  # the recreate is stopping it
+    svc.proc.send_signal(getattr(signals, sig))
+    code = svc.proc.wait(30)
+    if sig == "SIGTERM":
+        assert code == 0
+        assert svc.logged("watch_stopped")
+    assert code == 0 or sig == "SIGKILL"
+
+    again = start_service(args)
+    again.wait_ready()
+    new = wait_for(lambda: _running_with_env(dclient, web, "V=2"), "web converged after restart")
+    owned = dclient.containers.list(all=True, filters={"label": f"io.dockwright.project="
+                                                                f"{project_name}"})
+    assert [c.name for c in owned] == [web] and owned[0].id == new.id
+    assert again.terminate() == 0

@@ -157,6 +157,27 @@ def test_lock_refuses_second_holder_naming_it_and_waits(tmp_path: Path,
     assert acquired.is_set() and waited and waited[0]["purpose"] == "watch"
 
 
+def test_lock_wait_can_be_cancelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKWRIGHT_LOCK_DIR", str(tmp_path))
+    cancel = threading.Event()
+    errors: list[LockHeld] = []
+
+    def waiter() -> None:
+        try:
+            with project_lock("dwt-lock", wait=True, purpose="apply", cancel=cancel):
+                pass
+        except LockHeld as exc:
+            errors.append(exc)
+
+    with project_lock("dwt-lock", wait=False, purpose="watch"):
+        t = threading.Thread(target=waiter)
+        t.start()
+        time.sleep(0.3)
+        cancel.set()
+        t.join(5)
+    assert not t.is_alive() and errors and "stopped while waiting" in str(errors[0])
+
+
 def test_ignored_paths(tmp_path: Path) -> None:
     assert ignored(str(tmp_path / "a.toml"), tmp_path) is False
     assert ignored(str(tmp_path / ".env"), tmp_path) is False

@@ -83,6 +83,8 @@ class NetworkManager:
             else:
                 pool = self.ipam.ensure_pool(cfg.name, str(data["subnet"]))
             bridge.ensure_network(cfg.name, str(data["id"]), pool)
+            if not data.get("internal"):
+                self.ports.ensure_masquerade(cfg.name, pool.subnet)
             return self._info(data)
 
     def get_network(self, name: str) -> NetworkInfo | None:
@@ -109,6 +111,7 @@ class NetworkManager:
                 raise Conflict(f"network {name} is in use by containers "
                                f"{', '.join(u[:12] for u in users)}",
                                hint="remove those containers first")
+            self.ports.remove_masquerade(name)
             bridge.remove_network(name, str(data["id"]))
             self.ipam.remove_pool(name)
             store.remove(self._net_path(name))
@@ -263,7 +266,7 @@ class NetworkManager:
     def known_ids(self) -> set[str]:
         """Container ids this state folder has records of (any kind)."""
         ids = {p.stem for p in (self.root / "containers").glob("*.json")}
-        ids |= {p.stem for p in (self.root / "ports").glob("*.json")}
+        ids |= set(self.ports.records())
         for pool in self.ipam.pools():
             ids |= set(self.ipam.allocations(pool.network))
         return ids
@@ -271,8 +274,10 @@ class NetworkManager:
     def gc(self, live_ids: set[str]) -> None:
         """Remove netns, veths, nft rules, proxies, addresses of known ids not live."""
         dead = self.known_ids() - set(live_ids)
+        self.ports.unpublish_many(dead)
         for cid in sorted(dead):
             self.release(cid)
+        self.ports.gc(set(live_ids))
         live12 = {cid[:12] for cid in live_ids}
         for net in self.list_networks():
             for port in bridge.bridge_ports(net.name):

@@ -7,15 +7,17 @@ Role: make ``host_ip:host_port`` reach ``container_ip:container_port``.
   gateway veth has route_localnet=1 (see ``bridge``). This path keeps ~1 ms
   per request and never touches Docker's chains.
 - Everything else (external clients, other containers dialling a host
-  address) reaches a small detached proxy process per container
-  (``proxy.py``), because DNATed packets would be forwarded in the host
-  namespace, where Docker's ``FORWARD DROP`` discards them. The proxy's
-  sockets are bound here first: a taken port is a ``Conflict`` naming it,
-  and picked ports (host_port None) are known at once.
-Each rule carries the comment ``dw:<id12>`` and each proxy is recorded in
-``<state_dir>/net/ports/<id>.json`` with its pid and has the id on its
-command line, so ``gc`` finds everything of a dead container.
-Neighbours: ``proxy`` (the helper), ``manager`` (the caller), ``store``.
+  address) reaches the state folder's proxy daemon (``proxy.py`` through
+  ``proxyctl``), because DNATed packets would be forwarded in the host
+  namespace, where Docker's ``FORWARD DROP`` discards them. The listening
+  sockets are bound here first and handed over: a taken port is a
+  ``Conflict`` naming it, and picked ports (host_port None) are known at once.
+Each rule carries the comment ``dw:<id12>``; each container's bindings are
+recorded in ``<state_dir>/net/ports/<id>.json`` before any rule or listener
+exists, so ``gc`` finds everything of a dead container, and a restarted
+daemon gets every recorded listener back.
+Neighbours: ``proxyctl`` + ``proxy`` (the daemon), ``manager`` (the caller),
+``store``.
 """
 
 from __future__ import annotations
@@ -23,20 +25,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
-import signal
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import Conflict, InvalidRequest, Permanent, Transient
+from runtime.errors import Conflict, InvalidRequest, Permanent, RuntimeError_, Transient
 from runtime.native.net import store
-from runtime.native.net.proxy import MARKER
+from runtime.native.net.proxyctl import ProxyClient
 from runtime.types import PortBinding
 
 TABLE = "dockwright"
@@ -46,7 +44,6 @@ NFT_HEADER = f"""table inet {TABLE} {{
 }}
 """
 LOOPBACK_MASQ = 'ip saddr 127.0.0.0/8 oifname "dwh*" masquerade comment "dw:loopback"'
-PROXY = Path(__file__).with_name("proxy.py")
 
 
 def nft(script: str, *args: str) -> str:
@@ -80,35 +77,30 @@ def rule_owner(rule: dict[str, Any]) -> str | None:
     return comment[3:] if comment.startswith("dw:") and comment != "dw:loopback" else None
 
 
-def _pid_cmdline(pid: int) -> list[str]:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return []
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def proxy_pids() -> dict[int, str]:
-    """Running proxy processes: pid -> container id (from their command lines)."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            argv = _pid_cmdline(int(entry.name))
-            if MARKER in argv[1:3] and len(argv) > argv.index(MARKER) + 1:
-                out[int(entry.name)] = argv[argv.index(MARKER) + 1]
-    return out
+def masquerade_owner(rule: dict[str, Any]) -> str | None:
+    """The network an egress masquerade rule belongs to, or None."""
+    comment = str(rule.get("comment", ""))
+    return comment[6:] if comment.startswith("dwnet:") else None
 
 
 class Ports:
-    """Published ports of all native containers, recorded under ``root``."""
+    """Published ports of all native containers of one state folder (records under ``root``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self.proxy = ProxyClient(root)
         self._table_ready = False
 
     def _record(self, cid: str) -> Path:
         return self.root / f"{cid}.json"
+
+    def records(self) -> dict[str, dict[str, Any]]:
+        out = {}
+        for path in self.root.glob("*.json"):
+            data = store.read_json(path) if path.name != "daemon.json" else None
+            if data is not None and "cid" in data:
+                out[str(data["cid"])] = data
+        return out
 
     def ensure_table(self) -> None:
         """Create our nft table, chains and the loopback masquerade (idempotent)."""
@@ -120,13 +112,34 @@ class Ports:
                 nft(f"add rule inet {TABLE} postrouting {LOOPBACK_MASQ}\n")
         self._table_ready = True
 
+    def ensure_masquerade(self, network: str, subnet: str) -> None:
+        """Masquerade the network's traffic leaving the host (egress of a non-internal network).
+
+        Beside Docker, forwarded egress still meets Docker's FORWARD DROP unless the
+        operator accepts it in DOCKER-USER; on other hosts this is all egress needs.
+        """
+        self.ensure_table()
+        comment = f"dwnet:{network}"
+        if any(r.get("comment") == comment for r in nft_rules()):
+            return
+        nft(f"add rule inet {TABLE} postrouting ip saddr {subnet} ip daddr != {subnet} "
+            f'oifname != "dwh*" masquerade comment "{comment}"\n')
+
+    def remove_masquerade(self, network: str) -> None:
+        comment = f"dwnet:{network}"
+        script = [f"delete rule inet {TABLE} {r['chain']} handle {r['handle']}"
+                  for r in nft_rules() if r.get("comment") == comment]
+        if script:
+            nft("\n".join(script) + "\n")
+
     # publish -----------------------------------------------------------------
     def publish(self, cid: str, ip: str, ports: Sequence[PortBinding]) -> list[PortBinding]:
         """Publish ``ports`` of container ``cid`` at ``ip``; returns the actual bindings."""
         existing = store.read_json(self._record(cid))
         if existing is not None:
             actual = [PortBinding(**b) for b in existing.get("bindings", [])]
-            if existing.get("ip") == ip and self._alive(existing) and _same(ports, actual):
+            if existing.get("ip") == ip and _same(ports, actual) and \
+                    cid in self.proxy.proxied():
                 return actual
             self.unpublish(cid)
         if not ports:
@@ -137,13 +150,10 @@ class Ports:
             for binding in ports:
                 sockets.append(_bind(binding))
             actual = [b for b, _ in sockets]
-            store.write_json(self._record(cid), {"cid": cid, "ip": ip, "pid": None,
+            store.write_json(self._record(cid), {"cid": cid, "ip": ip,
                                                  "bindings": [asdict(b) for b in actual]})
             nft(_rules_script(cid, ip, actual))
-            spec = [[b.protocol, s.fileno(), ip, b.container_port] for b, s in sockets]
-            pid = self._spawn(cid, spec, [s.fileno() for _, s in sockets])
-            store.write_json(self._record(cid), {"cid": cid, "ip": ip, "pid": pid,
-                                                 "bindings": [asdict(b) for b in actual]})
+            self._hand_over(cid, ip, sockets)
             return actual
         except BaseException:
             with contextlib.suppress(Exception):
@@ -153,66 +163,59 @@ class Ports:
             for _, sock in sockets:
                 sock.close()
 
-    def _spawn(self, cid: str, spec: list[list[Any]], fds: list[int]) -> int:
-        log = self.root / f"{cid}.log"
-        with open(log, "ab") as out:
-            try:
-                proc = subprocess.Popen(
-                    [sys.executable, "-S", str(PROXY), MARKER, cid, json.dumps(spec)],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=out, pass_fds=fds,
-                    start_new_session=True, cwd="/",
-                )
-            except OSError as exc:
-                raise Permanent(f"cannot start the port proxy of {cid[:12]}: {exc}",
-                                hint="check the Python interpreter of dockwright") from exc
-        self._children[proc.pid] = proc
-        return proc.pid
+    def _hand_over(self, cid: str, ip: str,
+                   sockets: list[tuple[PortBinding, socket.socket]]) -> None:
+        targets = [[b.protocol, ip, b.container_port] for b, _ in sockets]
+        fds = [s.fileno() for _, s in sockets]
+        with self.proxy.guard():
+            if not self.proxy.running():
+                self.proxy.start()
+                self._restore(skip=cid)
+            self.proxy.request({"op": "add", "cid": cid, "targets": targets}, fds)
 
-    @staticmethod
-    def _alive(record: dict[str, Any]) -> bool:
-        pid = record.get("pid")
-        return isinstance(pid, int) and MARKER in _pid_cmdline(pid) and \
-            str(record.get("cid")) in _pid_cmdline(pid)
+    def _restore(self, skip: str) -> None:
+        """A new daemon: give it back the listeners of every recorded container."""
+        for cid, record in self.records().items():
+            if cid == skip:
+                continue
+            sockets: list[tuple[PortBinding, socket.socket]] = []
+            try:
+                for b in record.get("bindings", []):
+                    sockets.append(_bind(PortBinding(**b)))
+                targets = [[b.protocol, record["ip"], b.container_port] for b, _ in sockets]
+                self.proxy.request({"op": "add", "cid": cid, "targets": targets},
+                                   [s.fileno() for _, s in sockets])
+            except RuntimeError_:
+                continue  # its port was taken meanwhile: local clients still have DNAT
+            finally:
+                for _, sock in sockets:
+                    sock.close()
 
     # unpublish -----------------------------------------------------------------
     def unpublish(self, cid: str) -> None:
-        """Remove the rules, the proxy and the record of ``cid``; missing parts are fine."""
-        record = store.read_json(self._record(cid))
-        if record is None:
-            return  # the record is written before any rule or proxy exists
-        if isinstance(record.get("pid"), int):
-            if self._alive(record):
-                self._kill(int(record["pid"]))
-        else:  # a crash between spawn and record: find the proxy by its command line
-            for pid, owner in proxy_pids().items():
-                if owner == cid:
-                    self._kill(pid)
-        self.delete_rules({cid[:12]})
-        store.remove(self._record(cid))
-        store.remove(self.root / f"{cid}.log")
+        """Remove the rules, listeners and record of ``cid``; missing parts are fine."""
+        self.unpublish_many({cid})
 
-    def _kill(self, pid: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        child = self._children.pop(pid, None)
-        if child is not None:
-            child.wait(timeout=5)
-            return
-        for _ in range(100):  # not our child: wait for it to disappear
-            if not Path(f"/proc/{pid}").exists() or _zombie(pid):
-                return
-            time.sleep(0.01)
+    def unpublish_many(self, cids: set[str]) -> None:
+        """``unpublish`` for several containers with one nft transaction."""
+        recorded = [c for c in cids if self._record(c).exists()]
+        if not recorded:
+            return  # the record is written before any rule or listener exists
+        held = self.proxy.proxied()
+        for cid in recorded:
+            if cid in held:
+                self.proxy.request({"op": "remove", "cid": cid}, start=False)
+        self.delete_rules({c[:12] for c in recorded})
+        for cid in recorded:
+            store.remove(self._record(cid))
+        with self.proxy.guard():
+            if not self.records():
+                self.proxy.stop()  # it lives exactly while something is published
 
-    def delete_rules(self, owners: set[str] | None, keep: set[str] | None = None) -> int:
-        """Delete rules owned by ``owners`` (id12s), or by anyone not in ``keep``."""
-        script = []
-        for rule in nft_rules():
-            owner = rule_owner(rule)
-            if owner is None:
-                continue
-            if (owners is not None and owner in owners) or \
-                    (keep is not None and owner not in keep):
-                script.append(f"delete rule inet {TABLE} {rule['chain']} handle {rule['handle']}")
+    def delete_rules(self, owners: set[str]) -> int:
+        """Delete the rules owned by ``owners`` (id12s) in one transaction."""
+        script = [f"delete rule inet {TABLE} {r['chain']} handle {r['handle']}"
+                  for r in nft_rules() if rule_owner(r) in owners]
         if script:
             nft("\n".join(script) + "\n")
         return len(script)
@@ -221,12 +224,13 @@ class Ports:
         record = store.read_json(self._record(cid)) or {}
         return [PortBinding(**b) for b in record.get("bindings", [])]
 
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
+    def gc(self, live_ids: set[str]) -> None:
+        """Drop listeners of ids that are not live; stop the daemon when nothing is left."""
+        with self.proxy.guard():
+            for cid in self.proxy.proxied() - set(live_ids):
+                self.proxy.request({"op": "remove", "cid": cid}, start=False)
+            if not self.records():
+                self.proxy.stop()
 
 
 def _same(wanted: Sequence[PortBinding], actual: Sequence[PortBinding]) -> bool:

@@ -1,0 +1,81 @@
+"""Small parts: project naming, git revision, logging setup, rendering, the down plan."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from controller import logging as dwlog
+from controller.gitrev import revision
+from controller.naming import instance_names, project_name, sanitise_project
+from controller.observe import observe
+from controller.plan import Kind, plan_down
+from controller.render import render_plan
+from tests.controller.helpers import container, converge, fake, plan_of, write
+
+
+def test_project_names() -> None:
+    assert sanitise_project("My App.v2") == "myappv2"
+    assert sanitise_project("__x") == "x"
+    assert project_name(Path("/srv/Web_Stack"), None, None) == "web_stack"
+    assert project_name(Path("/srv/x"), None, "Override") == "override"
+    assert instance_names("web", 1) == ["web"]
+    assert instance_names("web", 2) == ["web-1", "web-2"]
+
+
+def test_git_revision_and_dirty_flag(tmp_path: Path) -> None:
+    assert revision(tmp_path) is None
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+    git("init", "-q")
+    (tmp_path / "a.toml").write_text("")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    assert revision(tmp_path) == head
+    (tmp_path / "a.toml").write_text("# changed\n")
+    assert revision(tmp_path) == f"{head}-dirty"
+
+
+def test_json_logs_carry_bound_context(capsys: pytest.CaptureFixture[str]) -> None:
+    import structlog
+
+    dwlog.setup("json")
+    try:
+        dwlog.get_logger(reconcile_id="r1", project="p").info("pass", changed=True)
+    finally:
+        structlog.reset_defaults()
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    event = json.loads(line)
+    assert (event["event"], event["reconcile_id"], event["project"], event["changed"]) == \
+        ("pass", "r1", "p", True)
+
+
+def test_text_rendering_and_revision_label(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("a", 'env = { K = "1" }')})
+    driver = fake()
+    converge(root, driver)
+    labels = dict(next(iter(driver.containers.values())).config.labels)
+    assert labels["io.dockwright.revision"] == "rev1"
+    assert labels["io.dockwright.source"] == "a.toml"
+    write(root, {"a.toml": container("a", 'env = { K = "2" }')})
+    text = render_plan(plan_of(root, driver))
+    assert "~ recreate       container a: env.K changed" in text
+    assert "env.K: 1 -> 2" in text
+    assert text.endswith("plan: 1 recreate")
+
+
+def test_down_removes_containers_and_networks_keeps_volumes(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": '[volume.v]\n' + container("a", 'volumes = ["v:/v"]')})
+    driver = fake()
+    converge(root, driver)
+    from controller.desired import DesiredState
+
+    plan = plan_down(observe(driver, DesiredState("t", None)))
+    assert sorted((a.kind, a.name) for a in plan.actions) == sorted([
+        (Kind.REMOVE, "a"), (Kind.REMOVE_NETWORK, "t_default"), (Kind.KEEP_VOLUME, "v")])
+    assert plan_down(observe(driver, DesiredState("other", None))).actions == ()

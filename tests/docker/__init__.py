@@ -1,0 +1,1 @@
+"""Tests of the Docker driver's own behaviour (beyond the shared contract suite)."""
