@@ -29,7 +29,6 @@ from controller.plan import Action, Kind, Plan
 from controller.waits import Poller, wait_for
 from runtime.driver import Driver
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
-from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY
 
 
 @dataclass(frozen=True)
@@ -127,6 +126,8 @@ class Executor:
         start = time.monotonic()
         try:
             detail = self.dispatch(action) or ""
+            if action.object == "container" and (action.changing or detail):
+                self.poller.invalidate()  # waiters must not see the container as it was
         except (RuntimeError_, ActionFailed, OSError) as exc:
             retry = exc.retry_after if isinstance(exc, Transient) else None
             return ActionOutcome(action, False, f"{action.kind.value} {action.object} "
@@ -275,8 +276,10 @@ class Executor:
             assert img.context is not None
             info = d.build_image(
                 Path(img.context), img.ref, dockerfile=img.dockerfile, args=dict(img.args),
+                # no ownership labels on images: containers inherit image labels, and a
+                # container someone runs by hand from this image must not look owned
                 labels={naming.LABEL_CONTEXT_DIGEST: img.digest or "",
-                        LABEL_MANAGED_BY: MANAGED_BY, LABEL_PROJECT: self.plan.project})
+                        naming.LABEL_BUILT_FOR: self.plan.project})
         else:
             assert img.archive is not None
             refs = d.load_image(Path(img.archive))

@@ -62,7 +62,7 @@ RULES: dict[str, tuple[Rule, Update]] = {
     "mounts": (Rule.SET, Update.RECREATE),
     "volumes_from": (Rule.SET, Update.RECREATE),
     "networks": (Rule.SET, Update.RECREATE),
-    "restart": (Rule.STRICT, Update.IN_PLACE),
+    "restart": (Rule.STRICT, Update.IN_PLACE),  # resources too, unless a limit is lifted
     "healthcheck": (Rule.IMAGE_DEFAULT, Update.RECREATE),
     "resources": (Rule.STRICT, Update.IN_PLACE),
     "stdin_open": (Rule.STRICT, Update.RECREATE),
@@ -71,6 +71,7 @@ RULES: dict[str, tuple[Rule, Update]] = {
     "stop_timeout": (Rule.IF_SET, Update.RECREATE),
 }
 OWN_LABEL_PREFIX = "io.dockwright."
+IN_PLACE_FIELDS = frozenset(k for k, (_, u) in RULES.items() if u is Update.IN_PLACE)
 
 
 def _port(p: PortBinding) -> str:
@@ -96,6 +97,11 @@ def _health(h: HealthSpec | None) -> str | None:
         if value:  # 0 and None both mean "runtime default"
             parts.append(f"{key}={value:g}")
     return " ".join(parts)
+
+
+def _lifts_limit(new: ResourceSpec, old: ResourceSpec) -> bool:
+    return bool((old.memory and not new.memory) or (old.cpus and not new.cpus)
+                or (old.pids and not new.pids))
 
 
 def _resources(r: ResourceSpec) -> str:
@@ -186,6 +192,8 @@ def compare(desired: DesiredContainer, live: ContainerInfo,
         fmt: Callable[[Any], Any] = _SHOW.get(field, show)
         new_v, old_v = fmt(new), fmt(old)
         if new_v != old_v:
+            if field == "resources" and _lifts_limit(new, old):
+                in_place = False  # Docker's update cannot remove a memory or cpu limit
             out.append(FieldChange(field, show(old_v), show(new_v), in_place))
     out += file_changes(desired, dict(live.summary.labels).get(LABEL_FILES))
     return out

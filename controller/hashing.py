@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -51,8 +52,28 @@ def plain_json(value: Any) -> str:
     return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
 
 
+_CACHE: dict[tuple[str, int, int, int], str] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes; ``"missing"`` when it cannot be read."""
+    """sha256 of a file's bytes; ``"missing"`` when it cannot be read.
+
+    Files over 1 MiB (image archives) are cached by (path, inode, size, mtime) so
+    that a watch loop hashes them once per change, not once per pass; small files
+    (secrets, env files) are always read, since a same-size rewrite within one
+    clock tick would keep their mtime.
+    """
+    try:
+        st = path.stat()
+    except OSError:
+        return "missing"
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    cacheable = st.st_size > _CHUNK
+    with _CACHE_LOCK:
+        known = _CACHE.get(key) if cacheable else None
+    if known is not None:
+        return known
     digest = hashlib.sha256()
     try:
         with path.open("rb") as handle:
@@ -60,7 +81,14 @@ def file_digest(path: Path) -> str:
                 digest.update(chunk)
     except OSError:
         return "missing"
-    return digest.hexdigest()[:32]
+    value = digest.hexdigest()[:32]
+    if not cacheable:
+        return value
+    with _CACHE_LOCK:
+        if len(_CACHE) > 4096:
+            _CACHE.clear()
+        _CACHE[key] = value
+    return value
 
 
 def tree_digest(root: Path) -> str:

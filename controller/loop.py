@@ -128,10 +128,10 @@ class WatchService:
         self._converged: set[str] = set()  # container resources in sync after the last pass
         self._spec_error_key: tuple[str, ...] = ()
         self._runtime_delay = 0.5
+        self._retry_due: float | None = None  # monotonic time of the next backoff retry
         self._worker = threading.Thread(target=self._work, name="dw-worker", daemon=True)
         self._busy = threading.Event()
-        self._events = EventWatcher(self.project, self.handle, self.enqueue, self.stopping,
-                                    enqueue_after=lambda d: self.queue.add_after(self.project, d))
+        self._events = EventWatcher(self.project, self.handle, self.enqueue, self.stopping)
         self._resync = Resync(config.resync, self.enqueue, self.stopping)
         self._files: SpecWatcher | None = None
 
@@ -265,10 +265,11 @@ class WatchService:
         delay = self._runtime_delay
         self._runtime_delay = min(RUNTIME_RETRY_CAP, self._runtime_delay * 2)
         with self.lock:
-            self.runtime_error = str(exc)
+            first, self.runtime_error = self.runtime_error is None, str(exc)
         self.metrics.errors.inc(kind="runtime_unavailable")
         self.metrics.passes.inc(result="error")
-        log.warning("runtime_unavailable", project=self.project, error=str(exc), retry_in=delay)
+        (log.warning if first else log.debug)(  # one warning per outage, retries at debug
+            "runtime_unavailable", project=self.project, error=str(exc), retry_in=delay)
         if driver is not None:  # the next pass re-creates the driver (a fresh connection)
             self.handle.invalidate(driver, exc)
         self.queue.add_after(key, delay)
@@ -332,8 +333,7 @@ class WatchService:
         for resource in (retried | ok_resources) - set(failed) - looping:
             if self.backoff.success(resource):
                 log.info("backoff_reset", project=self.project, resource=resource)
-        for resource in self.backoff.known():
-            self.queue.add_after(key, self.backoff.remaining(resource) + 0.05)
+        self._schedule_retry(key, skip)
         self._note_spec_errors(result, rid)
         summary = result.to_json() if hasattr(result, "to_json") else {}
         changed = bool(getattr(result, "changed", False))
@@ -357,6 +357,21 @@ class WatchService:
             actions=len(acted), failed=len(failed),
             skipped=sorted(skip), triggers=sources, revision=getattr(result, "revision", None),
             duration=round(duration, 4))
+
+    def _schedule_retry(self, key: str, skipped: frozenset[str]) -> None:
+        """One delayed pass when the earliest backoff ends (not one per pass and resource).
+
+        Resources whose delay is over were tried in this pass; only those still
+        waiting, or skipped by this pass, need one.
+        """
+        waits = [w for r in self.backoff.known()
+                 if (w := self.backoff.remaining(r)) > 0 or r in skipped]
+        if not waits:
+            return
+        due = time.monotonic() + min(waits) + 0.05
+        if self._retry_due is None or self._retry_due < time.monotonic() or due < self._retry_due:
+            self._retry_due = due
+            self.queue.add_after(key, due - time.monotonic())
 
     def _note_spec_errors(self, result: Any, rid: str) -> None:
         errors = list(getattr(result, "spec_errors", []) or [])

@@ -2,7 +2,8 @@
 
 Role: the arrow "field diff -> plan" of DESIGN.md (principle 2: the plan is a
 value). :func:`make_plan` is pure: desired state + observed state + options
-in, a :class:`Plan` out. ``diff``, ``apply --dry-run`` and ``apply`` all build
+in, a :class:`Plan` out (the value types live in ``controller.actions`` and
+are re-exported here). ``diff``, ``apply --dry-run`` and ``apply`` all build
 this same object; ``controller.apply`` executes exactly it, and
 ``controller.render`` prints it as text or JSON. Safety rules live here:
 frozen resources are never touched, named volumes are kept unless asked,
@@ -138,7 +139,7 @@ class _Planner:
                 base = replace(base, container=c)
             changes = compare.compare(c, live, self.observed.images.get(c.image.key))
             if c.hash_for(image_id) == have.label(LABEL_HASH):  # the hash is the truth
-                changes = [ch for ch in changes if ch.in_place]
+                changes = [ch for ch in changes if ch.field in compare.IN_PLACE_FIELDS]
             recreate = [ch for ch in changes if not ch.in_place]
             if not recreate and c.hash_for(image_id) != have.label(LABEL_HASH):
                 if image_id and have.image_id != image_id and c.image.key not in fetched:
@@ -324,9 +325,13 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
     p.edges(pruned)
     refused = None
     owned = len(observed.containers)
-    if pruned and not allow_mass_delete and (len(pruned) == owned or 2 * len(pruned) > owned):
+    declared = {c.resource for c in desired.containers}
+    # leftovers of a crash and replicas of a still-declared resource don't count
+    counted = [a for a in pruned if OLD_SUFFIX not in a and p.actions[a].resource not in declared]
+    owned -= len(pruned) - len(counted)
+    if counted and not allow_mass_delete and (len(counted) == owned or 2 * len(counted) > owned):
         refused = PlanError(
-            "", f"the plan would remove {len(pruned)} of {owned} containers of project "
+            "", f"the plan would remove {len(counted)} of {owned} containers of project "
             f"{desired.project} (more than half or all of them)",
             "check the spec directory and --project; pass --allow-mass-delete if this is intended")
     order = {k: i for i, k in enumerate(Kind)}

@@ -31,8 +31,9 @@ log = structlog.get_logger("dockwright.watch")
 Enqueue = Callable[[str], None]  # called with the trigger's source name
 RUNTIME_ACTIONS = frozenset({"die", "stop", "kill", "oom", "destroy", "health_status"})
 # Docker emits "die" before it marks the container stopped (network teardown comes
-# first), so a pass right after the event can still see it running: look again.
-FOLLOW_UPS = (0.05, 0.15, 0.5, 2.0)
+# first, and takes long on a busy host), so a pass right after the event can still
+# see it running: DeathWatch enqueues again once the runtime shows it stopped.
+DEATHS = frozenset({"die", "kill", "stop", "oom"})
 _TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".part", ".bak", ".orig", ".kate-swp")
 _TEMP_NAMES = frozenset({"4913"})  # vim's write test
 
@@ -153,10 +154,9 @@ class EventWatcher:
     """Follows the project's container events; re-subscribes when the stream breaks."""
 
     def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
-                 stopping: threading.Event, retry_cap: float = 5.0,
-                 enqueue_after: Callable[[float], None] | None = None) -> None:
+                 stopping: threading.Event, retry_cap: float = 5.0) -> None:
         self.project, self._handle, self._enqueue = project, handle, enqueue
-        self._enqueue_after = enqueue_after
+        self._deaths = DeathWatch(project, handle, enqueue, stopping)
         self._stopping = stopping
         self.retry_cap = retry_cap
         self._stream: Any = None
@@ -166,8 +166,10 @@ class EventWatcher:
 
     def start(self) -> None:
         self._thread.start()
+        self._deaths.start()
 
     def stop(self) -> None:
+        self._deaths.stop()
         with self._lock:
             stream = self._stream
         if stream is not None:
@@ -178,7 +180,7 @@ class EventWatcher:
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
-        delay, subscribed_before = 0.25, False
+        delay, subscribed_before, failures = 0.25, False, 0
         while not self._stopping.is_set():
             driver: Driver | None = None
             try:
@@ -192,7 +194,7 @@ class EventWatcher:
                 if subscribed_before:  # events were missed while away: converge
                     log.info("runtime_events_resubscribed", project=self.project)
                     self._enqueue("reconnect")
-                subscribed_before, delay = True, 0.25
+                subscribed_before, delay, failures = True, 0.25, 0
                 for event in stream:
                     self.events_seen += 1
                     action = event.action.split(":")[0]
@@ -200,22 +202,79 @@ class EventWatcher:
                         log.debug("runtime_event", project=self.project,
                                   runtime_action=event.action, container=event.name,
                                   resource=dict(event.labels).get(LABEL_RESOURCE))
-                        self._enqueue("runtime")
-                        if action != "health_status" and self._enqueue_after is not None:
-                            for delay in FOLLOW_UPS:
-                                self._enqueue_after(delay)
+                        if action in DEATHS:  # pass once the runtime shows it stopped
+                            self._deaths.add(event.container_id)
+                        else:
+                            self._enqueue("runtime")
                 if self._stopping.is_set():
                     return
                 raise RuntimeError_("the runtime closed the event stream")
             except Exception as exc:  # any failure: back off, re-create the driver
                 if self._stopping.is_set():
                     return
-                log.warning("runtime_events_lost", project=self.project, error=str(exc),
-                            retry_in=delay)
+                failures += 1
+                # the first failure of a streak is a warning; the retries are debug noise
+                (log.warning if failures == 1 else log.debug)(
+                    "runtime_events_lost", project=self.project, error=str(exc),
+                    retry_in=delay, failures=failures)
                 if driver is not None:
                     self._handle.invalidate(driver, exc)
                 self._stopping.wait(delay)
                 delay = min(self.retry_cap, delay * 2)
+
+
+class DeathWatch:
+    """Enqueues once a container reported dead is no longer running in the runtime.
+
+    One list call per ``interval`` while some death is pending (none when idle);
+    after ``give_up`` seconds it enqueues anyway.
+    """
+
+    def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
+                 stopping: threading.Event, interval: float = 0.05,
+                 give_up: float = 5.0) -> None:
+        self.project, self._handle, self._enqueue = project, handle, enqueue
+        self._stopping, self.interval, self.give_up = stopping, interval, give_up
+        self._cond = threading.Condition()
+        self._pending: dict[str, float] = {}  # container id -> monotonic deadline
+        self._thread = threading.Thread(target=self._run, name="dw-deaths", daemon=True)
+
+    def add(self, container_id: str) -> None:
+        with self._cond:
+            self._pending.setdefault(container_id, time.monotonic() + self.give_up)
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._cond.notify()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(0.5)
+                    continue
+                pending = dict(self._pending)
+            try:
+                rows = self._handle.get().list_containers(labels={LABEL_PROJECT: self.project})
+                live = {c.id for c in rows if c.state.value in ("running", "restarting")}
+            except Exception as exc:  # runtime away: the event watcher handles that
+                log.debug("death_watch_failed", error=str(exc))
+                live = set()
+            now = time.monotonic()
+            settled = [cid for cid, deadline in pending.items()
+                       if not any(x.startswith(cid) or cid.startswith(x) for x in live)
+                       or now > deadline]
+            if settled:
+                with self._cond:
+                    for cid in settled:
+                        self._pending.pop(cid, None)
+                self._enqueue("runtime")
+            self._stopping.wait(self.interval)
 
 
 class Resync:

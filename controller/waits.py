@@ -51,6 +51,11 @@ class Poller:
         self.at = -1e9
         self.rows: dict[str, ContainerSummary] = {}
 
+    def invalidate(self) -> None:
+        """Forget the cached list (a container changed); the next ``find`` lists again."""
+        with self.lock:  # waits for a list in flight, so its stale rows are dropped too
+            self.at = -1e9
+
     def find(self, name: str) -> ContainerSummary | None:
         with self.lock:
             if time.monotonic() - self.at >= self.interval:
@@ -98,6 +103,11 @@ def wait_for(driver: Driver, project: str, name: str, condition: str,
             if condition == "healthy":
                 if last.health is Health.HEALTHY:
                     return
+                if last.health is Health.UNHEALTHY:  # Docker gave up after `retries` failures
+                    raise WaitFailed(
+                        f"container {name} is unhealthy (its healthcheck failed its retries); "
+                        f"last health output: {probe_output(driver, name, desired)}",
+                        hint=f"check `dockwright logs {name}` and its healthcheck")
                 if last.state is State.RUNNING and last.health is Health.NONE:
                     raise WaitFailed(f"container {name} has no healthcheck, so it can never "
                                      "become healthy",

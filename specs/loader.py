@@ -196,7 +196,7 @@ def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
         return file
     file.digest = hashlib.sha256(raw).hexdigest()
     try:
-        file.text = raw.decode("utf-8")
+        file.text = raw.decode("utf-8-sig")  # tolerate a byte-order mark
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         file.errors.append(SpecError(file.rel, line, "", "the file is not valid UTF-8",

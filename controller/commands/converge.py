@@ -45,6 +45,9 @@ def register(sub: Any) -> None:
     apply.add_argument("--concurrency", "-j", type=int, default=8,
                        help="actions run in parallel (default 8)")
     apply.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    apply.add_argument("--wait-lock", action="store_true",
+                       help="wait for a running `watch` (or apply) of the project to finish "
+                            "instead of failing")
     apply.set_defaults(func=run_apply)
 
     status = sub.add_parser("status", help="desired vs actual state of every resource")
@@ -133,10 +136,16 @@ def run_apply(args: argparse.Namespace) -> int:
         print(f"{SYMBOL[kind]} {kind.value:<14} {event['object']} {event['name']}: "
               f"{event['reason']} — {status}{detail} [{event['duration']:.2f}s]", flush=True)
 
+    from controller.lock import project_lock
+    from controller.naming import project_name
+    from controller.reconcile import load
+
+    project = project_name(args.dir, load(args.dir), args.project)
     driver = open_runtime(args)
     try:
-        result = reconcile(args.dir, driver, project=args.project, options=_options(args),
-                           on_event=on_event)
+        with project_lock(project, wait=args.wait_lock, purpose="apply"):
+            result = reconcile(args.dir, driver, project=args.project, options=_options(args),
+                               on_event=on_event)
     finally:
         driver.close()
     if args.output == "json":

@@ -57,7 +57,7 @@ def _native(tmp: Path) -> Driver:
 
 FACTORIES: dict[str, Callable[[Path], Driver]] = {"docker": _docker, "native": _native}
 MARKS = {"docker": pytest.mark.docker, "native": pytest.mark.native}
-# The runtimes the contract suite runs on. Add "native" here when its driver lands.
+# The runtimes the contract suite runs on: a name here needs a factory in FACTORIES above.
 DRIVERS = ["docker", "native"]
 
 

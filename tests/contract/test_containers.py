@@ -229,3 +229,12 @@ def test_not_found_and_conflict(driver: Driver, project: Project) -> None:
     ):
         with pytest.raises(NotFound):  # at create or, on Docker, at start
             project.run(short, networks=networks)
+
+
+def test_stdin_open_keeps_stdin_open(driver: Driver, project: Project) -> None:
+    # `cat` as the process: it waits on an open stdin, and ends at once on a closed one
+    held = project.run("stdin", command=("cat",), stdin_open=True, stop_signal="SIGKILL")
+    closed = project.run("nostdin", command=("cat",))
+    wait_for(lambda: not running(driver, closed), "cat without stdin to end")
+    assert driver.inspect_container(closed).summary.exit_code == 0
+    assert running(driver, held)

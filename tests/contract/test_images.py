@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,8 @@ from tests.registry import push
 pytestmark = pytest.mark.docker
 
 
-def _docker_api() -> object:
+def _docker_api() -> Any:
+    """A Docker client of the test's own (the registry is filled with Docker, for every driver)."""
     import docker
 
     return docker.APIClient(version="auto", timeout=120)
@@ -76,7 +78,7 @@ def test_pull_from_local_registry(
     ref = f"{registry}/{project.name}/busybox:v1"
     api = _docker_api()
     push(api, BUSYBOX, ref)
-    api.remove_image(ref)  # type: ignore[attr-defined]  # only the registry has it now
+    api.remove_image(ref)  # only the registry has it now
     assert driver.image_info(ref) is None
     tags.append(ref)
     pulled = driver.pull_image(ref)

@@ -91,7 +91,7 @@ def test_unhealthy_dependency_fails_with_a_clear_error(tmp_path: Path,
     outcomes = {o.action.name: o for o in execute(driver, plan_of(root, driver))}
     error = outcomes["web"].error or ""
     assert not outcomes["web"].ok
-    assert "container db did not become healthy" in error
+    assert "container db is unhealthy" in error
     assert "fake: probe failed" in error
     assert outcomes["db"].ok
 

@@ -205,3 +205,36 @@ def test_links_to_replicas_alias_every_replica(tmp_path: Path) -> None:
     assert aliases["web"][0].aliases == ()
     web = next(a for a in plan.actions if a.name == "web")
     assert {"container:api-1", "container:api-2"} <= set(web.depends_on)
+
+
+def test_leftover_of_an_interrupted_recreate_is_pruned_without_refusal(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("a")})
+    driver = fake()
+    converge(root, driver)
+    only = next(iter(driver.containers.values()))
+    driver.rename_container(only.id, f"a_dw-old-{only.id[:12]}")  # as a kill -9 would leave it
+    plan = plan_of(root, driver)
+    assert plan.refused is None
+    assert [(k, n) for k, n, _ in rows(plan)] == [
+        ("create", "a"), ("remove", f"a_dw-old-{only.id[:12]}")]
+    assert rows(plan)[1][2] == "left over from an interrupted recreate (pruned)"
+
+
+def test_lifting_a_limit_recreates(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("a", 'resources = { memory = "64m" }')})
+    driver = fake()
+    converge(root, driver)
+    write(root, {"a.toml": container("a", 'resources = { memory = "128m" }')})
+    assert [k for k, _, _ in rows(plan_of(root, driver))] == ["update"]
+    write(root, {"a.toml": container("a")})
+    assert rows(plan_of(root, driver)) == [("recreate", "a", "resources changed")]
+
+
+def test_scaling_down_is_not_a_mass_delete(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("w", "replicas = 3")})
+    driver = fake()
+    converge(root, driver)
+    write(root, {"a.toml": container("w")})
+    plan = plan_of(root, driver)
+    assert plan.refused is None
+    assert sorted(k for k, _, _ in rows(plan)) == ["create", "remove", "remove", "remove"]

@@ -299,3 +299,41 @@ def test_down_removes_project(project: Project) -> None:
     down_v = project.cli("down", "--volumes")
     assert down_v.code == 0, str(down_v)
     assert not project.volume_exists("v")
+
+
+def test_no_churn_from_image_defaults_and_port_formats(project: Project) -> None:
+    """Values Docker fills in (image env/cmd/workdir/labels, picked host ports) are no change."""
+    p = project
+    ref = f"{p.name}/defaults:1"
+    p.images.append(ref)
+    p.write("img/Dockerfile", f"""\
+        FROM {IMAGE}
+        ENV FROM_IMAGE=1 PATH=/bin:/sbin
+        WORKDIR /srv
+        LABEL org.example.image=yes
+        EXPOSE 9000
+        CMD ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+        """)
+    p.client.images.build(path=str(p.dir / "img"), tag=ref, rm=True)
+    p.write("a.toml", f"""\
+        [container.{p.n('a')}]
+        image = {{ ref = "{ref}", pull = "never" }}
+        stop_timeout = "1s"
+        env = {{ ZED = "z", ALPHA = "a" }}
+        labels = {{ "z.label" = "1", "a.label" = "2" }}
+        ports = ["127.0.0.1::8080", {{ container = 8081, ip = "127.0.0.1", protocol = "udp" }}]
+        restart = "unless-stopped"
+        """)
+    p.apply_ok()
+    c = p.container("a")
+    assert c.status == "running"
+    assert c.attrs["Config"]["WorkingDir"] == "/srv"
+    env = env_of(c)
+    assert env["FROM_IMAGE"] == "1" and env["ZED"] == "z" and env["ALPHA"] == "a"
+    bound = c.attrs["NetworkSettings"]["Ports"]
+    assert bound["8080/tcp"][0]["HostIp"] == "127.0.0.1" and bound["8080/tcp"][0]["HostPort"]
+    assert bound["8081/udp"][0]["HostIp"] == "127.0.0.1"
+    diff = p.diff()
+    assert diff.code == 0, f"image defaults and picked ports must not look like changes\n{diff}"
+    p.apply_ok()
+    assert p.container("a").id == c.id

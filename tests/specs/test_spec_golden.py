@@ -107,3 +107,19 @@ def test_missing_directory_is_an_error_not_an_exception(tmp_path: Path) -> None:
     specs = load_dir(tmp_path / "nope", environ={})
     assert not specs.ok
     assert "does not exist" in specs.all_errors()[0].message
+
+
+def test_windows_files_load_with_the_right_lines(tmp_path: Path) -> None:
+    text = '[container.web]\r\nimage = "busybox"\r\nreplicas = "2"\r\n'
+    (tmp_path / "web.toml").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    errors = load_dir(tmp_path, environ={}).all_errors()
+    assert [(e.line, e.key_path) for e in errors] == [(3, "container.web.replicas")]
+
+
+def test_hidden_folders_and_files_and_other_extensions_are_skipped(tmp_path: Path) -> None:
+    for name in (".git/x.toml", ".hidden.toml", "notes.txt", "sub/.cache/y.toml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("not toml at all")
+    (tmp_path / "sub" / "ok.toml").write_text('[volume.data]\n')
+    specs = load_dir(tmp_path, environ={})
+    assert specs.ok and [f.path for f in specs.files] == ["sub/ok.toml"]

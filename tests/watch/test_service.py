@@ -148,6 +148,8 @@ def test_crash_looping_container_is_backed_off_and_shown(
     assert status is not None
     assert status["crash_loops"][bad]["crash_looping"] is True
     assert status["backoffs"][bad]["reason"] == "crash-looping"
+    entry = next(r for r in status["resources"] if r.get("name") == bad)
+    assert entry["crash_looping"] is True and entry["backoff"]["failures"] >= 1
     samples = parse_prometheus(svc.http("/metrics")[1])
     assert samples[("dockwright_crash_loops", ())] == 1
     # while backing off, the restarts slow down: each one doubles the delay
@@ -196,21 +198,33 @@ def test_failing_resource_backs_off_then_recovers(
     assert svc.terminate() == 0
 
 
-def test_apply_style_lock_wait(spec_dir: Path, project_name: str,
-                               start_service: Callable[..., Service]) -> None:
-    """``--wait-lock`` waits for the holder, then takes over."""
+def test_one_controller_per_project(spec_dir: Path, project_name: str,
+                                    start_service: Callable[..., Service]) -> None:
+    """``apply`` while a watch runs fails naming it; ``--wait-lock`` waits, then takes over."""
     web = f"{project_name}-web"
     (spec_dir / "web.toml").write_text(container_toml(web))
-    first = start_service(["--project", project_name, "watch", str(spec_dir)])
+    watch = ["--project", project_name, "watch", str(spec_dir)]
+    first = start_service(watch)
     first.wait_ready()
-    second = start_service(["--project", project_name, "watch", "--wait-lock", str(spec_dir)])
-    waiting = second.wait_event("waiting_for_lock")
-    assert str(first.proc.pid) in waiting["holder"]
+    apply = start_service(["--project", project_name, "apply", str(spec_dir)], listen=False)
+    assert apply.proc.wait(60) == 1
+    assert str(first.proc.pid) in apply.output() and "--wait-lock" in apply.output()
+    waiting_apply = start_service(["--project", project_name, "apply", "--wait-lock",
+                                   str(spec_dir)], listen=False)
+    time.sleep(1)
+    assert waiting_apply.proc.poll() is None  # cannot finish while the watch holds the lock
     assert first.terminate() == 0
+    assert waiting_apply.proc.wait(60) == 0
+
+    holder = start_service(watch)
+    holder.wait_ready()
+    second = start_service([*watch[:3], "--wait-lock", *watch[3:]])
+    waiting = second.wait_event("waiting_for_lock")
+    assert str(holder.proc.pid) in waiting["holder"]
+    assert holder.terminate() == 0
     second.wait_ready()
     assert second.logged("lock_acquired", project=project_name)
     assert second.terminate() == 0
-
 
 
 def _wait_docker_event(dclient: Any, name: str, action: str, since: float) -> None:

@@ -25,14 +25,29 @@ from runtime.errors import Permanent
 HOST_LOCK = Path("/run/dockwright/net.lock")
 
 
+_held = threading.local()
+
+
 @contextlib.contextmanager
 def flock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (created if missing) for the block."""
+    """Hold an exclusive lock on ``path`` (created if missing) for the block.
+
+    Reentrant within one thread; other threads and processes wait.
+    """
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    key = str(path)
+    if key in held:
+        yield
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
     finally:
         os.close(fd)
 

@@ -1,0 +1,81 @@
+"""One pass end to end on the fake driver: PassResult, events, dry run, skip, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from controller.reconcile import Options, reconcile
+from controller.status import status
+from runtime.errors import InvalidRequest, Unavailable
+from tests.controller.helpers import container, fake, write
+
+FILES = {"a.toml": container("a") + container("b", 'env = { K = "1" }'),
+         "bad.toml": container("c", 'ports = ["nope"]')}
+
+
+def test_pass_result_and_events(tmp_path: Path) -> None:
+    root = write(tmp_path, FILES)
+    driver = fake()
+    events: list[dict[str, Any]] = []
+    result = reconcile(root, driver, project="t", revision="r", on_event=events.append)
+    assert result.project == "t" and result.revision == "r" and result.changed
+    assert [e.file for e in result.spec_errors] == ["bad.toml"]
+    assert ("container", "c") in result.frozen
+    assert not result.ok and result.failed == {}
+    assert {o.action.name for o in result.outcomes if o.ok} >= {"a", "b", "t_default"}
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "plan" and kinds[-1] == "pass"
+    done = [e for e in events if e.get("phase") == "done"]
+    assert {e["name"] for e in done} >= {"a", "b"}
+    assert all(e["reconcile_id"] == result.reconcile_id for e in events)
+    json.dumps(result.to_json())  # JSON-able
+    again = reconcile(root, driver, project="t", revision="r")
+    assert not again.changed and again.outcomes == []
+
+
+def test_dry_run_and_skip_change_nothing(tmp_path: Path) -> None:
+    root = write(tmp_path, FILES)
+    driver = fake()
+    dry = reconcile(root, driver, project="t", options=Options(dry_run=True))
+    assert dry.plan.has_changes and dry.outcomes == [] and not driver.containers
+    result = reconcile(root, driver, project="t", options=Options(skip=frozenset({"b"})))
+    assert {c.config.name for c in driver.containers.values()} == {"a"}
+    assert "b" not in {o.action.name for o in result.outcomes}
+
+
+def test_failures_are_in_the_result(tmp_path: Path) -> None:
+    root = write(tmp_path, FILES)
+    driver = fake()
+    driver.fail("create_container", "b", InvalidRequest("bad config"))
+    result = reconcile(root, driver, project="t")
+    assert "bad config" in result.failed["b"]
+    assert {c.config.name for c in driver.containers.values()} == {"a"}
+
+
+def test_unreachable_runtime_raises(tmp_path: Path) -> None:
+    root = write(tmp_path, FILES)
+    driver = fake()
+    driver.fail("list_containers", "", Unavailable("daemon down"))
+    with pytest.raises(Unavailable):
+        reconcile(root, driver, project="t")
+
+
+def test_status_reports_desired_vs_actual(tmp_path: Path) -> None:
+    root = write(tmp_path, FILES)
+    driver = fake()
+    reconcile(root, driver, project="t", revision="r1")
+    report = status(root, driver, project="t")
+    by_name = {r["name"]: r for r in report["resources"]}
+    assert by_name["a"]["in_sync"] and by_name["a"]["actual"] == "running"
+    assert by_name["a"]["revision"] == "r1"
+    assert by_name["c"]["desired"] == "frozen" and not by_name["c"]["in_sync"]
+    assert report["invalid_files"] == ["bad.toml"] and not report["in_sync"]
+    driver.stop_container("b")
+    report = status(root, driver, project="t")
+    b = {r["name"]: r for r in report["resources"]}["b"]
+    assert not b["in_sync"] and b["reason"].startswith("not running")
+    json.dumps(report)
