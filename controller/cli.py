@@ -18,6 +18,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 COMMAND_MODULES = (
     "controller.commands.validate",  # validate, schema
@@ -29,26 +30,44 @@ COMMAND_MODULES = (
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global options, also accepted after the command (``apply DIR --runtime native``)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if suppress else value
+
+    taken = set(parser._option_string_actions)
+
+    def add(*names: str, **kwargs: Any) -> None:
+        if not taken & set(names):  # a command may define its own variant of an option
+            parser.add_argument(*names, **kwargs)
+
+    add("--project", "-p", default=default(None),
+                        help="project name (default: [project].name, else the folder's name)")
+    add(
+        "--runtime",
+        default=default(os.environ.get("DOCKWRIGHT_RUNTIME", "docker")),
+        choices=("docker", "native"),
+        help="container runtime: docker (Docker Engine) or native (crun/runc, no daemon); "
+        "default: docker or $DOCKWRIGHT_RUNTIME",
+    )
+    add(
+        "--state-dir",
+        default=default(os.environ.get("DOCKWRIGHT_STATE_DIR")),
+        help="state folder of the native runtime (default: /var/lib/dockwright)",
+    )
+    add("--log-format", choices=("console", "json"), default=default(None),
+                        help="log format (default: console on a TTY, json otherwise)")
+    add("-v", "--verbose", action="store_true", default=default(False),
+                        help="debug logging")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dockwright",
         description="Keep a host's containers equal to a directory of TOML spec files.",
     )
-    parser.add_argument("--project", "-p", help="project name (default: [project].name, else the folder's name)")
-    parser.add_argument(
-        "--runtime",
-        default=os.environ.get("DOCKWRIGHT_RUNTIME", "docker"),
-        choices=("docker", "native", "swarm"),
-        help="container runtime (default: docker, or $DOCKWRIGHT_RUNTIME)",
-    )
-    parser.add_argument(
-        "--state-dir",
-        default=os.environ.get("DOCKWRIGHT_STATE_DIR"),
-        help="state folder of the native runtime (default: /var/lib/dockwright)",
-    )
-    parser.add_argument("--log-format", choices=("console", "json"), default=None,
-                        help="log format (default: console on a TTY, json otherwise)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _add_global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
@@ -59,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(sub)
+    for command in sub.choices.values():
+        _add_global_options(command, suppress=True)
     return parser
 
 

@@ -17,7 +17,6 @@ from runtime.errors import InvalidRequest
 DRIVERS = {
     "docker": "runtime.docker.driver:DockerDriver",
     "native": "runtime.native.driver:NativeDriver",
-    "swarm": "runtime.swarm.driver:SwarmDriver",
 }
 
 
