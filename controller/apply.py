@@ -223,15 +223,8 @@ class Executor:
                      poller=self.poller)
 
     def create(self, c: DesiredContainer) -> str:
-        key = c.image.key
-        image_id = self.image_ids.get(key)
-        ref = c.image.ref or self.image_refs.get(key, "")
-        if not ref:
-            raise ActionFailed(f"image {c.image.archive} was not loaded: nothing to create from")
-        config = c.final_config(image_id)
-        if config.image != ref:
-            config = replace(config, image=ref)
-        new_id = self.driver.create_container(config)
+        """Create and (for state "running") start; a container that cannot start is removed."""
+        new_id = self.create_new(c)
         if c.state == "running":
             try:
                 self.wait_deps(c)
@@ -241,30 +234,50 @@ class Executor:
                 raise ActionFailed(f"container {c.name} did not start: {exc}") from exc
         return new_id
 
+    def create_new(self, c: DesiredContainer) -> str:
+        key = c.image.key
+        ref = c.image.ref or self.image_refs.get(key, "")
+        if not ref:
+            raise ActionFailed(f"image {c.image.archive} was not loaded: nothing to create from")
+        config = c.final_config(self.image_ids.get(key))
+        if config.image != ref:
+            config = replace(config, image=ref)
+        return self.driver.create_container(config)
+
     def recreate(self, c: DesiredContainer, old: str | None, was_running: bool) -> None:
-        """Stop and rename the old one aside, create the new; on failure put the old back."""
+        """Rename the old one aside, stop it while the new one is created, start the new one;
+        on any failure remove the new one and rename and restart the old one."""
         if old is None:
             self.create(c)
             return
         self.wait_deps(c)
         aside = f"{c.name}{naming.OLD_SUFFIX}-{old[:12]}"
         try:
-            self.driver.stop_container(old, timeout=c.config.stop_timeout)
-            self.driver.rename_container(old, aside)
+            self.driver.rename_container(old, aside)  # allowed while it runs
         except NotFound:
             self.create(c)
             return
+        stopping = _Background(lambda: self.driver.stop_container(
+            old, timeout=c.config.stop_timeout))
+        new_id: str | None = None
         try:
-            self.create(c)
+            new_id = self.create_new(c)
+            stopping.result()  # ports and volumes are free only once the old one stopped
+            if c.state == "running":
+                self.driver.start_container(new_id)
         except (RuntimeError_, ActionFailed) as exc:
+            stopping.result(swallow=True)
             try:
+                if new_id is not None:
+                    self.driver.remove_container(new_id, force=True)
                 self.driver.rename_container(old, c.name)
                 if was_running:
                     self.driver.start_container(old)
             except RuntimeError_ as restore_exc:
-                raise ActionFailed(f"{exc}; restoring the old container {aside} also failed: "
-                                   f"{restore_exc}") from exc
-            raise ActionFailed(f"{exc}; the old container was restored") from exc
+                raise ActionFailed(f"container {c.name} was not replaced: {exc}; restoring the "
+                                   f"old container {aside} also failed: {restore_exc}") from exc
+            raise ActionFailed(f"container {c.name} was not replaced: {exc}; the old container "
+                               "was restored") from exc
         with contextlib.suppress(NotFound):
             self.driver.remove_container(old, force=True)
 
@@ -297,6 +310,29 @@ class Executor:
             previous = self.image_ids.get(img.key)
             self.image_ids[img.key] = info.id
         return "image id unchanged" if previous == info.id else None
+
+
+class _Background:
+    """Run one call in a thread; :meth:`result` joins and re-raises its runtime error."""
+
+    def __init__(self, call: Callable[[], None]) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                call()
+            except NotFound:  # already gone: as good as stopped
+                pass
+            except BaseException as exc:  # re-raised in the caller's thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True, name="dw-stop")
+        self.thread.start()
+
+    def result(self, *, swallow: bool = False) -> None:
+        self.thread.join()
+        if self.error is not None and not swallow:
+            raise self.error
 
 
 def execute(driver: Driver, plan: Plan, *, concurrency: int = 8,

@@ -30,7 +30,9 @@ import structlog
 from controller.backoff import Backoff, CrashLoops
 from controller.gitsource import GitSource
 from controller.metrics import WatchMetrics
+from controller.plan import Action
 from controller.queue import ShutDown, WorkQueue
+from controller.reconcile import Options, PassResult, reconcile
 from controller.triggers import EventWatcher, Resync, SpecWatcher
 from runtime.driver import Driver
 from runtime.errors import Transient
@@ -44,13 +46,9 @@ RUNTIME_RETRY_CAP = 10.0
 QUIET_SOURCES = frozenset({"runtime", "resync"})  # no-op passes they cause log at debug
 
 
-def action_parts(action: Any) -> tuple[str, str, str]:
-    """(kind, resource, reason) of a plan action, whatever its exact class."""
-    kind = getattr(action, "kind", None) or getattr(action, "type", None) or type(action).__name__
-    kind = getattr(kind, "value", kind)
-    resource = getattr(action, "resource", None) or getattr(action, "name", None) or "?"
-    resource = getattr(resource, "name", resource)
-    return str(kind).lower(), str(resource), str(getattr(action, "reason", "") or "")
+def action_parts(action: Action) -> tuple[str, str, str]:
+    """(kind, resource, reason) of a plan action."""
+    return action.kind.value, action.resource, action.reason
 
 
 class RuntimeHandle:
@@ -99,10 +97,8 @@ class WatchService:
     """Queue + worker + triggers for one project; :meth:`run` blocks until :meth:`stop`."""
 
     def __init__(self, config: WatchConfig, driver_factory: Callable[[], Driver], *,
-                 git: GitSource | None = None,
-                 reconcile_fn: Callable[..., Any] | None = None,
-                 options_cls: Callable[..., Any] | None = None,
-                 backoff: Backoff | None = None, crash_loops: CrashLoops | None = None) -> None:
+                 git: GitSource | None = None, backoff: Backoff | None = None,
+                 crash_loops: CrashLoops | None = None) -> None:
         self.config, self.project, self.git = config, config.project, git
         self.handle = RuntimeHandle(driver_factory)
         self.queue = WorkQueue()
@@ -113,7 +109,6 @@ class WatchService:
         self.metrics.backoffs.set_function(lambda: [({}, float(len(self.backoff.known())))])
         self.metrics.crash_loops.set_function(
             lambda: [({}, float(len(self.crash_loops.looping())))])
-        self._reconcile_fn, self._options_cls = reconcile_fn, options_cls
         self.stopping = threading.Event()
         self.ready = threading.Event()
         self.lock = threading.Lock()  # guards the fields below
@@ -222,13 +217,12 @@ class WatchService:
             log.info("crash_loop_cleared", project=self.project, resource=resource)
         skip = self.backoff.active()
         retried = self.backoff.known() - skip
-        reconcile, options = self._reconcile_api()
         driver: Driver | None = None
         try:
             driver = self.handle.get()
             result = reconcile(
                 self.root, driver, project=self.project, revision=revision,
-                options=options(prune=self.config.prune, skip=skip),
+                options=Options(prune=self.config.prune, skip=skip),
                 on_event=self._on_event,
             )
         except Transient as exc:
@@ -238,14 +232,6 @@ class WatchService:
             self._record_error("pass_failed", exc, key)
             return
         self._record(result, key, sources, skip, retried)
-
-    def _reconcile_api(self) -> tuple[Callable[..., Any], Callable[..., Any]]:
-        if self._reconcile_fn is None or self._options_cls is None:
-            from controller.reconcile import Options, reconcile
-
-            self._reconcile_fn = self._reconcile_fn or reconcile
-            self._options_cls = self._options_cls or Options
-        return self._reconcile_fn, self._options_cls
 
     def _on_event(self, event: dict[str, Any]) -> None:
         """Progress from ``reconcile``: one log line per finished action."""
@@ -285,21 +271,21 @@ class WatchService:
                   exc_info=event == "pass_crashed")
         self.queue.add_after(key, delay)
 
-    def _record(self, result: Any, key: str, sources: list[str], skip: frozenset[str],
+    def _record(self, result: PassResult, key: str, sources: list[str], skip: frozenset[str],
                 retried: frozenset[str]) -> None:
         if self.runtime_error is not None:
             log.info("runtime_reconnected", project=self.project)
         self._runtime_delay = 0.5
         self.backoff.success(f"project:{self.project}")
-        m, rid = self.metrics, getattr(result, "reconcile_id", "")
-        failed: dict[str, str] = dict(getattr(result, "failed", {}) or {})
+        m, rid = self.metrics, result.reconcile_id
+        failed: dict[str, str] = dict(result.failed)
         ok_resources: set[str] = set()
         healed: set[str] = set()
         converged = self._converged
-        self._converged = {action_parts(a)[1] for a in getattr(result.plan, "actions", ())
-                           if getattr(a, "object", "container") == "container"
+        self._converged = {action_parts(a)[1] for a in result.plan.actions
+                           if a.object == "container"
                            and action_parts(a)[0] == "noop"}
-        for outcome in getattr(result, "outcomes", []) or []:
+        for outcome in result.outcomes:
             kind, resource, reason = action_parts(outcome.action)
             if kind in PASSIVE_KINDS:
                 continue
@@ -308,7 +294,7 @@ class WatchService:
                 failed.setdefault(resource, outcome.error or "failed")
                 continue
             ok_resources.add(resource)
-            if getattr(outcome.action, "object", "container") != "container":
+            if outcome.action.object != "container":
                 continue
             self._converged.add(resource)
             if resource in converged and (kind in HEAL_KINDS or (
@@ -335,9 +321,12 @@ class WatchService:
                 log.info("backoff_reset", project=self.project, resource=resource)
         self._schedule_retry(key, skip)
         self._note_spec_errors(result, rid)
-        summary = result.to_json() if hasattr(result, "to_json") else {}
-        changed = bool(getattr(result, "changed", False))
-        duration = float(getattr(result, "duration", 0.0))
+        summary = {k: v for k, v in result.to_json().items()
+                   if k not in ("plan", "outcomes")}  # /status stays small
+        summary["outcomes"] = [o.to_json() for o in result.outcomes
+                               if action_parts(o.action)[0] not in PASSIVE_KINDS]
+        changed = result.changed
+        duration = result.duration
         m.passes.inc(result="error" if failed else ("changed" if changed else "noop"))
         m.pass_duration.observe(duration)
         m.last_success.set(time.time())
@@ -349,13 +338,13 @@ class WatchService:
             self.ready.set()
             m.ready.set(1)
         # one line at most for a pass that changed nothing; none for the background ones
-        acted = [o for o in getattr(result, "outcomes", []) or []
+        acted = [o for o in result.outcomes
                  if action_parts(o.action)[0] not in PASSIVE_KINDS]
         quiet = not changed and not failed and set(sources) <= QUIET_SOURCES
         (log.debug if quiet else log.info)(
             "pass", reconcile_id=rid, project=self.project, changed=changed,
             actions=len(acted), failed=len(failed),
-            skipped=sorted(skip), triggers=sources, revision=getattr(result, "revision", None),
+            skipped=sorted(skip), triggers=sources, revision=result.revision,
             duration=round(duration, 4))
 
     def _schedule_retry(self, key: str, skipped: frozenset[str]) -> None:
@@ -373,14 +362,13 @@ class WatchService:
             self._retry_due = due
             self.queue.add_after(key, due - time.monotonic())
 
-    def _note_spec_errors(self, result: Any, rid: str) -> None:
-        errors = list(getattr(result, "spec_errors", []) or [])
-        frozen = sorted(f"{k}.{n}" for k, n in getattr(result, "frozen", frozenset()))
+    def _note_spec_errors(self, result: PassResult, rid: str) -> None:
+        errors = list(result.spec_errors)
+        frozen = sorted(f"{k}.{n}" for k, n in result.frozen)
         with self.lock:
-            self.spec_errors = [e.as_json() if hasattr(e, "as_json") else {"message": str(e)}
-                                for e in errors]
+            self.spec_errors = [e.as_json() for e in errors]
             self.frozen = frozen
-        key = tuple(sorted(e.format() if hasattr(e, "format") else str(e) for e in errors))
+        key = tuple(sorted(e.format() for e in errors))
         if key == self._spec_error_key:
             return
         self._spec_error_key = key

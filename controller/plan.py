@@ -182,13 +182,15 @@ class _Planner:
         while changed:
             changed = False
             recreated = {a.resource for a in self.actions.values() if a.kind is Kind.RECREATE}
-            created = {a.resource for a in self.actions.values() if a.kind is Kind.CREATE}
+            created = {a.name for a in self.actions.values() if a.kind is Kind.CREATE}
             for a in list(self.actions.values()):
                 c = a.container
                 if c is None or a.observed_id is None or a.kind in (Kind.RECREATE, Kind.REMOVE):
                     continue
+                # volumes_from binds the volumes of one container: a new one (it was removed
+                # by hand) means new volumes, so the user must follow it too
                 leader = next((r for r in c.requires if r in recreated), None) or next(
-                    (r for r in c.volumes_from if r in created), None)
+                    (n for n, _ in c.config.volumes_from if n in created), None)
                 if leader is not None and c.state != "absent":
                     self.add(replace(a, kind=Kind.RECREATE, reason=f"follows recreated {leader}",
                                      recheck_image=False))

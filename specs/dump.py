@@ -7,7 +7,7 @@ non-default fields, short forms where they are exact (``image = "ref"``,
 sizes (bytes), ``$`` escaped as ``$$`` so that nothing is interpolated twice.
 Paths in the models are absolute, so the text loads the same from any folder.
 Neighbours: ``specs.models`` (input), ``specs.loader`` (the inverse); used by
-the round-trip tests and tools that generate spec files (bench/).
+the round-trip tests; available to tools that write spec files.
 """
 
 from __future__ import annotations

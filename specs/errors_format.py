@@ -84,6 +84,15 @@ EXAMPLES: dict[str, str] = {
     "defaults": 'defaults = { restart = "always" }',
 }
 
+# Where one key name means different things in different tables.
+MODEL_EXAMPLES: dict[tuple[str, str], str] = {
+    ("Link", "target"): 'target = "db"',
+    ("VolumesFrom", "container"): 'container = "data"',
+    ("EnvFromHost", "env"): 'env = "HOST_VARIABLE"',
+    ("Network", "driver"): 'driver = "bridge"',
+    ("RestartPolicy", "name"): 'name = "on-failure"',
+}
+
 # Keys people bring from docker-compose or typos of them -> our key.
 SYNONYMS: dict[str, str] = {
     "environment": "env", "working_dir": "workdir", "port": "ports", "volume": "volumes",
@@ -108,6 +117,11 @@ _EXPECTED = {  # fields that take more than one type
     "image": "a string or a table", "test": "a string or a list of strings",
     "networks": "a list or a table", "depends_on": "a list or a table",
     "restart": "a string such as \"always\"",
+}
+_ITEM_EXPECTED = {  # list items with a short string form
+    "ports": '"[ip:]host:container[/udp]", a port number or a table',
+    "volumes": '"source:/path[:ro]" or a table', "links": '"name[:alias]" or a table',
+    "volumes_from": '"name[:ro]" or a table',
 }
 _UNION_EXPECTED = {
     "env": 'a string, { file = "secrets/x" } or { env = "HOST_VAR" }',
@@ -264,8 +278,9 @@ def _describe(value: object) -> str:
 
 
 def _example_hint(model: type[BaseModel], path: KeyPath) -> str | None:
-    _, field = _walk(model, path)
-    example = EXAMPLES.get(field or "")
+    owner, field = _walk(model, path)
+    owner_name = owner.__name__ if owner is not None else ""
+    example = MODEL_EXAMPLES.get((owner_name, field or "")) or EXAMPLES.get(field or "")
     return f"e.g. {example}" if example else None
 
 
@@ -300,6 +315,8 @@ def _one(err: ErrorDetails, path: KeyPath, missing: str | None, prefix: KeyPath,
     if kind in _TYPES:
         _, field = _walk(model, path)
         several = _EXPECTED.get(field or "") if path and path[-1] == field else None
+        if path and isinstance(path[-1], int) and len(path) > 1 and path[-2] == field:
+            several = _ITEM_EXPECTED.get(field or "")
         return Problem((*prefix, *path),
                        f"wrong type: expected {several or _TYPES[kind]}, "
                        f"got {_describe(err['input'])}",

@@ -18,8 +18,6 @@ from pydantic.json_schema import models_json_schema
 
 from specs.models import NAME_RE, Container, Network, Project, Volume
 
-SCHEMA_ID = "https://dockwright.dev/schema/dockwright.schema.json"
-
 _DURATION = {"anyOf": [
     {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|us|ns|h|m|s))+$", "examples": ["5s", "1m30s"]},
     {"type": "number", "minimum": 0, "description": "seconds"},
@@ -132,7 +130,6 @@ def build_schema() -> dict[str, Any]:
 
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",
-        "$id": SCHEMA_ID,
         "title": "dockwright spec file",
         "description": "Desired state of containers, volumes and networks (one file of a spec "
                        "directory).",

@@ -3,7 +3,8 @@
 Role: the checks that need more than one table: a name declared twice (both
 places named), references to undeclared containers, volumes and networks,
 dependency cycles (printed ``a -> b -> a``), two containers publishing the same
-host ip/port/protocol, ``replicas > 1`` with a fixed host port, a replica name
+host ip/port/protocol, references to a container declared absent,
+``replicas > 1`` with a fixed host port, a replica name
 (``web-2``) that is also declared, and files named by ``env_file``,
 ``{ file = ... }``, ``build`` and ``archive`` that are missing.
 Each error is attached to every file involved, so the controller freezes the
@@ -53,6 +54,7 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf) -> list[Spec
         _references(res, declared, out)
         _files_exist(res, out)
     _cycles(containers, out)
+    _absent_dependencies(containers, out)
     _ports(containers, out)
     _replica_names(containers, {n: f.path for f in files for k, n in f.declared
                                 if k == "container"}, out)
@@ -143,6 +145,23 @@ def _files_exist(res: Resource, out: _Out) -> None:
         out.add(res.file, (*base, "image", "archive"),
                 f"image archive {_shown(image.archive, folder)!r} does not exist",
                 "create it with `docker save -o FILE IMAGE` or fix the path")
+
+
+def _absent_dependencies(containers: list[Resource], out: _Out) -> None:
+    """A container that should run cannot depend on one declared ``state = "absent"``."""
+    by_name = {r.name: r for r in containers}
+    for res in containers:
+        assert isinstance(res.spec, Container)
+        if res.spec.state == "absent":
+            continue
+        for dep, path in _edges(res):
+            target = by_name.get(dep)
+            if target is not None and isinstance(target.spec, Container) and (
+                    target.spec.state == "absent"):
+                out.add(res.file, ("container", res.name, *path),
+                        f"container {dep!r} is declared with state = \"absent\" "
+                        f"({_where(target.file, target.line)})",
+                        f"remove this reference, or give {dep} another state")
 
 
 def _replica_names(containers: list[Resource], files: dict[str, str], out: _Out) -> None:

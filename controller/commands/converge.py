@@ -102,12 +102,21 @@ def run_apply(args: argparse.Namespace) -> int:
     from controller.reconcile import reconcile
     from controller.render import SYMBOL
 
-    dwlog.setup(args.log_format, verbose=args.verbose)
-    log = dwlog.get_logger()
+    # Structured logs only when asked for (--log-format, -v) or on failures: the progress
+    # lines are the one-shot output, and importing structlog costs start-up time.
+    structured = bool(args.log_format or args.verbose)
+    loggers: list[Any] = []
+
+    def log() -> Any:
+        if not loggers:
+            dwlog.setup(args.log_format, verbose=args.verbose)
+            loggers.append(dwlog.get_logger())
+        return loggers[0]
 
     def on_event(event: dict[str, Any]) -> None:
         if event["event"] == "pass":
-            log.info("pass", **{k: v for k, v in event.items() if k != "event"})
+            if structured or event["failed"]:
+                log().info("pass", **{k: v for k, v in event.items() if k != "event"})
             return
         if event["event"] == "plan":  # problems first, before any progress line
             for line in event["spec_errors"]:
@@ -120,10 +129,11 @@ def run_apply(args: argparse.Namespace) -> int:
             return
         if event.get("phase") != "done":
             return
-        bound = log.bind(reconcile_id=event["reconcile_id"], project=event["project"],
-                         resource=event["resource"], action=event["action"])
-        fields = {k: event[k] for k in ("name", "reason", "duration", "detail", "error")}
-        (bound.debug if event["ok"] else bound.warning)("action", ok=event["ok"], **fields)
+        if structured or not event["ok"]:
+            bound = log().bind(reconcile_id=event["reconcile_id"], project=event["project"],
+                               resource=event["resource"], action=event["action"])
+            fields = {k: event[k] for k in ("name", "reason", "duration", "detail", "error")}
+            (bound.debug if event["ok"] else bound.warning)("action", ok=event["ok"], **fields)
         if args.output == "json":
             return
         from controller.plan import Kind

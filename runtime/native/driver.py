@@ -13,18 +13,27 @@ protocol), ``runtime.registry`` (``open_driver("native")``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from runtime.errors import Conflict, ImageError, InvalidRequest, NotFound, Unavailable
+from runtime.errors import (
+    Conflict,
+    ImageError,
+    InvalidRequest,
+    NotFound,
+    RuntimeError_,
+    Unavailable,
+)
 from runtime.native import gc, logs, supervise
 from runtime.native.containers import Containers
 from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.events import EventTail
 from runtime.native.oci import OciRuntime
 from runtime.native.records import READY, Record, RecordStore
+from runtime.native.shim import should_restart
 from runtime.native.view import container_info, container_summary
 from runtime.native.volumes import Volumes
 from runtime.types import (
@@ -84,7 +93,25 @@ class NativeDriver:
         self.containers = Containers(
             self.state_dir, self.records, self.oci, self.images, self.net, self.volumes
         )
-        gc.full_sweep(self.records, self.oci, self.net, self.containers.spawn_health)
+        live = gc.full_sweep(self.records, self.oci, self.net, self.containers.spawn_health)
+        self._resume_restart_policies(live)
+
+    def _resume_restart_policies(self, live: list[Record]) -> None:
+        """Restart containers whose policy wants it but whose restart chain broke.
+
+        (A host reboot or a killed exit shim; Docker does the same when its daemon starts.)
+        """
+        shims = gc.shim_pids(self.state_dir)
+        for rec in live:
+            if (
+                rec.phase == READY
+                and rec.state == "exited"
+                and rec.id not in shims
+                and should_restart(rec, rec.exit_code or 0)
+                and not supervise.pid_alive(rec.conmon_pid)
+            ):
+                with contextlib.suppress(RuntimeError_):
+                    self.containers.start(rec.id)
 
     def ping(self) -> None:
         if not self.oci.path.exists():

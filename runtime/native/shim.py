@@ -41,8 +41,11 @@ PROJECT_ROOT = str(Path(runtime.__file__).resolve().parent.parent)
 
 
 def exit_command(state_dir: Path, cid: str) -> list[str]:
-    """The argv conmon runs when the container exits."""
-    return [sys.executable, "-m", "runtime.native.shim", str(state_dir), cid, "exit"]
+    """The argv conmon runs when the container exits (conmon passes no environment)."""
+    return [
+        "/usr/bin/env", f"PYTHONPATH={PROJECT_ROOT}",
+        sys.executable, "-m", "runtime.native.shim", str(state_dir), cid, "exit",
+    ]  # fmt: skip
 
 
 def shim_env() -> dict[str, str]:
@@ -232,6 +235,10 @@ def main(argv: list[str]) -> int:
     with contextlib.suppress(OSError):
         os.setsid()
     shim = Shim(Path(argv[0]), argv[1])
+    with contextlib.suppress(OSError):  # conmon gives its exit command no stdio
+        fd = os.open(shim.lay.shim_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
     if argv[2] == "exit":
         shim.on_exit()
     else:

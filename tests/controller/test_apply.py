@@ -75,8 +75,14 @@ def test_recreate_replaces_the_container(tmp_path: Path) -> None:
     converge(root, driver)
     old_id = _id(driver, "web")
     write(root, {"b.toml": CHAIN["b.toml"].replace('"1"', '"2"')})
+    driver.calls.clear()
     converge(root, driver)
     assert old_id not in driver.containers
+    steps = [m for m, n in driver.calls if n.startswith((old_id, "web"))
+             and m not in ("inspect_container", "list_containers")]
+    assert steps[:2] == ["rename_container", "create_container"] or \
+        steps[:3] == ["rename_container", "stop_container", "create_container"]
+    assert steps[-1] == "remove_container"
     assert dict(driver.containers[_id(driver, "web")].config.env)["X"] == "2"
     assert rows(plan_of(root, driver)) == []
 

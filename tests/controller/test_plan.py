@@ -238,3 +238,14 @@ def test_scaling_down_is_not_a_mass_delete(tmp_path: Path) -> None:
     plan = plan_of(root, driver)
     assert plan.refused is None
     assert sorted(k for k, _, _ in rows(plan)) == ["create", "remove", "remove", "remove"]
+
+
+def test_scaling_up_does_not_recreate_users(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("api", "replicas = 2") + container(
+        "web", 'links = ["api:backend"]\nvolumes_from = ["api"]')})
+    driver = fake()
+    converge(root, driver)
+    write(root, {"a.toml": (root / "a.toml").read_text().replace("replicas = 2", "replicas = 3")})
+    got = rows(plan_of(root, driver))
+    assert ("create", "api-3", "not found") in got
+    assert got == [("create", "api-3", "not found")]

@@ -4,12 +4,15 @@ Role: behaviour of ``runtime.native.driver.NativeDriver`` that the contract
 suite does not pin down or that is specific to this runtime: process settings
 (env, workdir, user, hostname), mounts, cgroup limits, exit codes, OOM, stop
 with a grace period, restart policies, health checks, exec, logs, published
-ports, names between containers. Crash tests live in ``test_crash.py``.
+ports, names between containers, adoption by a restarted controller. Crash
+tests live in ``test_crash.py``.
 Neighbours: ``tests/native/conftest.py`` (fixtures).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import urllib.request
 from pathlib import Path
@@ -17,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import Conflict, InvalidRequest, NotFound
+from runtime.native import gc
 from runtime.native.driver import NativeDriver
 from runtime.types import (
     HealthSpec,
@@ -223,3 +227,18 @@ def test_published_port_and_alias(nproject: NProject) -> None:
         networks=(NetworkAttach(net),),
     )  # fmt: skip
     assert code == 0 and "native-ok" in out
+
+
+def test_a_new_driver_adopts_running_containers(nproject: NProject, native_state: Path) -> None:
+    d = nproject.driver
+    cid = nproject.run("adopt", healthcheck=HealthSpec(("CMD", "true"), interval=0.2, retries=1))
+    wait_for(lambda: d.inspect_container(cid).summary.health.value == "healthy", "healthy")
+    old_checker = d.records.read(cid).shim_pid
+    assert old_checker and gc.is_shim_of(old_checker, cid)
+    os.kill(old_checker, signal.SIGKILL)  # as if the host lost the controller's helpers
+    wait_for(lambda: not gc.is_shim_of(old_checker, cid), "the health checker to die")
+    again = NativeDriver(state_dir=native_state)  # a restarted controller
+    (row,) = [c for c in again.list_containers(dict(nproject.labels)) if c.id == cid]
+    assert row.state == State.RUNNING
+    assert gc.is_shim_of(again.records.read(cid).shim_pid, cid)  # re-adopted
+    assert again.exec_in(cid, ["true"]).exit_code == 0

@@ -229,6 +229,14 @@ def test_host_reaches_container_ip(mgr: NetworkManager, network: str, servers: S
     cid, ip = start(mgr, network, "h")
     servers.greet(cid, 7000, "hello-host")
     assert b"hello-host" in tcp_ask(ip, 7000)
+    # a damaged network (its host veth deleted behind our back) is repaired by ensure
+    info = mgr.get_network(network)
+    assert info is not None
+    assert sh("ip", "link", "del", host_veth(info.id)).returncode == 0
+    with pytest.raises(OSError):
+        tcp_ask(ip, 7000, timeout=1)
+    assert mgr.ensure_network(NetworkConfig(name=network)) == info
+    assert b"hello-host" in tcp_ask(ip, 7000)
 
 
 def test_published_port_from_loopback_host_address_and_other_container(
@@ -329,11 +337,21 @@ def test_a_restarted_proxy_daemon_gets_every_listener_back(
     wait_until(lambda: mgr.ports.proxy.pid() is None, "the proxy daemon to die")
     assert "first" not in ns_ask(client, host_address(), b1.host_port or 0)
     mgr.publish(second, ip2, [PortBinding(80)])  # starts a new daemon, which restores
+    mgr.ports.settle()
+    assert mgr.ports.proxy.proxied() == {first, second}
+    assert "first" in ns_ask(client, host_address(), b1.host_port or 0)
+    pid = mgr.ports.proxy.pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)  # dies again; a gc pass brings it back
+    wait_until(lambda: mgr.ports.proxy.pid() is None, "the proxy daemon to die")
+    mgr.gc({first, second, client})
     assert mgr.ports.proxy.proxied() == {first, second}
     assert "first" in ns_ask(client, host_address(), b1.host_port or 0)
     mgr.unpublish(first)
     mgr.unpublish(second)
-    assert mgr.ports.proxy.pid() is None  # nothing published: no daemon
+    assert mgr.ports.proxy.pid() is not None  # kept for the next publish ...
+    mgr.close()
+    assert mgr.ports.proxy.pid() is None  # ... until close() with nothing published
 
 
 def test_port_in_use_is_a_conflict_naming_the_port(mgr: NetworkManager, network: str) -> None:
@@ -378,6 +396,7 @@ def test_gc_removes_dead_ids_and_keeps_live_ones(
     servers.greet(live, 80, "alive")
     [live_port] = mgr.publish(live, live_ip, [PortBinding(80)])
     [dead_port] = mgr.publish(dead, dead_ip, [PortBinding(80)])
+    mgr.ports.settle()
     assert mgr.ports.proxy.proxied() == {live, dead}
 
     mgr.gc({live})

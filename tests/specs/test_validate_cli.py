@@ -28,7 +28,7 @@ def test_invalid_directory_exits_1_with_one_line_per_problem(
     assert main(["validate", str(case)]) == 1
     out, err = capsys.readouterr()
     assert out.splitlines() == (case / "expected.txt").read_text().splitlines()
-    assert err.strip() == "6 problems in 1 file"
+    assert err.strip() == "7 problems in 1 file"
 
 
 def test_all_files_are_reported_in_one_run(capsys: pytest.CaptureFixture[str]) -> None:

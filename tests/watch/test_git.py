@@ -68,4 +68,14 @@ def test_git_source_hook_converges_new_revision(
     assert status["watch"]["revision"] == rev2
     assert status["watch"]["git"]["last_error"] is None
     assert svc.http("/nope")[0] == 404
+
+    # the remote goes away: the failure is logged, the last good revision stays
+    bare.rename(tmp_path / "moved.git")
+    assert svc.http("/hooks/git", method="POST")[0] == 202
+    failed = svc.wait_event("git_fetch_failed")
+    assert failed["revision"] == rev2 and failed["retry_in"] >= 1
+    status = svc.json("/status")
+    assert status["watch"]["revision"] == rev2 and status["watch"]["git"]["last_error"]
+    still = get(dclient, web)
+    assert still is not None and still.id == new.id and still.status == "running"
     assert svc.terminate() == 0

@@ -38,7 +38,9 @@ class PrivateDockerd:
     def start(self) -> None:
         log = (self.base / "dockerd.log").open("ab")
         self.proc = subprocess.Popen(
-            ["dockerd", "--host", self.url, "--data-root", str(self.base / "data"),
+            # Its own network namespace: a dockerd started with --bridge none deletes the
+            # host's docker0 (moby's removeDefaultBridgeInterface), breaking the shared daemon.
+            ["unshare", "--net", "--", "dockerd", "--host", self.url, "--data-root", str(self.base / "data"),
              "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "pid"),
              "--bridge", "none", "--iptables=false", "--ip-masq=false",
              "--shutdown-timeout", "2"],

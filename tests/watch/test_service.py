@@ -273,3 +273,24 @@ def test_stop_in_the_middle_of_a_recreate_loses_nothing(
                                                                 f"{project_name}"})
     assert [c.name for c in owned] == [web] and owned[0].id == new.id
     assert again.terminate() == 0
+
+
+def test_resync_catches_drift_without_an_event(
+        spec_dir: Path, project_name: str, dclient: Any,
+        start_service: Callable[..., Service]) -> None:
+    """``docker rename`` emits no event the service follows; the periodic resync
+    still finds the drift: the declared name comes back, the stray is pruned."""
+    web = f"{project_name}-web"
+    (spec_dir / "web.toml").write_text(container_toml(web))
+    svc = start_service(["--project", project_name, "watch", "--resync", "1s", str(spec_dir)])
+    svc.wait_ready()
+    old = wait_for(lambda: (c := _container(dclient, web)) and c.status == "running" and c,
+                   "web running")
+    old.rename(f"{project_name}-stray")
+    new = wait_for(lambda: (c := _container(dclient, web)) and c.status == "running" and c,
+                   "web back under its declared name")
+    assert new.id != old.id
+    wait_for(lambda: _container(dclient, f"{project_name}-stray") is None, "stray pruned")
+    passes = svc.logged("pass", changed=True)
+    assert any("resync" in p["triggers"] for p in passes)
+    assert svc.terminate() == 0

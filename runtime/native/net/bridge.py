@@ -88,8 +88,12 @@ def ensure_network(network: str, net_id: str, pool: Pool) -> None:
         raise map_error(exc, f"create netns {ns}") from exc
     hveth = host_veth(net_id)
     prefixlen = pool.prefixlen
+    with Links.open(None) as host:
+        host_missing = host.index(hveth) is None
     with Links.open(ns) as br:
         br_index = br.ensure_bridge(BRIDGE, bridge_mac(pool))
+        if host_missing:  # a half-made or damaged pair: make it again
+            br.delete_link(BRIDGE_PORT)
         host_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
             br.ensure_veth(BRIDGE_PORT, mac="02:44:" + mac_for(pool.gateway)[6:], peer=hveth,
@@ -127,26 +131,31 @@ def connect(cid: str, endpoint: Endpoint, *, default_route: bool) -> None:
     except OSError as exc:
         raise map_error(exc, f"open netns {cns} of container {cid[:12]}") from exc
     try:
-        with Links.open(bridge_ns(endpoint.network)) as br:
+        with Links.open(bridge_ns(endpoint.network)) as br, Links.open(cns) as ct:
             br_index = br.index(BRIDGE)
             if br_index is None:
                 raise Permanent(f"bridge of network {endpoint.network} is missing",
                                 hint="run the reconciler again to recreate the network")
-            br.ensure_veth(bridge_veth(cid), mac="02:45:" + endpoint.mac[6:],
-                           peer=endpoint.ifname, peer_mac=endpoint.mac, peer_netns_fd=cfd,
-                           master=br_index)
+            for _attempt in range(2):
+                br.ensure_veth(bridge_veth(cid), mac="02:45:" + endpoint.mac[6:],
+                               peer=endpoint.ifname, peer_mac=endpoint.mac,
+                               peer_netns_fd=cfd, master=br_index)
+                index = ct.index(endpoint.ifname)
+                if index is not None:
+                    break
+                # the bridge end is a leftover whose peer lives in an older netns of this
+                # id (the kernel frees a dead netns asynchronously): replace it
+                br.delete_link(bridge_veth(cid))
+            if index is None:
+                raise Permanent(f"{endpoint.ifname} of container {cid[:12]} is missing in "
+                                f"{cns} although its peer exists", hint="attach again")
+            ct.ensure_up(LOOPBACK_INDEX)
+            ct.ensure_addr(index, endpoint.ip, endpoint.prefixlen)
+            ct.ensure_up(index)
+            if default_route:
+                ct.ensure_default_route(endpoint.gateway)
     finally:
         os.close(cfd)
-    with Links.open(cns) as ct:
-        ct.ensure_up(LOOPBACK_INDEX)
-        index = ct.index(endpoint.ifname)
-        if index is None:
-            raise Permanent(f"{endpoint.ifname} of container {cid[:12]} is missing in {cns} "
-                            f"although its peer exists", hint="detach and attach again")
-        ct.ensure_addr(index, endpoint.ip, endpoint.prefixlen)
-        ct.ensure_up(index)
-        if default_route:
-            ct.ensure_default_route(endpoint.gateway)
 
 
 def disconnect(cid: str, network: str) -> bool:

@@ -262,6 +262,13 @@ class NetworkManager:
     def port_bindings(self, cid: str) -> list[PortBinding]:
         return self.ports.bindings(cid)
 
+    def close(self) -> None:
+        """Finish background work; stop the port proxy when nothing is published.
+
+        The proxy daemon otherwise outlives the process on purpose (published
+        ports keep working while the controller restarts)."""
+        self.ports.close()
+
     # garbage collection -----------------------------------------------------------
     def known_ids(self) -> set[str]:
         """Container ids this state folder has records of (any kind)."""

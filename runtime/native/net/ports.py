@@ -25,8 +25,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import socket
 import subprocess
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -34,7 +36,7 @@ from typing import Any
 
 from runtime.errors import Conflict, InvalidRequest, Permanent, RuntimeError_, Transient
 from runtime.native.net import store
-from runtime.native.net.proxyctl import ProxyClient
+from runtime.native.net.proxyctl import START_TIMEOUT, ProxyClient
 from runtime.types import PortBinding
 
 TABLE = "dockwright"
@@ -90,6 +92,8 @@ class Ports:
         self.root = root
         self.proxy = ProxyClient(root)
         self._table_ready = False
+        self._pending: list[threading.Thread] = []
+        self._pending_cids: set[str] = set()
 
     def _record(self, cid: str) -> Path:
         return self.root / f"{cid}.json"
@@ -139,7 +143,7 @@ class Ports:
         if existing is not None:
             actual = [PortBinding(**b) for b in existing.get("bindings", [])]
             if existing.get("ip") == ip and _same(ports, actual) and \
-                    cid in self.proxy.proxied():
+                    (cid in self._pending_cids or cid in self.proxy.proxied()):
                 return actual
             self.unpublish(cid)
         if not ports:
@@ -152,7 +156,12 @@ class Ports:
             actual = [b for b, _ in sockets]
             store.write_json(self._record(cid), {"cid": cid, "ip": ip,
                                                  "bindings": [asdict(b) for b in actual]})
-            nft(_rules_script(cid, ip, actual))
+            try:
+                nft(_rules_script(cid, ip, actual))
+            except Permanent:  # our table was flushed behind our back: make it again
+                self._table_ready = False
+                self.ensure_table()
+                nft(_rules_script(cid, ip, actual))
             self._hand_over(cid, ip, sockets)
             return actual
         except BaseException:
@@ -165,18 +174,49 @@ class Ports:
 
     def _hand_over(self, cid: str, ip: str,
                    sockets: list[tuple[PortBinding, socket.socket]]) -> None:
+        """Give the listeners to the daemon; when it must start first, do that in the
+        background (the kernel queues connections on the listening sockets meanwhile,
+        and local clients are DNATed anyway), so a publish never waits for an
+        interpreter to start."""
         targets = [[b.protocol, ip, b.container_port] for b, _ in sockets]
-        fds = [s.fileno() for _, s in sockets]
         with self.proxy.guard():
-            if not self.proxy.running():
-                self.proxy.start()
-                self._restore(skip=cid)
-            self.proxy.request({"op": "add", "cid": cid, "targets": targets}, fds)
+            if self.proxy.running():
+                self.proxy.request({"op": "add", "cid": cid, "targets": targets},
+                                   [s.fileno() for _, s in sockets])
+                return
+            self.proxy.spawn()
+        fds = [os.dup(s.fileno()) for _, s in sockets]
+        self._pending_cids.add(cid)
+        thread = threading.Thread(target=self._finish_hand_over, args=(cid, targets, fds),
+                                  name=f"dw-proxy-{cid[:12]}", daemon=True)
+        self._pending.append(thread)
+        thread.start()
 
-    def _restore(self, skip: str) -> None:
+    def _finish_hand_over(self, cid: str, targets: list[list[Any]], fds: list[int]) -> None:
+        try:
+            self.proxy.wait_ready()
+            with self.proxy.guard():
+                held = self.proxy.proxied()
+                self._restore(skip=held | {cid})
+                if cid not in held and self._record(cid).exists():  # not unpublished since
+                    self.proxy.request({"op": "add", "cid": cid, "targets": targets}, fds)
+        except RuntimeError_ as exc:
+            with contextlib.suppress(OSError), open(self.root / "proxy.log", "a") as log:
+                log.write(f"hand-over of {cid[:12]} failed: {exc}\n")
+        finally:
+            self._pending_cids.discard(cid)
+            for fd in fds:
+                os.close(fd)
+
+    def settle(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for background hand-overs (tests, shutdown)."""
+        while self._pending:
+            self._pending.pop().join(timeout)
+
+    def _restore(self, skip: set[str]) -> None:
         """A new daemon: give it back the listeners of every recorded container."""
         for cid, record in self.records().items():
-            if cid == skip:
+            if cid in skip:
                 continue
             sockets: list[tuple[PortBinding, socket.socket]] = []
             try:
@@ -186,7 +226,7 @@ class Ports:
                 self.proxy.request({"op": "add", "cid": cid, "targets": targets},
                                    [s.fileno() for _, s in sockets])
             except RuntimeError_:
-                continue  # its port was taken meanwhile: local clients still have DNAT
+                continue  # its port is taken (or its hand-over is pending): DNAT still works
             finally:
                 for _, sock in sockets:
                     sock.close()
@@ -201,16 +241,14 @@ class Ports:
         recorded = [c for c in cids if self._record(c).exists()]
         if not recorded:
             return  # the record is written before any rule or listener exists
-        held = self.proxy.proxied()
-        for cid in recorded:
-            if cid in held:
-                self.proxy.request({"op": "remove", "cid": cid}, start=False)
-        self.delete_rules({c[:12] for c in recorded})
-        for cid in recorded:
-            store.remove(self._record(cid))
-        with self.proxy.guard():
-            if not self.records():
-                self.proxy.stop()  # it lives exactly while something is published
+        with self.proxy.guard():  # serialised with background hand-overs
+            held = self.proxy.proxied()
+            for cid in recorded:
+                if cid in held:
+                    self.proxy.request({"op": "remove", "cid": cid}, start=False)
+            self.delete_rules({c[:12] for c in recorded})
+            for cid in recorded:
+                store.remove(self._record(cid))
 
     def delete_rules(self, owners: set[str]) -> int:
         """Delete the rules owned by ``owners`` (id12s) in one transaction."""
@@ -224,20 +262,34 @@ class Ports:
         record = store.read_json(self._record(cid)) or {}
         return [PortBinding(**b) for b in record.get("bindings", [])]
 
-    def gc(self, live_ids: set[str]) -> None:
-        """Drop listeners of ids that are not live; stop the daemon when nothing is left."""
+    def close(self) -> None:
+        """Finish hand-overs; stop the daemon when nothing is published."""
+        self.settle()
         with self.proxy.guard():
-            for cid in self.proxy.proxied() - set(live_ids):
-                self.proxy.request({"op": "remove", "cid": cid}, start=False)
             if not self.records():
                 self.proxy.stop()
+
+    def gc(self, live_ids: set[str]) -> None:
+        """Drop listeners of ids that are not live; stop the daemon when nothing is left,
+        and start it again (with every recorded listener) when it died."""
+        self.settle()
+        with self.proxy.guard():
+            if not self.records():
+                self.proxy.stop()
+                return
+            if not self.proxy.running():
+                self.proxy.start()
+                self._restore(skip=set())
+            for cid in self.proxy.proxied() - set(live_ids):
+                self.proxy.request({"op": "remove", "cid": cid}, start=False)
 
 
 def _same(wanted: Sequence[PortBinding], actual: Sequence[PortBinding]) -> bool:
     if len(wanted) != len(actual):
         return False
     for w, a in zip(wanted, actual, strict=True):
-        if (w.container_port, w.protocol, w.host_ip) != (a.container_port, a.protocol, a.host_ip):
+        if (w.container_port, w.protocol.lower(), w.host_ip) != \
+                (a.container_port, a.protocol, a.host_ip):
             return False
         if w.host_port is not None and w.host_port != a.host_port:
             return False

@@ -124,12 +124,15 @@ class ProxyClient:
         return set(reply.get("cids", [])) if reply else set()
 
     # lifecycle ------------------------------------------------------------------
-    def start(self) -> int:
-        """Start the daemon (if another thread/process has not) and wait until it answers."""
+    def starting(self) -> bool:
+        """True while a daemon this process spawned is alive but not answering yet."""
+        return self._child is not None and self._child.poll() is None and not self.running()
+
+    def spawn(self) -> None:
+        """Start the daemon unless one answers or is starting; does not wait for it."""
         with self.guard():
-            with contextlib.suppress(ConnectionRefusedError, FileNotFoundError):
-                self._send({"op": "list"}, [])
-                return int((store.read_json(self.root / "daemon.json") or {}).get("pid", 0))
+            if self.running() or self.starting():
+                return
             self.root.mkdir(parents=True, exist_ok=True)
             with open(self.root / "proxy.log", "ab") as log:
                 try:
@@ -143,16 +146,25 @@ class ProxyClient:
                                     hint="check dockwright's Python interpreter") from exc
             self._child = proc
             store.write_json(self.root / "daemon.json", {"pid": proc.pid, "name": self.name})
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                try:
-                    self._send({"op": "list"}, [])
-                    return proc.pid
-                except (ConnectionRefusedError, FileNotFoundError) as exc:
-                    if proc.poll() is not None or time.monotonic() > deadline:
-                        raise Transient("the port proxy did not start", retry_after=1.0,
-                                        hint=f"see {self.root / 'proxy.log'}") from exc
-                    time.sleep(0.005)
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait until the daemon answers (it may have been started by another process)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._send({"op": "list"}, [])
+                return
+            except (ConnectionRefusedError, FileNotFoundError) as exc:
+                child_died = self._child is not None and self._child.poll() is not None
+                if child_died or time.monotonic() > deadline:
+                    raise Transient("the port proxy did not start", retry_after=1.0,
+                                    hint=f"see {self.root / 'proxy.log'}") from exc
+                time.sleep(0.005)
+
+    def start(self) -> None:
+        """Start the daemon if needed and wait until it answers."""
+        self.spawn()
+        self.wait_ready()
 
     def stop(self) -> None:
         """Stop the daemon of this state folder (and any stray copy of it)."""
