@@ -4,9 +4,10 @@ Role: the arrow "plan -> execution -> runtime driver calls" of DESIGN.md.
 Independent actions run in parallel (``concurrency`` workers); an action
 starts only when every action it depends on succeeded; a failure skips only
 its dependents, the rest still converges. Container recreation is safe: the
-old container is stopped and renamed aside, the new one created and started,
-and on failure the new one is removed and the old one renamed back and
-restarted, so a failed update never leaves nothing running. Waiting for
+old container is renamed aside and stopped while the new one is created, then
+the new one is started and the old one removed; on failure the new one is
+removed and the old one renamed back and restarted, so a failed update never
+leaves nothing running. Waiting for
 ``depends_on`` conditions (started / healthy / completed) lives in
 ``controller.waits``. Neighbours: executes a ``controller.plan.Plan`` through
 a ``runtime.driver.Driver``; called by ``controller.reconcile``.
@@ -57,7 +58,7 @@ class ActionFailed(Exception):
 class Executor:
     """Runs one plan once. Thread-safe use of the driver is assumed."""
 
-    def __init__(self, driver: Driver, plan: Plan, *, concurrency: int = 8,
+    def __init__(self, driver: Driver, plan: Plan, *, concurrency: int = 16,
                  progress: Progress | None = None) -> None:
         self.driver, self.plan = driver, plan
         self.concurrency = max(1, concurrency)
@@ -335,7 +336,7 @@ class _Background:
             raise self.error
 
 
-def execute(driver: Driver, plan: Plan, *, concurrency: int = 8,
+def execute(driver: Driver, plan: Plan, *, concurrency: int = 16,
             progress: Progress | None = None) -> list[ActionOutcome]:
     """Execute ``plan`` (already checked) and return one outcome per action."""
     return Executor(driver, plan, concurrency=concurrency, progress=progress).run()

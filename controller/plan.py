@@ -246,7 +246,7 @@ class _Planner:
                 pruned.append(aid)
             else:
                 self.add(Action(aid, Kind.NOOP, "container", resource, name,
-                                f"{reason}; kept (--no-prune)", observed_id=have.id))
+                                f"{reason}; kept (pruning is off)", observed_id=have.id))
         wanted_volumes = {v.name for v in self.desired.volumes}
         for name, vol in sorted(self.observed.volumes.items()):
             if name in wanted_volumes or not self.observed.owned_volume(name) or (

@@ -34,7 +34,7 @@ class Options:
     prune: bool = True
     prune_volumes: bool = False
     allow_mass_delete: bool = False
-    concurrency: int = 8
+    concurrency: int = 16
     dry_run: bool = False
     skip: frozenset[str] = frozenset()  # container resources to leave alone this pass
 

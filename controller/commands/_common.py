@@ -31,5 +31,5 @@ def print_spec_errors(errors: list[SpecError]) -> None:
     if errors:
         files = len({e.file for e in errors})
         print(f"{len(errors)} problem{'' if len(errors) == 1 else 's'} in {files} "
-              f"file{'' if files == 1 else 's'}: their resources are frozen (left as they run)",
-              file=sys.stderr)
+              f"file{'' if files == 1 else 's'}: resources of invalid files are frozen (left as "
+              "they run) and nothing is pruned", file=sys.stderr)

@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
                       help="do not plan removals of undeclared objects")
     diff.add_argument("--prune-volumes", action="store_true")
     diff.add_argument("--allow-mass-delete", action="store_true")
-    diff.set_defaults(func=run_diff, dry_run=True, concurrency=8)
+    diff.set_defaults(func=run_diff, dry_run=True, concurrency=16)
 
     apply = sub.add_parser("apply", help="make the runtime equal to the spec directory")
     apply.add_argument("dir", type=Path, help="the spec directory")
@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
                        help="also remove owned named volumes that are no longer declared")
     apply.add_argument("--allow-mass-delete", action="store_true",
                        help="allow removing all or more than half of the owned containers")
-    apply.add_argument("--concurrency", "-j", type=int, default=8,
+    apply.add_argument("--concurrency", "-j", type=int, default=16,
                        help="actions run in parallel (default 8)")
     apply.add_argument("--output", "-o", choices=("text", "json"), default="text")
     apply.add_argument("--wait-lock", action="store_true",
@@ -215,11 +215,15 @@ def run_down(args: argparse.Namespace) -> int:
 
     specs = load(args.dir)
     project = naming.project_name(args.dir, specs, args.project)
+    from controller.lock import project_lock
+
     driver = open_runtime(args)
     try:
-        observed = observe(driver, DesiredState(project, None))
-        plan = plan_down(observed, volumes=args.volumes)
-        outcomes = execute(driver, plan)
+        # a running `watch` of this project would recreate what down removes: fail fast
+        with project_lock(project, wait=False, purpose="down"):
+            observed = observe(driver, DesiredState(project, None))
+            plan = plan_down(observed, volumes=args.volumes)
+            outcomes = execute(driver, plan)
     finally:
         driver.close()
     failed = 0

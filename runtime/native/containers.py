@@ -21,7 +21,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,7 @@ from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
 from runtime.native.volumes import Volumes
-from runtime.types import ContainerConfig, ImageInfo, ResourceSpec, RestartSpec
+from runtime.types import ContainerConfig, ImageInfo, PortBinding, ResourceSpec, RestartSpec
 
 ETC = ("hosts", "resolv.conf", "hostname")
 
@@ -149,25 +151,26 @@ class Containers:
                                hint="retry in a moment")  # fmt: skip
             if self.running(rec):
                 return
-            gc.kill_shim(self.records, cid, rec.shim_pid)
+            gc.kill_shim(self.records, cid, rec.shim_pid, scan=False)
             lay = self.records.layout(cid)
-            ports = list(rec.host_ports)
-            if rec.config.ports and not ports:
-                if not rec.ip_addresses:
-                    raise InvalidRequest(
-                        f"container {rec.name} publishes ports but is on no network",
-                        hint="attach it to a network",
-                    )
-                ports = self.net.publish(cid, rec.ip_addresses[0][1], rec.config.ports)
-            if not rec.started_at:  # first start: peers learn this name (IPs persist)
-                self._refresh_hosts(rec)
-            self.records.update(cid, lambda r: setattr(r, "stopped_by_user", False))
+            publishing = self._publish_async(rec)
             try:
+                if not rec.started_at:  # first start: peers learn this name (IPs persist)
+                    self._refresh_hosts(rec)
+                self.records.update(cid, lambda r: setattr(r, "stopped_by_user", False))
                 pid, conmon_pid = shim.launch(self.oci, self.state_dir, lay, rec)
+                try:
+                    ports = publishing.result()
+                except BaseException:  # no restart policy may revive it: stopped by us
+                    self.records.update(cid, lambda r: setattr(r, "stopped_by_user", True))
+                    supervise.stop(self.oci, lay, "KILL", 0)
+                    raise
             except BaseException:
-                with contextlib.suppress(RuntimeError_):
-                    self.net.unpublish(cid)
-                self.records.update(cid, lambda r: setattr(r, "host_ports", []))
+                with contextlib.suppress(BaseException):
+                    publishing.result()
+                if rec.config.ports and not rec.host_ports:
+                    with contextlib.suppress(RuntimeError_):
+                        self.net.unpublish(cid)
                 raise
 
             def started(r: Record) -> None:
@@ -181,6 +184,29 @@ class Containers:
             if rec.health_spec() is not None:
                 self.spawn_health(rec)
         self.emit(rec, "start")
+
+    def _publish_async(self, rec: Record) -> Future[list[PortBinding]]:
+        """Publish the ports (if not yet) in a thread, while conmon starts the process."""
+        result: Future[list[PortBinding]] = Future()
+        if not rec.config.ports or rec.host_ports:
+            result.set_result(list(rec.host_ports))
+            return result
+        if not rec.ip_addresses:
+            result.set_exception(InvalidRequest(
+                f"container {rec.name} publishes ports but is on no network",
+                hint="attach it to a network",
+            ))  # fmt: skip
+            return result
+
+        def work() -> None:
+            try:
+                ip = rec.ip_addresses[0][1]
+                result.set_result(self.net.publish(rec.id, ip, rec.config.ports))
+            except BaseException as exc:
+                result.set_exception(exc)
+
+        threading.Thread(target=work, name=f"publish-{rec.id[:12]}", daemon=True).start()
+        return result
 
     def spawn_health(self, rec: Record) -> None:
         """Start the detached health-check process of ``rec`` and record its pid."""

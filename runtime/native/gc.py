@@ -151,7 +151,7 @@ def refresh(records: RecordStore, rec: Record) -> Record:
         if status is not None and status[1]:
             with contextlib.suppress(NotFound):
                 return records.update(rec.id, lambda r: setattr(r, "oom", True))
-    if rec.state not in ("running", "restarting"):
+    if rec.state != "running":  # "restarting" belongs to the exit shim (full_sweep: orphans)
         return rec
     status = supervise.exit_status(lay)
     if status is None and supervise.pid_alive(rec.conmon_pid):
@@ -159,7 +159,7 @@ def refresh(records: RecordStore, rec: Record) -> Record:
     code, oom = status if status is not None else (255, False)
 
     def change(r: Record) -> None:
-        if r.state in ("running", "restarting"):
+        if r.state == "running" and r.started_at == rec.started_at:
             r.state, r.exit_code, r.oom, r.pid = "exited", code, oom, None
             r.finished_at = r.finished_at or now_iso()
 
@@ -167,6 +167,11 @@ def refresh(records: RecordStore, rec: Record) -> Record:
         return records.update(rec.id, change)
     except NotFound:
         return rec
+
+
+def _settle_restarting(r: Record) -> None:
+    if r.state == "restarting":
+        r.state = "exited"
 
 
 def sweep(
@@ -226,6 +231,12 @@ def full_sweep(
     if net is not None:
         with contextlib.suppress(RuntimeError_, OSError):
             net.gc(set(records.ids()))  # in-progress creates of others stay
+    shims = shim_pids(records.root.parent)
+    for rec in live:  # a restart whose exit shim died: settle (the driver may restart it)
+        if rec.state == "restarting" and rec.id not in shims:
+            with contextlib.suppress(NotFound):
+                records.update(rec.id, _settle_restarting)
+                rec.state = "exited"
     for rec in live:  # health checkers die with a host reboot or a kill; adopt the container
         if (
             rec.phase == READY

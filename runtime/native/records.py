@@ -7,10 +7,11 @@ crash at any point leaves a record that names every kernel object to clean up
 image id, lifecycle ``phase`` (creating/ready/deleting), state, pids, exit
 code, OOM flag, restart count, health and timestamps. Names are unique through
 ``<state_dir>/names/<name>`` files made with O_EXCL (``Conflict`` on a clash).
-Read-modify-write goes through :meth:`RecordStore.update` under an flock on
-``<state_dir>/locks/<id>`` (the shim and the driver both write records);
-a create or delete in progress holds :meth:`RecordStore.hold` for its whole
-duration, so ``gc`` can tell a live operation from one whose process died.
+Read-modify-write goes through :meth:`RecordStore.update` under a short
+flock on the container's ``rlock`` file (the shim and the driver both write
+records); a create, start, restart or delete in progress holds
+:meth:`RecordStore.hold` (an flock on ``<state_dir>/locks/<id>``) for its
+whole duration, so ``gc`` can tell a live operation from one whose process died.
 Neighbours: ``driver`` (creates and reads), ``shim`` (updates state/health),
 ``gc`` (cleans up), ``bundle``/``supervise``/``rootfs`` (use :class:`Layout`).
 """

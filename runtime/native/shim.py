@@ -70,7 +70,7 @@ def backoff(attempt: int) -> float:
 def launch(oci: OciRuntime, state_dir: Path, lay: Layout, rec: Record) -> tuple[int, int]:
     """Start the container's process under conmon with the exit mode as its exit command."""
     return supervise.launch(
-        oci, lay, name=rec.config.name, tty=rec.config.tty,
+        oci, lay, name=rec.config.name, tty=rec.config.tty, stdin=rec.config.stdin_open,
         exit_command=exit_command(state_dir, rec.id), env=shim_env(),
     )  # fmt: skip
 

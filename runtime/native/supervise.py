@@ -72,6 +72,7 @@ def launch(
     *,
     name: str,
     tty: bool = False,
+    stdin: bool = False,
     exit_command: list[str] | None = None,
     env: dict[str, str] | None = None,
 ) -> tuple[int, int]:
@@ -95,6 +96,8 @@ def launch(
     ]  # fmt: skip
     if tty:
         args.append("-t")
+    if stdin:  # conmon holds the pipe's write end: the process sees an open, idle stdin
+        args += ["-i", "--leave-stdin-open"]
     if exit_command:
         args += ["--exit-command", exit_command[0]]
         for arg in exit_command[1:]:

@@ -6,22 +6,21 @@ Role: proves ``runtime.native.net`` on this host, where Docker runs with its
 goes only to 127.0.0.0/8, the host's own address and the namespaces made
 here. Every test uses fresh ids and network names and a temporary state
 folder, and its finalizer releases everything and asserts that no kernel
-object of its ids is left. Neighbours: ``runtime/native/net/*`` (under test).
+object of its ids is left. Neighbours: ``runtime/native/net/*`` (under test), ``net_helpers``
+(commands inside namespaces).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import os
 import secrets
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,102 +32,23 @@ from runtime.native.net.hosts import resolv_conf_text
 from runtime.native.net.ipam import Ipam, host_routes, mac_for
 from runtime.native.net.ports import masquerade_owner, nft_rules, rule_owner
 from runtime.types import NetworkAttach, NetworkConfig, PortBinding
+from tests.native.net_helpers import (
+    UDP_ASK,
+    UDP_ECHO,
+    Servers,
+    free_port,
+    host_address,
+    host_links,
+    netns_names,
+    new_id,
+    ns_ask,
+    sh,
+    start,
+    tcp_ask,
+    wait_until,
+)
 
 pytestmark = pytest.mark.native
-
-BUSYBOX = "/bin/busybox"
-
-
-# helpers ---------------------------------------------------------------------------
-def sh(*args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), capture_output=True, text=True, timeout=timeout,
-                          check=False)
-
-
-def netns_names() -> set[str]:
-    return set(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else set()
-
-
-def host_links() -> set[str]:
-    return set(os.listdir("/sys/class/net"))
-
-
-def wait_until(pred: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def tcp_ask(ip: str, port: int, timeout: float = 5.0) -> bytes:
-    """Connect from the host's namespace and read the server's greeting."""
-    with socket.create_connection((ip, port), timeout=timeout) as conn:
-        data = b""
-        while chunk := conn.recv(4096):
-            data += chunk
-        return data
-
-
-def ns_ask(cid: str, target: str, port: int, hosts_file: Path | None = None) -> str:
-    """``busybox nc`` from inside a container netns (optionally with our /etc/hosts)."""
-    nc = f"{BUSYBOX} nc -w 3 {target} {port} </dev/null"
-    if hosts_file is not None:
-        cmd = ["ip", "netns", "exec", container_ns(cid), "unshare", "-m", "sh", "-c",
-               f"mount --bind {hosts_file} /etc/hosts && {nc}"]
-    else:
-        cmd = ["ip", "netns", "exec", container_ns(cid), "sh", "-c", nc]
-    done = sh(*cmd)
-    return done.stdout + done.stderr
-
-
-def host_address() -> str:
-    """The host's own IPv4 address on the interface of its default route (eth0 here)."""
-    routes = json.loads(sh("ip", "-j", "-4", "route", "show", "default").stdout or "[]")
-    devs = [r["dev"] for r in routes if "dev" in r] or ["eth0"]
-    for dev in devs:
-        addrs = json.loads(sh("ip", "-j", "-4", "addr", "show", "dev", dev).stdout or "[]")
-        for link in addrs:
-            for a in link.get("addr_info", []):
-                if a.get("scope") == "global":
-                    return str(a["local"])
-    pytest.fail("this host has no global IPv4 address on its default-route interface")
-
-
-def new_id() -> str:
-    return secrets.token_hex(32)
-
-
-class Servers:
-    """busybox servers started in container namespaces; killed at the end."""
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def greet(self, cid: str, port: int, text: str) -> None:
-        """A persistent TCP server in the container netns answering ``text``."""
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", container_ns(cid), BUSYBOX, "nc", "-ll", "-p", str(port),
-             "-e", BUSYBOX, "echo", text],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.procs.append(proc)
-
-        def listening() -> bool:  # after `ip netns exec` has entered the netns and exec'ed
-            if os.path.realpath(f"/proc/{proc.pid}/exe") != os.path.realpath(BUSYBOX):
-                return False
-            for table in ("tcp", "tcp6"):
-                for line in Path(f"/proc/{proc.pid}/net/{table}").read_text().splitlines()[1:]:
-                    fields = line.split()
-                    if fields[1].endswith(f":{port:04X}") and fields[3] == "0A":
-                        return True
-            return False
-
-        wait_until(listening, f"server on port {port} in {container_ns(cid)}")
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 # fixtures ----------------------------------------------------------------------------
@@ -168,16 +88,6 @@ def network(mgr: NetworkManager) -> str:
     name = f"dwt-{secrets.token_hex(4)}"
     mgr.ensure_network(NetworkConfig(name=name))
     return name
-
-
-def start(mgr: NetworkManager, network: str, hostname: str, *, name: str | None = None,
-          aliases: tuple[str, ...] = ()) -> tuple[str, str]:
-    cid = new_id()
-    mgr.create_netns(cid)
-    [(net, ip)] = mgr.attach(cid, [NetworkAttach(network, aliases)], hostname, name=name)
-    assert net == network
-    return cid, ip
-
 
 # tests -------------------------------------------------------------------------------
 def test_containers_reach_each_other_by_ip_and_alias(
@@ -225,6 +135,36 @@ def test_hosts_only_list_peers_on_shared_networks(mgr: NetworkManager, network: 
     assert "dev eth0" in route
 
 
+def test_networks_are_isolated_from_each_other(
+    mgr: NetworkManager, network: str, servers: Servers
+) -> None:
+    other = f"dwt-{secrets.token_hex(4)}"
+    mgr.ensure_network(NetworkConfig(name=other))
+    a, _ = start(mgr, network, "a")
+    b, ip_b = start(mgr, other, "b")
+    servers.greet(b, 8080, "hi-from-b")
+    assert b"hi-from-b" in tcp_ask(ip_b, 8080)  # the host reaches both networks
+    assert "hi-from-b" not in ns_ask(a, ip_b, 8080)  # a container does not cross over
+    rules = [r for r in nft_rules() if r.get("comment") == "dw:isolation"]
+    assert len(rules) == 1 and rules[0]["chain"] == "forward"
+
+
+def test_attach_in_parallel_gives_unique_addresses(mgr: NetworkManager, network: str) -> None:
+    ids = [new_id() for _ in range(8)]
+
+    def one(cid: str) -> str:
+        mgr.create_netns(cid)
+        return mgr.attach(cid, [NetworkAttach(network)], cid[:6])[0][1]
+
+    with ThreadPoolExecutor(4) as pool:
+        ips = list(pool.map(one, ids))
+    assert len(set(ips)) == len(ids)
+    assert sorted(mgr.ipam.allocations(network).values()) == sorted(ips)
+    for cid, ip in zip(ids, ips, strict=True):
+        assert f"inet {ip}/24" in sh("ip", "netns", "exec", container_ns(cid), "ip", "-4",
+                                     "-o", "addr", "show", "dev", "eth0").stdout
+
+
 def test_host_reaches_container_ip(mgr: NetworkManager, network: str, servers: Servers) -> None:
     cid, ip = start(mgr, network, "h")
     servers.greet(cid, 7000, "hello-host")
@@ -264,25 +204,6 @@ def test_published_port_from_loopback_host_address_and_other_container(
     with pytest.raises(OSError):
         tcp_ask("127.0.0.1", fixed.host_port or 0, timeout=1)
     assert srv[:12] not in {rule_owner(r) for r in nft_rules()}
-
-
-UDP_ECHO = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-while True:
-    data, addr = s.recvfrom(2048)
-    s.sendto(b"echo:" + data, addr)
-"""
-
-UDP_ASK = """
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(3)
-s.sendto(sys.argv[3].encode(), (sys.argv[1], int(sys.argv[2])))
-print(s.recvfrom(2048)[0].decode())
-"""
-
 
 def test_published_udp_port_from_loopback_and_other_container(
     mgr: NetworkManager, network: str
@@ -402,8 +323,11 @@ def test_gc_removes_dead_ids_and_keeps_live_ones(
     mgr.gc({live})
 
     assert container_ns(dead) not in netns_names()
-    assert bridge_veth(dead) not in sh("ip", "netns", "exec", bridge_ns(network), "ip",
-                                       "link").stdout
+    wait_until(lambda: bridge_veth(dead) not in sh("ip", "netns", "exec", bridge_ns(network),
+                                                   "ip", "link").stdout,
+               "the kernel to free the dead netns and its veth")  # asynchronous
+    assert bridge_veth(live) in sh("ip", "netns", "exec", bridge_ns(network), "ip",
+                                   "link").stdout
     owners = {rule_owner(r) for r in nft_rules()}
     assert dead[:12] not in owners and live[:12] in owners
     assert mgr.ports.proxy.proxied() == {live}
@@ -428,6 +352,14 @@ def test_gc_finds_leaks_after_a_crash(mgr: NetworkManager, network: str) -> None
     assert container_ns(cid) not in netns_names()
     assert cid[:12] not in {rule_owner(r) for r in nft_rules()}
     assert mgr.ports.proxy.pid() is None  # nothing left to proxy: the daemon stopped
+    # a veth on one of our bridges whose id nobody knows (made by hand here) is swept too
+    stray = new_id()
+    made = sh("ip", "netns", "exec", bridge_ns(network), "ip", "link", "add",
+              bridge_veth(stray), "type", "veth", "peer", "name", "strayp0")
+    assert made.returncode == 0, made.stderr
+    mgr.gc(set())
+    links = sh("ip", "netns", "exec", bridge_ns(network), "ip", "link").stdout
+    assert bridge_veth(stray) not in links and "strayp0" not in links
 
 
 def test_ensure_calls_are_idempotent(mgr: NetworkManager) -> None:
@@ -488,9 +420,3 @@ def test_resolv_conf_drops_loopback_nameservers(mgr: NetworkManager) -> None:
     only_local = resolv_conf_text("nameserver 127.0.0.11\n")
     assert "127.0.0.11" not in only_local and "nameserver" in only_local
     assert "nameserver 127." not in mgr.resolv_conf()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])

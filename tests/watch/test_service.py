@@ -291,6 +291,5 @@ def test_resync_catches_drift_without_an_event(
                    "web back under its declared name")
     assert new.id != old.id
     wait_for(lambda: _container(dclient, f"{project_name}-stray") is None, "stray pruned")
-    passes = svc.logged("pass", changed=True)
-    assert any("resync" in p["triggers"] for p in passes)
+    svc.wait_event("pass", changed=True, pred=lambda p: "resync" in p["triggers"])
     assert svc.terminate() == 0

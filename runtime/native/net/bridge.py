@@ -20,7 +20,6 @@ rename: ~3 ms instead of ~45 ms). Neighbours: ``links`` (netlink), ``netns``
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,9 +171,5 @@ def bridge_ports(network: str) -> list[str]:
         return []
     with Links.open(bridge_ns(network)) as br:
         return [lk.name for lk in br.links()
-                if lk.kind == "veth" and lk.name.startswith(BRIDGE_VETH_PREFIX)
-                and lk.name != BRIDGE_PORT]
+                if lk.kind == "veth" and lk.name.startswith(BRIDGE_VETH_PREFIX)]
 
-
-def prefix_of(subnet: str) -> int:
-    return ipaddress.ip_network(subnet).prefixlen

@@ -162,9 +162,6 @@ class Links:
     def ensure_up(self, index: int) -> None:
         self._call(f"set link {index} up", "link", "set", index=index, state="up")
 
-    def ensure_mac(self, index: int, mac: str) -> None:
-        self._call(f"set mac of link {index}", "link", "set", index=index, address=mac)
-
     def ensure_addr(self, index: int, ip: str, prefixlen: int) -> None:
         if (ip, prefixlen) in self.addresses(index):
             return

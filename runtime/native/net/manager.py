@@ -9,9 +9,12 @@ garbage collector for whatever a crash left behind.
 
 State lives under ``<state_dir>/net/``: ``networks/<name>.json``,
 ``containers/<id>.json`` (endpoints: network, ifname, ip, mac, aliases;
-written before any kernel object is made), ``ipam/<network>.json`` and
-``ports/<id>.json``. ``gc`` only touches ids this state folder knows of, so
-several state folders (parallel test runs) can share a host.
+written before any kernel object is made), ``ipam/<network>.json``,
+``ports/<id>.json`` and ``ports/daemon.json`` (the port-proxy daemon, which
+outlives the process on purpose; ``close()`` stops it when nothing is
+published). ``gc`` only touches ids this state folder knows of, so several
+state folders (parallel test runs) can share a host; what they share (subnet
+choice, the nft table) is serialised by a host-wide lock.
 Neighbours: the native driver (``runtime.native.driver``, the only caller),
 ``bridge``, ``netns``, ``ipam``, ``hosts``, ``ports``, ``store``.
 """
@@ -83,6 +86,7 @@ class NetworkManager:
             else:
                 pool = self.ipam.ensure_pool(cfg.name, str(data["subnet"]))
             bridge.ensure_network(cfg.name, str(data["id"]), pool)
+            self.ports.ensure_table()  # isolation between networks, loopback DNAT support
             if not data.get("internal"):
                 self.ports.ensure_masquerade(cfg.name, pool.subnet)
             return self._info(data)
@@ -280,17 +284,25 @@ class NetworkManager:
 
     def gc(self, live_ids: set[str]) -> None:
         """Remove netns, veths, nft rules, proxies, addresses of known ids not live."""
-        dead = self.known_ids() - set(live_ids)
+        live = set(live_ids)
+        dead = self.known_ids() - live
         self.ports.unpublish_many(dead)
+        dropped: set[str] = set()
         for cid in sorted(dead):
-            self.release(cid)
-        self.ports.gc(set(live_ids))
-        live12 = {cid[:12] for cid in live_ids}
+            if netns.exists(bridge.container_ns(cid)):
+                # the kernel frees the netns with all its veths (and their bridge ends) in
+                # one batch, much faster than deleting veth by veth; if a process still
+                # holds the netns, the sweep below catches the veths on a later pass
+                self.delete_netns(cid)
+                dropped.add(cid[:12])
+            else:
+                self.detach(cid)
+            self.ipam.release(cid)
+            store.remove(self._rec_path(cid))
+        self.ports.gc(live)
+        keep = {cid[:12] for cid in live} | dropped
         for net in self.list_networks():
             for port in bridge.bridge_ports(net.name):
-                if port[len(bridge.BRIDGE_VETH_PREFIX):] not in live12:
-                    bridge.disconnect(port[len(bridge.BRIDGE_VETH_PREFIX):], net.name)
-        for ns in netns.list_names(bridge.CONTAINER_NS_PREFIX):
-            id12 = ns[len(bridge.CONTAINER_NS_PREFIX):]
-            if id12 in {cid[:12] for cid in dead} and id12 not in live12:
-                netns.delete(ns)
+                id12 = port[len(bridge.BRIDGE_VETH_PREFIX):]
+                if id12 not in keep:
+                    bridge.disconnect(id12, net.name)

@@ -43,8 +43,12 @@ TABLE = "dockwright"
 NFT_HEADER = f"""table inet {TABLE} {{
   chain output {{ type nat hook output priority -100; policy accept; }}
   chain postrouting {{ type nat hook postrouting priority 100; policy accept; }}
+  chain forward {{ type filter hook forward priority 0; policy accept; }}
 }}
 """
+# Networks are isolated from each other (as Docker's DOCKER-ISOLATION does): traffic
+# within a network is bridged in its own netns and never reaches this hook.
+ISOLATION = 'iifname "dwh*" oifname "dwh*" drop comment "dw:isolation"'
 LOOPBACK_MASQ = 'ip saddr 127.0.0.0/8 oifname "dwh*" masquerade comment "dw:loopback"'
 
 
@@ -76,7 +80,8 @@ def nft_rules() -> list[dict[str, Any]]:
 def rule_owner(rule: dict[str, Any]) -> str | None:
     """The ``<id12>`` a rule belongs to (from its comment), or None."""
     comment = str(rule.get("comment", ""))
-    return comment[3:] if comment.startswith("dw:") and comment != "dw:loopback" else None
+    shared = ("dw:loopback", "dw:isolation")
+    return comment[3:] if comment.startswith("dw:") and comment not in shared else None
 
 
 def masquerade_owner(rule: dict[str, Any]) -> str | None:
@@ -107,13 +112,17 @@ class Ports:
         return out
 
     def ensure_table(self) -> None:
-        """Create our nft table, chains and the loopback masquerade (idempotent)."""
+        """Create our nft table, chains, the loopback masquerade and the isolation of
+        networks from each other (idempotent)."""
         if self._table_ready:
             return
         with store.flock(store.HOST_LOCK):
             nft(NFT_HEADER)
-            if not any(r.get("comment") == "dw:loopback" for r in nft_rules()):
+            comments = {r.get("comment") for r in nft_rules()}
+            if "dw:loopback" not in comments:
                 nft(f"add rule inet {TABLE} postrouting {LOOPBACK_MASQ}\n")
+            if "dw:isolation" not in comments:
+                nft(f"add rule inet {TABLE} forward {ISOLATION}\n")
         self._table_ready = True
 
     def ensure_masquerade(self, network: str, subnet: str) -> None:
