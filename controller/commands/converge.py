@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     apply.add_argument("--allow-mass-delete", action="store_true",
                        help="allow removing all or more than half of the owned containers")
     apply.add_argument("--concurrency", "-j", type=int, default=16,
-                       help="actions run in parallel (default 8)")
+                       help="actions run in parallel (default 16)")
     apply.add_argument("--output", "-o", choices=("text", "json"), default="text")
     apply.add_argument("--wait-lock", action="store_true",
                        help="wait for a running `watch` (or apply) of the project to finish "

@@ -41,7 +41,8 @@ class PrivateDockerd:
             # Its own network namespace: a dockerd started with --bridge none deletes the
             # host's docker0 (moby's removeDefaultBridgeInterface), breaking the shared daemon.
             ["unshare", "--net", "--", "dockerd", "--host", self.url,
-             "--data-root", str(self.base / "data"), "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "pid"),
+             "--data-root", str(self.base / "data"), "--exec-root", str(self.base / "exec"),
+             "--pidfile", str(self.base / "pid"),
              "--bridge", "none", "--iptables=false", "--ip-masq=false",
              "--shutdown-timeout", "2"],
             stdout=log, stderr=log)
