@@ -84,7 +84,9 @@ class Driver(Protocol):
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult: ...
 
-    def logs(self, ref: str, *, follow: bool = False, tail: int | None = None) -> Iterator[bytes]: ...
+    def logs(
+        self, ref: str, *, follow: bool = False, tail: int | None = None
+    ) -> Iterator[bytes]: ...
 
     # images -----------------------------------------------------------------
     def image_info(self, ref: str) -> ImageInfo | None:

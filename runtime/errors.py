@@ -11,7 +11,7 @@ every driver module.
 from __future__ import annotations
 
 
-class RuntimeError_(Exception):  # noqa: N801 - avoid shadowing the builtin RuntimeError
+class RuntimeError_(Exception):  # trailing _: does not shadow the builtin RuntimeError
     """Base of all runtime errors. ``hint`` says what the user can do."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:

@@ -58,6 +58,11 @@ class Containers:
         self.records, self.oci, self.images, self.net, self.volumes = (
             records, oci, images, net, volumes)  # fmt: skip
         self.events_log = state_dir / "events.log"
+        self._hosts_lock = threading.Lock()  # one /etc/hosts refresh at a time
+        self._hosts_state = threading.Lock()  # guards the counters and dirty sets below
+        self._hosts_gen = self._hosts_done = 0
+        self._dirty_nets: set[str] = set()
+        self._dirty_ids: set[str] = set()
 
     def emit(self, rec: Record, action: str, detail: str = "") -> None:
         events.append(self.events_log, action, rec.id, rec.config.name, rec.config.labels, detail)
@@ -222,16 +227,32 @@ class Containers:
         self.records.update(rec.id, lambda r: setattr(r, "shim_pid", proc.pid))
 
     def _refresh_hosts(self, rec: Record) -> None:
-        """Rewrite /etc/hosts of this container and of its peers on shared networks."""
-        nets = {n for n, _ in rec.ip_addresses}
-        for other in self.records.all():
-            if other.phase != READY:
-                continue
-            if other.id == rec.id or nets & {n for n, _ in other.ip_addresses}:
-                with contextlib.suppress(OSError, RuntimeError_):
-                    path = self.records.layout(other.id).etc("hosts")
-                    if path.exists():
-                        _write_text(path, self.net.hosts_file(other.id))
+        """Rewrite /etc/hosts of this container and of its peers on shared networks.
+
+        Parallel starts in one process coalesce: a refresh covers every change
+        registered before it began, so waiting callers whose change it covered
+        return at once (one pass instead of one per start).
+        """
+        with self._hosts_state:
+            self._hosts_gen += 1
+            mine = self._hosts_gen
+            self._dirty_nets |= {n for n, _ in rec.ip_addresses}
+            self._dirty_ids.add(rec.id)
+        with self._hosts_lock:
+            if self._hosts_done >= mine:
+                return
+            with self._hosts_state:
+                upto, nets, ids = self._hosts_gen, self._dirty_nets, self._dirty_ids
+                self._dirty_nets, self._dirty_ids = set(), set()
+            for other in self.records.all():
+                if other.phase != READY:
+                    continue
+                if other.id in ids or nets & {n for n, _ in other.ip_addresses}:
+                    with contextlib.suppress(OSError, RuntimeError_):
+                        path = self.records.layout(other.id).etc("hosts")
+                        if path.exists():
+                            _write_text(path, self.net.hosts_file(other.id))
+            self._hosts_done = upto
 
     def stop(self, ref: str, timeout: float | None) -> None:
         cid = self.records.resolve(ref)

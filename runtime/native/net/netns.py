@@ -23,6 +23,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from runtime.native.net import store
+
 NETNS_DIR = Path("/run/netns")
 CLONE_NEWNET = 0x40000000
 _MS_BIND = 4096
@@ -59,7 +61,9 @@ def path_of(name: str) -> Path:
 def prepare() -> None:
     """Make /run/netns a shared mount point, as `ip netns add` does (idempotent)."""
     global _prepared
-    with _prepare_lock:
+    if _prepared:
+        return
+    with _prepare_lock, store.flock(store.HOST_LOCK):  # no stacked mounts from racing peers
         if _prepared:
             return
         NETNS_DIR.mkdir(parents=True, exist_ok=True)
