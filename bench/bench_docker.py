@@ -347,7 +347,12 @@ def main(argv: list[str] | None = None) -> int:
                                              projects)
     finally:
         for project in projects:
-            teardown(api, project)
+            try:
+                teardown(api, project)
+            except Exception as exc:  # keep the original error visible
+                print(f"warning: cleanup of {project} failed: {exc}; remove its containers "
+                      f"with: docker ps -aq --filter name={project} | xargs docker rm -f",
+                      file=sys.stderr)
     summary = report(results, sizes)
     record = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),

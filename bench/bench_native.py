@@ -25,15 +25,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runtime.native.driver import NativeDriver  # noqa: E402
-from runtime.types import ContainerConfig, NetworkAttach, NetworkConfig, PortBinding  # noqa: E402
-from tests.images import BUSYBOX, busybox_image, save_image  # noqa: E402
+from runtime.native.driver import NativeDriver
+from runtime.types import ContainerConfig, NetworkAttach, NetworkConfig, PortBinding
+from tests.images import BUSYBOX, busybox_image, save_image
 
 SCRIPT = "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"
 RESULTS = Path(__file__).resolve().parent / "results" / "native.json"
@@ -127,19 +126,17 @@ class Docker:
         )
 
 
-def timed(fn: Callable[[], object]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
-
-
 def sequential(rt: Native | Docker, runs: int, offset: int) -> dict[str, float]:
-    ups, downs = [], []
+    ups: list[float] = []
+    downs: list[float] = []
     for i in range(runs):
         port = free_port()
-        box: list[str] = []
-        ups.append(timed(lambda i=i, port=port: box.append(rt.up(offset + i, port))))
-        downs.append(timed(lambda: rt.down(box[0])))
+        t = time.perf_counter()
+        ref = rt.up(offset + i, port)
+        ups.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        rt.down(ref)
+        downs.append(time.perf_counter() - t)
     return {"median_up_s": statistics.median(ups), "min_up_s": min(ups),
             "max_up_s": max(ups), "median_down_s": statistics.median(downs)}  # fmt: skip
 

@@ -34,7 +34,16 @@ class LockHeld(ControllerError):
 
 
 def describe(exc: BaseException) -> str:
-    """One line: the error, its hint, and the chain of causes."""
+    """One line: the error, then its hint after a dash.
+
+    dockwright's own errors (controller and runtime) already carry what their
+    cause said, so their chain is not repeated; a foreign exception gets its
+    chain of causes appended.
+    """
+    message = getattr(exc, "message", None)
+    if isinstance(message, str) and message:
+        hint = getattr(exc, "hint", None)
+        return f"{message} — {hint}" if hint else message
     text = str(exc) or type(exc).__name__
     cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     seen = 0

@@ -53,7 +53,8 @@ class _Planner:
         self.held |= self.skip
         for resource, message in self.desired.errors:
             self.held.add(resource)
-            self.errors.append(PlanError(resource, message, "fix the file it refers to"))
+            self.errors.append(PlanError(resource, message,
+                                         "until then this container is left as it runs"))
         for name, have in self.observed.containers.items():
             source = have.label(LABEL_SOURCE)
             if source and source in self.desired.invalid_files:

@@ -87,6 +87,14 @@ def probe_output(driver: Driver, name: str, desired: DesiredContainer | None) ->
     return result[0] if result else "probe did not answer within 5s"
 
 
+def _stays_down(row: ContainerSummary, desired: DesiredContainer | None) -> bool:
+    """Exited for good: the runtime's restart policy will not bring it back to health."""
+    if row.state not in (State.EXITED, State.DEAD) or desired is None:
+        return False
+    policy = desired.config.restart
+    return policy.name == "no" or (policy.name == "on-failure" and row.exit_code == 0)
+
+
 def wait_for(driver: Driver, project: str, name: str, condition: str,
              desired: DesiredContainer | None = None, deadline: float | None = None,
              poller: Poller | None = None) -> None:
@@ -103,6 +111,11 @@ def wait_for(driver: Driver, project: str, name: str, condition: str,
             if condition == "healthy":
                 if last.health is Health.HEALTHY:
                     return
+                if _stays_down(last, desired):
+                    raise WaitFailed(
+                        f"container {name} exited with code {last.exit_code} before it became "
+                        "healthy, and its restart policy does not restart it",
+                        hint=f"see `dockwright logs {name}`")
                 if last.health is Health.UNHEALTHY:  # Docker gave up after `retries` failures
                     raise WaitFailed(
                         f"container {name} is unhealthy (its healthcheck failed its retries); "

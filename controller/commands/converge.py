@@ -102,8 +102,8 @@ def run_apply(args: argparse.Namespace) -> int:
     from controller.reconcile import reconcile
     from controller.render import SYMBOL
 
-    # Structured logs only when asked for (--log-format, -v) or on failures: the progress
-    # lines are the one-shot output, and importing structlog costs start-up time.
+    # Structured logs only when asked for (--log-format, -v): the progress lines (failures
+    # included) are the one-shot output, and importing structlog costs start-up time.
     structured = bool(args.log_format or args.verbose)
     loggers: list[Any] = []
 
@@ -115,7 +115,7 @@ def run_apply(args: argparse.Namespace) -> int:
 
     def on_event(event: dict[str, Any]) -> None:
         if event["event"] == "pass":
-            if structured or event["failed"]:
+            if structured:
                 log().info("pass", **{k: v for k, v in event.items() if k != "event"})
             return
         if event["event"] == "plan":  # problems first, before any progress line
@@ -129,7 +129,7 @@ def run_apply(args: argparse.Namespace) -> int:
             return
         if event.get("phase") != "done":
             return
-        if structured or not event["ok"]:
+        if structured:
             bound = log().bind(reconcile_id=event["reconcile_id"], project=event["project"],
                                resource=event["resource"], action=event["action"])
             fields = {k: event[k] for k in ("name", "reason", "duration", "detail", "error")}

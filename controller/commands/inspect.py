@@ -93,8 +93,16 @@ def run_ps(args: argparse.Namespace) -> int:
     return 0
 
 
+def _no_such_container(name: str) -> Exception:
+    from controller.errors import ControllerError
+
+    return ControllerError(f"no container named {name!r}",
+                           hint="`dockwright ps` lists the containers dockwright manages")
+
+
 def run_logs(args: argparse.Namespace) -> int:
     from controller.commands._common import open_runtime
+    from runtime.errors import NotFound
 
     driver = open_runtime(args)
     try:
@@ -102,6 +110,8 @@ def run_logs(args: argparse.Namespace) -> int:
         for chunk in driver.logs(args.name, follow=args.follow, tail=args.tail):
             out.write(chunk)
             out.flush()
+    except NotFound as exc:
+        raise _no_such_container(args.name) from exc
     finally:
         driver.close()
     return 0
@@ -115,9 +125,13 @@ def run_exec(args: argparse.Namespace) -> int:
         print("dockwright: error: exec needs a command: dockwright exec NAME -- CMD...",
               file=sys.stderr)
         return 1
+    from runtime.errors import NotFound
+
     driver = open_runtime(args)
     try:
         result = driver.exec_in(args.name, cmd, tty=args.tty)
+    except NotFound as exc:
+        raise _no_such_container(args.name) from exc
     finally:
         driver.close()
     sys.stdout.buffer.write(result.output)

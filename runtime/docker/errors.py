@@ -10,6 +10,7 @@ a ``runtime.errors`` exception chained with ``from exc``. Neighbours:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,6 +48,25 @@ _PERMANENT_500 = (
     "mount denied",
     "invalid mount config",
 )
+
+
+_OS_REASONS = ("No such file or directory", "Connection refused", "Permission denied",
+               "Name or service not known", "Temporary failure in name resolution",
+               "Network is unreachable", "No route to host", "Connection reset by peer")
+
+
+def _unreachable(what: str, detail: str) -> Unavailable:
+    """One clear line for a daemon that cannot be reached: where, why, and the fix."""
+    address = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    reason = next((r for r in _OS_REASONS if r.lower() in detail.lower()), None)
+    if reason is None:  # keep the last, most specific part of requests' nested message
+        reason = detail.rsplit(": ", 1)[-1].strip(" ()'\"") or detail
+    prefix = "" if "docker daemon" in what.lower() else f"{what}: "
+    hint = PERMISSION_HINT if "permission denied" in detail.lower() else DAEMON_HINT
+    if os.environ.get("DOCKER_HOST"):
+        hint += ", or fix DOCKER_HOST"
+    return Unavailable(f"{prefix}cannot connect to the Docker daemon at {address}: {reason}",
+                       retry_after=UNAVAILABLE_RETRY, hint=hint)
 
 
 def _explanation(exc: docker.errors.APIError) -> str:
@@ -119,17 +139,9 @@ def mapped_errors(what: str) -> Iterator[None]:
             f"{what}: the Docker daemon did not answer in time ({exc})", retry_after=2.0
         ) from exc
     except (requests.exceptions.ConnectionError, ConnectionError) as exc:
-        raise Unavailable(
-            f"{what}: cannot connect to the Docker daemon ({exc})",
-            retry_after=UNAVAILABLE_RETRY,
-            hint=PERMISSION_HINT if "Permission denied" in str(exc) else DAEMON_HINT,
-        ) from exc
+        raise _unreachable(what, str(exc)) from exc
     except docker.errors.DockerException as exc:
         text = str(exc)
         if "Error while fetching server API version" in text or "Connection" in text:
-            raise Unavailable(
-                f"{what}: cannot connect to the Docker daemon ({text})",
-                retry_after=UNAVAILABLE_RETRY,
-                hint=PERMISSION_HINT if "Permission denied" in text else DAEMON_HINT,
-            ) from exc
+            raise _unreachable(what, text) from exc
         raise InvalidRequest(f"{what}: {text}") from exc

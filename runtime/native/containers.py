@@ -256,27 +256,32 @@ class Containers:
 
     def stop(self, ref: str, timeout: float | None) -> None:
         cid = self.records.resolve(ref)
-        rec = self.records.update(cid, lambda r: setattr(r, "stopped_by_user", True))
+        # flag first (an exit shim waiting to restart gives up), then under the lock
+        # (a restart in progress finishes first, and this stop then ends it)
+        self.records.update(cid, lambda r: setattr(r, "stopped_by_user", True))
         lay = self.records.layout(cid)
-        if rec.state in ("running", "restarting"):
-            grace = timeout if timeout is not None else rec.config.stop_timeout
-            grace = 10.0 if grace is None else grace
-            status = supervise.stop(self.oci, lay, rec.stop_signal, grace)
-            code, oom = status if status is not None else (137, False)
+        with self.records.hold(cid):
+            rec = self.records.read(cid)
+            if rec.state in ("running", "restarting"):
+                grace = timeout if timeout is not None else rec.config.stop_timeout
+                grace = 10.0 if grace is None else grace
+                status = supervise.stop(self.oci, lay, rec.stop_signal, grace)
+                code, oom = status if status is not None else (137, False)
 
-            def stopped(r: Record) -> None:
-                if r.state in ("running", "restarting"):
-                    r.state, r.exit_code, r.oom, r.pid = "exited", code, oom, None
-                    r.finished_at = now_iso()
+                def stopped(r: Record) -> None:
+                    if r.state in ("running", "restarting"):
+                        r.state, r.exit_code, r.oom, r.pid = "exited", code, oom, None
+                        r.finished_at = now_iso()
 
-            rec = self.records.update(cid, stopped)
-            self.emit(rec, "stop")
-        with contextlib.suppress(RuntimeError_):
-            self.oci.delete(cid, force=True)
-        if rec.host_ports:
-            with contextlib.suppress(RuntimeError_):
-                self.net.unpublish(cid)
-            self.records.update(cid, lambda r: setattr(r, "host_ports", []))
+                rec = self.records.update(cid, stopped)
+                self.emit(rec, "stop")
+            if (self.oci.root / cid).exists():
+                with contextlib.suppress(RuntimeError_):
+                    self.oci.delete(cid, force=True)
+            if rec.host_ports:
+                with contextlib.suppress(RuntimeError_):
+                    self.net.unpublish(cid)
+                self.records.update(cid, lambda r: setattr(r, "host_ports", []))
 
     def remove(self, ref: str, force: bool) -> None:
         cid = self.records.resolve(ref)

@@ -118,7 +118,10 @@ class NativeDriver:
             raise Unavailable(f"the OCI runtime wrapper {self.oci.path} is missing")
 
     def close(self) -> None:
-        return None
+        """Let the network manager finish background work (e.g. stop an idle port proxy)."""
+        closer = getattr(self.net, "close", None)
+        if callable(closer):
+            closer()
 
     def gc(self) -> list[Record]:
         """Clean up what dead operations left; return the live records."""

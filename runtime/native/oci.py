@@ -86,12 +86,17 @@ class OciRuntime:
             tmp.replace(self.path)
 
     # plumbing -----------------------------------------------------------------
-    def call(self, *args: str, timeout: float = 15.0) -> str:
-        """Run the runtime with ``args``; return stdout. Raise a runtime error on failure."""
+    def call(self, *args: str, timeout: float = 15.0, direct: bool = False) -> str:
+        """Run the runtime with ``args``; return stdout. Raise a runtime error on failure.
+
+        ``direct`` skips the wrapper (and its mount namespace): for calls that touch
+        no cgroup (start, state, list, kill), ~3 ms faster each.
+        """
+        argv = [self.binary, "--root", str(self.root)] if direct else [str(self.path)]
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             try:
                 proc = subprocess.run(
-                    [str(self.path), *args],
+                    [*argv, *args],
                     stdin=subprocess.DEVNULL,
                     stdout=out,
                     stderr=err,
@@ -116,20 +121,20 @@ class OciRuntime:
     def state(self, cid: str) -> dict[str, Any] | None:
         """The runtime's state of ``cid`` (``status``: created/running/stopped), None if unknown."""
         try:
-            data: dict[str, Any] = json.loads(self.call("state", cid, timeout=10.0))
+            data: dict[str, Any] = json.loads(self.call("state", cid, timeout=10.0, direct=True))
         except NotFound:
             return None
         return data
 
     def list(self) -> list[dict[str, Any]]:
-        out = self.call("list", "--format", "json", timeout=10.0).strip()
+        out = self.call("list", "--format", "json", timeout=10.0, direct=True).strip()
         if not out or out == "null":
             return []
         data: list[dict[str, Any]] = json.loads(out)
         return data
 
     def start(self, cid: str) -> None:
-        self.call("start", cid)
+        self.call("start", cid, direct=True)
 
     def kill(self, cid: str, sig: str | int = "TERM", *, all_procs: bool = False) -> None:
         """Send ``sig`` to the container's init; a stopped or missing container is not an error."""
@@ -137,7 +142,7 @@ class OciRuntime:
         name = name.removeprefix("SIG")
         args = ["kill", *(["--all"] if all_procs else []), cid, name]
         try:
-            self.call(*args, timeout=10.0)
+            self.call(*args, timeout=10.0, direct=True)
         except (NotFound, InvalidRequest):
             return
 

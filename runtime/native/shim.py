@@ -97,7 +97,7 @@ class Shim:
     # exit mode ----------------------------------------------------------------
     def on_exit(self) -> None:
         status = supervise.exit_status(self.lay)
-        if status is None:
+        if status is None or not self.lay.record.exists():
             return
         code, oom = status
         for _ in range(10):  # conmon may write the oom file just after the exit file
@@ -105,12 +105,14 @@ class Shim:
                 break
             time.sleep(0.03)
             oom = (supervise.exit_status(self.lay) or (code, False))[1]
-        rec = self.record_exit(code, oom)
-        if rec is None or not should_restart(rec, code):
-            return
+        # under the operation lock: a start that is still recording "running" goes first
+        with self.records.hold(self.cid):
+            rec = self.record_exit(code, oom)
+            if rec is None or not should_restart(rec, code):
+                return
+            self.records.update(self.cid, lambda r: setattr(r, "state", "restarting"))
         ran = time.time() - rec.last_start
         attempt = 0 if ran > 10 else rec.restart_count  # consecutive quick deaths
-        self.records.update(self.cid, lambda r: setattr(r, "state", "restarting"))
         if self.wait_backoff(backoff(attempt)):
             self.restart()
         else:

@@ -93,7 +93,7 @@ def test_killed_controller_leaves_nothing_behind(
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     try:
-        for _ in range(6):
+        for _ in range(8):
             args = [str(state), net, name, str(port), str(idlog), BUSYBOX]
             child = subprocess.Popen(
                 [sys.executable, "-c", CHILD, *args],
@@ -101,7 +101,7 @@ def test_killed_controller_leaves_nothing_behind(
             )  # fmt: skip
             assert child.stdout is not None and child.stderr is not None
             assert child.stdout.readline() == b"ready\n", child.stderr.read()
-            time.sleep(rng.uniform(0.0, 0.6))
+            time.sleep(rng.uniform(0.0, 0.8))
             child.send_signal(signal.SIGKILL)
             child.wait()
             assert child.stderr is not None
@@ -132,3 +132,4 @@ def test_killed_controller_leaves_nothing_behind(
         for c in final.list_containers():
             final.remove_container(c.id, force=True)
         final.remove_network(net)
+        final.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -242,3 +243,26 @@ def test_a_new_driver_adopts_running_containers(nproject: NProject, native_state
     assert row.state == State.RUNNING
     assert gc.is_shim_of(again.records.read(cid).shim_pid, cid)  # re-adopted
     assert again.exec_in(cid, ["true"]).exit_code == 0
+
+
+def test_events_report_start_die_and_oom(nproject: NProject) -> None:
+    d = nproject.driver
+    seen: list[tuple[str, str, str]] = []
+    with d.events(dict(nproject.labels)) as stream:
+
+        def read() -> None:
+            for event in stream:
+                seen.append((event.action, event.name, event.detail))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        nproject.run("ev", command=("sh", "-c", "exit 3"))
+        nproject.run(
+            "evoom", command=("sh", "-c", "head -c 200m /dev/zero | tail"),
+            resources=ResourceSpec(memory=16 * 1024 * 1024),
+        )  # fmt: skip
+        wait_for(lambda: ("die", nproject.n("ev"), "3") in seen, "die of ev with 3")
+        wait_for(lambda: ("oom", nproject.n("evoom"), "") in seen, "oom of evoom")
+    reader.join(5)
+    assert not reader.is_alive()
+    assert ("start", nproject.n("ev"), "") in seen

@@ -174,8 +174,7 @@ def test_host_reaches_container_ip(mgr: NetworkManager, network: str, servers: S
     info = mgr.get_network(network)
     assert info is not None
     assert sh("ip", "link", "del", host_veth(info.id)).returncode == 0
-    with pytest.raises(OSError):
-        tcp_ask(ip, 7000, timeout=1)
+    assert host_veth(info.id) not in host_links()
     assert mgr.ensure_network(NetworkConfig(name=network)) == info
     assert b"hello-host" in tcp_ask(ip, 7000)
 

@@ -178,16 +178,3 @@ def netlink_socket(name: str | None) -> socket.socket:
     finally:
         os.close(fd)
 
-
-def run_in(name: str, func: Callable[[], T]) -> T:
-    """Run ``func`` in a thread that has entered namespace ``name`` (e.g. sysctl writes)."""
-    fd = open_fd(name)
-
-    def enter_and_run() -> T:
-        _check(_libc.setns(fd, CLONE_NEWNET), f"setns({name})")
-        return func()
-
-    try:
-        return _in_thread(enter_and_run)
-    finally:
-        os.close(fd)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -168,7 +169,14 @@ class Daemon:
 
     async def serve(self, name: str) -> None:
         control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        control.bind("\0" + name)  # abstract: gone with the process, no path limit
+        for attempt in range(200):  # a predecessor may still be exiting
+            try:
+                control.bind("\0" + name)  # abstract: gone with the process, no path limit
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == 199:
+                    raise
+                await asyncio.sleep(0.01)
         control.listen(64)
         control.setblocking(False)
         for sig in (signal.SIGTERM, signal.SIGINT):

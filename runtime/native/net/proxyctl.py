@@ -103,7 +103,8 @@ class ProxyClient:
         """
         try:
             return self._send(req, fds or [])
-        except (ConnectionRefusedError, FileNotFoundError) as exc:
+        except (ConnectionRefusedError, ConnectionResetError, FileNotFoundError) as exc:
+            # refused: no daemon; reset: a daemon in the middle of exiting
             if not start:
                 return None
             self.start()
@@ -154,7 +155,7 @@ class ProxyClient:
             try:
                 self._send({"op": "list"}, [])
                 return
-            except (ConnectionRefusedError, FileNotFoundError) as exc:
+            except (ConnectionRefusedError, ConnectionResetError, FileNotFoundError) as exc:
                 child_died = self._child is not None and self._child.poll() is not None
                 if child_died or time.monotonic() > deadline:
                     raise Transient("the port proxy did not start", retry_after=1.0,
