@@ -85,7 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error is an error (1), never "changes" (2)
+        return EXIT_ERROR if exc.code == 2 else (exc.code if isinstance(exc.code, int) else 0)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

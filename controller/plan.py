@@ -24,6 +24,7 @@ from controller.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES, OLD_SUFFIX
 from controller.observe import Observed, hash_matches
 from runtime.types import (
     LABEL_HASH,
+    LABEL_PROJECT,
     LABEL_RESOURCE,
     LABEL_SOURCE,
     ContainerSummary,
@@ -277,10 +278,13 @@ class _Planner:
             other = self.observed.foreign.get(c.name)
             if other is not None and c.resource not in self.held:
                 self.held.add(c.resource)
+                owner = other.label(LABEL_PROJECT)
+                whose = f"belongs to dockwright project {owner}, not to" if owner else \
+                    "is not managed by dockwright project"
                 self.errors.append(PlanError(
                     c.resource,
-                    f"container {c.name} (id {other.id[:12]}) exists but is not managed by "
-                    f"dockwright project {self.desired.project}; it is left untouched",
+                    f"container {c.name} (id {other.id[:12]}) exists but {whose} "
+                    f"{self.desired.project}; it is left untouched",
                     f"rename or remove container {c.name} yourself, or declare another name"))
 
     def edges(self, pruned: list[str]) -> None:

@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,8 @@ from pydantic import BaseModel, ValidationError
 from specs import validate
 from specs.errors_format import Problem, problems, unknown_table
 from specs.locate import KeyPath, Locator, format_path, syntax_error_line
-from specs.models import KINDS, Project, check_name
+from specs.models import KINDS, Project
+from specs.names import check_name
 from specs.result import FileResult, Resource, SpecError, SpecSet
 
 TOP_LEVEL = ("container", "volume", "network", "project")
@@ -113,6 +114,7 @@ class _File:
     text: str = ""
     digest: str = ""
     resources: list[Resource] = field(default_factory=list)
+    salvaged: list[Resource] = field(default_factory=list)  # invalid tables, cross-checks only
     declared: set[tuple[str, str]] = field(default_factory=set)
     errors: list[SpecError] = field(default_factory=list)
     project: Project | None = None
@@ -175,16 +177,56 @@ def _prepare(value: Any, path: KeyPath, variables: Mapping[str, str],
     return value
 
 
-def _validate(file: _File, model: type[BaseModel], data: Any, prefix: KeyPath) -> Any:
+def _validate(file: _File, model: type[BaseModel], data: Any, prefix: KeyPath,
+              reported: Sequence[KeyPath] = ()) -> Any:
+    """The validated model, or None with every problem recorded (except those below a path
+    in ``reported``: a value whose interpolation failed is reported once, not twice)."""
     try:
         return model.model_validate(data, strict=True, context={"base_dir": file.path.parent})
     except ValidationError as exc:
         for problem in problems(exc, data, prefix, model):
-            file.error(problem)
+            if not any(problem.path[:len(p)] == p for p in reported):
+                file.error(problem)
     except Exception as exc:  # a validator bug must not hide the other files' results
         file.error(Problem(prefix, f"internal error while validating: {type(exc).__name__}: "
                                    f"{exc}", "please report this with the spec file"))
     return None
+
+
+def _salvage(file: _File, model: type[BaseModel], data: dict[str, Any],
+             bad_keys: set[str]) -> Any:
+    """The table without its invalid keys, validated for the cross-file checks only.
+
+    So that an invalid container's references, files, ports and cycles are still
+    reported in the same run ("every mistake at once"). A bad entry of a table-valued
+    key (``depends_on.x``, ``env.X``) drops that entry only. None when that fails too.
+    """
+    context = {"base_dir": file.path.parent}
+    bad_entries: dict[str, set[str]] = {}
+    try:
+        model.model_validate(data, strict=True, context=context)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            if not loc:
+                return None
+            key = str(loc[0])
+            value = data.get(key)
+            if len(loc) > 1 and isinstance(value, dict) and loc[1] in value:
+                bad_entries.setdefault(key, set()).add(str(loc[1]))
+            else:
+                bad_keys.add(key)
+    except Exception:  # a validator bug: the table's own errors are reported already
+        return None
+    kept = {k: ({n: v for n, v in value.items() if n not in bad_entries[k]}
+                if k in bad_entries else value)
+            for k, value in data.items() if k not in bad_keys}
+    if "image" in bad_keys or "image" in bad_entries or "image" not in kept:
+        kept["image"] = "salvaged"
+    try:
+        return model.model_validate(kept, strict=True, context=context)
+    except Exception:  # still invalid (e.g. a model-level rule): no cross-file checks
+        return None
 
 
 def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
@@ -256,16 +298,22 @@ def _load_kind(file: _File, kind: str, tables: Any, variables: Mapping[str, str]
         data = _prepare(table, prefix, variables, prepared)
         for problem in prepared:
             file.error(problem)
-        spec = _validate(file, KINDS[kind], data, prefix)
+        reported = [p.path for p in prepared]
+        spec = _validate(file, KINDS[kind], data, prefix, reported)
         if spec is not None and not prepared:
             file.resources.append(Resource(kind, name, spec, file.rel, file.line_of(prefix)))
+            continue
+        bad_keys = {str(p[2]) for p in reported if len(p) > 2}
+        salvaged = _salvage(file, KINDS[kind], data, bad_keys)
+        if salvaged is not None:
+            file.salvaged.append(Resource(kind, name, salvaged, file.rel, file.line_of(prefix)))
 
 
 def _iter_project_errors(files: list[_File]) -> Iterator[tuple[_File, SpecError]]:
     declaring = [f for f in files if f.project is not None or _declares_project(f)]
     if len(declaring) < 2:
         return
-    for file in declaring:
+    for file in declaring[:1]:  # one line, at the first [project] table, naming the others
         others = ", ".join(f"{o.rel}:{o.line_of(('project',))}" for o in declaring if o is not file)
         yield file, SpecError(file.rel, file.line_of(("project",)), "project",
                               f"[project] is declared more than once: also in {others}",
@@ -279,6 +327,11 @@ def _declares_project(file: _File) -> bool:
 def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
     """Load and validate a spec directory; every problem is in the result, never raised."""
     root = Path(root)
+    if root.is_file():
+        return SpecSet(root, errors=(SpecError(str(root), None, "",
+                                               "this is a file, not a spec directory",
+                                               "pass the folder that holds the *.toml files: "
+                                               f"{root.parent}"),))
     if not root.is_dir():
         return SpecSet(root, errors=(SpecError(str(root), None, "",
                                                "the spec directory does not exist",
@@ -290,7 +343,9 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
         file.errors.append(error)
     by_rel = {f.rel: f for f in files}
     results = [f.result() for f in files]
-    for error in validate.check(root, results, lambda rel, path: by_rel[rel].line_of(path)):
+    salvaged = [r for f in files for r in f.salvaged]
+    for error in validate.check(root, results, lambda rel, path: by_rel[rel].line_of(path),
+                                salvaged):
         by_rel[error.file].errors.append(error)
     project = next((f.project for f in files if f.project is not None), None) or Project()
     return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors))

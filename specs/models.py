@@ -6,9 +6,10 @@ restart policies, links) is parsed into one canonical typed form here, so that
 nothing downstream sees a string it must parse again. Models are strict
 (``extra="forbid"``) and frozen. Relative paths resolve against the folder of
 the declaring file, passed as validation context ``{"base_dir": Path}``.
-Neighbours: ``specs.units`` (parsers), ``specs.loader`` (builds these from
-TOML), ``specs.validate`` (cross-resource checks), ``specs.dump`` (models back
-to TOML). Runtime-neutral: nothing here is Docker-specific.
+Neighbours: ``specs.units`` (parsers), ``specs.names`` (name and image
+reference rules), ``specs.loader`` (builds these from TOML), ``specs.validate``
+(cross-resource checks), ``specs.dump`` (models back to TOML). Runtime-neutral:
+nothing here is Docker-specific.
 """
 
 from __future__ import annotations
@@ -29,37 +30,7 @@ from pydantic import (
 )
 
 from specs import units
-
-NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
-_IMAGE_RE = re.compile(
-    r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9-]+)*(?::\d+)?|localhost(?::\d+)?)/)?"
-    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
-    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
-)
-ENV_NAME_RE = re.compile(r"^[^=\s]+$")
-
-
-def check_name(name: str, what: str = "name") -> str:
-    """Docker's naming rule for containers, volumes and networks."""
-    if not NAME_RE.match(name) or len(name) > 128:
-        raise ValueError(
-            f"invalid {what} {name!r}: use letters, digits, '_', '.' and '-', starting with a "
-            "letter or digit"
-        )
-    return name
-
-
-def normalise_image_ref(ref: str) -> str:
-    """Validate an image reference and add ``:latest`` when it has no tag or digest."""
-    if not _IMAGE_RE.match(ref):
-        raise ValueError(
-            f"invalid image reference {ref!r}: expected [registry/]name[:tag][@sha256:digest] "
-            "with a lowercase name, e.g. \"mysql:5.7\""
-        )
-    last = ref.rsplit("/", 1)[-1]
-    if "@" not in ref and ":" not in last:
-        return f"{ref}:latest"
-    return ref
+from specs.names import ENV_NAME_RE, check_alias, check_name, normalise_image_ref
 
 
 def _resolve(value: object, info: ValidationInfo) -> object:
@@ -67,6 +38,7 @@ def _resolve(value: object, info: ValidationInfo) -> object:
         path = Path(value).expanduser()
         if not path.is_absolute():
             return str((Path(info.context["base_dir"]) / path).resolve())
+        return str(path) if value.startswith("~") else value
     return value
 
 
@@ -229,11 +201,24 @@ class Link(Model):
             return {"target": target, "alias": alias or target}
         return value
 
+    @model_validator(mode="after")
+    def _names(self) -> Link:
+        check_name(self.target, "container name")
+        check_alias(self.alias)
+        return self
+
 
 class NetworkAttachment(Model):
     """Membership of one network, with extra DNS aliases."""
 
     aliases: tuple[str, ...] = ()
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for alias in value:
+            check_alias(alias)
+        return value
 
 
 class RestartPolicy(Model):

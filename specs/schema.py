@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from specs.models import NAME_RE, Container, Network, Project, Volume
+from specs.models import Container, Network, Project, Volume
+from specs.names import NAME_RE
 
 _DURATION = {"anyOf": [
     {"type": "string", "pattern": r"^(\d+(\.\d+)?(ms|us|ns|h|m|s))+$", "examples": ["5s", "1m30s"]},

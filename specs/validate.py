@@ -7,8 +7,10 @@ host ip/port/protocol, references to a container declared absent,
 ``replicas > 1`` with a fixed host port, a replica name
 (``web-2``) that is also declared, and files named by ``env_file``,
 ``{ file = ... }``, ``build`` and ``archive`` that are missing.
-Each error is attached to every file involved, so the controller freezes the
-resources of those files only. Neighbours: called by ``specs.loader.load_dir``
+Each problem is reported once (one line), at its first place (the first
+declaration of a name, the first of two clashing ports, the first edge of a
+cycle); the message names the other places. The controller freezes the
+resources of the files with errors only. Neighbours: called by ``specs.loader.load_dir``
 with the per-file results and a ``line_of(file, key_path)`` locator; reads the
 models of ``specs.models``; pure except for checking that files exist.
 """
@@ -41,11 +43,17 @@ class _Out:
                                      message, hint))
 
 
-def check(root: Path, files: Sequence[FileResult], line_of: LineOf) -> list[SpecError]:
-    """All cross-file errors of a spec directory, each with its file, line and key path."""
+def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
+          salvaged: Sequence[Resource] = ()) -> list[SpecError]:
+    """All cross-file errors of a spec directory, each with its file, line and key path.
+
+    ``salvaged`` are tables that failed validation, minus their invalid keys: their
+    references, files, cycles and ports are checked too, so one run reports them all.
+    """
     out = _Out(root, line_of)
     _duplicates(files, out)
     containers = [r for f in files for r in f.resources if isinstance(r.spec, Container)]
+    containers += [r for r in salvaged if isinstance(r.spec, Container)]
     declared: dict[str, set[str]] = {"container": set(), "volume": set(), "network": set()}
     for f in files:
         for kind, name in f.declared:
@@ -74,7 +82,7 @@ def _duplicates(files: Sequence[FileResult], out: _Out) -> None:
         if len(in_files) < 2:
             continue
         located = [(f, out.line_of(f, (kind, name))) for f in in_files]
-        for file, _ in located:
+        for file, _ in located[:1]:  # one line, at the first declaration, naming the others
             others = ", ".join(_where(f, line) for f, line in located if f != file)
             out.add(file, (kind, name), f"{kind} {name!r} is declared more than once: also in "
                     f"{others}", "rename one of them or remove the duplicate")
@@ -174,14 +182,10 @@ def _replica_names(containers: list[Resource], files: dict[str, str], out: _Out)
         for i in range(1, spec.replicas + 1):
             other = f"{res.name}-{i}"
             if other in files:
-                hint = f"rename container {other} or {res.name}"
                 there = _where(files[other], out.line_of(files[other], ("container", other)))
                 out.add(res.file, ("container", res.name, "replicas"),
                         f"replica {other} has the name of another declared container ({there})",
-                        hint)
-                out.add(files[other], ("container", other),
-                        f"the name {other} is taken by replica {i} of container {res.name!r} "
-                        f"({_where(res.file, res.line)})", hint)
+                        f"rename container {other} or {res.name}")
 
 
 def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:
@@ -219,14 +223,12 @@ def _cycles(containers: list[Resource], out: _Out) -> None:
     for name in sorted(graph):
         if name not in state:
             visit(name)
-    for cycle in sorted(seen_cycles):
+    for cycle in sorted(seen_cycles):  # one line per cycle, at its first edge
         text = " -> ".join((*cycle, cycle[0]))
-        for i, name in enumerate(cycle):
-            nxt = cycle[(i + 1) % len(cycle)]
-            res = by_name[name]
-            path = next(p for dep, p in _edges(res) if dep == nxt)
-            out.add(res.file, ("container", name, *path), f"dependency cycle: {text}",
-                    "remove one of these links, volumes_from or depends_on entries")
+        res = by_name[cycle[0]]
+        path = next(p for dep, p in _edges(res) if dep == cycle[1 % len(cycle)])
+        out.add(res.file, ("container", cycle[0], *path), f"dependency cycle: {text}",
+                "remove one of these links, volumes_from or depends_on entries")
 
 
 def _ports(containers: list[Resource], out: _Out) -> None:
@@ -255,9 +257,9 @@ def _ports(containers: list[Resource], out: _Out) -> None:
             for res_b, i_b, ip_b in users[a + 1:]:
                 if ip_a != ip_b and ip_a not in wildcard and ip_b not in wildcard:
                     continue
-                for res, i, other, j in ((res_a, i_a, res_b, i_b), (res_b, i_b, res_a, i_a)):
-                    line = out.line_of(other.file, ("container", other.name, "ports", j))
-                    out.add(res.file, ("container", res.name, "ports", i),
-                            f"host port {host_a}/{proto_a} is also published by container "
-                            f"{other.name!r} ({_where(other.file, line)})",
-                            "use another host port, or bind each to a different ip")
+                # one line per clash, at the first of the two, naming the other one
+                line = out.line_of(res_b.file, ("container", res_b.name, "ports", i_b))
+                out.add(res_a.file, ("container", res_a.name, "ports", i_a),
+                        f"host port {host_a}/{proto_a} is also published by container "
+                        f"{res_b.name!r} ({_where(res_b.file, line)})",
+                        "use another host port, or bind each to a different ip")

@@ -10,10 +10,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from runtime.driver import Driver
 from specs.result import SpecError
+
+
+def check_spec_dir(path: Path) -> None:
+    """A spec directory that is missing or is a file: one clear error (exit 1)."""
+    from controller.errors import ControllerError
+
+    if path.is_file():
+        raise ControllerError(f"{path} is a file, not a spec directory",
+                              hint=f"pass the folder that holds the *.toml files: {path.parent}")
+    if not path.is_dir():
+        raise ControllerError(f"the spec directory {path} does not exist",
+                              hint="pass the folder that holds the *.toml files")
+
+
+def check_concurrency(value: int) -> None:
+    from controller.errors import ControllerError
+
+    if value < 1:
+        raise ControllerError(f"--concurrency {value} is not allowed",
+                              hint="give a number of parallel actions of 1 or more")
 
 
 def open_runtime(args: argparse.Namespace) -> Driver:

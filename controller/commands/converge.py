@@ -70,10 +70,11 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from controller.commands._common import open_runtime, print_spec_errors
+    from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
     from controller.reconcile import prepare
     from controller.render import render_plan
 
+    check_spec_dir(args.dir)
     driver = open_runtime(args)
     try:
         prepared = prepare(args.dir, driver, project=args.project, options=_options(args))
@@ -98,9 +99,12 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         return run_diff(args)
     from controller import logging as dwlog
-    from controller.commands._common import open_runtime
+    from controller.commands._common import check_concurrency, check_spec_dir, open_runtime
     from controller.reconcile import reconcile
     from controller.render import SYMBOL
+
+    check_spec_dir(args.dir)
+    check_concurrency(args.concurrency)
 
     # Structured logs only when asked for (--log-format, -v): the progress lines (failures
     # included) are the one-shot output, and importing structlog costs start-up time.
@@ -141,7 +145,9 @@ def run_apply(args: argparse.Namespace) -> int:
         kind = Kind(event["action"])
         if kind in (Kind.NOOP,) and not event.get("detail"):
             return
-        status = "ok" if event["ok"] else f"FAILED: {event['error']}"
+        error = event["error"] or ""
+        prefix = f"{event['action']} {event['object']} {event['name']}: "  # shown already
+        status = "ok" if event["ok"] else f"FAILED: {error.removeprefix(prefix)}"
         detail = f" ({event['detail']})" if event.get("detail") else ""
         print(f"{SYMBOL[kind]} {kind.value:<14} {event['object']} {event['name']}: "
               f"{event['reason']} — {status}{detail} [{event['duration']:.2f}s]", flush=True)
@@ -178,9 +184,10 @@ def run_apply(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from controller.commands._common import open_runtime
+    from controller.commands._common import check_spec_dir, open_runtime
     from controller.status import status
 
+    check_spec_dir(args.dir)
     driver = open_runtime(args)
     try:
         report = status(args.dir, driver, project=args.project)

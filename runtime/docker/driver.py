@@ -49,6 +49,11 @@ NETWORK_REMOVE_DELAY = 0.3
 STOP_WAIT_UNKNOWN = 300  # extra HTTP wait when the container's own stop timeout applies
 
 
+def _short(ref: str) -> str:
+    """A container id as ``docker ps`` shows it (12 hex digits); names stay as they are."""
+    return ref[:12] if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref) else ref
+
+
 class DockerDriver:
     """A Docker daemon at ``base_url`` (default: ``DOCKER_HOST`` or the local socket)."""
 
@@ -65,11 +70,13 @@ class DockerDriver:
     def api(self) -> Any:
         """The shared ``docker.APIClient`` (created on first use)."""
         if self._client is None:
-            with self._lock, mapped_errors("connect to the Docker daemon"):
+            with mapped_errors("read the Docker settings (DOCKER_HOST, DOCKER_TLS_VERIFY)"):
+                kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
+            if self.base_url:
+                kwargs["base_url"] = self.base_url
+            address = kwargs.get("base_url") or "unix:///var/run/docker.sock"
+            with self._lock, mapped_errors(f"connect to the Docker daemon at {address}"):
                 if self._client is None:
-                    kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
-                    if self.base_url:
-                        kwargs["base_url"] = self.base_url
                     self._client = docker.APIClient(
                         version="auto", timeout=cast(int, self.timeout), max_pool_size=32, **kwargs
                     )
@@ -92,7 +99,7 @@ class DockerDriver:
         return [convert.container_summary(row) for row in rows]
 
     def inspect_container(self, ref: str) -> ContainerInfo:
-        with mapped_errors(f"inspect container {ref}"):
+        with mapped_errors(f"inspect container {_short(ref)}"):
             data = self.api.inspect_container(ref)
         return convert.container_info(data)
 
@@ -118,7 +125,7 @@ class DockerDriver:
         return cid
 
     def start_container(self, ref: str) -> None:
-        with mapped_errors(f"start container {ref}"):
+        with mapped_errors(f"start container {_short(ref)}"):
             self.api.start(ref)
 
     def stop_container(self, ref: str, timeout: float | None = None) -> None:
@@ -128,16 +135,16 @@ class DockerDriver:
         params = {} if timeout is None else {"t": max(0, math.ceil(timeout))}
         # The HTTP wait must outlast the stop timeout (the container's own when None).
         wait = self.timeout + (STOP_WAIT_UNKNOWN if timeout is None else math.ceil(timeout))
-        with mapped_errors(f"stop container {ref}"):
+        with mapped_errors(f"stop container {_short(ref)}"):
             res = api._post(api._url("/containers/{0}/stop", ref), params=params, timeout=wait)
             api._raise_for_status(res)
 
     def remove_container(self, ref: str, *, force: bool = True) -> None:
-        with mapped_errors(f"remove container {ref}"):
+        with mapped_errors(f"remove container {_short(ref)}"):
             self.api.remove_container(ref, force=force, v=False)
 
     def rename_container(self, ref: str, new_name: str) -> None:
-        with mapped_errors(f"rename container {ref} to {new_name}"):
+        with mapped_errors(f"rename container {_short(ref)} to {new_name}"):
             self.api.rename(ref, new_name)
 
     def update_container(
@@ -162,13 +169,13 @@ class DockerDriver:
                 body["PidsLimit"] = resources.pids
         if not body:
             return
-        with mapped_errors(f"update container {ref}"):
+        with mapped_errors(f"update container {_short(ref)}"):
             api = self.api
             res = api._post_json(api._url("/containers/{0}/update", ref), data=body)
             api._raise_for_status(res)
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
-        with mapped_errors(f"exec in container {ref}"):
+        with mapped_errors(f"exec in container {_short(ref)}"):
             created = self.api.exec_create(ref, list(command), stdout=True, stderr=True, tty=tty)
             output = self.api.exec_start(created["Id"], tty=tty)
             code = self.api.exec_inspect(created["Id"]).get("ExitCode")

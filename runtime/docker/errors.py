@@ -57,16 +57,17 @@ _OS_REASONS = ("No such file or directory", "Connection refused", "Permission de
 
 def _unreachable(what: str, detail: str) -> Unavailable:
     """One clear line for a daemon that cannot be reached: where, why, and the fix."""
-    address = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     reason = next((r for r in _OS_REASONS if r.lower() in detail.lower()), None)
     if reason is None:  # keep the last, most specific part of requests' nested message
         reason = detail.rsplit(": ", 1)[-1].strip(" ()'\"") or detail
-    prefix = "" if "docker daemon" in what.lower() else f"{what}: "
+    if "docker daemon" in what.lower():  # e.g. "connect to the Docker daemon at unix://..."
+        message = f"cannot {what}: {reason}"
+    else:
+        message = f"{what}: cannot connect to the Docker daemon: {reason}"
     hint = PERMISSION_HINT if "permission denied" in detail.lower() else DAEMON_HINT
     if os.environ.get("DOCKER_HOST"):
         hint += ", or fix DOCKER_HOST"
-    return Unavailable(f"{prefix}cannot connect to the Docker daemon at {address}: {reason}",
-                       retry_after=UNAVAILABLE_RETRY, hint=hint)
+    return Unavailable(message, retry_after=UNAVAILABLE_RETRY, hint=hint)
 
 
 def _explanation(exc: docker.errors.APIError) -> str:

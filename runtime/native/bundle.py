@@ -264,3 +264,49 @@ def build_spec(
             "devices": [],
         },
     }
+
+
+def _in_root(rootfs: Path, path: str, hops: int = 40) -> Path | None:
+    """``path`` inside ``rootfs`` with symlinks resolved against ``rootfs`` (never outside)."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    current = rootfs
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            current = current.parent if current != rootfs else rootfs
+            continue
+        candidate = current / part
+        if candidate.is_symlink():
+            hops -= 1
+            if hops < 0:
+                return None
+            target = str(candidate.readlink())
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            if target.startswith("/"):
+                current = rootfs
+            continue
+        current = candidate
+    return current if current.exists() else None
+
+
+def check_executable(spec: dict[str, Any], rootfs: Path) -> None:
+    """Fail like Docker at start when the command is not in the image (rather than exit 127)."""
+    process = spec.get("process", {})
+    args = list(process.get("args", []))
+    if args[:2] == [INIT_PATH, "--"]:
+        args = args[2:]
+    if not args:
+        return
+    cmd = args[0]
+    env = dict(e.partition("=")[::2] for e in process.get("env", []))
+    if "/" in cmd:
+        base = cmd if cmd.startswith("/") else f"{process.get('cwd', '/')}/{cmd}"
+        found = _in_root(rootfs, base)
+    else:
+        dirs = env.get("PATH", DEFAULT_PATH).split(":")
+        found = next((f for d in dirs if (f := _in_root(rootfs, f"{d}/{cmd}"))), None)
+    if found is None or found.is_dir():
+        raise InvalidRequest(
+            f'exec: "{cmd}": executable file not found in $PATH',
+            hint="check the command/entrypoint of the container and the image's contents",
+        )

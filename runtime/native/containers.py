@@ -4,8 +4,10 @@ Role: the steps behind the driver's container calls, in crash-safe order:
 the record is written (phase ``creating``) and the operation lock held before
 any kernel object exists; netns and veths (network manager), the overlay
 rootfs, volumes (with copy-up), /etc files and the OCI bundle follow; the
-record turns ``ready`` last. ``start`` publishes ports, refreshes /etc/hosts
-of the container and its peers, launches conmon and a detached shim; ``stop``
+record turns ``ready`` last. ``start`` publishes ports (in a thread, while
+conmon starts the process), refreshes /etc/hosts of the container and its
+peers (coalesced across parallel starts), launches conmon (whose exit command
+is the shim's exit mode) and, with a healthcheck, a detached health shim; ``stop``
 marks the record stopped-by-user (so the shim does not restart it) and
 signals; ``remove`` marks ``deleting`` and hands over to ``gc.teardown``.
 Neighbours: ``driver`` (thin facade), ``records``, ``bundle``, ``rootfs``,
@@ -158,6 +160,7 @@ class Containers:
                 return
             gc.kill_shim(self.records, cid, rec.shim_pid, scan=False)
             lay = self.records.layout(cid)
+            bundle.check_executable(json.loads(lay.config.read_text()), lay.rootfs)
             publishing = self._publish_async(rec)
             try:
                 if not rec.started_at:  # first start: peers learn this name (IPs persist)

@@ -4,11 +4,13 @@ Role: a thin facade over the native runtime's parts: the OCI runtime (crun or
 runc, detected at start-up, ``oci``), container lifecycle (``containers``:
 overlay rootfs, OCI bundle, conmon, shim), records and their rediscovery
 (``records``, ``gc``: a full sweep at start-up, a cheap one before each
-list), volumes (``volumes``), events (``events``), logs (``logs``), and two
-parts written by other engineers: the image store (``images.ImageStore``)
-and networking (``net.NetworkManager``). State lives under ``state_dir``
-(default ``/var/lib/dockwright``). Neighbours: ``runtime.driver`` (the
-protocol), ``runtime.registry`` (``open_driver("native")``).
+list), restart policies and health checks (``shim``), volumes (``volumes``),
+events (``events``), logs and exec (``logs``), the controller's view of a
+record (``view``), and two parts written by other engineers: the image store
+(``images.ImageStore``) and networking (``net.NetworkManager``), typed by
+``deps``. State lives under ``state_dir`` (default ``/var/lib/dockwright``).
+Neighbours: ``runtime.driver`` (the protocol), ``runtime.registry``
+(``open_driver("native")``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from runtime.errors import (
     RuntimeError_,
     Unavailable,
 )
-from runtime.native import gc, logs, supervise
+from runtime.native import events, gc, logs, supervise
+from runtime.native.bundle import TINI
 from runtime.native.containers import Containers
 from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.events import EventTail
@@ -78,6 +81,11 @@ class NativeDriver:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.oci = OciRuntime(self.state_dir, prefer=runtime)
         supervise.conmon_binary()
+        if not Path(TINI).exists():
+            raise Unavailable(
+                f"{TINI} (the containers' init) is missing",
+                hint="apt-get install tini (Debian's package ships tini-static)",
+            )
         self.records = RecordStore(self.state_dir)
         self.volumes = Volumes(self.state_dir)
         if images is None:
@@ -93,6 +101,7 @@ class NativeDriver:
         self.containers = Containers(
             self.state_dir, self.records, self.oci, self.images, self.net, self.volumes
         )
+        events.rotate(self.state_dir / "events.log")
         live = gc.full_sweep(self.records, self.oci, self.net, self.containers.spawn_health)
         self._resume_restart_policies(live)
 

@@ -3,9 +3,10 @@
 Role: the driver and each container's shim append lifecycle events (create,
 start, die with exit code, oom, stop, kill, destroy, health_status) to
 ``<state_dir>/events.log`` (one ``O_APPEND`` write per line, so writers from
-several processes do not interleave); :class:`EventTail` is the driver's
-``events()`` stream: it follows the file from its current end, filtered by
-labels, until ``close()``. Neighbours: ``driver``, ``shim``, ``runtime.types.Event``.
+several processes do not interleave; the driver rotates it at start-up past
+16 MiB); :class:`EventTail` is the driver's ``events()`` stream: it follows
+the file from its current end (and across a rotation), filtered by labels,
+until ``close()``. Neighbours: ``driver``, ``shim``, ``runtime.types.Event``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,20 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from runtime.types import Event, Pairs
+
+MAX_BYTES = 16 * 1024 * 1024
+
+
+def rotate(path: Path, max_bytes: int = MAX_BYTES) -> None:
+    """Keep the log bounded: past ``max_bytes`` it becomes ``events.log.1`` (tails follow)."""
+    try:
+        if path.stat().st_size > max_bytes:
+            path.replace(path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        return
 
 
 def append(path: Path, action: str, cid: str, name: str, labels: Pairs, detail: str = "") -> None:
@@ -59,11 +72,16 @@ class EventTail:
 
     def __iter__(self) -> Iterator[Event]:
         buf = b""
-        with self.path.open("rb") as f:
+        f = self.path.open("rb")
+        try:
             f.seek(self._offset)
             while not self._closed.is_set():
                 chunk = f.read()
                 if not chunk:
+                    if self._rotated(f):  # drained the old file: follow the new one
+                        f.close()
+                        f = self.path.open("rb")
+                        continue
                     self._closed.wait(0.05)
                     continue
                 buf += chunk
@@ -74,6 +92,14 @@ class EventTail:
                         yield event
                         if self._closed.is_set():
                             return
+        finally:
+            f.close()
+
+    def _rotated(self, f: BinaryIO) -> bool:
+        try:
+            return os.stat(self.path).st_ino != os.fstat(f.fileno()).st_ino
+        except FileNotFoundError:
+            return False
 
     def _parse(self, line: bytes) -> Event | None:
         try:

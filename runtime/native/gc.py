@@ -228,6 +228,10 @@ def full_sweep(
         if cid not in known:
             with contextlib.suppress(RuntimeError_):
                 rootfs.unmount_all(Path(point))
+    for name in os.listdir(records.names):  # names whose container is gone
+        owner = records.name_owner(name)
+        if owner is not None and not records.layout(owner).dir.exists():
+            records.release_name(name, owner)  # (records are written before names)
     if net is not None:
         with contextlib.suppress(RuntimeError_, OSError):
             net.gc(set(records.ids()))  # in-progress creates of others stay

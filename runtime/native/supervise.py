@@ -7,9 +7,10 @@ in a k8s-file log, writes the exit code into ``<container>/exit/<id>`` and an
 one JSON line from its sync pipe (the container pid, or an error), then
 ``start`` the container. The container's PID 1 is Debian's static tini
 (bind-mounted read-only by ``bundle``) so zombies are reaped and signals are
-forwarded. ``stop`` = stop signal, grace period, then KILL. Neighbours:
-``oci`` (runtime calls), ``records.Layout`` (paths), ``driver`` and ``shim``
-(both start containers through :func:`launch`).
+forwarded. ``stop`` = stop signal, grace period, then KILL. conmon runs the
+shim's exit mode as its ``--exit-command``. Neighbours: ``oci`` (runtime
+calls), ``records.Layout`` (paths), ``containers`` and ``shim`` (both start
+containers through :func:`launch`), ``gc`` (conmon processes).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from controller import waits
 from controller.apply import execute
 from controller.plan import Kind
 from runtime.errors import InvalidRequest
-from runtime.types import State
+from runtime.types import Health, State
 from tests.controller.helpers import container, converge, fake, plan_of, rows, write
 
 CHAIN = {
@@ -100,6 +100,29 @@ def test_unhealthy_dependency_fails_with_a_clear_error(tmp_path: Path,
     assert "container db is unhealthy" in error
     assert "fake: probe failed" in error
     assert outcomes["db"].ok
+
+
+def test_healthy_dependency_that_exited_for_good_fails_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dependency that exited and is not restarted never becomes healthy: no deadline wait."""
+    monkeypatch.setattr(waits, "POLL", 0.01)
+    monkeypatch.setattr(waits, "deadline_for", lambda desired, condition: 5.0)
+    root = write(tmp_path, CHAIN)
+    driver = fake()
+    original = driver.start_container
+
+    def start_and_crash(ref: str) -> None:
+        original(ref)
+        c = driver.containers.get(ref)
+        if c is not None and c.config.name == "db":
+            c.state, c.exit_code, c.health = State.EXITED, 1, Health.STARTING
+
+    driver.start_container = start_and_crash  # type: ignore[method-assign]
+    outcomes = {o.action.name: o for o in execute(driver, plan_of(root, driver))}
+    error = outcomes["web"].error or ""
+    assert not outcomes["web"].ok
+    assert "container db exited with code 1 before it became healthy" in error
+    assert "within" not in error  # not the deadline's message
 
 
 def test_completed_dependency_waits_for_exit_zero(tmp_path: Path,

@@ -79,3 +79,52 @@ def test_down_removes_containers_and_networks_keeps_volumes(tmp_path: Path) -> N
     assert sorted((a.kind, a.name) for a in plan.actions) == sorted([
         (Kind.REMOVE, "a"), (Kind.REMOVE_NETWORK, "t_default"), (Kind.KEEP_VOLUME, "v")])
     assert plan_down(observe(driver, DesiredState("other", None))).actions == ()
+
+
+def test_describe_is_one_line_with_the_hint_last() -> None:
+    from controller.errors import ControllerError, describe
+    from runtime.errors import Unavailable
+
+    try:
+        try:
+            raise ConnectionError("('Connection aborted.', FileNotFoundError(2, 'x'))")
+        except ConnectionError as exc:
+            raise Unavailable("cannot connect to the Docker daemon at unix:///x: No such file",
+                              hint="is the Docker daemon running?") from exc
+    except Unavailable as exc:
+        text = describe(exc)
+    assert text == ("cannot connect to the Docker daemon at unix:///x: No such file — "
+                    "is the Docker daemon running?")
+    assert describe(ControllerError("no container named 'x'")) == "no container named 'x'"
+    try:
+        try:
+            raise KeyError("k")
+        except KeyError as exc:
+            raise ValueError("outer") from exc
+    except ValueError as exc:
+        assert describe(exc) == "outer (caused by KeyError: 'k')"
+
+
+def test_cli_errors_before_any_runtime_call_exit_1(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing spec dir, a file instead of a dir, a usage error: exit 1, never 2."""
+    from controller.cli import main
+
+    spec_file = write(tmp_path, {"a.toml": container("web")}) / "a.toml"
+    missing = tmp_path / "nope"
+    for argv in (["diff", str(missing)], ["apply", str(missing)], ["status", str(missing)],
+                 ["apply", "--dry-run", str(missing)]):
+        assert main(argv) == 1, argv
+        assert capsys.readouterr().err == (f"dockwright: error: the spec directory {missing} "
+                                           "does not exist — pass the folder that holds the "
+                                           "*.toml files\n")
+    assert main(["apply", str(spec_file)]) == 1
+    assert capsys.readouterr().err == (f"dockwright: error: {spec_file} is a file, not a spec "
+                                       "directory — pass the folder that holds the *.toml "
+                                       f"files: {tmp_path}\n")
+    assert main(["validate", str(spec_file)]) == 1
+    assert "this is a file, not a spec directory" in capsys.readouterr().out
+    assert main(["apply", str(tmp_path), "--concurrency", "0"]) == 1
+    assert "--concurrency 0 is not allowed" in capsys.readouterr().err
+    assert main(["diff", "--no-such-option", str(tmp_path)]) == 1
+    assert "unrecognized arguments" in capsys.readouterr().err

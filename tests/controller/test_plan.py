@@ -134,6 +134,17 @@ def test_foreign_container_with_declared_name_is_an_error(tmp_path: Path) -> Non
     assert not [r for r in rows(plan) if r[1] == "web"]
 
 
+def test_declared_name_held_by_another_project_names_that_project(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    driver.create_container(ContainerConfig(name="web", image=IMAGE, labels=(
+        (LABEL_MANAGED_BY, "dockwright"), (LABEL_PROJECT, "shop"))))
+    plan = plan_of(root, driver)
+    assert [e.resource for e in plan.errors] == ["web"]
+    assert "exists but belongs to dockwright project shop, not to t;" in plan.errors[0].message
+    assert not [r for r in rows(plan) if r[1] == "web"]
+
+
 def test_other_projects_are_never_pruned(tmp_path: Path) -> None:
     root = write(tmp_path, TWO)
     driver = fake()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from runtime.errors import Conflict, InvalidRequest, NotFound
-from runtime.native import gc
+from runtime.native import gc, rootfs
 from runtime.native.driver import NativeDriver
 from runtime.types import (
     HealthSpec,
@@ -73,10 +73,26 @@ def test_process_settings_and_exit_code(nproject: NProject) -> None:
     assert lines[5].startswith("/.dockwright/init -- sh -c")  # tini is PID 1
 
 
-def test_unknown_user_is_invalid(nproject: NProject) -> None:
+def test_a_failed_create_leaves_nothing(nproject: NProject, tmp_path: Path) -> None:
+    d = nproject.driver
+    net = nproject.n("net")
+    d.create_network(NetworkConfig(name=net, labels=nproject.labels))
+    net_records = d.state_dir / "net" / "containers"
+
+    def objects() -> tuple[set[str], set[str], set[str]]:
+        return (set(d.records.ids()), set(rootfs.mounts_under(d.records.root)),
+                {p.name for p in net_records.glob("*.json")})  # fmt: skip
+
+    before = objects()
+    with pytest.raises(InvalidRequest):  # fails after the netns, veth and rootfs exist
+        d.create_container(nproject.config("nouser", user="nobody-here", networks=(
+            NetworkAttach(net),)))  # fmt: skip
     with pytest.raises(InvalidRequest):
-        nproject.driver.create_container(nproject.config("nouser", user="nobody-here"))
-    assert nproject.driver.list_containers(dict(nproject.labels)) == []
+        d.create_container(nproject.config("nobind", mounts=(
+            MountSpec("bind", "/x", str(tmp_path / "absent")),)))  # fmt: skip
+    assert objects() == before  # records, rootfs mounts, netns/veth records all gone
+    assert d.list_containers(dict(nproject.labels)) == []
+    assert d.records.name_owner(nproject.n("nouser")) is None
 
 
 def test_names_are_unique(nproject: NProject) -> None:
@@ -266,3 +282,26 @@ def test_events_report_start_die_and_oom(nproject: NProject) -> None:
     reader.join(5)
     assert not reader.is_alive()
     assert ("start", nproject.n("ev"), "") in seen
+
+
+def test_update_changes_live_limits(nproject: NProject) -> None:
+    d = nproject.driver
+    cid = nproject.run("upd", resources=ResourceSpec(memory=64 * 1024 * 1024))
+    d.update_container(cid, resources=ResourceSpec(memory=32 * 1024 * 1024, pids=50))
+    out = d.exec_in(cid, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                          "/sys/fs/cgroup/pids/pids.max"]).output  # fmt: skip
+    assert out.split() == [str(32 * 1024 * 1024).encode(), b"50"]
+    d.stop_container(cid, timeout=2)
+    d.start_container(cid)  # the new limits survive a restart (they are in the bundle)
+    out = d.exec_in(cid, ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]).output
+    assert out.strip() == str(32 * 1024 * 1024).encode()
+
+
+def test_a_missing_command_fails_at_start(nproject: NProject) -> None:
+    d = nproject.driver
+    cid = d.create_container(nproject.config("nocmd", command=("no-such-command", "x")))
+    with pytest.raises(InvalidRequest, match="executable file not found"):
+        d.start_container(cid)
+    assert d.inspect_container(cid).summary.state == State.CREATED
+    ok = d.create_container(nproject.config("abs", command=("/bin/sh", "-c", "exit 0")))
+    d.start_container(ok)  # an absolute path through the image's symlinks (/bin/sh -> busybox)

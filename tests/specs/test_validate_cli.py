@@ -31,10 +31,29 @@ def test_invalid_directory_exits_1_with_one_line_per_problem(
     assert err.strip() == "7 problems in 1 file"
 
 
-def test_all_files_are_reported_in_one_run(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["validate", str(FIXTURES / "invalid" / "duplicates")]) == 1
+def test_all_files_are_reported_in_one_run(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    (tmp_path / "a.toml").write_text('[container.a]\nimage = "busybox"\nport = ["80"]\n')
+    (tmp_path / "b.toml").write_text('[container.b]\nimage = "busybox"\nlinks = ["x"]\n')
+    (tmp_path / "c.toml").write_text('[container.c\n')
+    assert main(["validate", str(tmp_path)]) == 1
     out, _ = capsys.readouterr()
-    assert {line.split(":")[0] for line in out.splitlines()} == {"a.toml", "b.toml"}
+    assert {line.split(":")[0] for line in out.splitlines()} == {"a.toml", "b.toml", "c.toml"}
+
+
+def test_a_problem_between_two_files_is_one_line_naming_both(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(FIXTURES / "invalid" / "duplicates")]) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        "a.toml:1: project: [project] is declared more than once: also in b.toml:1 — keep one "
+        "[project] table per spec directory",
+        "a.toml:4: container.web: container 'web' is declared more than once: also in "
+        "b.toml:6 — rename one of them or remove the duplicate",
+        "a.toml:7: volume.data: volume 'data' is declared more than once: also in b.toml:4 — "
+        "rename one of them or remove the duplicate",
+    ]
+    assert err.strip() == "3 problems in 1 file"
 
 
 def test_json_output_is_a_list_for_ci_annotations(capsys: pytest.CaptureFixture[str]) -> None:
