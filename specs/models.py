@@ -14,8 +14,8 @@ nothing here is Docker-specific.
 
 from __future__ import annotations
 
+import ipaddress
 import re
-import shlex
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,17 +47,7 @@ Duration = Annotated[float, BeforeValidator(units.parse_duration)]
 Size = Annotated[int, BeforeValidator(units.parse_size)]
 
 
-def _as_args(value: object) -> object:
-    """A command given as a string is split like a shell would (compose's rule)."""
-    if isinstance(value, str):
-        try:
-            return tuple(shlex.split(value))
-        except ValueError as exc:
-            raise ValueError(f"cannot split command {value!r}: {exc}") from exc
-    return value
-
-
-Args = Annotated[tuple[str, ...], BeforeValidator(_as_args)]
+Args = Annotated[tuple[str, ...], BeforeValidator(units.split_command)]
 
 
 class Model(BaseModel):
@@ -202,7 +192,7 @@ class Link(Model):
         return value
 
     @model_validator(mode="after")
-    def _names(self) -> Link:
+    def _check_names(self) -> Link:
         check_name(self.target, "container name")
         check_alias(self.alias)
         return self
@@ -274,28 +264,6 @@ class Resources(Model):
 Condition = Literal["started", "healthy", "completed"]
 
 
-def _names(value: list[object] | tuple[object, ...], example: str) -> list[str]:
-    """The list form of depends_on / networks holds names only."""
-    if not all(isinstance(name, str) for name in value):
-        raise ValueError(f"expected a list of names, e.g. {example}")
-    return [str(name) for name in value]
-
-
-def _depends(value: object) -> object:
-    if isinstance(value, list | tuple):
-        return {name: "started" for name in _names(value, 'depends_on = ["db"]')}
-    return value
-
-
-def _networks(value: object) -> object:
-    if isinstance(value, list | tuple):
-        return {name: {} for name in _names(value, 'networks = ["backend"]')}
-    if isinstance(value, dict):
-        return {k: ({"aliases": v} if isinstance(v, list | tuple) else {} if v is True else v)
-                for k, v in value.items()}
-    return value
-
-
 class Container(Model):
     """``[container.NAME]``: one container (or ``replicas`` copies of it)."""
 
@@ -314,12 +282,11 @@ class Container(Model):
     volumes: tuple[Mount, ...] = ()
     volumes_from: tuple[VolumesFrom, ...] = ()
     links: tuple[Link, ...] = ()
-    networks: Annotated[dict[str, NetworkAttachment], BeforeValidator(_networks)] = Field(
-        default_factory=dict
-    )
+    networks: Annotated[dict[str, NetworkAttachment],
+                        BeforeValidator(units.networks_short)] = Field(default_factory=dict)
     restart: RestartPolicy | None = None
     healthcheck: Healthcheck | None = None
-    depends_on: Annotated[dict[str, Condition], BeforeValidator(_depends)] = Field(
+    depends_on: Annotated[dict[str, Condition], BeforeValidator(units.depends_short)] = Field(
         default_factory=dict
     )
     resources: Resources = Field(default_factory=Resources)
@@ -384,6 +351,17 @@ class Network(Model):
     subnet: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     external: bool = False
+
+    @field_validator("subnet")
+    @classmethod
+    def _subnet(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"invalid subnet {value!r}: write a network in CIDR notation, "
+                                 "e.g. \"172.28.0.0/16\"") from exc
+        return value
 
 
 class ProjectDefaults(Model):

@@ -1,7 +1,8 @@
 """Parsers for the short syntaxes of the spec language.
 
 Role: turn the compact strings people write in spec files (durations, sizes,
-docker's port and volume short syntax, restart policies) into plain values.
+docker's port and volume short syntax, restart policies, commands given as one
+string, the list forms of depends_on and networks) into plain values.
 Neighbours: used by ``specs.models`` validators only; pure functions, no I/O.
 Every parser raises ``ValueError`` with a message that says the expected form,
 which pydantic turns into a located validation error.
@@ -10,6 +11,7 @@ which pydantic turns into a located validation error.
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|us|ns|h|m|s)")
@@ -156,3 +158,37 @@ def parse_restart(value: str) -> tuple[str, int]:
         raise ValueError(f"invalid restart policy {value!r}: only on-failure takes a count, "
                          "e.g. \"on-failure:3\"")
     return name, int(count or 0)
+
+
+def split_command(value: object) -> object:
+    """A command given as a string is split like a shell would (compose's rule)."""
+    if isinstance(value, str):
+        try:
+            return tuple(shlex.split(value))
+        except ValueError as exc:
+            raise ValueError(f"cannot split command {value!r}: {exc}") from exc
+    return value
+
+
+def _names(value: list[object] | tuple[object, ...], example: str) -> list[str]:
+    """The list form of depends_on / networks holds names only."""
+    if not all(isinstance(name, str) for name in value):
+        raise ValueError(f"expected a list of names, e.g. {example}")
+    return [str(name) for name in value]
+
+
+def depends_short(value: object) -> object:
+    """``depends_on = ["db"]`` means ``{ db = "started" }``."""
+    if isinstance(value, list | tuple):
+        return {name: "started" for name in _names(value, 'depends_on = ["db"]')}
+    return value
+
+
+def networks_short(value: object) -> object:
+    """``["a"]``, ``{ a = ["alias"] }`` and ``{ a = true }`` -> ``{ a = { aliases } }``."""
+    if isinstance(value, list | tuple):
+        return {name: {} for name in _names(value, 'networks = ["backend"]')}
+    if isinstance(value, dict):
+        return {k: ({"aliases": v} if isinstance(v, list | tuple) else {} if v is True else v)
+                for k, v in value.items()}
+    return value

@@ -85,11 +85,15 @@ def run_ps(args: argparse.Namespace) -> int:
         json.dump(items, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    print(f"{'NAME':<28} {'PROJECT':<16} {'RESOURCE':<20} {'STATE':<10} {'HEALTH':<10} PORTS")
+    table = [("NAME", "PROJECT", "RESOURCE", "STATE", "HEALTH", "PORTS")]
     for i in items:
         state = i["state"] + (f"({i['exit_code']})" if i["state"] == "exited" else "")
-        print(f"{i['name']:<28} {i['project'] or '':<16} {i['resource'] or '':<20} "
-              f"{state:<10} {i['health']:<10} {i['ports']}")
+        table.append((i["name"], i["project"] or "", i["resource"] or "", state, i["health"],
+                      i["ports"]))
+    widths = [max(len(row[c]) for row in table) for c in range(5)]  # columns line up
+    for row in table:
+        cells = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+        print(f"{cells}  {row[5]}".rstrip())
     return 0
 
 

@@ -97,6 +97,10 @@ def map_api_error(what: str, exc: docker.errors.APIError) -> RuntimeError_:
     lowered = text.lower()
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return _port_conflict(what, text)
+    if "invalid container name" in lowered:
+        return InvalidRequest(f"{what}: {text}", hint="Docker needs a container name of at "
+                              "least 2 characters from [a-zA-Z0-9_.-], starting with a letter "
+                              "or digit: rename the container")
     if status == 404 or isinstance(exc, docker.errors.NotFound):
         return NotFound(f"{what}: {text}")
     if status == 409:

@@ -183,6 +183,9 @@ def test_rejected_configurations_are_invalid_requests(
         docker_driver.create_container(
             replace(base, name=f"{project_name}-bad2", restart=RestartSpec("sometimes"))
         )
+    with pytest.raises(InvalidRequest) as short:  # Docker wants 2+ characters; say so
+        docker_driver.create_container(replace(base, name="q"))
+    assert "at least 2 characters" in (short.value.hint or "")
 
 
 def test_update_back_to_no_restart(

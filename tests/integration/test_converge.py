@@ -10,6 +10,7 @@ reaches the server by its link alias, and that re-applying changes nothing.
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
@@ -241,6 +242,9 @@ def test_second_apply_is_a_noop(deployed: tuple[Project, int, str]) -> None:
     as_json = p.diff("--output", "json")
     assert as_json.code == 0, str(as_json)
     json.loads(as_json.out)
+    status = p.cli("status", "--output", "json")
+    out_of_sync = [r for r in json.loads(status.out)["resources"] if not r["in_sync"]]
+    assert not out_of_sync, f"status after apply: {out_of_sync}"
     assert p.ids() == before
 
 
@@ -337,3 +341,30 @@ def test_no_churn_from_image_defaults_and_port_formats(project: Project) -> None
     assert diff.code == 0, f"image defaults and picked ports must not look like changes\n{diff}"
     p.apply_ok()
     assert p.container("a").id == c.id
+
+
+def test_concurrency_bounds_parallel_actions(project: Project) -> None:
+    """With ``--concurrency 2`` at most two containers are between create and start at once.
+
+    Read from the daemon's own event stream (ordered by the daemon's clock), so
+    it is an ordering check, not a timing one: a container counts as in flight
+    from its ``create`` event to its ``start`` event, which is a subset of the
+    time its action runs.
+    """
+    p = project
+    names = [p.n(f"c{i}") for i in range(6)]
+    p.write("a.toml", "".join(loop_container(name) for name in names))
+    since = int(time.time()) - 1
+    p.apply_ok("--concurrency", "2")
+    events = p.client.events(since=since, until=int(time.time()) + 1, decode=True,
+                             filters={"type": "container", "label": f"{LABEL_PROJECT}={p.name}"})
+    flight, peak, seen = 0, 0, set()
+    for event in sorted(events, key=lambda e: int(e["timeNano"])):
+        if event.get("Action") == "create":
+            flight += 1
+            seen.add(event["Actor"]["Attributes"]["name"])
+        elif event.get("Action") == "start":
+            flight -= 1
+        peak = max(peak, flight)
+    assert seen == set(names), seen
+    assert peak <= 2, f"{peak} containers were created but not started at the same time"
