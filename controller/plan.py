@@ -142,12 +142,13 @@ class _Planner:
             changes = compare.compare(c, live, self.observed.images.get(c.image.key))
             if c.hash_for(image_id) == have.label(LABEL_HASH):  # the hash is the truth
                 changes = [ch for ch in changes if ch.field in compare.IN_PLACE_FIELDS]
+            elif image_id and have.image_id != image_id and c.image.key not in fetched:
+                # a new image behind the same reference: that is the reason, first (fields
+                # that differ only by the new image's defaults follow from it)
+                changes.insert(0, FieldChange("image_id", have.image_id, image_id))
             recreate = [ch for ch in changes if not ch.in_place]
             if not recreate and c.hash_for(image_id) != have.label(LABEL_HASH):
-                if image_id and have.image_id != image_id and c.image.key not in fetched:
-                    recreate = [FieldChange("image_id", have.image_id, image_id)]
-                    changes.append(recreate[0])
-                elif c.image.key not in fetched:
+                if c.image.key not in fetched:
                     recreate = [FieldChange("spec-hash", have.label(LABEL_HASH),
                                             c.hash_for(image_id))]
                     changes.append(recreate[0])
