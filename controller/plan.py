@@ -147,11 +147,11 @@ class _Planner:
                 # that differ only by the new image's defaults follow from it)
                 changes.insert(0, FieldChange("image_id", have.image_id, image_id))
             recreate = [ch for ch in changes if not ch.in_place]
-            if not recreate and c.hash_for(image_id) != have.label(LABEL_HASH):
-                if c.image.key not in fetched:
-                    recreate = [FieldChange("spec-hash", have.label(LABEL_HASH),
-                                            c.hash_for(image_id))]
-                    changes.append(recreate[0])
+            if not recreate and c.hash_for(image_id) != have.label(LABEL_HASH) and (
+                    c.image.key not in fetched):
+                recreate = [FieldChange("spec-hash", have.label(LABEL_HASH),
+                                        c.hash_for(image_id))]
+                changes.append(recreate[0])
             if recreate:
                 self.add(replace(base, kind=Kind.RECREATE, reason=summarise(changes),
                                  changes=tuple(changes)))

@@ -53,7 +53,7 @@ Args = Annotated[tuple[str, ...], BeforeValidator(units.split_command)]
 class Model(BaseModel):
     """Base: strict keys, immutable, no coercion of strings into numbers."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)
 
 
 class EnvFromFile(Model):

@@ -196,6 +196,18 @@ def test_images_pull_missing_never_and_new_id(tmp_path: Path) -> None:
     assert rows(plan_of(root, driver)) == [("recreate", "a", "image_id changed")]
 
 
+def test_new_image_with_other_defaults_names_the_image_first(tmp_path: Path) -> None:
+    """The new image id is the reason; its different defaults (workdir) only follow."""
+    root = write(tmp_path, {"a.toml": '[container.a]\nimage = "other:1"\n'})
+    driver = fake()
+    driver.add_image("other:1", "sha256:older", workdir="/")
+    converge(root, driver)
+    driver.add_image("other:1", "sha256:newer", workdir="/srv")
+    plan = plan_of(root, driver)
+    assert rows(plan) == [("recreate", "a", "image_id changed, workdir changed")]
+    assert plan.changes[0].changes[0].render() == "image_id: sha256:older -> sha256:newer"
+
+
 def test_missing_host_variable_holds_only_that_resource(tmp_path: Path) -> None:
     root = write(tmp_path, {"a.toml": container("a", 'env = { T = { env = "DW_NOPE_9" } }') +
                             container("b")})
