@@ -95,7 +95,8 @@ def _wait(predicate: object, what: str, timeout: float = 60.0) -> None:
 
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as resp:
-        return resp.read().decode()
+        body: bytes = resp.read()
+        return body.decode()
 
 
 CASES = [(r, n) for r in RUNTIMES for n in ("web", "two-tier")]
