@@ -6,8 +6,9 @@ for the venv's docker SDK 7 used by dockwright and the raw workers, and for the
 system docker-py 5 used by docker-compose 1.29). Each HTTP request to the
 daemon is counted as ``"METHOD /path"`` with the API version prefix, query
 string and object ids/names removed; at exit the counts are written as JSON to
-the file named by ``$DW_APICOUNT_FILE``. The wrapper costs a dict update per
-call. Neighbours: ``bench/bench_docker.py`` (starts each tool with this
+the file named by ``$DW_APICOUNT_FILE``. dockwright's own unix-socket client
+(``runtime.docker.http``, no requests) is counted through its audit event
+``dockwright.docker.request``. The wrapper costs a dict update per call. Neighbours: ``bench/bench_docker.py`` (starts each tool with this
 installed), ``bench/rawsdk.py``.
 
 Runs under the venv's Python and under Debian's /usr/bin/python3: stdlib only.
@@ -54,9 +55,22 @@ def install() -> None:
         return original(self, request, **kwargs)
 
     requests.sessions.Session.send = send  # type: ignore[method-assign]
+    _install_http_client()
     target = os.environ.get("DW_APICOUNT_FILE")
     if target:
         atexit.register(_dump, target)
+
+
+def _install_http_client() -> None:
+    """Also count dockwright's own unix-socket client (``runtime.docker.http``), which
+    does not use requests: it raises the audit event ``dockwright.docker.request``."""
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "dockwright.docker.request":
+            with _lock:
+                _counts[normalise(str(args[0]), str(args[1]))] += 1
+
+    sys.addaudithook(hook)
 
 
 def _dump(target: str) -> None:

@@ -8,6 +8,7 @@ to ``controller.desired`` (LABEL_REVISION) and to the pass result.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,10 +25,22 @@ def _git(root: Path, *args: str) -> str | None:
 
 def revision(root: Path) -> str | None:
     """``"<sha>"`` or ``"<sha>-dirty"``; ``None`` outside a git work tree or without git."""
-    if shutil.which("git") is None:
+    if not _maybe_in_git(root) or shutil.which("git") is None:
         return None
     head = _git(root, "rev-parse", "HEAD")
     if not head:
         return None
     status = _git(root, "status", "--porcelain", "--", ".")
     return f"{head}-dirty" if status else head
+
+
+def _maybe_in_git(root: Path) -> bool:
+    """False only when git surely finds no work tree: no ``.git`` in ``root`` or above and
+    no ``GIT_DIR`` (spares spawning git for spec folders outside any repository)."""
+    if os.environ.get("GIT_DIR") or os.environ.get("GIT_WORK_TREE"):
+        return True
+    for start in {os.path.abspath(root), os.path.realpath(root)}:  # git follows symlinks
+        folder = Path(start)
+        if any(os.path.lexists(d / ".git") for d in (folder, *folder.parents)):
+            return True
+    return False

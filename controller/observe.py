@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from controller.desired import DesiredContainer, DesiredState
 from runtime.driver import Driver
@@ -30,6 +31,9 @@ from runtime.types import (
     NetworkInfo,
     VolumeInfo,
 )
+
+if TYPE_CHECKING:
+    from controller.prefetch import Listing
 
 
 def owned_by(labels: Iterable[tuple[str, str]], project: str) -> bool:
@@ -72,23 +76,31 @@ def hash_matches(want: DesiredContainer, have: ContainerSummary, image_id: str |
         have.label(LABEL_UPDATE_HASH) == want.update_hash
 
 
-def observe(driver: Driver, desired: DesiredState, *, workers: int = 8) -> Observed:
-    """List the runtime once and inspect only what the hashes say changed."""
+def observe(driver: Driver, desired: DesiredState, *, workers: int = 8,
+            listing: Listing | None = None) -> Observed:
+    """List the runtime once and inspect only what the hashes say changed.
+
+    ``listing``: the three lists, already under way (``controller.prefetch``)."""
     keys = sorted({c.image.key: c.image.ref for c in desired.containers if c.image.ref}.items())
     with ThreadPoolExecutor(max_workers=max(4, workers)) as pool:
         # the three lists and the image lookups are independent: one round trip, not five
-        listed = pool.submit(driver.list_containers, None)
-        vols = pool.submit(driver.list_volumes, None)
-        nets = pool.submit(driver.list_networks, None)
+        if listing is None:
+            listed = pool.submit(driver.list_containers, None)
+            vols = pool.submit(driver.list_volumes, None)
+            nets = pool.submit(driver.list_networks, None)
         found = [pool.submit(driver.image_info, ref) for _, ref in keys]
         images: dict[str, ImageInfo | None] = {
             k: f.result() for (k, _), f in zip(keys, found, strict=True)}
+        if listing is None:
+            lists = (listed.result(), vols.result(), nets.result())
+        else:
+            lists = listing.result()
         owned: dict[str, ContainerSummary] = {}
         foreign: dict[str, ContainerSummary] = {}
-        for s in listed.result():
+        for s in lists[0]:
             (owned if owned_by(s.labels, desired.project) else foreign)[_name(s)] = s
-        volumes = {v.name: v for v in vols.result()}
-        networks = {n.name: n for n in nets.result()}
+        volumes = {v.name: v for v in lists[1]}
+        networks = {n.name: n for n in lists[2]}
         calls = 3 + len(keys)
         stale = []
         for want in desired.containers:

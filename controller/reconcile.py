@@ -17,16 +17,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller import naming
-from controller.apply import ActionOutcome, execute
 from controller.desired import DesiredState, build_desired
 from controller.gitrev import revision as git_revision
 from controller.observe import Observed, observe
 from controller.plan import Action, Plan, make_plan
 from runtime.driver import Driver
 from specs.result import SpecError, SpecSet
+
+if TYPE_CHECKING:  # the executor loads only when a pass executes (not for diff/status)
+    from controller.apply import ActionOutcome
+    from controller.prefetch import Listing
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,14 @@ def load(root: Path) -> SpecSet:
 
 def prepare(root: Path, driver: Driver, *, project: str | None = None,
             options: Options = Options(), revision: str | None = None,
-            specs: SpecSet | None = None) -> Prepared:
-    """Load, observe and plan (no changes on the runtime)."""
+            specs: SpecSet | None = None, listing: Listing | None = None) -> Prepared:
+    """Load, observe and plan (no changes on the runtime). ``listing``: the runtime's
+    lists, already under way (``controller.prefetch``; read-only passes only)."""
     specs = specs if specs is not None else load(root)
     name = naming.project_name(root, specs, project)
     rev = revision if revision is not None else git_revision(root)
     desired = build_desired(specs, name, rev)
-    observed = observe(driver, desired, workers=options.concurrency)
+    observed = observe(driver, desired, workers=options.concurrency, listing=listing)
     plan = make_plan(desired, observed, prune=options.prune and not specs.errors,
                      prune_volumes=options.prune_volumes,
                      allow_mass_delete=options.allow_mass_delete, skip=options.skip)
@@ -120,6 +124,8 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
     if plan.refused is not None:
         result.failed["(plan)"] = f"{plan.refused.message} — {plan.refused.hint}"
     elif not options.dry_run and plan.has_work:
+        from controller.apply import execute
+
         def progress(action: Action, outcome: ActionOutcome | None) -> None:
             if on_event is None:
                 return

@@ -13,17 +13,22 @@ json`` and the watch service's ``/status``. Neighbours:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controller.plan import Kind
 from controller.reconcile import prepare
 from runtime.driver import Driver
 from runtime.types import LABEL_REVISION
 
+if TYPE_CHECKING:
+    from controller.prefetch import Listing
 
-def status(root: Path, driver: Driver, *, project: str | None = None) -> dict[str, Any]:
-    """Desired vs actual for every resource of the project (JSON-able)."""
-    prepared = prepare(root, driver, project=project)
+
+def status(root: Path, driver: Driver, *, project: str | None = None,
+           listing: Listing | None = None) -> dict[str, Any]:
+    """Desired vs actual for every resource of the project (JSON-able); ``listing``: the
+    runtime's lists, already under way (``controller.prefetch``)."""
+    prepared = prepare(root, driver, project=project, listing=listing)
     plan, observed = prepared.plan, prepared.observed
     resources: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -14,7 +14,7 @@ step "dockwright diff $EX";      $DW diff "$EX" || [ $? -eq 2 ]
 step "dockwright apply $EX";     $DW apply "$EX"
 step "dockwright diff $EX   # a second pass has nothing to do (exit 0)"; $DW diff "$EX"
 step "dockwright status $EX";    $DW status "$EX"
-step "dockwright ps";            $DW ps
+step "dockwright ps -p two-tier"; $DW ps -p two-tier
 sleep 3
 step "dockwright logs client --tail 5"; $DW logs client --tail 5
 printf '\nThe example keeps running. Remove it with: %s down %s   (add --volumes to drop its data)\n' "$DW" "$EX"

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(python3 python3-venv python3-pip git ca-certificates iproute2 nftables iptables
-          docker.io crun runc conmon tini busybox-static docker-registry docker-compose procps)
+          docker.io crun runc conmon tini busybox-static docker-registry docker-compose procps
+          netcat-openbsd curl)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 

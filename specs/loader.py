@@ -8,7 +8,8 @@ file's folder), then runs the cross-file checks and attaches their errors to
 the files involved. It never raises on bad input: every problem becomes a
 located :class:`~specs.result.SpecError`. Neighbours: ``specs.models`` (the
 schema), ``specs.errors_format`` (friendly messages), ``specs.locate`` (lines),
-``specs.validate`` (cross-file checks), ``specs.result`` (what it returns);
+``specs.validate`` (cross-file checks), ``specs.result`` (what it returns),
+``specs.cache`` (per-file results of earlier runs);
 called by the controller and the ``validate`` command.
 """
 
@@ -25,10 +26,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from specs import validate
+from specs import cache, validate
 from specs.errors_format import Problem, problems, unknown_table
 from specs.locate import KeyPath, Locator, format_path, syntax_error_line
-from specs.models import KINDS, Project
+from specs.models import KINDS, RESOLVED, Project
 from specs.names import check_name
 from specs.result import FileResult, Resource, SpecError, SpecSet
 
@@ -244,6 +245,28 @@ def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
         file.errors.append(SpecError(file.rel, line, "", "the file is not valid UTF-8",
                                      "save it as UTF-8"))
         return file
+    folder = cache.cache_dir()
+    entry = cache.key(raw, path, file.rel) if folder is not None else ""
+    cached = cache.lookup(folder, entry, variables)
+    if cached is not None:  # same bytes, variables and resolved paths: same outcome
+        resources, salvaged, declared, errors, file.project = cached
+        file.resources, file.salvaged = list(resources), list(salvaged)
+        file.declared, file.errors = set(declared), list(errors)
+        return file
+    recorder = cache.Recorder(variables)
+    resolved: list[tuple[str, str, str]] = []
+    token = RESOLVED.set(resolved)
+    try:
+        _parse(file, recorder)
+    finally:
+        RESOLVED.reset(token)
+    cache.store(folder, entry, recorder.used, resolved,
+                (file.resources, file.salvaged, file.declared, file.errors, file.project))
+    return file
+
+
+def _parse(file: _File, variables: Mapping[str, str]) -> None:
+    """Parse and validate one decoded file (what the cache saves), filling ``file``."""
     file.declared = {(str(p[0]), str(p[1])) for p in file.headers
                      if len(p) == 2 and p[0] in KINDS}
     try:
@@ -253,12 +276,11 @@ def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
         file.errors.append(SpecError(file.rel, syntax_error_line(str(exc), file.text), "",
                                      f"TOML syntax error: {message}",
                                      "see https://toml.io for the syntax"))
-        return file
+        return
     file.declared = {(k, n) for k, v in data.items() if k in KINDS and isinstance(v, dict)
                      for n in v}
     for kind, tables in data.items():
         _load_kind(file, kind, tables, variables)
-    return file
 
 
 def _load_kind(file: _File, kind: str, tables: Any, variables: Mapping[str, str]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,13 +33,27 @@ from pydantic import (
 from specs import units
 from specs.names import ENV_NAME_RE, check_alias, check_name, normalise_image_ref
 
+# (base_dir, value, result) of every path resolved while this list is set: the
+# results depend on the file system and $HOME, so ``specs.cache`` re-checks them.
+RESOLVED: ContextVar[list[tuple[str, str, str]] | None] = ContextVar("RESOLVED", default=None)
+
+
+def resolve_path(value: str, base_dir: str) -> str:
+    """A path of a spec, made absolute against the declaring file's folder."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        return str((Path(base_dir) / path).resolve())
+    return str(path) if value.startswith("~") else value
+
 
 def _resolve(value: object, info: ValidationInfo) -> object:
     if isinstance(value, str) and info.context and "base_dir" in info.context:
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            return str((Path(info.context["base_dir"]) / path).resolve())
-        return str(path) if value.startswith("~") else value
+        base_dir = str(info.context["base_dir"])
+        result = resolve_path(value, base_dir)
+        record = RESOLVED.get()
+        if record is not None:
+            record.append((base_dir, value, result))
+        return result
     return value
 
 
@@ -329,9 +344,13 @@ class Container(Model):
     @field_validator("stop_signal")
     @classmethod
     def _signal(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(SIG[A-Z0-9+-]+|\d+)$", value):
+        """``"SIGTERM"``; ``"TERM"`` and ``"sigterm"`` too (as Docker takes them)."""
+        if value is None or value.isdigit():
+            return value
+        name = value.upper() if value.upper().startswith("SIG") else f"SIG{value.upper()}"
+        if not re.match(r"^SIG[A-Z0-9+-]+$", name):
             raise ValueError(f"invalid stop_signal {value!r}: use a name such as \"SIGTERM\"")
-        return value
+        return name
 
 
 class Volume(Model):

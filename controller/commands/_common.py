@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.driver import Driver
-from specs.result import SpecError
+if TYPE_CHECKING:  # annotations only: importing this module must stay cheap
+    from runtime.driver import Driver
+    from specs.result import SpecError
 
 
 def check_spec_dir(path: Path) -> None:

@@ -71,13 +71,17 @@ def _options(args: argparse.Namespace) -> Any:
 
 def run_diff(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
-    from controller.reconcile import prepare
-    from controller.render import render_plan
+    from controller.prefetch import Listing
 
     check_spec_dir(args.dir)
     driver = open_runtime(args)
+    listing = Listing(driver)  # the daemon answers while the specs load
+    from controller.reconcile import prepare
+    from controller.render import render_plan
+
     try:
-        prepared = prepare(args.dir, driver, project=args.project, options=_options(args))
+        prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
+                           listing=listing)
     finally:
         driver.close()
     plan = prepared.plan
@@ -185,12 +189,15 @@ def run_apply(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime
-    from controller.status import status
+    from controller.prefetch import Listing
 
     check_spec_dir(args.dir)
     driver = open_runtime(args)
+    listing = Listing(driver)  # the daemon answers while the specs load
+    from controller.status import status
+
     try:
-        report = status(args.dir, driver, project=args.project)
+        report = status(args.dir, driver, project=args.project, listing=listing)
     finally:
         driver.close()
     if args.output == "json":

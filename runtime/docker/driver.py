@@ -3,8 +3,13 @@
 Role: implements ``runtime.driver.Driver`` for a Docker daemon with
 ``docker.APIClient`` (no model objects: the high-level ``containers.list()``
 inspects every container). Every list is one API call; every SDK call runs
-inside ``mapped_errors`` so callers only ever see ``runtime.errors``.
-Neighbours: ``runtime.docker.convert`` (values <-> API JSON, pure),
+inside ``mapped_errors`` so callers only ever see ``runtime.errors``. On a
+local unix socket the JSON calls skip the SDK (whose import costs more than a
+no-op ``diff``) and go through ``runtime.docker.http.EngineClient``, which
+mirrors the ``APIClient`` methods used here; the SDK is imported on first use
+of a streaming call (pull, build, load, events, logs, exec) or a TCP/TLS host.
+Neighbours: ``runtime.docker.http`` (the unix-socket client),
+``runtime.docker.convert`` (values <-> API JSON, pure),
 ``runtime.docker.images`` (pull/build/load), ``runtime.docker.events``
 (the event stream), ``runtime.docker.errors`` (exception mapping);
 ``runtime.registry`` instantiates :class:`DockerDriver` lazily.
@@ -17,18 +22,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-import docker
-import docker.utils
-
 from runtime.docker import convert, images
-from runtime.docker.errors import mapped_errors
+from runtime.docker.errors import import_sdk, mapped_errors
 from runtime.docker.events import DockerEventStream
+from runtime.docker.http import EngineClient, socket_path
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.types import (
     ContainerConfig,
@@ -63,6 +67,7 @@ class DockerDriver:
         self.base_url = base_url
         self.timeout = timeout
         self._client: Any = None
+        self._engine: EngineClient | None = None
         self._lock = threading.Lock()
 
     # plumbing ---------------------------------------------------------------
@@ -70,6 +75,10 @@ class DockerDriver:
     def api(self) -> Any:
         """The shared ``docker.APIClient`` (created on first use)."""
         if self._client is None:
+            import_sdk()
+            import docker
+            import docker.utils
+
             with mapped_errors("read the Docker settings (DOCKER_HOST, DOCKER_TLS_VERIFY)"):
                 kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
             if self.base_url:
@@ -82,36 +91,56 @@ class DockerDriver:
                     )
         return self._client
 
+    @property
+    def calls(self) -> Any:
+        """The client for JSON calls: an ``EngineClient`` on a local unix socket (API
+        version negotiated on first use), else the SDK's ``APIClient``."""
+        if self._engine is not None:
+            return self._engine
+        path = socket_path(self.base_url)
+        if path is None:
+            return self.api
+        address = self.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        with self._lock, mapped_errors(f"connect to the Docker daemon at {address}"):
+            if self._engine is None:
+                engine = EngineClient(path, self.timeout)
+                engine.negotiate()
+                self._engine = engine
+        return self._engine
+
     def ping(self) -> None:
         with mapped_errors("ping the Docker daemon"):
-            self.api.ping()
+            self.calls.ping()
 
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
+            engine, self._engine = self._engine, None
         if client is not None:
             client.close()
+        if engine is not None:
+            engine.close()
 
     # containers -------------------------------------------------------------
     def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerSummary]:
         with mapped_errors("list containers"):
-            rows = self.api.containers(all=True, filters=convert.label_filters(labels))
+            rows = self.calls.containers(all=True, filters=convert.label_filters(labels))
         return [convert.container_summary(row) for row in rows]
 
     def inspect_container(self, ref: str) -> ContainerInfo:
         with mapped_errors(f"inspect container {_short(ref)}"):
-            data = self.api.inspect_container(ref)
+            data = self.calls.inspect_container(ref)
         return convert.container_info(data)
 
     def create_container(self, config: ContainerConfig) -> str:
         body = convert.create_body(config)
         with mapped_errors(f"create container {config.name}"):
-            created = self.api.create_container_from_config(body, name=config.name)
+            created = self.calls.create_container_from_config(body, name=config.name)
         cid: str = created["Id"]
         try:
             for attach in config.networks[1:]:
                 with mapped_errors(f"connect container {config.name} to network {attach.network}"):
-                    self.api.connect_container_to_network(
+                    self.calls.connect_container_to_network(
                         cid, attach.network, aliases=list(attach.aliases) or None
                     )
         except BaseException:
@@ -120,32 +149,35 @@ class DockerDriver:
                 contextlib.suppress(RuntimeError_),
                 mapped_errors(f"remove half-created container {config.name}"),
             ):
-                self.api.remove_container(cid, force=True)
+                self.calls.remove_container(cid, force=True)
             raise
         return cid
 
     def start_container(self, ref: str) -> None:
         with mapped_errors(f"start container {_short(ref)}"):
-            self.api.start(ref)
+            self.calls.start(ref)
 
     def stop_container(self, ref: str, timeout: float | None = None) -> None:
         # Docker sends the stop signal, waits `t` seconds, then SIGKILL: this is
         # what bounds busybox's SIGTERM-ignoring PID 1.
-        api = self.api
+        api = self.calls
         params = {} if timeout is None else {"t": max(0, math.ceil(timeout))}
         # The HTTP wait must outlast the stop timeout (the container's own when None).
         wait = self.timeout + (STOP_WAIT_UNKNOWN if timeout is None else math.ceil(timeout))
         with mapped_errors(f"stop container {_short(ref)}"):
+            if isinstance(api, EngineClient):
+                api.stop(ref, params, wait)
+                return
             res = api._post(api._url("/containers/{0}/stop", ref), params=params, timeout=wait)
             api._raise_for_status(res)
 
     def remove_container(self, ref: str, *, force: bool = True) -> None:
         with mapped_errors(f"remove container {_short(ref)}"):
-            self.api.remove_container(ref, force=force, v=False)
+            self.calls.remove_container(ref, force=force, v=False)
 
     def rename_container(self, ref: str, new_name: str) -> None:
         with mapped_errors(f"rename container {_short(ref)} to {new_name}"):
-            self.api.rename(ref, new_name)
+            self.calls.rename(ref, new_name)
 
     def update_container(
         self, ref: str, *, restart: RestartSpec | None = None, resources: ResourceSpec | None = None
@@ -170,7 +202,10 @@ class DockerDriver:
         if not body:
             return
         with mapped_errors(f"update container {_short(ref)}"):
-            api = self.api
+            api = self.calls
+            if isinstance(api, EngineClient):
+                api.update(ref, body)
+                return
             res = api._post_json(api._url("/containers/{0}/update", ref), data=body)
             api._raise_for_status(res)
 
@@ -209,7 +244,7 @@ class DockerDriver:
 
     # images -----------------------------------------------------------------
     def image_info(self, ref: str) -> ImageInfo | None:
-        return images.image_info(self.api, ref)
+        return images.image_info(self.calls, ref)
 
     def pull_image(self, ref: str) -> ImageInfo:
         return images.pull(self.api, ref)
@@ -231,7 +266,7 @@ class DockerDriver:
     # volumes ----------------------------------------------------------------
     def list_volumes(self, labels: Mapping[str, str] | None = None) -> list[VolumeInfo]:
         with mapped_errors("list volumes"):
-            data = self.api.volumes(filters=convert.label_filters(labels) or None)
+            data = self.calls.volumes(filters=convert.label_filters(labels) or None)
         return [convert.volume_info(v) for v in (data or {}).get("Volumes") or []]
 
     def create_volume(self, config: VolumeConfig) -> VolumeInfo:
@@ -256,15 +291,18 @@ class DockerDriver:
 
     def remove_volume(self, name: str) -> None:
         with mapped_errors(f"remove volume {name}"):
-            self.api.remove_volume(name)
+            self.calls.remove_volume(name)
 
     # networks ---------------------------------------------------------------
     def list_networks(self, labels: Mapping[str, str] | None = None) -> list[NetworkInfo]:
         with mapped_errors("list networks"):
-            rows = self.api.networks(filters=convert.label_filters(labels) or None)
+            rows = self.calls.networks(filters=convert.label_filters(labels) or None)
         return [convert.network_info(row) for row in rows or []]
 
     def create_network(self, config: NetworkConfig) -> NetworkInfo:
+        import_sdk()
+        import docker.types
+
         ipam = None
         if config.subnet:
             ipam = docker.types.IPAMConfig(
@@ -291,7 +329,7 @@ class DockerDriver:
         for attempt in range(NETWORK_REMOVE_ATTEMPTS):
             try:
                 with mapped_errors(f"remove network {name}"):
-                    self.api.remove_network(name)
+                    self.calls.remove_network(name)
                 return
             except Transient as exc:
                 if "active endpoints" not in exc.message:
@@ -315,19 +353,19 @@ class DockerDriver:
         containers that no longer exist (never those of live ones)."""
         live: list[str] = []
         with mapped_errors(f"inspect network {name}"):
-            data = self.api.inspect_network(name)
+            data = self.calls.inspect_network(name)
         for cid, endpoint in (data.get("Containers") or {}).items():
             ep_name = (endpoint or {}).get("Name") or cid
             try:
                 with mapped_errors(f"inspect container {cid}"):
-                    self.api.inspect_container(cid)
+                    self.calls.inspect_container(cid)
                 live.append(ep_name)
                 continue
             except NotFound:
                 pass
             try:
                 with mapped_errors(f"disconnect stale endpoint {ep_name} from network {name}"):
-                    self.api.disconnect_container_from_network(ep_name, name, force=True)
+                    self.calls.disconnect_container_from_network(ep_name, name, force=True)
             except (NotFound, Conflict, Transient):
                 pass  # the removal retry says whether it helped
         return live

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import re
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-import docker.errors
-import requests.exceptions
-
+from runtime.docker.http import EngineError, EngineTimeout
 from runtime.errors import (
     Conflict,
     ImageError,
@@ -27,6 +28,20 @@ from runtime.errors import (
     Transient,
     Unavailable,
 )
+
+if TYPE_CHECKING:
+    import docker.errors
+
+_SDK_LOCK = threading.Lock()
+
+
+def import_sdk() -> None:
+    """Import the docker SDK in one thread at a time. Its modules import each other, and
+    first imports racing in several worker threads fail with "partially initialized
+    module"; every lazy ``import docker...`` of this package calls this first."""
+    with _SDK_LOCK:
+        import docker  # noqa: F401
+
 
 DAEMON_HINT = "is the Docker daemon running? start it with `dockerd` or `systemctl start docker`"
 PERMISSION_HINT = "run as root or as a member of the `docker` group (access to the Docker socket)"
@@ -91,9 +106,15 @@ def _port_conflict(what: str, text: str) -> Conflict:
 
 
 def map_api_error(what: str, exc: docker.errors.APIError) -> RuntimeError_:
-    """The runtime error for one Docker API error response."""
-    text = _explanation(exc)
-    status = exc.status_code or 0
+    """The runtime error for one Docker API error response of the SDK."""
+    import docker.errors
+
+    return map_status(what, exc.status_code or 0, _explanation(exc),
+                      isinstance(exc, docker.errors.NotFound))
+
+
+def map_status(what: str, status: int, text: str, not_found: bool = False) -> RuntimeError_:
+    """The runtime error for an error status and the daemon's message."""
     lowered = text.lower()
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return _port_conflict(what, text)
@@ -101,7 +122,7 @@ def map_api_error(what: str, exc: docker.errors.APIError) -> RuntimeError_:
         return InvalidRequest(f"{what}: {text}", hint="Docker needs a container name of at "
                               "least 2 characters from [a-zA-Z0-9_.-], starting with a letter "
                               "or digit: rename the container")
-    if status == 404 or isinstance(exc, docker.errors.NotFound):
+    if status == 404 or not_found:
         return NotFound(f"{what}: {text}")
     if status == 409:
         return Conflict(f"{what}: {text}", hint="remove or rename the conflicting object")
@@ -120,7 +141,8 @@ def map_api_error(what: str, exc: docker.errors.APIError) -> RuntimeError_:
 
 @contextmanager
 def mapped_errors(what: str) -> Iterator[None]:
-    """Run an SDK call; re-raise its failure as a ``runtime.errors`` exception.
+    """Run an SDK or ``runtime.docker.http`` call; re-raise its failure as a
+    ``runtime.errors`` exception.
 
     ``what`` names the operation and object ("create container web-1") and
     starts every message.
@@ -129,24 +151,38 @@ def mapped_errors(what: str) -> Iterator[None]:
         yield
     except RuntimeError_:
         raise
-    except docker.errors.BuildError as exc:
-        raise ImageError(f"{what}: {exc.msg}", hint="fix the Dockerfile or build context") from exc
-    except docker.errors.APIError as exc:
-        raise map_api_error(what, exc) from exc
-    except requests.exceptions.ConnectTimeout as exc:
-        raise Unavailable(
-            f"{what}: timed out connecting to the Docker daemon",
-            retry_after=UNAVAILABLE_RETRY,
-            hint=DAEMON_HINT,
-        ) from exc
-    except requests.exceptions.Timeout as exc:
-        raise Transient(
-            f"{what}: the Docker daemon did not answer in time ({exc})", retry_after=2.0
-        ) from exc
-    except (requests.exceptions.ConnectionError, ConnectionError) as exc:
-        raise _unreachable(what, str(exc)) from exc
-    except docker.errors.DockerException as exc:
+    except Exception as exc:
+        mapped = _mapped(what, exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _mapped(what: str, exc: Exception) -> RuntimeError_ | None:
+    """The runtime error for a foreign exception, None for one that is not ours to map.
+    The SDK's exception types are looked at only when the SDK has been imported."""
+    sdk: Any = sys.modules.get("docker.errors")
+    requests: Any = sys.modules.get("requests.exceptions")
+    if isinstance(exc, EngineError):
+        return map_status(what, exc.status_code, exc.explanation)
+    if sdk is not None and isinstance(exc, sdk.BuildError):
+        return ImageError(f"{what}: {exc.msg}", hint="fix the Dockerfile or build context")
+    if sdk is not None and isinstance(exc, sdk.APIError):
+        return map_api_error(what, exc)
+    if (isinstance(exc, EngineTimeout) and exc.connect) or (
+            requests is not None and isinstance(exc, requests.ConnectTimeout)):
+        return Unavailable(f"{what}: timed out connecting to the Docker daemon",
+                           retry_after=UNAVAILABLE_RETRY, hint=DAEMON_HINT)
+    if isinstance(exc, EngineTimeout) or (
+            requests is not None and isinstance(exc, requests.Timeout)):
+        return Transient(f"{what}: the Docker daemon did not answer in time ({exc})",
+                         retry_after=2.0)
+    if isinstance(exc, ConnectionError) or (
+            requests is not None and isinstance(exc, requests.ConnectionError)):
+        return _unreachable(what, str(exc))
+    if sdk is not None and isinstance(exc, sdk.DockerException):
         text = str(exc)
         if "Error while fetching server API version" in text or "Connection" in text:
-            raise _unreachable(what, text) from exc
-        raise InvalidRequest(f"{what}: {text}") from exc
+            return _unreachable(what, text)
+        return InvalidRequest(f"{what}: {text}")
+    return None

@@ -1,7 +1,8 @@
 """Images on a Docker daemon: inspect, pull, build, load.
 
 Role: the image half of the Docker driver, kept apart so that ``driver.py``
-stays short. Functions take the shared low-level ``docker.APIClient`` and
+stays short. Functions take the shared low-level ``docker.APIClient`` (or, for
+:func:`image_info`, the driver's unix-socket ``EngineClient``) and
 return ``runtime.types.ImageInfo``; streamed progress is read to the end and
 an error in the stream becomes ``ImageError`` with the tail of the log (the
 daemon reports pull/build failures inside a 200 response). The pull *policy*
@@ -17,10 +18,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import docker.utils
-
 from runtime.docker import convert
-from runtime.docker.errors import mapped_errors
+from runtime.docker.errors import import_sdk, mapped_errors
 from runtime.errors import ImageError, InvalidRequest, NotFound
 from runtime.types import ImageInfo, pairs
 
@@ -85,6 +84,9 @@ def _drain(chunks: Iterable[dict[str, Any]], what: str, hint: str) -> list[str]:
 
 def pull(api: Any, ref: str) -> ImageInfo:
     """Pull ``ref`` (tag or digest; ``latest`` when neither) and return what arrived."""
+    import_sdk()
+    import docker.utils
+
     repository, tag = docker.utils.parse_repository_tag(ref)
     hint = "check the image reference and that the registry is reachable"
     try:

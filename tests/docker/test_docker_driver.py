@@ -84,7 +84,11 @@ def test_a_daemon_that_does_not_answer_is_transient(silent_socket: str) -> None:
 
 def _count_requests(driver: DockerDriver) -> list[str]:
     seen: list[str] = []
-    driver.api.hooks["response"].append(lambda resp, *a, **k: seen.append(resp.request.url))
+    calls = driver.calls  # the unix-socket client, or the SDK's for a TCP/TLS daemon
+    if hasattr(calls, "hooks") and isinstance(calls.hooks, list):
+        calls.hooks.append(lambda method, url: seen.append(url))
+    else:
+        calls.hooks["response"].append(lambda resp, *a, **k: seen.append(resp.request.url))
     return seen
 
 

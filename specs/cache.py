@@ -1,0 +1,161 @@
+"""A per-file cache of validated load results, so that a no-op run skips validation.
+
+Role: ``specs.loader`` asks :func:`lookup` before parsing and validating one
+spec file and hands the outcome to :func:`store` after. An entry is keyed by
+the sha256 of the file's bytes, its path, and a fingerprint of the code that
+produced it (the ``specs`` sources, pydantic and Python versions); it holds
+the per-file outcome (resources, salvaged tables, declared names, errors,
+``[project]``) plus what that outcome depended on outside the file: the value
+of every variable the interpolation looked up (environment and ``.env``) and
+every path the models resolved against the file system. A hit is used only
+when all of those are unchanged. Cross-file checks and digests of referenced
+files are never cached: the loader and the controller compute them each run.
+
+Location: ``$DOCKWRIGHT_CACHE_DIR/specs``, else ``$XDG_CACHE_HOME/dockwright/specs``,
+else ``~/.cache/dockwright/specs``; ``DOCKWRIGHT_NO_CACHE=1`` disables it.
+Entries are pickles written atomically; any error reading one is a miss, any
+error writing one is ignored. Neighbours: ``specs.loader`` (the only caller),
+``specs.models`` (``RESOLVED``/``resolve_path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import pickle
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from specs.models import resolve_path
+
+_SOURCES = ("cache.py", "errors_format.py", "loader.py", "locate.py", "models.py", "names.py",
+            "result.py", "units.py")
+_MAX_ENTRIES = 2000  # beyond this, a store removes the least recently used half
+_fingerprint: str | None = None
+
+
+class Recorder(Mapping[str, str]):
+    """The variables mapping, remembering every name looked up and what it gave."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        self.used: dict[str, str | None] = {}
+
+    def __getitem__(self, name: str) -> str:
+        self.used[name] = self._variables.get(name)
+        return self._variables[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self._variables.get(name)
+        self.used[name] = value
+        return default if value is None else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._variables)
+
+    def __len__(self) -> int:
+        return len(self._variables)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One cached file outcome and the outside facts it depends on."""
+
+    variables: tuple[tuple[str, str | None], ...]
+    resolved: tuple[tuple[str, str, str], ...]  # (base_dir, value, result)
+    outcome: Any  # specs.loader's tuple of per-file results
+
+    def still_valid(self, variables: Mapping[str, str]) -> bool:
+        if any(variables.get(name) != value for name, value in self.variables):
+            return False
+        return all(resolve_path(value, base) == result for base, value, result in self.resolved)
+
+
+def cache_dir() -> Path | None:
+    """Where entries live; None when caching is disabled."""
+    if os.environ.get("DOCKWRIGHT_NO_CACHE", "") not in ("", "0"):
+        return None
+    if override := os.environ.get("DOCKWRIGHT_CACHE_DIR"):
+        return Path(override) / "specs"
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dockwright" / "specs"
+
+
+def fingerprint() -> str:
+    """Digest of the code whose output is cached (changes with any edit or upgrade)."""
+    global _fingerprint
+    if _fingerprint is None:
+        import pydantic
+
+        digest = hashlib.sha256(f"{sys.version}\0{pydantic.VERSION}\0".encode())
+        here = Path(__file__).resolve().parent
+        for name in _SOURCES:
+            try:
+                digest.update((here / name).read_bytes())
+            except OSError:
+                digest.update(b"missing")
+            digest.update(b"\0")
+        _fingerprint = digest.hexdigest()
+    return _fingerprint
+
+
+def key(raw: bytes, path: Path, rel: str) -> str:
+    """The entry name for a file's bytes at a path (absolute and relative)."""
+    digest = hashlib.sha256(fingerprint().encode())
+    digest.update(f"\0{os.path.abspath(path)}\0{rel}\0".encode())
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Any:
+    """The cached outcome, or None (missing, unreadable, corrupt or stale)."""
+    if folder is None:
+        return None
+    try:
+        with open(folder / name, "rb") as handle:
+            entry = pickle.load(handle)
+        if not isinstance(entry, Entry) or not entry.still_valid(variables):
+            return None
+        os.utime(folder / name)  # recently used: kept by the trimming in store()
+    except Exception:  # a corrupt or foreign entry is a miss
+        return None
+    return entry.outcome
+
+
+def store(folder: Path | None, name: str, used: Mapping[str, str | None],
+          resolved: list[tuple[str, str, str]], outcome: Any) -> None:
+    """Write an entry atomically (temp file + rename); failures are ignored."""
+    if folder is None:
+        return
+    import tempfile  # only on a miss: it costs start-up time
+
+    entry = Entry(tuple(sorted(used.items())), tuple(resolved), outcome)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, folder / name)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        _trim(folder)
+    except Exception:  # a read-only or full disk only costs speed
+        return
+
+
+def _trim(folder: Path) -> None:
+    """Keep the cache bounded: drop the least recently used half beyond the limit."""
+    with os.scandir(folder) as entries:
+        files = [e for e in entries if e.is_file() and not e.name.startswith(".")]
+    if len(files) <= _MAX_ENTRIES:
+        return
+    files.sort(key=lambda e: e.stat().st_mtime)
+    for entry in files[: len(files) // 2]:
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
