@@ -8,8 +8,9 @@ daemon is counted as ``"METHOD /path"`` with the API version prefix, query
 string and object ids/names removed; at exit the counts are written as JSON to
 the file named by ``$DW_APICOUNT_FILE``. dockwright's own unix-socket client
 (``runtime.docker.http``, no requests) is counted through its audit event
-``dockwright.docker.request``. The wrapper costs a dict update per call. Neighbours: ``bench/bench_docker.py`` (starts each tool with this
-installed), ``bench/rawsdk.py``.
+``dockwright.docker.request``. The wrapper costs a dict update per call.
+Neighbours: ``bench/bench_docker.py`` (starts each tool with this installed),
+``bench/rawsdk.py``.
 
 Runs under the venv's Python and under Debian's /usr/bin/python3: stdlib only.
 """

@@ -13,9 +13,10 @@ files are never cached: the loader and the controller compute them each run.
 
 Location: ``$DOCKWRIGHT_CACHE_DIR/specs``, else ``$XDG_CACHE_HOME/dockwright/specs``,
 else ``~/.cache/dockwright/specs``; ``DOCKWRIGHT_NO_CACHE=1`` disables it.
-Entries are pickles written atomically; any error reading one is a miss, any
-error writing one is ignored. Neighbours: ``specs.loader`` (the only caller),
-``specs.models`` (``RESOLVED``/``resolve_path``).
+Entries are pickles written atomically (folder mode 0700; an entry owned by
+another user is never loaded); any error reading one is a miss, any error
+writing one is ignored. Neighbours: ``specs.loader`` (the only caller),
+``specs.models`` (resolves paths with :func:`resolve_path`, recorded in ``RESOLVED``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import pickle
 import sys
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from specs.models import resolve_path
+# (base_dir, value, result) of every path the models resolve while this list is set
+# (``specs.models``): the results depend on the file system and $HOME, so a hit
+# re-checks them.
+RESOLVED: ContextVar[list[tuple[str, str, str]] | None] = ContextVar("RESOLVED", default=None)
 
 _SOURCES = ("cache.py", "errors_format.py", "loader.py", "locate.py", "models.py", "names.py",
             "result.py", "units.py")
@@ -75,6 +79,14 @@ class Entry:
         return all(resolve_path(value, base) == result for base, value, result in self.resolved)
 
 
+def resolve_path(value: str, base_dir: str) -> str:
+    """A path of a spec, made absolute against the declaring file's folder."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        return str((Path(base_dir) / path).resolve())
+    return str(path) if value.startswith("~") else value
+
+
 def cache_dir() -> Path | None:
     """Where entries live; None when caching is disabled."""
     if os.environ.get("DOCKWRIGHT_NO_CACHE", "") not in ("", "0"):
@@ -115,8 +127,12 @@ def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Any:
     """The cached outcome, or None (missing, unreadable, corrupt or stale)."""
     if folder is None:
         return None
+    import pickle
+
     try:
         with open(folder / name, "rb") as handle:
+            if os.fstat(handle.fileno()).st_uid != os.geteuid():
+                return None  # a pickle someone else wrote is never loaded
             entry = pickle.load(handle)
         if not isinstance(entry, Entry) or not entry.still_valid(variables):
             return None
@@ -131,11 +147,12 @@ def store(folder: Path | None, name: str, used: Mapping[str, str | None],
     """Write an entry atomically (temp file + rename); failures are ignored."""
     if folder is None:
         return
+    import pickle
     import tempfile  # only on a miss: it costs start-up time
 
     entry = Entry(tuple(sorted(used.items())), tuple(resolved), outcome)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:

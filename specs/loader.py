@@ -27,9 +27,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from specs import cache, validate
+from specs.cache import RESOLVED
 from specs.errors_format import Problem, problems, unknown_table
 from specs.locate import KeyPath, Locator, format_path, syntax_error_line
-from specs.models import KINDS, RESOLVED, Project
+from specs.models import KINDS, Project, default_project
 from specs.names import check_name
 from specs.result import FileResult, Resource, SpecError, SpecSet
 
@@ -369,6 +370,6 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
     for error in validate.check(root, results, lambda rel, path: by_rel[rel].line_of(path),
                                 salvaged):
         by_rel[error.file].errors.append(error)
-    project = next((f.project for f in files if f.project is not None), None) or Project()
+    project = next((f.project for f in files if f.project is not None), None) or default_project()
     return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors))
 

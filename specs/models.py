@@ -5,7 +5,9 @@ and ``[project]`` tables. Every short syntax (ports, volumes, durations, sizes,
 restart policies, links) is parsed into one canonical typed form here, so that
 nothing downstream sees a string it must parse again. Models are strict
 (``extra="forbid"``) and frozen. Relative paths resolve against the folder of
-the declaring file, passed as validation context ``{"base_dir": Path}``.
+the declaring file, passed as validation context ``{"base_dir": Path}``
+(``specs.cache.resolve_path``, recorded for the load cache). Schemas are built on
+first validation (``defer_build``): a run served from the cache never builds them.
 Neighbours: ``specs.units`` (parsers), ``specs.names`` (name and image
 reference rules), ``specs.loader`` (builds these from TOML), ``specs.validate``
 (cross-resource checks), ``specs.dump`` (models back to TOML). Runtime-neutral:
@@ -16,8 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from contextvars import ContextVar
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -31,19 +31,8 @@ from pydantic import (
 )
 
 from specs import units
+from specs.cache import RESOLVED, resolve_path
 from specs.names import ENV_NAME_RE, check_alias, check_name, normalise_image_ref
-
-# (base_dir, value, result) of every path resolved while this list is set: the
-# results depend on the file system and $HOME, so ``specs.cache`` re-checks them.
-RESOLVED: ContextVar[list[tuple[str, str, str]] | None] = ContextVar("RESOLVED", default=None)
-
-
-def resolve_path(value: str, base_dir: str) -> str:
-    """A path of a spec, made absolute against the declaring file's folder."""
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        return str((Path(base_dir) / path).resolve())
-    return str(path) if value.startswith("~") else value
 
 
 def _resolve(value: object, info: ValidationInfo) -> object:
@@ -407,6 +396,13 @@ class Project(Model):
                 f"invalid project name {value!r}: use lowercase letters, digits, '_' and '-'"
             )
         return value
+
+
+def default_project() -> Project:
+    """``Project()`` without building the model schemas (``defer_build``): equal to it,
+    same fields set, for spec folders without a ``[project]`` table."""
+    return Project.model_construct(_fields_set=set(),
+                                   defaults=ProjectDefaults.model_construct(_fields_set=set()))
 
 
 KINDS: dict[str, type[Model]] = {"container": Container, "volume": Volume, "network": Network}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from specs.models import Container, Network, Project, Volume
+from specs.models import Container, Network, Project, Volume, default_project
 
 Spec = Container | Volume | Network
 
@@ -78,7 +78,7 @@ class SpecSet:
 
     root: Path
     files: tuple[FileResult, ...] = ()
-    project: Project = field(default_factory=Project)
+    project: Project = field(default_factory=default_project)
     errors: tuple[SpecError, ...] = ()  # directory-level problems (e.g. two [project] tables)
 
     @property

@@ -12,7 +12,6 @@ SDK. Neighbours: ``tests/conftest.py`` (the ``registry`` fixture),
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.ports import free_port
 
 REGISTRY_BIN = Path("/usr/bin/docker-registry")
 START_TIMEOUT = 20.0
@@ -42,13 +43,6 @@ http:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _answers(address: str) -> bool:
     try:
         with urllib.request.urlopen(f"http://{address}/v2/", timeout=1) as resp:
@@ -63,7 +57,7 @@ def local_registry() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="dwt-registry-") as tmp:
         root = Path(tmp)
         for _attempt in range(3):  # the free port may be taken before the registry binds it
-            port = _free_port()
+            port = free_port()
             config = root / "config.yml"
             config.write_text(CONFIG.format(root=root / "storage", port=port))
             log = (root / "registry.log").open("wb")

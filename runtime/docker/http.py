@@ -19,6 +19,7 @@ on the SDK. Neighbours: ``runtime.docker.driver`` (chooses the client),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -103,6 +104,10 @@ class _Connection:
             self.sock.close()
         self.sock = self._file = None
 
+    def __del__(self) -> None:  # a worker thread ended: its connection goes with it
+        with contextlib.suppress(Exception):
+            self.close()
+
     def roundtrip(self, method: str, url: str, headers: dict[str, str],
                   body: bytes | None, timeout: float) -> _Response:
         if self.sock is None:
@@ -165,10 +170,11 @@ def _dropped(conn: _Connection) -> bool:
     if sock is None:
         return False  # not connected yet: roundtrip() connects
     try:
-        readable, _, _ = select.select([sock], [], [], 0)
+        poller = select.poll()  # not select(): no limit on the descriptor's number
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
         return True
-    return bool(readable)
 
 
 class EngineClient:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import InvalidRequest
-from runtime.types import ContainerConfig, ImageInfo, MountSpec
+from runtime.types import ContainerConfig, ImageInfo, MountSpec, ResourceSpec
 
 INIT_PATH = "/.dockwright/init"
 TINI = "/usr/bin/tini-static"
@@ -72,11 +72,7 @@ def process_env(config: ContainerConfig, image: ImageInfo, hostname: str) -> lis
 
 
 def _lookup(rootfs: Path, table: str, name: str, field: int) -> int | None:
-    try:
-        lines = (rootfs / "etc" / table).read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
+    for line in _read(rootfs / "etc" / table):
         parts = line.split(":")
         if len(parts) > field and parts[0] == name and parts[field].isdigit():
             return int(parts[field])
@@ -97,26 +93,37 @@ def resolve_user(spec: str, rootfs: Path) -> dict[str, int]:
                 gid = int(parts[3])
                 break
     else:
-        found = _lookup(rootfs, "passwd", user, 2)
-        if found is None:
-            raise InvalidRequest(
-                f"user {user!r} is not in the image's /etc/passwd",
-                hint="use a numeric uid[:gid] or a user the image defines",
-            )
-        uid = found
+        uid = _require(rootfs, "passwd", "user", user, "uid[:gid]")
         gid = _lookup(rootfs, "passwd", user, 3) or 0
     if group:
-        if group.isdigit():
-            gid = int(group)
-        else:
-            g = _lookup(rootfs, "group", group, 2)
-            if g is None:
-                raise InvalidRequest(
-                    f"group {group!r} is not in the image's /etc/group",
-                    hint="use a numeric gid or a group the image defines",
-                )
-            gid = g
+        gid = int(group) if group.isdigit() else _require(rootfs, "group", "group", group, "gid")
     return {"uid": uid, "gid": gid}
+
+
+def resources_json(res: ResourceSpec) -> dict[str, Any]:
+    """The OCI ``linux.resources`` entries (memory, cpu, pids) for the limits set in ``res``.
+
+    Used for the bundle and for live ``update --resources`` calls alike.
+    """
+    out: dict[str, Any] = {}
+    if res.memory:
+        out["memory"] = {"limit": res.memory, "swap": res.memory}
+    if res.cpus:
+        out["cpu"] = {"quota": int(res.cpus * 100000), "period": 100000}
+    if res.pids:
+        out["pids"] = {"limit": res.pids}
+    return out
+
+
+def _require(rootfs: Path, db: str, kind: str, name: str, numeric: str) -> int:
+    """The id (field 2) of ``name`` in the image's ``/etc/<db>``; InvalidRequest if absent."""
+    found = _lookup(rootfs, db, name, 2)
+    if found is None:
+        raise InvalidRequest(
+            f"{kind} {name!r} is not in the image's /etc/{db}",
+            hint=f"use a numeric {numeric} or a {kind} the image defines",
+        )
+    return found
 
 
 def _read(path: Path) -> list[str]:
@@ -241,14 +248,9 @@ def build_spec(
     namespaces: list[dict[str, str]] = [
         {"type": t} for t in ("pid", "ipc", "uts", "mount")
     ] + [{"type": "network", "path": netns} if netns else {"type": "network"}]
-    resources: dict[str, Any] = {"devices": [{"allow": False, "access": "rwm"}]}
-    lim = config.resources
-    if lim.memory:
-        resources["memory"] = {"limit": lim.memory, "swap": lim.memory}
-    if lim.cpus:
-        resources["cpu"] = {"quota": int(lim.cpus * 100000), "period": 100000}
-    if lim.pids:
-        resources["pids"] = {"limit": lim.pids}
+    resources: dict[str, Any] = {
+        "devices": [{"allow": False, "access": "rwm"}], **resources_json(config.resources)
+    }
     return {
         "ociVersion": "1.0.2",
         "process": process,

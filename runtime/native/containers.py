@@ -320,7 +320,7 @@ class Containers:
         cid = self.records.resolve(ref)
         rec = self.records.read(cid)
         if resources is not None:
-            res = _resources_json(resources)
+            res = bundle.resources_json(resources)
             lay = self.records.layout(cid)
             spec = json.loads(lay.config.read_text())
             spec["linux"]["resources"] = {**spec["linux"]["resources"], **res}
@@ -343,14 +343,3 @@ class Containers:
                 r.config = dataclasses.replace(r.config, resources=resources)
 
         self.records.update(cid, change)
-
-
-def _resources_json(res: ResourceSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if res.memory:
-        out["memory"] = {"limit": res.memory, "swap": res.memory}
-    if res.cpus:
-        out["cpu"] = {"quota": int(res.cpus * 100000), "period": 100000}
-    if res.pids:
-        out["pids"] = {"limit": res.pids}
-    return out

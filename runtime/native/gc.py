@@ -39,17 +39,11 @@ def shim_pids(state_dir: Path) -> dict[str, int]:
     """Running shims of ``state_dir`` -> the container id each watches."""
     found: dict[str, int] = {}
     want = str(state_dir).encode()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            parts = Path(entry.path, "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, parts in supervise.proc_cmdlines():
         if SHIM_MODULE in parts:
             i = parts.index(SHIM_MODULE)
             if len(parts) > i + 2 and parts[i + 1] == want:
-                found[parts[i + 2].decode(errors="replace")] = int(entry.name)
+                found[parts[i + 2].decode(errors="replace")] = pid
     return found
 
 

@@ -10,7 +10,8 @@ one JSON line from its sync pipe (the container pid, or an error), then
 forwarded. ``stop`` = stop signal, grace period, then KILL. conmon runs the
 shim's exit mode as its ``--exit-command``. Neighbours: ``oci`` (runtime
 calls), ``records.Layout`` (paths), ``containers`` and ``shim`` (both start
-containers through :func:`launch`), ``gc`` (conmon processes).
+containers through :func:`launch`), ``gc`` (conmon and shim processes, found
+with :func:`proc_cmdlines`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from runtime.errors import InvalidRequest, Transient, Unavailable
@@ -238,9 +240,8 @@ def _is_conmon_of(pid: int, cid: str) -> bool:
     return bool(cmdline) and cmdline[0].endswith(b"conmon") and cid.encode() in cmdline
 
 
-def conmon_pids() -> dict[str, int]:
-    """Running conmon processes -> the container id (``-c``) each supervises."""
-    found: dict[str, int] = {}
+def proc_cmdlines() -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, argv) of every process whose ``/proc/<pid>/cmdline`` can be read now."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -248,8 +249,15 @@ def conmon_pids() -> dict[str, int]:
             parts = Path(entry.path, "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
+        yield int(entry.name), parts
+
+
+def conmon_pids() -> dict[str, int]:
+    """Running conmon processes -> the container id (``-c``) each supervises."""
+    found: dict[str, int] = {}
+    for pid, parts in proc_cmdlines():
         if parts and parts[0].endswith(b"conmon") and b"-c" in parts:
             i = parts.index(b"-c")
             if i + 1 < len(parts):
-                found[parts[i + 1].decode(errors="replace")] = int(entry.name)
+                found[parts[i + 1].decode(errors="replace")] = pid
     return found

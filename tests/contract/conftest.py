@@ -16,7 +16,6 @@ left behind through the driver under test. Neighbours:
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -141,10 +140,3 @@ def project(driver: Driver, image: str) -> Iterator[Project]:
     finally:
         left = cleanup_project(driver, proj.name)
         assert not left, f"cleanup of {proj.name} left: {left}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

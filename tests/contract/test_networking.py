@@ -26,7 +26,8 @@ from runtime.types import (
     VolumeConfig,
 )
 from tests.conftest import wait_for
-from tests.contract.conftest import Project, free_port
+from tests.contract.conftest import Project
+from tests.ports import free_port
 
 pytestmark = pytest.mark.docker
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import docker
 import docker.errors
@@ -74,25 +72,6 @@ def run_cli(args: list[str], *, cwd: Path | None = None, env: dict[str, str] | N
         check=False,
     )
     return Run(args, proc.returncode, proc.stdout, proc.stderr)
-
-
-def wait_for(pred: Callable[[], Any], what: str, timeout: float = 30.0, step: float = 0.2) -> Any:
-    """Poll ``pred`` until it returns a truthy value; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

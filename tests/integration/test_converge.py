@@ -21,6 +21,8 @@ import docker
 import pytest
 
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE
+from tests.conftest import wait_for
+from tests.ports import free_port
 
 from .conftest import (
     IMAGE,
@@ -28,11 +30,9 @@ from .conftest import (
     Project,
     Run,
     env_of,
-    free_port,
     labels_of,
     loop_container,
     new_project,
-    wait_for,
 )
 
 pytestmark = pytest.mark.docker
@@ -199,12 +199,12 @@ def test_dependencies_started_before_dependents(deployed: tuple[Project, int, st
 def test_published_port_is_reachable(deployed: tuple[Project, int, str]) -> None:
     _, port, _ = deployed
 
-    def fetch() -> str | None:
+    def fetch() -> str:  # "" (falsy: poll again) until the page is served
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as r:
                 return str(r.read().decode())
         except OSError:
-            return None
+            return ""
 
     body = wait_for(fetch, f"HTTP on 127.0.0.1:{port}", timeout=20)
     assert PAGE in body

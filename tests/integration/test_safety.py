@@ -31,6 +31,13 @@ def _setup(p: Project) -> dict[str, str]:
     return p.ids()
 
 
+def _edit_both(p: Project, a_extra: str) -> None:
+    """Version 2 everywhere: ``a.toml`` made invalid by ``a_extra`` (on its line 6),
+    ``b.toml`` valid and adding container ``c``."""
+    p.write("a.toml", _container(p.n("a"), "2", a_extra))
+    p.write("b.toml", _container(p.n("b"), "2") + "\n" + loop_container(p.n("c")))
+
+
 def _check_frozen_and_rest_converged(p: Project, ids: dict[str, str], run_text: str) -> None:
     a = p.container("a")
     assert a.id == ids[p.n("a")], f"the invalid file's container must not be touched\n{run_text}"
@@ -44,8 +51,7 @@ def _check_frozen_and_rest_converged(p: Project, ids: dict[str, str], run_text: 
 def test_invalid_file_freezes_only_its_resources(project: Project) -> None:
     p = project
     ids = _setup(p)
-    p.write("a.toml", _container(p.n("a"), "2", 'enviroment = { X = "1" }\n'))
-    p.write("b.toml", _container(p.n("b"), "2") + "\n" + loop_container(p.n("c")))
+    _edit_both(p, 'enviroment = { X = "1" }\n')
     diff = p.diff()
     assert diff.code == 1, f"diff with an invalid file exits 1\n{diff}"
     assert "a.toml:6" in diff.text, f"the error names file and line\n{diff}"
@@ -64,8 +70,7 @@ def test_invalid_file_freezes_only_its_resources(project: Project) -> None:
 def test_toml_syntax_error_freezes_and_prunes_nothing(project: Project) -> None:
     p = project
     ids = _setup(p)
-    p.write("a.toml", _container(p.n("a"), "2", "broken = [1, 2\n"))
-    p.write("b.toml", _container(p.n("b"), "2") + "\n" + loop_container(p.n("c")))
+    _edit_both(p, "broken = [1, 2\n")
     run = p.apply()
     assert run.code == 1, f"apply with a syntax error exits 1\n{run}"
     assert "a.toml:" in run.text, f"the error names the file and line\n{run}"
@@ -76,8 +81,7 @@ def test_invalid_value_in_resource_freezes_it(project: Project) -> None:
     p = project
     ids = _setup(p)
     # A bad value inside the container's own table (not only an unknown key).
-    p.write("a.toml", _container(p.n("a"), "2", 'ports = ["not-a-port"]\n'))
-    p.write("b.toml", _container(p.n("b"), "2") + "\n" + loop_container(p.n("c")))
+    _edit_both(p, 'ports = ["not-a-port"]\n')
     run = p.apply()
     assert run.code == 1, str(run)
     assert "a.toml:6" in run.text, f"the error names file and line\n{run}"

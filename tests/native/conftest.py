@@ -5,14 +5,18 @@ archive, built with Docker once per host by ``tests/images.py``),
 ``native_driver`` (one ``NativeDriver`` on a temp state folder for the
 session, with the image loaded), ``nproject`` (a unique project per test
 whose containers, networks and volumes are removed through the driver at the
-end) and helpers to find leaked kernel objects of given container ids.
-Neighbours: ``tests/native/test_driver.py``, ``tests/images.py``,
-``runtime.native.driver``.
+end), helpers to find leaked kernel objects of given container ids, and the
+networking tests' ``mgr`` (a ``NetworkManager`` on a fresh state folder whose
+finalizer asserts that nothing of it leaked), ``network`` and ``servers``.
+Neighbours: ``tests/native/test_driver.py``, ``tests/native/net_helpers.py``,
+``tests/images.py``, ``runtime.native.driver``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -21,10 +25,22 @@ from typing import Any
 
 import pytest
 
+from runtime.errors import NotFound
 from runtime.native.driver import NativeDriver
-from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, MANAGED_BY, ContainerConfig, Pairs
+from runtime.native.net import NetworkManager
+from runtime.native.net.bridge import bridge_ns, container_ns, host_veth
+from runtime.native.net.ports import masquerade_owner, nft_rules, rule_owner
+from runtime.types import (
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    MANAGED_BY,
+    ContainerConfig,
+    NetworkConfig,
+    Pairs,
+)
 from tests.conftest import cleanup_project
 from tests.images import BUSYBOX, busybox_image, save_image
+from tests.native.net_helpers import Servers, host_links, netns_names
 
 LOOP = ("sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done")
 
@@ -128,3 +144,42 @@ def veth_leaks(network: str, ids: Iterable[str]) -> list[str]:
 
     ports = set(bridge.bridge_ports(network))
     return [f"veth of {cid[:12]}" for cid in ids if bridge.bridge_veth(cid) in ports]
+
+
+# native networking (test_net.py, test_net_ports.py) ---------------------------------
+@pytest.fixture
+def mgr(tmp_path: Path) -> Iterator[NetworkManager]:
+    """A manager on a fresh state folder; at the end everything it knows is released
+    and no kernel object of its ids or networks may be left."""
+    manager = NetworkManager(tmp_path / "state")
+    ids: set[str] = set()
+    nets: list[tuple[str, str]] = []
+    yield manager
+    ids |= manager.known_ids()
+    nets += [(n.name, n.id) for n in manager.list_networks()]
+    manager.gc(set())
+    for name, _ in nets:
+        with contextlib.suppress(NotFound):
+            manager.remove_network(name)
+    leftover_ns = {container_ns(c) for c in ids} | {bridge_ns(n) for n, _ in nets}
+    assert not (leftover_ns & netns_names()), "leaked network namespaces"
+    assert not ({host_veth(i) for _, i in nets} & host_links()), "leaked host veths"
+    owners = {rule_owner(r) for r in nft_rules()}
+    assert not ({c[:12] for c in ids} & owners), "leaked nft rules"
+    masq = {masquerade_owner(r) for r in nft_rules()}
+    assert not ({n for n, _ in nets} & masq), "leaked masquerade rules"
+    assert manager.ports.proxy.pid() is None, "the proxy daemon outlived its last container"
+
+
+@pytest.fixture
+def servers() -> Iterator[Servers]:
+    srv = Servers()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def network(mgr: NetworkManager) -> str:
+    name = f"dwt-{secrets.token_hex(4)}"
+    mgr.ensure_network(NetworkConfig(name=name))
+    return name

@@ -1,10 +1,12 @@
-"""Helpers of the native networking tests (``test_net.py``): commands in namespaces.
+"""Helpers of the native networking tests: commands in namespaces.
 
 Role: run things inside the bare network namespaces that stand in for
 containers (``ip netns exec dw-<id12> busybox ...``), ask TCP/UDP servers from
 the host or from a namespace, find the host's own address, and wire a fresh
-container id into a network. Neighbours: ``tests/native/test_net.py`` (the
-tests and fixtures), ``runtime.native.net`` (under test).
+container id into a network. Neighbours: ``tests/native/test_net.py`` and
+``tests/native/test_net_ports.py`` (the tests), ``tests/native/conftest.py``
+(their ``mgr``/``network``/``servers`` fixtures), ``runtime.native.net``
+(under test).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import os
 import secrets
 import socket
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pytest
 from runtime.native.net import NetworkManager
 from runtime.native.net.bridge import container_ns
 from runtime.types import NetworkAttach
+from tests.conftest import wait_for
 
 BUSYBOX = "/bin/busybox"
 
@@ -41,11 +43,8 @@ def host_links() -> set[str]:
 
 
 def wait_until(pred: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    """:func:`tests.conftest.wait_for` with a short default timeout and a fine step."""
+    wait_for(pred, what, timeout, step=0.05)
 
 
 def tcp_ask(ip: str, port: int, timeout: float = 5.0) -> bytes:
@@ -149,3 +148,4 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("0.0.0.0", 0))
         return int(s.getsockname()[1])
+

@@ -28,6 +28,7 @@ from runtime.native.driver import NativeDriver
 from runtime.types import ContainerConfig, NetworkAttach, NetworkConfig, PortBinding
 from tests.images import BUSYBOX
 from tests.native.conftest import leaks, veth_leaks
+from tests.ports import free_port
 
 pytestmark = pytest.mark.native
 
@@ -69,22 +70,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_killed_controller_leaves_nothing_behind(
     tmp_path: Path, busybox_archive: Path
 ) -> None:
     state = tmp_path / "state"
     name = f"dwt-{uuid.uuid4().hex[:8]}"
     net = f"{name}-net"
-    port = _free_port()
+    port = free_port()
     idlog = tmp_path / "ids"
     driver = NativeDriver(state_dir=state)
     driver.load_image(busybox_archive)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import threading
 import urllib.request
 from pathlib import Path
@@ -36,6 +35,7 @@ from runtime.types import (
 )
 from tests.conftest import wait_for
 from tests.native.conftest import NProject
+from tests.ports import free_port
 
 pytestmark = pytest.mark.native
 
@@ -52,13 +52,6 @@ def _finish(p: NProject, short: str, script: str, **fields: object) -> tuple[int
     assert code
     out = b"".join(p.driver.logs(cid)).decode()
     return _exited(p.driver, cid) or 0, out
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_process_settings_and_exit_code(nproject: NProject) -> None:
@@ -221,7 +214,7 @@ def test_published_port_and_alias(nproject: NProject) -> None:
     d = nproject.driver
     net = nproject.n("net")
     d.create_network(NetworkConfig(name=net, labels=nproject.labels))
-    port = _free_port()
+    port = free_port()
     web = nproject.run(
         "web", networks=(NetworkAttach(net, ("webby",)),),
         ports=(PortBinding(80, host_ip="127.0.0.1", host_port=port),),

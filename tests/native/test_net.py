@@ -6,21 +6,15 @@ Role: proves ``runtime.native.net`` on this host, where Docker runs with its
 goes only to 127.0.0.0/8, the host's own address and the namespaces made
 here. Every test uses fresh ids and network names and a temporary state
 folder, and its finalizer releases everything and asserts that no kernel
-object of its ids is left. Neighbours: ``runtime/native/net/*`` (under test), ``net_helpers``
-(commands inside namespaces).
+object of its ids is left. Published ports are tested in ``test_net_ports.py``.
+Neighbours: ``runtime/native/net/*`` (under test), ``net_helpers`` (commands
+inside namespaces), ``conftest.py`` (the ``mgr``/``network``/``servers`` fixtures).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import secrets
-import signal
-import socket
-import subprocess
-import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,11 +28,7 @@ from runtime.native.net.ipam import Ipam, host_routes, mac_for
 from runtime.native.net.ports import masquerade_owner, nft_rules, rule_owner
 from runtime.types import NetworkAttach, NetworkConfig, PortBinding
 from tests.native.net_helpers import (
-    UDP_ASK,
-    UDP_ECHO,
     Servers,
-    free_port,
-    host_address,
     host_links,
     netns_names,
     new_id,
@@ -52,45 +42,6 @@ from tests.native.net_helpers import (
 pytestmark = pytest.mark.native
 
 
-# fixtures ----------------------------------------------------------------------------
-@pytest.fixture
-def mgr(tmp_path: Path) -> Iterator[NetworkManager]:
-    """A manager on a fresh state folder; at the end everything it knows is released
-    and no kernel object of its ids or networks may be left."""
-    manager = NetworkManager(tmp_path / "state")
-    ids: set[str] = set()
-    nets: list[tuple[str, str]] = []
-    yield manager
-    ids |= manager.known_ids()
-    nets += [(n.name, n.id) for n in manager.list_networks()]
-    manager.gc(set())
-    for name, _ in nets:
-        with contextlib.suppress(NotFound):
-            manager.remove_network(name)
-    leftover_ns = {container_ns(c) for c in ids} | {bridge_ns(n) for n, _ in nets}
-    assert not (leftover_ns & netns_names()), "leaked network namespaces"
-    assert not ({host_veth(i) for _, i in nets} & host_links()), "leaked host veths"
-    owners = {rule_owner(r) for r in nft_rules()}
-    assert not ({c[:12] for c in ids} & owners), "leaked nft rules"
-    masq = {masquerade_owner(r) for r in nft_rules()}
-    assert not ({n for n, _ in nets} & masq), "leaked masquerade rules"
-    assert manager.ports.proxy.pid() is None, "the proxy daemon outlived its last container"
-
-
-@pytest.fixture
-def servers() -> Iterator[Servers]:
-    srv = Servers()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def network(mgr: NetworkManager) -> str:
-    name = f"dwt-{secrets.token_hex(4)}"
-    mgr.ensure_network(NetworkConfig(name=name))
-    return name
-
-# tests -------------------------------------------------------------------------------
 def test_containers_reach_each_other_by_ip_and_alias(
     mgr: NetworkManager, network: str, servers: Servers, tmp_path: Path
 ) -> None:
@@ -177,115 +128,6 @@ def test_host_reaches_container_ip(mgr: NetworkManager, network: str, servers: S
     assert host_veth(info.id) not in host_links()
     assert mgr.ensure_network(NetworkConfig(name=network)) == info
     assert b"hello-host" in tcp_ask(ip, 7000)
-
-
-def test_published_port_from_loopback_host_address_and_other_container(
-    mgr: NetworkManager, network: str, servers: Servers
-) -> None:
-    srv, ip = start(mgr, network, "srv")
-    client, _ = start(mgr, network, "client")
-    servers.greet(srv, 80, "published")
-    [fixed, picked] = mgr.publish(srv, ip, [PortBinding(80, host_port=free_port()),
-                                            PortBinding(80)])
-    assert picked.host_port is not None and picked.host_port > 0
-    assert fixed.host_port is not None
-    gateway = mgr.ipam.pool(network).gateway  # type: ignore[union-attr]
-    for binding in (fixed, picked):
-        port = binding.host_port
-        assert port is not None
-        assert b"published" in tcp_ask("127.0.0.1", port)  # DNAT, output hook
-        assert b"published" in tcp_ask(host_address(), port)  # DNAT, output hook
-        assert "published" in ns_ask(client, host_address(), port)  # proxy
-        assert "published" in ns_ask(client, gateway, port)  # proxy
-    assert mgr.port_bindings(srv) == [fixed, picked]
-    assert mgr.publish(srv, ip, [PortBinding(80, host_port=fixed.host_port),
-                                 PortBinding(80)]) == [fixed, picked]  # idempotent
-    mgr.unpublish(srv)
-    with pytest.raises(OSError):
-        tcp_ask("127.0.0.1", fixed.host_port or 0, timeout=1)
-    assert srv[:12] not in {rule_owner(r) for r in nft_rules()}
-
-def test_published_udp_port_from_loopback_and_other_container(
-    mgr: NetworkManager, network: str
-) -> None:
-    srv, ip = start(mgr, network, "udp-srv")
-    client, _ = start(mgr, network, "udp-client")
-    echo = subprocess.Popen(["ip", "netns", "exec", container_ns(srv), sys.executable, "-c",
-                             UDP_ECHO, "5353"], stdin=subprocess.DEVNULL)
-    try:
-        [binding] = mgr.publish(srv, ip, [PortBinding(5353, protocol="udp")])
-        assert binding.protocol == "udp" and binding.host_port
-        port = binding.host_port
-
-        def ask_from_host() -> bool:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                s.settimeout(0.5)
-                s.sendto(b"ping", ("127.0.0.1", port))
-                with contextlib.suppress(OSError):
-                    return s.recvfrom(2048)[0] == b"echo:ping"
-            return False
-
-        wait_until(ask_from_host, "a UDP answer through DNAT on 127.0.0.1")
-        done = sh("ip", "netns", "exec", container_ns(client), sys.executable, "-c", UDP_ASK,
-                  host_address(), str(port), "via-proxy")
-        assert done.stdout.strip() == "echo:via-proxy", done.stderr
-    finally:
-        echo.kill()
-        echo.wait(timeout=5)
-
-
-def test_published_port_on_loopback_only(
-    mgr: NetworkManager, network: str, servers: Servers
-) -> None:
-    srv, ip = start(mgr, network, "srv")
-    servers.greet(srv, 81, "loopback-only")
-    [binding] = mgr.publish(srv, ip, [PortBinding(81, host_ip="127.0.0.1")])
-    assert binding.host_ip == "127.0.0.1" and binding.host_port
-    assert b"loopback-only" in tcp_ask("127.0.0.1", binding.host_port)
-
-
-def test_a_restarted_proxy_daemon_gets_every_listener_back(
-    mgr: NetworkManager, network: str, servers: Servers
-) -> None:
-    first, ip1 = start(mgr, network, "first")
-    second, ip2 = start(mgr, network, "second")
-    client, _ = start(mgr, network, "client")
-    servers.greet(first, 80, "first")
-    [b1] = mgr.publish(first, ip1, [PortBinding(80)])
-    pid = mgr.ports.proxy.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)  # the daemon we started dies
-    wait_until(lambda: mgr.ports.proxy.pid() is None, "the proxy daemon to die")
-    assert "first" not in ns_ask(client, host_address(), b1.host_port or 0)
-    mgr.publish(second, ip2, [PortBinding(80)])  # starts a new daemon, which restores
-    mgr.ports.settle()
-    assert mgr.ports.proxy.proxied() == {first, second}
-    assert "first" in ns_ask(client, host_address(), b1.host_port or 0)
-    pid = mgr.ports.proxy.pid()
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)  # dies again; a gc pass brings it back
-    wait_until(lambda: mgr.ports.proxy.pid() is None, "the proxy daemon to die")
-    mgr.gc({first, second, client})
-    assert mgr.ports.proxy.proxied() == {first, second}
-    assert "first" in ns_ask(client, host_address(), b1.host_port or 0)
-    mgr.unpublish(first)
-    mgr.unpublish(second)
-    assert mgr.ports.proxy.pid() is not None  # kept for the next publish ...
-    mgr.close()
-    assert mgr.ports.proxy.pid() is None  # ... until close() with nothing published
-
-
-def test_port_in_use_is_a_conflict_naming_the_port(mgr: NetworkManager, network: str) -> None:
-    srv, ip = start(mgr, network, "srv")
-    with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))
-        taken.listen(1)
-        port = taken.getsockname()[1]
-        with pytest.raises(Conflict, match=str(port)) as info:
-            mgr.publish(srv, ip, [PortBinding(80, host_port=port)])
-        assert isinstance(info.value.__cause__, OSError)
-    assert mgr.port_bindings(srv) == []
-    assert srv[:12] not in {rule_owner(r) for r in nft_rules()}
 
 
 def test_address_persists_across_detach_attach_and_mac_follows_ip(

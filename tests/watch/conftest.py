@@ -15,7 +15,8 @@ from typing import Any
 import docker
 import pytest
 
-from tests.watch.helpers import Service, free_port
+from tests.ports import free_port
+from tests.watch.helpers import Service
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -52,12 +51,6 @@ def get(client: Any, name: str) -> Any:
         return client.containers.get(name)
     except Exception:
         return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def container_toml(name: str, *, env: dict[str, str] | None = None, extra: str = "",

@@ -1,0 +1,47 @@
+"""Start-up work of read-only commands: what a no-op ``diff``/``status`` must not load.
+
+Runs the real CLI in a subprocess against the real daemon and lists the modules
+it imported: the docker SDK (requests, urllib3; the JSON calls go through
+``runtime.docker.http`` on the local socket), the executor (``controller.apply``)
+and structlog stay unloaded. Speed itself is measured in ``bench/``, never here.
+Neighbours: ``runtime.docker.http``, ``controller.commands.converge``,
+``controller.prefetch``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.docker
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HEAVY = ("docker", "requests", "urllib3", "controller.apply", "structlog")
+RUN = ("import atexit, json, sys; from controller.cli import main\n"
+       "atexit.register(lambda: sys.stderr.write('MODULES=' + json.dumps(sorted(sys.modules))))\n"
+       "sys.exit(main(sys.argv[1:]))")
+
+
+def loaded_modules(*args: str) -> tuple[int, set[str], str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DOCKER_HOST", None)
+    proc = subprocess.run([sys.executable, "-c", RUN, *args], cwd=ROOT, capture_output=True,
+                          text=True, env=env, timeout=120, check=False)
+    head, _, modules = proc.stderr.rpartition("MODULES=")
+    return proc.returncode, set(json.loads(modules)), head + proc.stdout
+
+
+@pytest.mark.parametrize("command", ["diff", "status"])
+def test_read_only_commands_load_no_sdk_no_executor(tmp_path: Path, command: str) -> None:
+    (tmp_path / "a.toml").write_text('[volume.data]\n')
+    project = f"dwt-{uuid.uuid4().hex[:8]}"
+    code, modules, output = loaded_modules(command, str(tmp_path), "-p", project)
+    assert code in (0, 2), output  # 2: the volume would be created (nothing is changed)
+    assert "runtime.docker.http" in modules, "the Docker driver was not used"
+    assert not [m for m in HEAVY if m in modules], sorted(m for m in HEAVY if m in modules)
