@@ -46,6 +46,10 @@ class EngineUnreachable(ConnectionError):
     """The socket could not be connected to, or the daemon hung up."""
 
 
+class _Stale(EngineUnreachable):
+    """A kept-alive connection was closed by the daemon before it answered."""
+
+
 class EngineTimeout(TimeoutError):
     """The daemon did not answer in time (``connect`` says in which phase)."""
 
@@ -118,10 +122,14 @@ class _Connection:
         lines += [f"{k}: {v}" for k, v in headers.items()]
         if body is not None or method in ("POST", "PUT"):
             lines.append(f"Content-Length: {len(body or b'')}")
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
-        status_line = self._file.readline(65537)
+        try:
+            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+                              + (body or b""))
+            status_line = self._file.readline(65537)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise _Stale(f"the daemon closed the connection: {exc}") from exc
         if not status_line:
-            raise EngineUnreachable("the daemon closed the connection without answering")
+            raise _Stale("the daemon closed the connection without answering")
         parts = status_line.split(None, 2)
         if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
             raise EngineUnreachable(f"not an HTTP answer: {status_line[:80]!r}")
@@ -212,9 +220,16 @@ class EngineClient:
             hook(method, url)
         sys.audit("dockwright.docker.request", method, url)  # counted by bench/apicount.py
         conn = self._connection()
+        wait = self.timeout if timeout is None else timeout
         try:
-            response = conn.roundtrip(method, url, headers, data,
-                                      self.timeout if timeout is None else timeout)
+            reused = conn.sock is not None
+            try:
+                response = conn.roundtrip(method, url, headers, data, wait)
+            except _Stale:
+                if not (reused and method == "GET"):  # only a read is safe to send again
+                    raise
+                conn.close()  # closed while idle (a race with the check above): once more
+                response = conn.roundtrip(method, url, headers, data, wait)
         except (EngineUnreachable, EngineTimeout):
             conn.close()
             raise
