@@ -166,7 +166,8 @@ class Containers:
                 if not rec.started_at:  # first start: peers learn this name (IPs persist)
                     self._refresh_hosts(rec)
                 self.records.update(cid, lambda r: setattr(r, "stopped_by_user", False))
-                pid, conmon_pid = shim.launch(self.oci, self.state_dir, lay, rec)
+                token = shim.new_run_token()
+                pid, conmon_pid = shim.launch(self.oci, self.state_dir, lay, rec, token)
                 try:
                     ports = publishing.result()
                 except BaseException:  # no restart policy may revive it: stopped by us
@@ -183,6 +184,7 @@ class Containers:
 
             def started(r: Record) -> None:
                 r.state, r.pid, r.conmon_pid, r.host_ports = "running", pid, conmon_pid, ports
+                r.run_token = token
                 r.exit_code, r.oom, r.stopped_by_user = None, False, False
                 r.started_at, r.last_start, r.finished_at = now_iso(), time.time(), ""
                 r.health = "starting" if r.health_spec() else "none"

@@ -118,6 +118,7 @@ class Record:
     healthcheck: dict[str, Any] | None = None  # effective (config's, else the image's)
     stop_signal: str = "TERM"
     last_start: float = 0.0  # time.time() of the last start (restart backoff)
+    run_token: str = ""  # names the current run; its exit handler carries the same token
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -40,12 +41,20 @@ POLL = 0.05
 PROJECT_ROOT = str(Path(runtime.__file__).resolve().parent.parent)
 
 
-def exit_command(state_dir: Path, cid: str) -> list[str]:
-    """The argv conmon runs when the container exits (conmon passes no environment)."""
+def exit_command(state_dir: Path, cid: str, token: str) -> list[str]:
+    """The argv conmon runs when the container exits (conmon passes no environment).
+
+    ``token`` names the run: an exit handler of an earlier run that runs late (after
+    a stop and a new start) must not mark the new run as exited.
+    """
     return [
         "/usr/bin/env", f"PYTHONPATH={PROJECT_ROOT}",
-        sys.executable, "-m", "runtime.native.shim", str(state_dir), cid, "exit",
+        sys.executable, "-m", "runtime.native.shim", str(state_dir), cid, "exit", token,
     ]  # fmt: skip
+
+
+def new_run_token() -> str:
+    return secrets.token_hex(8)
 
 
 def shim_env() -> dict[str, str]:
@@ -67,11 +76,13 @@ def backoff(attempt: int) -> float:
     return float(min(0.1 * (2**attempt), 60.0))
 
 
-def launch(oci: OciRuntime, state_dir: Path, lay: Layout, rec: Record) -> tuple[int, int]:
+def launch(
+    oci: OciRuntime, state_dir: Path, lay: Layout, rec: Record, token: str
+) -> tuple[int, int]:
     """Start the container's process under conmon with the exit mode as its exit command."""
     return supervise.launch(
         oci, lay, name=rec.config.name, tty=rec.config.tty, stdin=rec.config.stdin_open,
-        exit_command=exit_command(state_dir, rec.id), env=shim_env(),
+        exit_command=exit_command(state_dir, rec.id, token), env=shim_env(),
     )  # fmt: skip
 
 
@@ -95,7 +106,7 @@ class Shim:
         return rec if rec.phase == READY else None
 
     # exit mode ----------------------------------------------------------------
-    def on_exit(self) -> None:
+    def on_exit(self, token: str = "") -> None:
         status = supervise.exit_status(self.lay)
         if status is None or not self.lay.record.exists():
             return
@@ -107,6 +118,9 @@ class Shim:
             oom = (supervise.exit_status(self.lay) or (code, False))[1]
         # under the operation lock: a start that is still recording "running" goes first
         with self.records.hold(self.cid):
+            current = self.current()
+            if current is not None and token and current.run_token not in ("", token):
+                return  # the exit of an earlier run, handled late: a new run is live
             rec = self.record_exit(code, oom)
             if rec is None or not should_restart(rec, code):
                 return
@@ -145,7 +159,7 @@ class Shim:
 
     def restart(self) -> None:
         def change(r: Record) -> None:
-            r.state, r.pid, r.conmon_pid = "running", pid, conmon_pid
+            r.state, r.pid, r.conmon_pid, r.run_token = "running", pid, conmon_pid, token
             r.exit_code, r.oom, r.restart_count = None, False, r.restart_count + 1
             r.started_at, r.last_start = now_iso(), time.time()
             r.health = "starting" if r.health_spec() else "none"
@@ -156,8 +170,9 @@ class Shim:
             rec = self.current()
             if rec is None or rec.stopped_by_user or rec.state != "restarting":
                 return
+            token = new_run_token()
             try:
-                pid, conmon_pid = launch(self.oci, self.state_dir, self.lay, rec)
+                pid, conmon_pid = launch(self.oci, self.state_dir, self.lay, rec, token)
             except RuntimeError_ as exc:
                 print(f"restart of {self.cid[:12]} failed: {exc}", file=sys.stderr, flush=True)
                 self.records.update(self.cid, _settle_exited)
@@ -231,8 +246,9 @@ def _settle_exited(r: Record) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[2] not in ("exit", "health"):
-        print("usage: python -m runtime.native.shim STATE_DIR ID exit|health", file=sys.stderr)
+    if len(argv) not in (3, 4) or argv[2] not in ("exit", "health"):
+        print("usage: python -m runtime.native.shim STATE_DIR ID exit [TOKEN] | health",
+              file=sys.stderr)
         return 2
     with contextlib.suppress(OSError):
         os.setsid()
@@ -242,7 +258,7 @@ def main(argv: list[str]) -> int:
         os.dup2(fd, 2)
         os.close(fd)
     if argv[2] == "exit":
-        shim.on_exit()
+        shim.on_exit(argv[3] if len(argv) == 4 else "")
     else:
         shim.health_loop()
     return 0
