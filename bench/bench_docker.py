@@ -10,7 +10,7 @@ API calls of each (counted by ``bench/apicount.py``, which wraps
 ``requests.Session.send`` inside each tool's process). Prints a table and
 writes ``bench/results/docker-<UTC time>.json``. Cleans up everything it made.
 
-Usage: ``/work/venv/bin/python bench/bench_docker.py [--quick] [--cold N]
+Usage: ``.venv/bin/python bench/bench_docker.py [--quick] [--cold N]
 [--noop M] [--repeat R]`` from the repository root. Neighbours:
 ``bench/apicount.py``, ``bench/rawsdk.py``, ``bench/README.md``.
 """

@@ -6,7 +6,7 @@ native driver (create + start + poll) and for ``docker run -d -p`` (+ poll),
 median of N (default 10); (2) 20 containers started in parallel until all
 answer; (3) teardown per container. Prints a table and writes JSON to
 ``bench/results/native.json``. Run as root from the project root:
-``/work/venv/bin/python bench/bench_native.py [--runs 10] [--parallel 20]``.
+``.venv/bin/python bench/bench_native.py [--runs 10] [--parallel 20]``.
 Neighbours: ``runtime.native.driver``, ``tests/images.py`` (the image).
 Cleans up exactly what it created (its own containers, network, state dir).
 """

@@ -10,7 +10,7 @@ Measures, against one running service with N converged containers (default 50):
 Goals: < 1 s, < 1 s, < 1% of one core, < 80 MB. Prints a table and writes
 ``bench/results/watch.json``. Cleans up everything it created (by label).
 
-Run: ``cd /work/main && /work/venv/bin/python bench/bench_watch.py``
+Run: ``.venv/bin/python bench/bench_watch.py``
 (``--containers 10 --repeat 3 --idle 10`` for a quick try).
 Neighbours: ``controller.commands.watch`` (what is measured).
 """
