@@ -104,11 +104,14 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
 
 def reconcile(root: Path, driver: Driver, *, project: str | None = None,
               options: Options = Options(), revision: str | None = None,
-              on_event: Callable[[dict[str, Any]], None] | None = None) -> PassResult:
-    """One level-triggered pass. Raises only ``Unavailable`` (runtime unreachable)."""
+              on_event: Callable[[dict[str, Any]], None] | None = None,
+              specs: SpecSet | None = None) -> PassResult:
+    """One level-triggered pass. Raises only ``Unavailable`` (runtime unreachable).
+    ``specs``: the spec directory as the caller just loaded it (else it is loaded here)."""
     start = time.monotonic()
     rid = uuid.uuid4().hex[:12]
-    prepared = prepare(root, driver, project=project, options=options, revision=revision)
+    prepared = prepare(root, driver, project=project, options=options, revision=revision,
+                       specs=specs)
     plan = prepared.plan
     result = PassResult(rid, plan.project, plan.revision, plan,
                         spec_errors=prepared.specs.all_errors(), frozen=plan.frozen)

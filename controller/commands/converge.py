@@ -160,12 +160,13 @@ def run_apply(args: argparse.Namespace) -> int:
     from controller.naming import project_name
     from controller.reconcile import load
 
-    project = project_name(args.dir, load(args.dir), args.project)
+    specs = load(args.dir)  # loaded once: for the lock's project name and for the pass
+    project = project_name(args.dir, specs, args.project)
     driver = open_runtime(args)
     try:
         with project_lock(project, wait=args.wait_lock, purpose="apply"):
             result = reconcile(args.dir, driver, project=args.project, options=_options(args),
-                               on_event=on_event)
+                               on_event=on_event, specs=specs)
     finally:
         driver.close()
     if args.output == "json":
