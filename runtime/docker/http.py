@@ -109,8 +109,10 @@ class _Connection:
         self.sock = self._file = None
 
     def __del__(self) -> None:  # a worker thread ended: its connection goes with it
-        with contextlib.suppress(Exception):
+        try:  # no module globals here: at interpreter exit they may be gone already
             self.close()
+        except Exception:  # noqa: S110 - nothing to report to at this point
+            pass
 
     def roundtrip(self, method: str, url: str, headers: dict[str, str],
                   body: bytes | None, timeout: float) -> _Response:
