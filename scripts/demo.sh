@@ -17,4 +17,11 @@ step "dockwright status $EX";    $DW status "$EX"
 step "dockwright ps -p two-tier"; $DW ps -p two-tier
 sleep 3
 step "dockwright logs client --tail 5"; $DW logs client --tail 5
-printf '\nThe example keeps running. Remove it with: %s down %s   (add --volumes to drop its data)\n' "$DW" "$EX"
+if [ "${KEEP:-0}" = 1 ]; then
+  printf '\nThe example keeps running. Remove it with: %s down %s   (add --volumes to drop its data)\n' "$DW" "$EX"
+else
+  # Leave the host as it was (the data volume stays): the test suite and other
+  # projects may want the example's names and ports. KEEP=1 keeps it running.
+  step "dockwright down $EX   # the named volume db-data is kept";  $DW down "$EX"
+  printf '\nDone. Bring it back with: %s apply %s   (KEEP=1 bash scripts/demo.sh keeps it running)\n' "$DW" "$EX"
+fi

@@ -9,14 +9,18 @@ link alias and reads back what it wrote), then ``down --volumes``.
 Neighbours: ``examples/``, ``scripts/make_busybox_archive.py`` (the image
 archive the examples load), ``controller.cli``.
 
-The examples declare fixed names and host ports, so these cases run one at a
-time and fail loudly (instead of touching anything) if a container of the same
-name already exists outside the test's project.
+The examples declare fixed container names and host ports. So that the tests
+never meet (or touch) a copy of an example that a user keeps running — the
+demo leaves examples/two-tier up — the Docker cases run against a private
+dockerd in its own network namespace (``tests/dockerd.py``), and the native
+cases use their own state folder; the web page is fetched from inside the
+private daemon's namespace.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,22 +28,46 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import docker
 import pytest
+
+from tests.dockerd import PrivateDockerd
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHIVE = ROOT / "examples" / "images" / "busybox.tar"
 RUNTIMES = ["docker", "native"]
 
 
-def _dw(args: list[str], *, runtime: str, state: Path, check: bool = True,
+@dataclass
+class Target:
+    runtime: str
+    project: str
+    state: Path
+    name: str
+    dockerd: PrivateDockerd | None = None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.dockerd is not None:
+            env["DOCKER_HOST"] = self.dockerd.url
+        return env
+
+    def get(self, url: str) -> str:
+        if self.dockerd is not None:
+            return self.dockerd.http_get(url)
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            body: bytes = resp.read()
+            return body.decode()
+
+
+def _dw(args: list[str], *, target: Target, check: bool = True,
         timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "controller.cli", "--runtime", runtime,
-           "--state-dir", str(state), *args]
+    cmd = [sys.executable, "-m", "controller.cli", "--runtime", target.runtime,
+           "--state-dir", str(target.state), *args]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+                          check=False, env=target.env())
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} exited {proc.returncode}:\n"
                              f"{proc.stdout}\n{proc.stderr}")
@@ -55,28 +83,25 @@ def archive() -> Path:
 
 
 @pytest.fixture
-def example(request: pytest.FixtureRequest, tmp_path: Path, archive: Path
-            ) -> Iterator[tuple[str, str, Path, str]]:
+def example(request: pytest.FixtureRequest, tmp_path: Path, archive: Path) -> Iterator[Target]:
     runtime, name = request.param
-    project = f"ex{uuid.uuid4().hex[:8]}"
-    state = tmp_path / "state"
+    target = Target(runtime, f"ex{uuid.uuid4().hex[:8]}", tmp_path / "state", name)
     if runtime == "docker":
-        client = docker.from_env()
-        names = {"web"} if name == "web" else {"db", "client"}
-        clash = [c.name for c in client.containers.list(all=True) if c.name in names]
-        client.close()
-        assert not clash, f"containers {clash} already exist: remove them to run this test"
-    folder = ROOT / "examples" / name
+        target.dockerd = PrivateDockerd()
     try:
-        yield runtime, project, state, name
+        if target.dockerd is not None:
+            target.dockerd.start()
+        yield target
     finally:
-        _dw(["down", str(folder), "-p", project, "--volumes"], runtime=runtime, state=state,
-            check=False)
+        _dw(["down", str(ROOT / "examples" / name), "-p", target.project, "--volumes"],
+            target=target, check=False)
+        if target.dockerd is not None:
+            target.dockerd.destroy()
         if runtime == "native":
             from runtime.native.driver import NativeDriver
 
-            NativeDriver(state_dir=state).close()
-            shutil.rmtree(state, ignore_errors=True)
+            NativeDriver(state_dir=target.state).close()
+            shutil.rmtree(target.state, ignore_errors=True)
 
 
 def _wait(predicate: object, what: str, timeout: float = 60.0) -> None:
@@ -93,43 +118,36 @@ def _wait(predicate: object, what: str, timeout: float = 60.0) -> None:
     raise AssertionError(f"{what} not reached within {timeout:.0f}s (last: {last!r})")
 
 
-def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as resp:
-        body: bytes = resp.read()
-        return body.decode()
-
-
 CASES = [(r, n) for r in RUNTIMES for n in ("web", "two-tier")]
 
 
 @pytest.mark.docker
 @pytest.mark.native
 @pytest.mark.parametrize("example", CASES, indirect=True, ids=[f"{r}-{n}" for r, n in CASES])
-def test_example_converges_works_and_is_idempotent(example: tuple[str, str, Path, str]) -> None:
-    runtime, project, state, name = example
-    folder = str(ROOT / "examples" / name)
-    applied = _dw(["apply", folder, "-p", project], runtime=runtime, state=state)
+def test_example_converges_works_and_is_idempotent(example: Target) -> None:
+    t = example
+    folder = str(ROOT / "examples" / t.name)
+    applied = _dw(["apply", folder, "-p", t.project], target=t)
     assert "create" in applied.stdout
 
-    again = _dw(["diff", folder, "-p", project], runtime=runtime, state=state, check=False)
+    again = _dw(["diff", folder, "-p", t.project], target=t, check=False)
     assert again.returncode == 0, f"second pass is not a no-op:\n{again.stdout}{again.stderr}"
 
-    if name == "web":
+    if t.name == "web":
         index = (ROOT / "examples" / "web" / "site" / "index.html").read_text()
-        _wait(lambda: _get("http://127.0.0.1:18080/") == index, "web page served on :18080")
+        _wait(lambda: t.get("http://127.0.0.1:18080/") == index, "web page served on :18080")
     else:
         # The client writes a record through the alias "database" and reads it back.
         def client_read_back() -> bool:
-            logs = _dw(["logs", "client", "-p", project, "--tail", "20"], runtime=runtime,
-                       state=state, check=False)
+            logs = _dw(["logs", "client", "-p", t.project, "--tail", "20"], target=t,
+                       check=False)
             return "VALUE" in logs.stdout
 
         _wait(client_read_back, "the client reading its record back from the database")
-        ps = _dw(["ps", "--output", "json"], runtime=runtime, state=state)
-        assert '"db"' in ps.stdout and '"client"' in ps.stdout
+        ps = json.loads(_dw(["ps", "-p", t.project, "--output", "json"], target=t).stdout)
+        assert {row["name"] for row in ps} == {"db", "client"}, ps
 
-    status = _dw(["status", folder, "-p", project, "--output", "json"], runtime=runtime,
-                 state=state)
+    status = _dw(["status", folder, "-p", t.project, "--output", "json"], target=t)
     report = json.loads(status.stdout)
     assert report["in_sync"] is True, status.stdout
     assert all(r["in_sync"] for r in report["resources"]), status.stdout

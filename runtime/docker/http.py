@@ -19,7 +19,6 @@ on the SDK. Neighbours: ``runtime.docker.driver`` (chooses the client),
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import select
@@ -109,9 +108,9 @@ class _Connection:
         self.sock = self._file = None
 
     def __del__(self) -> None:  # a worker thread ended: its connection goes with it
-        try:  # no module globals here: at interpreter exit they may be gone already
+        try:  # noqa: SIM105 - no module globals here: at exit they may be gone already
             self.close()
-        except Exception:  # noqa: S110 - nothing to report to at this point
+        except Exception:
             pass
 
     def roundtrip(self, method: str, url: str, headers: dict[str, str],

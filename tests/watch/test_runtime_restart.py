@@ -9,75 +9,23 @@ Neighbours: ``controller.loop`` (runtime handling), ``controller.triggers``
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import subprocess
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 
 from tests.conftest import wait_for
+from tests.dockerd import PrivateDockerd
 from tests.watch.helpers import IMAGE, Service, container_toml, get
 
 pytestmark = pytest.mark.docker
 
 
-class PrivateDockerd:
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.sock = base / "docker.sock"
-        self.url = f"unix://{self.sock}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = (self.base / "dockerd.log").open("ab")
-        self.proc = subprocess.Popen(
-            # Its own network namespace: a dockerd started with --bridge none deletes the
-            # host's docker0 (moby's removeDefaultBridgeInterface), breaking the shared daemon.
-            ["unshare", "--net", "--", "dockerd", "--host", self.url,
-             "--data-root", str(self.base / "data"), "--exec-root", str(self.base / "exec"),
-             "--pidfile", str(self.base / "pid"),
-             "--bridge", "none", "--iptables=false", "--ip-masq=false",
-             "--shutdown-timeout", "2"],
-            stdout=log, stderr=log)
-        wait_for(self._ping, "private dockerd up", timeout=60, step=0.2)
-
-    def _ping(self) -> bool:
-        try:
-            client = docker.DockerClient(base_url=self.url, timeout=5)
-        except Exception:  # no socket yet
-            return False
-        try:
-            return bool(client.ping())
-        except Exception:
-            return False
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
-
-    def client(self) -> Any:
-        return docker.DockerClient(base_url=self.url, timeout=30)
-
-
 @pytest.fixture
 def private_dockerd(dclient: Any, busybox_ref: str) -> Iterator[PrivateDockerd]:
-    base = Path(tempfile.mkdtemp(prefix=f"dwt-{uuid.uuid4().hex[:6]}-", dir="/tmp"))
-    daemon = PrivateDockerd(base)
+    daemon = PrivateDockerd()
     try:
         daemon.start()
         client = daemon.client()
@@ -86,14 +34,7 @@ def private_dockerd(dclient: Any, busybox_ref: str) -> Iterator[PrivateDockerd]:
         client.close()
         yield daemon
     finally:
-        with contextlib.suppress(Exception):
-            client = daemon.client()
-            for c in client.containers.list(all=True):
-                c.remove(force=True)
-            client.close()
-        daemon.stop()
-        subprocess.run(["umount", "-R", str(base)], capture_output=True, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+        daemon.destroy()
 
 
 def test_service_survives_runtime_restart_and_converges(

@@ -1,0 +1,101 @@
+"""A private Docker daemon for tests that must not share the host's daemon.
+
+Role: start a ``dockerd`` with its own socket, data root, exec root and
+containerd, inside its own network namespace (``unshare --net``; loopback
+up), so a test can stop and restart it, or run examples that use fixed
+container names and host ports, without touching the shared daemon or the
+host's network. (A ``dockerd --bridge none`` in the host's namespace would
+even delete the host's docker0: moby's removeDefaultBridgeInterface.)
+Neighbours: ``tests/watch/test_runtime_restart.py``,
+``tests/test_examples_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from tests.conftest import wait_for
+
+
+class PrivateDockerd:
+    """``start()``, ``stop()``, ``client()``; ``url`` is its ``DOCKER_HOST``."""
+
+    def __init__(self, base: Path | None = None) -> None:
+        self.base = base or Path(tempfile.mkdtemp(prefix=f"dwt-{uuid.uuid4().hex[:6]}-",
+                                                  dir="/tmp"))
+        self.sock = self.base / "docker.sock"
+        self.url = f"unix://{self.sock}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self.base / "dockerd.log").open("ab")
+        dockerd = ["dockerd", "--host", self.url,
+                   "--data-root", str(self.base / "data"), "--exec-root", str(self.base / "exec"),
+                   "--pidfile", str(self.base / "pid"),
+                   "--bridge", "none", "--iptables=false", "--ip-masq=false",
+                   "--shutdown-timeout", "2"]  # fmt: skip
+        self.proc = subprocess.Popen(
+            ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
+             *dockerd],
+            stdout=log, stderr=log)
+        wait_for(self._ping, "private dockerd up", timeout=60, step=0.2)
+
+    def _ping(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise AssertionError(f"private dockerd exited: see {self.base / 'dockerd.log'}")
+        try:
+            client = docker.DockerClient(base_url=self.url, timeout=5)
+        except Exception:  # no socket yet
+            return False
+        try:
+            return bool(client.ping())
+        except Exception:
+            return False
+        finally:
+            client.close()
+
+    def client(self) -> Any:
+        return docker.DockerClient(base_url=self.url, timeout=30)
+
+    def in_netns(self, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` in the daemon's network namespace (where its ports are published)."""
+        assert self.proc is not None
+        return subprocess.run(["nsenter", f"--net=/proc/{self.proc.pid}/ns/net", *argv],
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def http_get(self, url: str) -> str:
+        """GET ``url`` from inside the daemon's network namespace ("" when it fails)."""
+        code = ("import sys, urllib.request; "
+                "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
+        return self.in_netns([sys.executable, "-c", code, url]).stdout
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def destroy(self) -> None:
+        """Remove every container, stop the daemon and delete its folders."""
+        if self.proc is not None:
+            with contextlib.suppress(Exception):
+                client = self.client()
+                for c in client.containers.list(all=True):
+                    c.remove(force=True)
+                client.close()
+        self.stop()
+        subprocess.run(["umount", "-R", str(self.base)], capture_output=True, check=False)
+        shutil.rmtree(self.base, ignore_errors=True)
