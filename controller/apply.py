@@ -200,8 +200,10 @@ class Executor:
             self.recreate(c, a.observed_id, a.was_running)
         elif kind is Kind.UPDATE:
             ref = a.observed_id or c.name
+            moved = {ch.field for ch in a.changes}  # networks whose aliases change
+            nets = [n for n in c.config.networks if f"networks.{n.network}.aliases" in moved]
             self.driver.update_container(ref, restart=c.config.restart,
-                                         resources=c.config.resources)
+                                         resources=c.config.resources, networks=nets or None)
             self.settle_state(c, ref, a.was_running)
         elif kind is Kind.START:
             self.wait_deps(c)

@@ -3,7 +3,8 @@
 Role: a table of rules (in the style of community.docker's docker_container)
 says for each ``ContainerConfig`` field how to compare it (strict, as a set,
 per key, ignored, or with the image's default filled in) and whether a
-difference is updated in place (restart, resources) or needs a recreate.
+difference is updated in place (restart, resources, the aliases on a network
+the container stays on) or needs a recreate.
 Before comparing, desired values are normalised to what the runtime reports:
 image env/cmd/entrypoint/workdir/user/labels/healthcheck defaults are merged
 in, orders and port formats are canonicalised, so a converged container
@@ -72,6 +73,13 @@ RULES: dict[str, tuple[Rule, Update]] = {
 }
 OWN_LABEL_PREFIX = "io.dockwright."
 IN_PLACE_FIELDS = frozenset(k for k, (_, u) in RULES.items() if u is Update.IN_PLACE)
+
+
+def in_place_field(field: str) -> bool:
+    """Whether a change of ``field`` (as named in a FieldChange) is made in place:
+    restart, resources and the aliases of a network the container stays on."""
+    return field in IN_PLACE_FIELDS or (field.startswith("networks.")
+                                        and field.endswith(".aliases"))
 
 
 def _port(p: PortBinding) -> str:
@@ -163,7 +171,7 @@ def _networks(want: ContainerConfig, have: ContainerConfig) -> list[FieldChange]
     for net, aliases in sorted(desired.items()):
         if net in actual and aliases != actual[net]:
             out.append(FieldChange(f"networks.{net}.aliases", show(sorted(actual[net])),
-                                   show(sorted(aliases))))
+                                   show(sorted(aliases)), in_place=True))
     return out
 
 

@@ -6,8 +6,9 @@ replica (secrets read from files / host env, env_file parsed, project
 defaults applied, links turned into aliases on ``<project>_default``,
 ownership labels added) and two hashes: ``base_hash`` over everything that
 needs a recreate (plus digests of referenced files and the image source) and
-``update_hash`` over what can change in place (restart, resources). The
-image id joins the hash only when known (:meth:`DesiredContainer.hash_for`).
+``update_hash`` over what can change in place (restart, resources, network
+aliases). The image id joins the hash only when known
+(:meth:`DesiredContainer.hash_for`).
 Neighbours: input from ``specs.result.SpecSet``; output to
 ``controller.observe`` / ``controller.plan``; names from ``controller.naming``.
 Pure apart from reading the files the specs refer to.
@@ -108,7 +109,7 @@ class DesiredContainer:
             n.network, set())))) for n in self.config.networks)
         config = dataclasses.replace(self.config, networks=nets)
         return dataclasses.replace(self, config=config, base_hash=base_hash(
-            config, self.image, dict(self.files)))
+            config, self.image, dict(self.files)), update_hash=update_hash(config))
 
     def final_config(self, image_id: str | None) -> ContainerConfig:
         """The config to create: ownership labels plus both hash labels."""
@@ -158,11 +159,17 @@ class DesiredState:
         return out
 
 
+def update_hash(config: ContainerConfig) -> str:
+    """Hash of what changes in place: restart, resources and network aliases."""
+    return value_digest([config.restart, config.resources, config.networks])
+
+
 def base_hash(config: ContainerConfig, image: DesiredImage, files: Mapping[str, str]) -> str:
     """Hash of everything that needs a recreate: config (minus in-place and volatile parts),
     the image source and the digests of referenced files."""
     hashed = dataclasses.replace(
         config, restart=RestartSpec(), resources=ResourceSpec(),
+        networks=tuple(NetworkAttach(n.network) for n in config.networks),  # aliases: in place
         labels=tuple(kv for kv in config.labels if kv[0] not in VOLATILE_LABELS))
     # the pull policy says when to fetch, not what runs: changing it recreates nothing
     return value_digest([hashed, dataclasses.replace(image, pull=""), sorted(files.items())])
@@ -345,7 +352,7 @@ class _Builder:
                 volumes_from=tuple(v.container for v in spec.volumes_from),
                 secret_keys=frozenset(secrets), files=pairs(files),
                 base_hash=base_hash(config, image, files),
-                update_hash=value_digest([config.restart, config.resources])))
+                update_hash=update_hash(config)))
         return out
 
     def volume(self, res: Resource) -> DesiredVolume:

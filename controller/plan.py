@@ -141,7 +141,7 @@ class _Planner:
                 base = replace(base, container=c)
             changes = compare.compare(c, live, self.observed.images.get(c.image.key))
             if c.hash_for(image_id) == have.label(LABEL_HASH):  # the hash is the truth
-                changes = [ch for ch in changes if ch.field in compare.IN_PLACE_FIELDS]
+                changes = [ch for ch in changes if compare.in_place_field(ch.field)]
             elif image_id and have.image_id != image_id and c.image.key not in fetched:
                 # a new image behind the same reference: that is the reason, first (fields
                 # that differ only by the new image's defaults follow from it)

@@ -29,6 +29,7 @@ from runtime.types import (
     Event,
     ExecResult,
     ImageInfo,
+    NetworkAttach,
     NetworkConfig,
     NetworkInfo,
     ResourceSpec,
@@ -78,9 +79,14 @@ class Driver(Protocol):
     def rename_container(self, ref: str, new_name: str) -> None: ...
 
     def update_container(
-        self, ref: str, *, restart: RestartSpec | None = None, resources: ResourceSpec | None = None
+        self, ref: str, *, restart: RestartSpec | None = None,
+        resources: ResourceSpec | None = None, networks: Sequence[NetworkAttach] | None = None,
     ) -> None:
-        """Change restart policy and/or resource limits in place."""
+        """Change restart policy, resource limits and/or network aliases in place.
+
+        ``networks``: for each listed network (the container must be on it), its aliases
+        there become exactly the given ones; the container keeps its id and keeps running.
+        """
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult: ...
 

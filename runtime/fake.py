@@ -26,6 +26,7 @@ from runtime.types import (
     ExecResult,
     Health,
     ImageInfo,
+    NetworkAttach,
     NetworkConfig,
     NetworkInfo,
     ResourceSpec,
@@ -188,12 +189,22 @@ class FakeDriver:
             c.config = dataclasses.replace(c.config, name=new_name)
 
     def update_container(self, ref: str, *, restart: RestartSpec | None = None,
-                         resources: ResourceSpec | None = None) -> None:
+                         resources: ResourceSpec | None = None,
+                         networks: Sequence[NetworkAttach] | None = None) -> None:
         self._record("update_container", ref)
         with self._lock:
             c = self._find(ref)
+            aliases = {n.network: tuple(n.aliases) for n in networks or ()}
+            missing = set(aliases) - {n.network for n in c.config.networks}
+            if missing:
+                raise Conflict(f"container {c.config.name} is not on network(s) "
+                               f"{', '.join(sorted(missing))}",
+                               hint="connect it first (a change of networks is a recreate)")
+            nets = tuple(NetworkAttach(n.network, aliases.get(n.network, n.aliases))
+                         for n in c.config.networks)
             c.config = dataclasses.replace(c.config, restart=restart or c.config.restart,
-                                           resources=resources or c.config.resources)
+                                           resources=resources or c.config.resources,
+                                           networks=nets)
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         self._record("exec_in", ref)

@@ -40,6 +40,7 @@ from runtime.types import (
     ContainerSummary,
     ExecResult,
     ImageInfo,
+    NetworkAttach,
     NetworkConfig,
     NetworkInfo,
     ResourceSpec,
@@ -180,10 +181,24 @@ class DockerDriver:
             self.calls.rename(ref, new_name)
 
     def update_container(
-        self, ref: str, *, restart: RestartSpec | None = None, resources: ResourceSpec | None = None
+        self, ref: str, *, restart: RestartSpec | None = None,
+        resources: ResourceSpec | None = None, networks: Sequence[NetworkAttach] | None = None,
     ) -> None:
-        """Restart policy and limits in place. A limit of ``None`` is left unchanged
-        (Docker cannot lift a limit in place: removing one needs a recreate)."""
+        """Restart policy, limits and network aliases in place. A limit of ``None`` is left
+        unchanged (Docker cannot lift a limit in place: removing one needs a recreate)."""
+        self._update_limits(ref, restart, resources)
+        for attach in networks or ():
+            # Docker keeps an endpoint's aliases fixed: disconnect and connect again (the
+            # container keeps running and keeps its id)
+            with mapped_errors(f"set the aliases of container {_short(ref)} on network "
+                               f"{attach.network}"):
+                self.calls.disconnect_container_from_network(ref, attach.network)
+                self.calls.connect_container_to_network(
+                    ref, attach.network, aliases=list(attach.aliases) or None)
+
+    def _update_limits(
+        self, ref: str, restart: RestartSpec | None, resources: ResourceSpec | None
+    ) -> None:
         body: dict[str, Any] = {}
         if restart is not None:
             body["RestartPolicy"] = {  # "no", not "": an empty name means "unchanged" here

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,14 @@ from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
 from runtime.native.volumes import Volumes
-from runtime.types import ContainerConfig, ImageInfo, PortBinding, ResourceSpec, RestartSpec
+from runtime.types import (
+    ContainerConfig,
+    ImageInfo,
+    NetworkAttach,
+    PortBinding,
+    ResourceSpec,
+    RestartSpec,
+)
 
 ETC = ("hosts", "resolv.conf", "hostname")
 
@@ -318,9 +326,16 @@ class Containers:
         self.records.update(cid, change)
         self.records.release_name(rec.name, cid)
 
-    def update(self, ref: str, restart: RestartSpec | None, resources: ResourceSpec | None) -> None:
+    def update(self, ref: str, restart: RestartSpec | None, resources: ResourceSpec | None,
+               networks: Sequence[NetworkAttach] | None = None) -> None:
         cid = self.records.resolve(ref)
         rec = self.records.read(cid)
+        aliases = {n.network: tuple(n.aliases) for n in networks or ()}
+        missing = set(aliases) - {n.network for n in rec.config.networks}
+        if missing:
+            raise Conflict(f"container {rec.name} is not on network(s) "
+                           f"{', '.join(sorted(missing))}",
+                           hint="a change of networks needs a recreate")
         if resources is not None:
             res = bundle.resources_json(resources)
             lay = self.records.layout(cid)
@@ -343,5 +358,13 @@ class Containers:
                 r.config = dataclasses.replace(r.config, restart=restart)
             if resources is not None:
                 r.config = dataclasses.replace(r.config, resources=resources)
+            if aliases:
+                r.config = dataclasses.replace(r.config, networks=tuple(
+                    NetworkAttach(n.network, aliases.get(n.network, n.aliases))
+                    for n in r.config.networks))
 
         self.records.update(cid, change)
+        if aliases:
+            self.net.set_aliases(cid, aliases)
+            if self.running(rec):
+                self._refresh_hosts(self.records.read(cid))  # peers learn the new names

@@ -45,6 +45,7 @@ from runtime.types import (
     ContainerSummary,
     ExecResult,
     ImageInfo,
+    NetworkAttach,
     NetworkConfig,
     NetworkInfo,
     ResourceSpec,
@@ -175,9 +176,10 @@ class NativeDriver:
         self.containers.rename(ref, new_name)
 
     def update_container(
-        self, ref: str, *, restart: RestartSpec | None = None, resources: ResourceSpec | None = None
+        self, ref: str, *, restart: RestartSpec | None = None,
+        resources: ResourceSpec | None = None, networks: Sequence[NetworkAttach] | None = None,
     ) -> None:
-        self.containers.update(ref, restart, resources)
+        self.containers.update(ref, restart, resources, networks)
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         rec = self._record(ref)

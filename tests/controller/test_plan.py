@@ -272,3 +272,40 @@ def test_scaling_up_does_not_recreate_users(tmp_path: Path) -> None:
     got = rows(plan_of(root, driver))
     assert ("create", "api-3", "not found") in got
     assert got == [("create", "api-3", "not found")]
+
+
+def test_a_new_link_updates_the_target_aliases_in_place(tmp_path: Path) -> None:
+    root = write(tmp_path, TWO)
+    driver = fake()
+    converge(root, driver)
+    db_id = next(c.id for c in driver.containers.values() if c.config.name == "db")
+    write(root, {"client.toml": container("client", 'links = ["db:store"]')})
+    plan = plan_of(root, driver)
+    assert [(k, n) for k, n, _ in rows(plan)] == [("create", "client"), ("update", "db")]
+    update = plan.changes[1]
+    assert "aliases" in update.reason
+    assert [(c.field, c.old, c.new, c.in_place) for c in update.changes] == [
+        ("networks.t_default.aliases", "[database]", "[database, store]", True)]
+    client = next(a for a in plan.actions if a.name == "client")
+    assert "container:db" in client.depends_on  # created once db answers to the alias
+    converge(root, driver)
+    db = next(c for c in driver.containers.values() if c.config.name == "db")
+    assert db.id == db_id
+    assert [(n.network, n.aliases) for n in db.config.networks] == [
+        ("t_default", ("database", "store"))]
+    assert rows(plan_of(root, driver)) == []
+
+
+def test_a_removed_link_updates_the_target_aliases_in_place(tmp_path: Path) -> None:
+    root = write(tmp_path, {**TWO, "client.toml": container("client", 'links = ["db:store"]')})
+    driver = fake()
+    converge(root, driver)
+    db_id = next(c.id for c in driver.containers.values() if c.config.name == "db")
+    (root / "client.toml").unlink()
+    plan = plan_of(root, driver)
+    assert [(k, n) for k, n, _ in rows(plan)] == [("update", "db"), ("remove", "client")]
+    converge(root, driver)
+    db = next(c for c in driver.containers.values() if c.config.name == "db")
+    assert db.id == db_id
+    assert db.config.networks[0].aliases == ("database",)
+    assert rows(plan_of(root, driver)) == []

@@ -1,7 +1,8 @@
 """Issue 3, behaviour 3: one changed field changes only what it must.
 
-In-place updates (restart policy, resources) keep the container id; other
-changes recreate it, and the ``diff`` shows the field with its reason; secret
+In-place updates (restart policy, resources, the aliases a new link adds to
+its target) keep the container id; other changes recreate it, and the
+``diff`` shows the field with its reason; secret
 values never appear in any output; containers that follow a recreated one
 (``volumes_from``) are recreated with a "follows" reason; a changed file that
 the spec refers to (``env_file``, a secret file) is a change.
@@ -138,3 +139,27 @@ def test_dependents_follow_a_recreated_container(project: Project) -> None:
     mounts = {m["Destination"]: m for m in p.container("app").attrs["Mounts"]}
     assert mounts["/shared"]["Name"] == p.n("vol")
     assert p.diff().code == 0
+
+
+def test_a_new_link_updates_the_target_in_place(project: Project) -> None:
+    p = project
+    httpd = ('["sh", "-c", "mkdir -p /www && echo linked-page > /www/index.html '
+             '&& exec httpd -f -p 80 -h /www"]')
+    p.write("db.toml", loop_container(p.n("db"), command=httpd))
+    p.write("c1.toml", loop_container(p.n("c1"), links=f'["{p.n("db")}:database"]'))
+    p.apply_ok()
+    before = p.container("db").id
+    p.write("c2.toml", loop_container(p.n("c2"), links=f'["{p.n("db")}:store"]'))
+    diff = p.diff()
+    assert diff.code == 2, str(diff)
+    db_lines = " ".join(_lines_with(diff.out, p.n("db")))
+    assert "aliases" in db_lines and "recreate" not in db_lines, str(diff)
+    p.apply_ok()
+    db = p.container("db")
+    assert db.id == before, "a new link must not recreate its target"
+    assert db.status == "running"
+    get = 'printf "GET /index.html HTTP/1.0\\r\\n\\r\\n" | nc -w 5 {} 80'
+    assert "linked-page" in p.exec("c2", "sh", "-c", get.format("store"))[1]
+    assert "linked-page" in p.exec("c1", "sh", "-c", get.format("database"))[1]
+    after = p.diff()
+    assert after.code == 0, f"no churn after an in-place alias update\n{after}"

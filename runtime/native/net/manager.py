@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +217,19 @@ class NetworkManager:
             bridge.disconnect(cid, ep["network"])
         record["attached"] = False
         store.write_json(self._rec_path(cid), record)
+
+    def set_aliases(self, cid: str, aliases: Mapping[str, Sequence[str]]) -> None:
+        """Replace the container's aliases on the given networks (those it has an endpoint
+        on; the others take them at the next ``attach``). Peers see them in their
+        /etc/hosts once it is rewritten from :meth:`hosts_file`."""
+        path = self._rec_path(cid)
+        record = store.read_json(path)
+        if record is None:
+            return
+        for ep in record.get("endpoints", []):
+            if ep["network"] in aliases:
+                ep["aliases"] = list(aliases[ep["network"]])
+        store.write_json(path, record)
 
     def endpoints(self, cid: str) -> list[tuple[str, str]]:
         """(network, ip) pairs recorded for the container."""
