@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from controller import naming
+from controller import ledger, naming
 from controller.desired import DesiredContainer, DesiredImage
 from controller.plan import Action, Kind, Plan
 from controller.waits import Poller, wait_for
@@ -204,6 +204,9 @@ class Executor:
             nets = [n for n in c.config.networks if f"networks.{n.network}.aliases" in moved]
             self.driver.update_container(ref, restart=c.config.restart,
                                          resources=c.config.resources, networks=nets or None)
+            if a.observed_id:  # the label keeps the creation-time hash: record the new one
+                ledger.record(self.driver.name, self.plan.project, a.observed_id,
+                              c.update_hash)
             self.settle_state(c, ref, a.was_running)
         elif kind is Kind.START:
             self.wait_deps(c)

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from controller import ledger
 from controller.desired import DesiredContainer, DesiredState
 from runtime.driver import Driver
 from runtime.errors import NotFound
@@ -53,6 +54,7 @@ class Observed:
     images: dict[str, ImageInfo | None] = field(default_factory=dict)  # by image key
     inspected: dict[str, ContainerInfo] = field(default_factory=dict)  # by name
     calls: int = 0  # runtime calls made
+    updated: dict[str, str] = field(default_factory=dict)  # ledger: id -> update hash
 
     def owned_volume(self, name: str) -> bool:
         vol = self.volumes.get(name)
@@ -71,9 +73,12 @@ def _name(summary: ContainerSummary) -> str:
     return summary.name.lstrip("/")
 
 
-def hash_matches(want: DesiredContainer, have: ContainerSummary, image_id: str | None) -> bool:
-    return have.label(LABEL_HASH) == want.hash_for(image_id) and \
-        have.label(LABEL_UPDATE_HASH) == want.update_hash
+def hash_matches(want: DesiredContainer, have: ContainerSummary, image_id: str | None,
+                 updated: dict[str, str] | None = None) -> bool:
+    """``updated``: the ledger of in-place updates (``controller.ledger``), which wins over
+    the creation-time update-hash label."""
+    current = (updated or {}).get(have.id) or have.label(LABEL_UPDATE_HASH)
+    return have.label(LABEL_HASH) == want.hash_for(image_id) and current == want.update_hash
 
 
 def observe(driver: Driver, desired: DesiredState, *, workers: int = 8,
@@ -102,16 +107,19 @@ def observe(driver: Driver, desired: DesiredState, *, workers: int = 8,
         volumes = {v.name: v for v in lists[1]}
         networks = {n.name: n for n in lists[2]}
         calls = 3 + len(keys)
+        updated = ledger.read(driver.name, desired.project)
         stale = []
         for want in desired.containers:
             have = owned.get(want.name)
             info = images.get(want.image.key)
-            if have is not None and not hash_matches(want, have, info.id if info else None):
+            if have is not None and not hash_matches(want, have, info.id if info else None,
+                                                     updated):
                 stale.append(want.name)
         results = list(pool.map(lambda n: _inspect(driver, owned[n].id), stale))
     calls += len(stale)
     inspected = {n: r for n, r in zip(stale, results, strict=True) if r is not None}
-    return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls)
+    return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls,
+                    updated)
 
 
 def _inspect(driver: Driver, ref: str) -> ContainerInfo | None:

@@ -130,7 +130,7 @@ class _Planner:
             return
         image_id = self.observed.image_id(c.image.key)
         changes: list[FieldChange] = []
-        if not hash_matches(c, have, image_id):
+        if not hash_matches(c, have, image_id, self.observed.updated):
             live = self.observed.inspected.get(c.name)
             if live is None:
                 self.add(replace(base, kind=Kind.RECREATE, reason="spec changed"))

@@ -163,3 +163,42 @@ def test_a_new_link_updates_the_target_in_place(project: Project) -> None:
     assert "linked-page" in p.exec("c1", "sh", "-c", get.format("database"))[1]
     after = p.diff()
     assert after.code == 0, f"no churn after an in-place alias update\n{after}"
+
+
+def test_a_reverted_in_place_update_is_not_missed(project: Project) -> None:
+    """Labels keep the creation-time values; after an in-place update, changing back to
+    them is still a change (the ledger of in-place updates, controller/ledger.py)."""
+    p = project
+    p.write("a.toml", loop_container(p.n("a"), restart='"always"'))
+    p.apply_ok()
+    before = p.container("a").id
+    p.write("a.toml", loop_container(p.n("a"), restart='"no"'))
+    p.apply_ok()
+    assert p.container("a").attrs["HostConfig"]["RestartPolicy"]["Name"] == "no"
+    p.write("a.toml", loop_container(p.n("a"), restart='"always"'))  # back to the label's
+    diff = p.diff()
+    assert diff.code == 2 and "restart" in diff.out, str(diff)
+    p.apply_ok()
+    c = p.container("a")
+    assert c.id == before, "still an in-place update"
+    assert c.attrs["HostConfig"]["RestartPolicy"]["Name"] == "always"
+    assert p.diff().code == 0
+
+
+def test_a_removed_link_removes_the_alias_after_an_in_place_add(project: Project) -> None:
+    p = project
+    p.write("db.toml", loop_container(p.n("db")))
+    p.apply_ok()
+    before = p.container("db").id
+    p.write("c1.toml", loop_container(p.n("c1"), links=f'["{p.n("db")}:database"]'))
+    p.apply_ok()  # db gains the alias in place
+    p.write("c1.toml", loop_container(p.n("c1")))  # and loses it again
+    diff = p.diff()
+    assert diff.code == 2 and "aliases" in diff.out, str(diff)
+    p.apply_ok()
+    db = p.container("db")
+    assert db.id == before
+    nets = db.attrs["NetworkSettings"]["Networks"]
+    aliases = {a for n in nets.values() for a in (n.get("Aliases") or [])}
+    assert "database" not in aliases, aliases
+    assert p.diff().code == 0
