@@ -24,7 +24,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.dockerd import PrivateDockerd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,11 +55,15 @@ class Target:
         return env
 
     def get(self, url: str) -> str:
+        """The body at ``url``, or "" while nothing answers there yet."""
         if self.dockerd is not None:
             return self.dockerd.http_get(url)
-        with urllib.request.urlopen(url, timeout=5) as resp:
-            body: bytes = resp.read()
-            return body.decode()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as resp:
+                body: bytes = resp.read()
+                return body.decode()
+        except OSError:
+            return ""
 
 
 def _dw(args: list[str], *, target: Target, check: bool = True,
@@ -104,20 +108,6 @@ def example(request: pytest.FixtureRequest, tmp_path: Path, archive: Path) -> It
             shutil.rmtree(target.state, ignore_errors=True)
 
 
-def _wait(predicate: object, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()  # type: ignore[operator]
-            if last:
-                return
-        except OSError as exc:  # not up yet
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"{what} not reached within {timeout:.0f}s (last: {last!r})")
-
-
 CASES = [(r, n) for r in RUNTIMES for n in ("web", "two-tier")]
 
 
@@ -135,7 +125,8 @@ def test_example_converges_works_and_is_idempotent(example: Target) -> None:
 
     if t.name == "web":
         index = (ROOT / "examples" / "web" / "site" / "index.html").read_text()
-        _wait(lambda: t.get("http://127.0.0.1:18080/") == index, "web page served on :18080")
+        wait_for(lambda: t.get("http://127.0.0.1:18080/") == index, "web page served on :18080",
+                 timeout=60, step=0.5)
     else:
         # The client writes a record through the alias "database" and reads it back.
         def client_read_back() -> bool:
@@ -143,7 +134,8 @@ def test_example_converges_works_and_is_idempotent(example: Target) -> None:
                        check=False)
             return "VALUE" in logs.stdout
 
-        _wait(client_read_back, "the client reading its record back from the database")
+        wait_for(client_read_back, "the client reading its record back from the database",
+                 timeout=60, step=0.5)
         ps = json.loads(_dw(["ps", "-p", t.project, "--output", "json"], target=t).stdout)
         assert {row["name"] for row in ps} == {"db", "client"}, ps
 
