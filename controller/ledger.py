@@ -64,6 +64,10 @@ def record(runtime: str, project: str, container_id: str, update_hash: str) -> N
             if len(entries) > MAX_ENTRIES:
                 entries = dict(list(entries.items())[-MAX_ENTRIES:])
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-")
-            with os.fdopen(fd, "w") as f:
-                json.dump(entries, f)
-            os.replace(tmp, path)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(entries, f)
+                os.replace(tmp, path)
+            finally:  # a failed write leaves no temp file behind
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
