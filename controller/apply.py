@@ -7,9 +7,10 @@ its dependents, the rest still converges. Container recreation is safe: the
 old container is renamed aside and stopped while the new one is created, then
 the new one is started and the old one removed; on failure the new one is
 removed and the old one renamed back and restarted, so a failed update never
-leaves nothing running. Waiting for
-``depends_on`` conditions (started / healthy / completed) lives in
-``controller.waits``. Neighbours: executes a ``controller.plan.Plan`` through
+leaves nothing running; the new container mounts the old one's anonymous
+volumes (``controller.anonymous``) and no recreate ever removes a volume.
+Waiting for ``depends_on`` conditions (started / healthy / completed) lives
+in ``controller.waits``. Neighbours: executes a ``controller.plan.Plan`` through
 a ``runtime.driver.Driver``; called by ``controller.reconcile``.
 """
 
@@ -24,12 +25,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from controller import ledger, naming
+from controller import anonymous, ledger, naming
 from controller.desired import DesiredContainer, DesiredImage
 from controller.plan import Action, Kind, Plan
 from controller.waits import Poller, wait_for
 from runtime.driver import Driver
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
+from runtime.types import ContainerInfo, ImageInfo
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Executor:
         self.lock = threading.Lock()
         self.image_ids: dict[str, str] = dict(plan.images)
         self.image_refs: dict[str, str] = {}
+        self.image_infos: dict[str, ImageInfo] = {}  # fetched in this run, by image key
         self.poller = Poller(driver, plan.project)
         self.desired: dict[str, DesiredContainer] = {
             a.name: a.container for a in plan.actions if a.container is not None}
@@ -240,7 +243,9 @@ class Executor:
                 raise ActionFailed(f"container {c.name} did not start: {exc}") from exc
         return new_id
 
-    def create_new(self, c: DesiredContainer) -> str:
+    def create_new(self, c: DesiredContainer, old: ContainerInfo | None = None) -> str:
+        """Create ``c``; replacing ``old``, with the old one's anonymous volumes mounted
+        (``controller.anonymous``; the labels and hashes stay the desired ones)."""
         key = c.image.key
         ref = c.image.ref or self.image_refs.get(key, "")
         if not ref:
@@ -248,7 +253,20 @@ class Executor:
         config = c.final_config(self.image_ids.get(key))
         if config.image != ref:
             config = replace(config, image=ref)
+        if old is not None and old.anonymous_volumes:
+            config = anonymous.for_replacement(self.driver, config, old,
+                                               self.image_info(key, ref))
         return self.driver.create_container(config)
+
+    def image_info(self, key: str, ref: str) -> ImageInfo | None:
+        with self.lock:
+            info = self.image_infos.get(key)
+        if info is None:
+            info = self.driver.image_info(ref)
+            if info is not None:
+                with self.lock:
+                    self.image_infos[key] = info
+        return info
 
     def recreate(self, c: DesiredContainer, old: str | None, was_running: bool) -> None:
         """Rename the old one aside, stop it while the new one is created, start the new one;
@@ -259,6 +277,7 @@ class Executor:
         self.wait_deps(c)
         aside = f"{c.name}{naming.OLD_SUFFIX}-{old[:12]}"
         try:
+            live = self.driver.inspect_container(old)  # its anonymous volumes are carried over
             self.driver.rename_container(old, aside)  # allowed while it runs
         except NotFound:
             self.create(c)
@@ -267,7 +286,7 @@ class Executor:
             old, timeout=c.config.stop_timeout))
         new_id: str | None = None
         try:
-            new_id = self.create_new(c)
+            new_id = self.create_new(c, live)
             stopping.result()  # ports and volumes are free only once the old one stopped
             if c.state == "running":
                 self.driver.start_container(new_id)
@@ -315,6 +334,7 @@ class Executor:
         with self.lock:
             previous = self.image_ids.get(img.key)
             self.image_ids[img.key] = info.id
+            self.image_infos[img.key] = info
         return "image id unchanged" if previous == info.id else None
 
 

@@ -8,9 +8,11 @@ the container stays on) or needs a recreate.
 Before comparing, desired values are normalised to what the runtime reports:
 image env/cmd/entrypoint/workdir/user/labels/healthcheck defaults are merged
 in, orders and port formats are canonicalised, so a converged container
-compares equal (principle 3). Neighbours: called by ``controller.plan`` with
-a ``desired.DesiredContainer`` and an inspected ``runtime.types.ContainerInfo``;
-returns ``controller.diff.FieldChange`` values. Pure.
+compares equal (principle 3); anonymous volumes a recreate carried over
+count as the spec's (``controller.anonymous.live_mounts``). Neighbours:
+called by ``controller.plan`` with a ``desired.DesiredContainer`` and an
+inspected ``runtime.types.ContainerInfo``; returns
+``controller.diff.FieldChange`` values. Pure.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
+from controller import anonymous
 from controller.desired import DesiredContainer
 from controller.diff import FieldChange, show
 from controller.naming import LABEL_FILES
@@ -197,6 +200,8 @@ def compare(desired: DesiredContainer, live: ContainerInfo,
         if field == "networks":
             out += _networks(want, have)
             continue
+        if field == "mounts":  # volumes a recreate carried over are what the spec asked for
+            old = anonymous.live_mounts(live, want.mounts, image)
         fmt: Callable[[Any], Any] = _SHOW.get(field, show)
         new_v, old_v = fmt(new), fmt(old)
         if new_v != old_v:

@@ -1,17 +1,17 @@
-"""Desired state: a loaded spec directory, normalised into runtime configs and hashed.
+"""Desired state: a recipe realised against the host, with ownership labels and hashes.
 
-Role: the arrow "validated model -> desired state" of DESIGN.md. For every
-valid container resource it builds one ``runtime.types.ContainerConfig`` per
-replica (secrets read from files / host env, env_file parsed, project
-defaults applied, links turned into aliases on ``<project>_default``,
-ownership labels added) and two hashes: ``base_hash`` over everything that
-needs a recreate (plus digests of referenced files and the image source) and
-``update_hash`` over what can change in place (restart, resources, network
-aliases). The image id joins the hash only when known
-(:meth:`DesiredContainer.hash_for`).
-Neighbours: input from ``specs.result.SpecSet``; output to
-``controller.observe`` / ``controller.plan``; names from ``controller.naming``.
-Pure apart from reading the files the specs refer to.
+Role: the second half of "validated model -> desired state" (DESIGN.md).
+:func:`realise` turns a :class:`~controller.recipe.Recipe` (the pure result of
+the spec files, ``controller.normalise``) into one ``ContainerConfig`` per
+replica: env steps read (secret files, host variables, env_files), digests of
+referenced files and build contexts taken, ownership labels added, and two
+hashes: ``base_hash`` over everything that needs a recreate (plus digests of
+referenced files and the image source) and ``update_hash`` over what can change
+in place (restart, resources, network aliases). The image id joins the hash
+only when known (:meth:`DesiredContainer.hash_for`). Imports no pydantic.
+Neighbours: ``controller.recipe`` / ``controller.normalise`` before it;
+``controller.observe`` / ``controller.plan`` after; names from ``controller.naming``.
+Pure apart from reading the files and variables the specs refer to.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from controller import naming
 from controller.hashing import file_digest, tree_digest, value_digest
+from controller.recipe import ContainerRecipe, DesiredImage, Recipe
 from runtime.types import (
     LABEL_HASH,
     LABEL_MANAGED_BY,
@@ -36,40 +38,25 @@ from runtime.types import (
     LABEL_UPDATE_HASH,
     MANAGED_BY,
     ContainerConfig,
-    HealthSpec,
-    MountSpec,
     NetworkAttach,
     NetworkConfig,
     Pairs,
-    PortBinding,
     ResourceSpec,
     RestartSpec,
     VolumeConfig,
     pairs,
 )
-from specs.models import Container, EnvFromFile, EnvFromHost, Network, Volume
-from specs.result import Resource, SpecSet
+
+if TYPE_CHECKING:
+    from specs.result import SpecSet
+
+__all__ = ["DesiredContainer", "DesiredImage", "DesiredNetwork", "DesiredState",
+           "DesiredVolume", "build_desired", "realise"]
+
+_Object = TypeVar("_Object", VolumeConfig, NetworkConfig)
 
 # labels that describe where a spec came from, not what it is: never part of a hash
 VOLATILE_LABELS = frozenset({LABEL_HASH, LABEL_UPDATE_HASH, LABEL_REVISION, LABEL_SOURCE})
-
-
-@dataclass(frozen=True)
-class DesiredImage:
-    """Where a container's image comes from and how to get it."""
-
-    ref: str  # the reference containers are created from ("" = archive without a ref)
-    source: str  # "ref" | "build" | "archive"
-    pull: str = "missing"  # missing | always | never
-    context: str | None = None
-    dockerfile: str | None = None
-    args: Pairs = ()
-    archive: str | None = None
-    digest: str | None = None  # content digest of the build context or the archive
-
-    @property
-    def key(self) -> str:
-        return self.ref or f"archive:{self.archive}"
 
 
 @dataclass(frozen=True)
@@ -213,187 +200,120 @@ def _read_secret(path: Path) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
-class _Builder:
-    def __init__(self, specs: SpecSet, project: str, revision: str | None,
+class _Realiser:
+    def __init__(self, recipe: Recipe, revision: str | None,
                  environ: Mapping[str, str]) -> None:
-        self.specs, self.project, self.revision, self.environ = specs, project, revision, environ
-        self.root = specs.root
-        self.network = naming.default_network(project)
-        containers = specs.resources("container")
-        self.declared_networks = {r.name: r for r in specs.resources("network")}
-        self.aliases: dict[str, set[str]] = {}
-        self.linked: set[str] = set()
-        self.conditions: dict[str, set[str]] = {}
-        for res in containers:
-            spec = _container(res)
-            for link in spec.links:
-                self.linked |= {res.name, link.target}
-                if link.alias != link.target:
-                    self.aliases.setdefault(link.target, set()).add(link.alias)
-            for dep, cond in spec.depends_on.items():
-                self.conditions.setdefault(dep, set()).add(cond)
-        self.replicas = {r.name: _container(r).replicas for r in containers}
+        self.recipe, self.revision, self.environ = recipe, revision, environ
+        self.root = Path(recipe.root)
 
     def rel(self, path: str) -> str:
         try:
-            return Path(path).relative_to(self.root.resolve()).as_posix()
+            return Path(path).relative_to(self.root).as_posix()
         except ValueError:
             return path
 
     def owner_labels(self, resource: str, file: str) -> dict[str, str]:
-        labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PROJECT: self.project,
+        labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PROJECT: self.recipe.project,
                   LABEL_RESOURCE: resource, LABEL_SOURCE: file}
         if self.revision:
             labels[LABEL_REVISION] = self.revision
         return labels
 
-    def image(self, res: Resource, spec: Container) -> DesiredImage:
-        img = spec.image
-        pull = img.pull
-        if "pull" not in img.model_fields_set and self.specs.project.defaults.pull:
-            pull = self.specs.project.defaults.pull
-        if img.build:
-            return DesiredImage(
-                ref=img.ref or naming.image_tag(self.project, res.name), source="build",
-                pull=pull, context=img.build, dockerfile=img.dockerfile,
-                args=pairs(dict(img.args)), digest=tree_digest(Path(img.build)))
-        if img.archive:
-            return DesiredImage(ref=img.ref or "", source="archive", pull=pull,
-                                archive=img.archive, digest=file_digest(Path(img.archive)))
-        return DesiredImage(ref=img.ref or "", source="ref", pull=pull)
-
-    def env(self, spec: Container) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    def env(self, c: ContainerRecipe) -> tuple[dict[str, str], set[str], dict[str, str]]:
         env: dict[str, str] = {}
         secrets: set[str] = set()
         files: dict[str, str] = {}
-        for path in spec.env_file:
-            loaded = parse_env_file(Path(path), self.environ)
-            env.update(loaded)
-            secrets |= set(loaded)
-            files[f"env_file:{self.rel(path)}"] = file_digest(Path(path))
-        for key, value in spec.env.items():
-            secrets.discard(key)
-            if isinstance(value, EnvFromFile):
-                env[key] = _read_secret(Path(value.file))
-                secrets.add(key)
-                files[f"secret:{self.rel(value.file)}"] = file_digest(Path(value.file))
-            elif isinstance(value, EnvFromHost):
-                if value.env not in self.environ:
+        for step in c.env:
+            if step.kind == "env_file":
+                loaded = parse_env_file(Path(step.value), self.environ)
+                env.update(loaded)
+                secrets |= set(loaded)
+                files[f"env_file:{self.rel(step.value)}"] = file_digest(Path(step.value))
+                continue
+            secrets.discard(step.key)
+            if step.kind == "secret":
+                env[step.key] = _read_secret(Path(step.value))
+                secrets.add(step.key)
+                files[f"secret:{self.rel(step.value)}"] = file_digest(Path(step.value))
+            elif step.kind == "host":
+                if step.value not in self.environ:
                     raise DesiredError(
-                        f"env.{key} needs the host variable {value.env}, which is not set "
-                        f"(export {value.env}=... before running dockwright)")
-                env[key] = self.environ[value.env]
-                secrets.add(key)
+                        f"env.{step.key} needs the host variable {step.value}, which is not "
+                        f"set (export {step.value}=... before running dockwright)")
+                env[step.key] = self.environ[step.value]
+                secrets.add(step.key)
             else:
-                env[key] = value
+                env[step.key] = step.value
         return env, secrets, files
 
-    def networks(self, name: str, spec: Container) -> tuple[NetworkAttach, ...]:
-        wanted: dict[str, set[str]] = {}
-        for net, attach in spec.networks.items():
-            runtime_name = self.network if net == "default" else net
-            wanted.setdefault(runtime_name, set()).update(attach.aliases)
-        if not spec.networks or name in self.linked:
-            wanted.setdefault(self.network, set())
-        if self.network in wanted:
-            wanted[self.network] |= self.aliases.get(name, set())
-        return tuple(NetworkAttach(net, tuple(sorted(aliases)))
-                     for net, aliases in sorted(wanted.items()))
-
-    def container(self, res: Resource) -> list[DesiredContainer]:
-        spec = _container(res)
-        defaults = self.specs.project.defaults
-        image = self.image(res, spec)
-        env, secrets, files = self.env(spec)
+    def container(self, c: ContainerRecipe) -> list[DesiredContainer]:
+        image = c.image
+        if image.source == "build" and image.context:
+            image = dataclasses.replace(image, digest=tree_digest(Path(image.context),
+                                                                     image.dockerfile))
+        elif image.source == "archive" and image.archive:
+            image = dataclasses.replace(image, digest=file_digest(Path(image.archive)))
+        env, secrets, files = self.env(c)
         if image.digest:
             files[f"{image.source}:{self.rel(image.context or image.archive or '')}"] = \
                 image.digest
-        restart = spec.restart or defaults.restart
-        res_spec = spec.resources
-        if defaults.resources is not None:
-            d = defaults.resources
-            res_spec = res_spec.model_copy(update={
-                "memory": res_spec.memory if res_spec.memory is not None else d.memory,
-                "cpus": res_spec.cpus if res_spec.cpus is not None else d.cpus,
-                "pids": res_spec.pids if res_spec.pids is not None else d.pids})
-        stop_timeout = spec.stop_timeout if spec.stop_timeout is not None \
-            else defaults.stop_timeout
-        hc = spec.healthcheck
-        names = naming.instance_names(res.name, spec.replicas)
-        vfrom = tuple((naming.instance_names(v.container, self.replicas.get(v.container, 1))[0]
-                       if self.replicas.get(v.container, 1) else v.container, v.read_only)
-                      for v in spec.volumes_from)
-        base = ContainerConfig(
-            name=res.name, image=image.ref, command=spec.command, entrypoint=spec.entrypoint,
-            env=pairs(env), workdir=spec.workdir, user=spec.user, hostname=spec.hostname,
-            ports=tuple(PortBinding(p.container, p.protocol, p.ip or "", p.host)
-                        for p in spec.ports),
-            mounts=tuple(MountSpec(m.type, m.target, m.source, m.read_only, m.size)
-                         for m in spec.volumes),
-            volumes_from=vfrom, networks=self.networks(res.name, spec),
-            restart=RestartSpec(restart.name, restart.max_retries) if restart else RestartSpec(),
-            healthcheck=HealthSpec(hc.test, hc.interval, hc.timeout, hc.retries,
-                                   hc.start_period) if hc else None,
-            resources=ResourceSpec(res_spec.memory, res_spec.cpus, res_spec.pids),
-            stdin_open=spec.stdin_open, tty=spec.tty, stop_signal=spec.stop_signal,
-            stop_timeout=stop_timeout)
+        base = dataclasses.replace(c.config, env=pairs(env))
         out = []
-        for index, name in enumerate(names, start=1):
-            labels = {**defaults.labels, **spec.labels, **self.owner_labels(res.name, res.file),
+        for index, name in enumerate(c.names, start=1):
+            labels = {**dict(c.config.labels), **self.owner_labels(c.resource, c.file),
                       LABEL_REPLICA: str(index)}
             if files:
                 labels[naming.LABEL_FILES] = json.dumps(files, sort_keys=True,
                                                         separators=(",", ":"))
             config = dataclasses.replace(base, name=name, labels=pairs(labels))
             out.append(DesiredContainer(
-                resource=res.name, name=name, replica=index, file=res.file, config=config,
-                image=image, state=spec.state, depends_on=tuple(sorted(spec.depends_on.items())),
-                links=tuple(dict.fromkeys(link.target for link in spec.links)),
-                volumes_from=tuple(v.container for v in spec.volumes_from),
-                secret_keys=frozenset(secrets), files=pairs(files),
-                base_hash=base_hash(config, image, files),
+                resource=c.resource, name=name, replica=index, file=c.file, config=config,
+                image=image, state=c.state, depends_on=c.depends_on, links=c.links,
+                volumes_from=c.volumes_from, secret_keys=frozenset(secrets),
+                files=pairs(files), base_hash=base_hash(config, image, files),
                 update_hash=update_hash(config)))
         return out
 
-    def volume(self, res: Resource) -> DesiredVolume:
-        spec = res.spec
-        assert isinstance(spec, Volume)
-        labels = {**spec.labels, **self.owner_labels(res.name, res.file)}
-        return DesiredVolume(res.name, res.file, VolumeConfig(
-            res.name, spec.driver, pairs(dict(spec.driver_opts)), pairs(labels)), spec.external)
-
-    def declared_network(self, res: Resource) -> DesiredNetwork:
-        spec = res.spec
-        assert isinstance(spec, Network)
-        labels = {**spec.labels, **self.owner_labels(res.name, res.file)}
-        return DesiredNetwork(res.name, res.file, NetworkConfig(
-            res.name, spec.driver, spec.internal, spec.subnet, pairs(labels)), spec.external)
+    def with_owner(self, config: _Object, file: str) -> _Object:
+        labels = {**dict(config.labels), **self.owner_labels(config.name, file)}
+        return dataclasses.replace(config, labels=pairs(labels))
 
 
-def _container(res: Resource) -> Container:
-    assert isinstance(res.spec, Container)
-    return res.spec
+def realise(recipe: Recipe, revision: str | None = None,
+            environ: Mapping[str, str] | None = None) -> DesiredState:
+    """The desired state of a recipe on this host: files and variables read, hashed."""
+    r = _Realiser(recipe, revision, os.environ if environ is None else environ)
+    containers: list[DesiredContainer] = []
+    errors: list[tuple[str, str]] = []
+    for c in recipe.containers:
+        try:
+            containers.extend(r.container(c))
+        except DesiredError as exc:
+            errors.append((c.resource, f"{c.file}: container.{c.resource}: {exc}"))
+    volumes = []
+    for v in recipe.volumes:
+        assert isinstance(v.config, VolumeConfig)
+        volumes.append(DesiredVolume(v.name, v.file, r.with_owner(v.config, v.file), v.external))
+    networks = []
+    for n in recipe.networks:
+        assert isinstance(n.config, NetworkConfig)
+        networks.append(DesiredNetwork(n.name, n.file, r.with_owner(n.config, n.file),
+                                       n.external))
+    default = naming.default_network(recipe.project)
+    if default not in {n.name for n in networks} and any(
+            default in {a.network for a in c.config.networks} for c in containers):
+        networks.append(DesiredNetwork(default, "", NetworkConfig(
+            default, labels=pairs(r.owner_labels(default, "")))))
+    return DesiredState(
+        project=recipe.project, revision=revision, containers=tuple(containers),
+        volumes=tuple(volumes), networks=tuple(networks), frozen=recipe.frozen,
+        invalid_files=recipe.invalid_files, errors=tuple(errors),
+        conditions=dict(recipe.conditions))
 
 
 def build_desired(specs: SpecSet, project: str, revision: str | None = None,
                   environ: Mapping[str, str] | None = None) -> DesiredState:
     """Normalise a loaded spec directory into the desired state of one project."""
-    builder = _Builder(specs, project, revision, os.environ if environ is None else environ)
-    containers: list[DesiredContainer] = []
-    errors: list[tuple[str, str]] = []
-    for res in specs.resources("container"):
-        try:
-            containers.extend(builder.container(res))
-        except DesiredError as exc:
-            errors.append((res.name, f"{res.file}: container.{res.name}: {exc}"))
-    volumes = tuple(builder.volume(r) for r in specs.resources("volume"))
-    networks = [builder.declared_network(r) for r in specs.resources("network")]
-    if builder.network not in {n.name for n in networks} and any(
-            builder.network in {a.network for a in c.config.networks} for c in containers):
-        networks.append(DesiredNetwork(builder.network, "", NetworkConfig(
-            builder.network, labels=pairs(builder.owner_labels(builder.network, "")))))
-    return DesiredState(
-        project=project, revision=revision, containers=tuple(containers), volumes=volumes,
-        networks=tuple(networks), frozen=specs.frozen(),
-        invalid_files=frozenset(specs.invalid_files()), errors=tuple(errors),
-        conditions={k: frozenset(v) for k, v in builder.conditions.items()})
+    from controller.normalise import normalise
+
+    return realise(normalise(specs, project), revision, environ)

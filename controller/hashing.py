@@ -5,19 +5,24 @@ controller's fast path (principle 3): when a container's labels carry the
 hash of its desired config, nothing is inspected. Files a spec refers to
 (env_file, secret files, build contexts, archives) take part through their
 content digests. Neighbours: ``controller.desired`` computes hashes,
-``controller.observe``/``plan`` compare them. Pure, no runtime calls.
+``controller.observe``/``plan`` compare them; ``controller.dockerignore``
+says which paths of a build context count. Pure, no runtime calls.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import stat
 import threading
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+from controller import dockerignore
 
 _CHUNK = 1 << 20
 
@@ -91,24 +96,30 @@ def file_digest(path: Path) -> str:
     return value
 
 
-def tree_digest(root: Path) -> str:
-    """Content digest of a build context: relative paths, modes and bytes, in order."""
-    digest = hashlib.sha256()
+def tree_digest(root: Path, dockerfile: str | None = None) -> str:
+    """Content digest of a build context: what Docker sends to the build.
+
+    Covers relative paths, file types and permission bits, file bytes, symlinks
+    as links (their target, never followed) and empty folders, in a fixed
+    order; skips what the context's ``.dockerignore`` excludes
+    (``controller.dockerignore``), except ``dockerfile`` (relative to ``root``,
+    default ``Dockerfile``; one outside the context is not read) and
+    ``.dockerignore`` itself, which always count.
+    """
     if not root.is_dir():
         return "missing"
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = path.relative_to(root).as_posix()
-            try:
-                mode = path.lstat().st_mode
-            except OSError:
-                continue
-            digest.update(f"{rel}\0{mode & 0o777 | (mode & 0o170000)}\0".encode())
-            if path.is_symlink():
-                digest.update(os.readlink(path).encode())
-            else:
-                digest.update(file_digest(path).encode())
-            digest.update(b"\0")
+    digest = hashlib.sha256()
+    for rel, path in dockerignore.walk(root, dockerfile):
+        try:
+            mode = path.lstat().st_mode
+        except OSError:
+            continue
+        head = f"{rel}\0{mode & 0o777 | (mode & 0o170000)}\0"
+        digest.update(head.encode(errors="surrogateescape"))
+        if stat.S_ISLNK(mode):
+            with contextlib.suppress(OSError):
+                digest.update(os.readlink(path).encode(errors="surrogateescape"))
+        elif stat.S_ISREG(mode):
+            digest.update(file_digest(path).encode())
+        digest.update(b"\0")
     return digest.hexdigest()[:32]

@@ -33,7 +33,7 @@ def project_name(root: Path, specs: SpecSet | None = None, override: str | None 
     """``--project``, else ``[project].name``, else the spec folder's name."""
     if override:
         return sanitise_project(override)
-    if specs is not None and specs.project.name:
+    if specs is not None and specs.project is not None and specs.project.name:
         return specs.project.name
     return sanitise_project(root.resolve().name)
 

@@ -14,6 +14,7 @@ Neighbours: ``controller.desired``, ``controller.observe``,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from controller import compare
@@ -349,8 +350,12 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
                 desired.frozen, desired.invalid_files, images)
 
 
-def plan_down(observed: Observed, *, volumes: bool = False) -> Plan:
-    """Remove every owned container and network (and volume with ``volumes``)."""
+def plan_down(observed: Observed, *, volumes: bool = False,
+              anonymous: Mapping[str, str] | None = None) -> Plan:
+    """Remove every owned container and network (and volume with ``volumes``).
+
+    ``anonymous``: the containers' anonymous volumes (name -> container), removed after
+    every container with ``volumes`` (``controller.anonymous.of_containers``)."""
     actions = [Action(f"container:{n}", Kind.REMOVE, "container", s.label(LABEL_RESOURCE) or n, n,
                       "down", observed_id=s.id, was_running=s.state is State.RUNNING)
                for n, s in sorted(observed.containers.items())]
@@ -365,4 +370,9 @@ def plan_down(observed: Observed, *, volumes: bool = False) -> Plan:
             actions.append(Action(f"volume:{name}", kind, "volume", name, name,
                                   "down --volumes" if volumes else "kept (use --volumes)",
                                   depends_on=ids if volumes else ()))
+    for name, owner in sorted((anonymous or {}).items()) if volumes else ():
+        if not observed.owned_volume(name):  # an owned one is removed above
+            actions.append(Action(f"volume:{name}", Kind.REMOVE_VOLUME, "volume", owner, name,
+                                  f"anonymous volume of {owner}, down --volumes",
+                                  depends_on=ids))
     return Plan(observed.project, None, tuple(actions))

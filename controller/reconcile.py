@@ -5,7 +5,8 @@ Role: the level-triggered unit of work (principle 1) shared by ``apply``,
 and all owned runtime objects. :func:`reconcile` never raises for spec errors
 or per-action failures (they are in the :class:`PassResult`); it raises
 ``runtime.errors.Unavailable`` when the runtime cannot be reached.
-Neighbours: ``specs.loader`` -> ``controller.desired`` -> ``controller.observe``
+Neighbours: ``specs.loader`` (or ``controller.snapshot``) -> ``controller.normalise``
+-> ``controller.desired`` -> ``controller.observe``
 -> ``controller.plan`` -> ``controller.apply``; callers are
 ``controller.commands.converge`` and the watch loop.
 """
@@ -19,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from controller import naming
-from controller.desired import DesiredState, build_desired
+from controller.desired import DesiredState, realise
 from controller.gitrev import revision as git_revision
+from controller.loadahead import recipe_of
 from controller.observe import Observed, observe
 from controller.plan import Action, Plan, make_plan
+from controller.recipe import Recipe
 from runtime.driver import Driver
 from specs.result import SpecError, SpecSet
 
@@ -80,21 +82,19 @@ class Prepared:
     plan: Plan
 
 
-def load(root: Path) -> SpecSet:
-    from specs.loader import load_dir
-
-    return load_dir(root)
-
-
 def prepare(root: Path, driver: Driver, *, project: str | None = None,
             options: Options = Options(), revision: str | None = None,
-            specs: SpecSet | None = None, listing: Listing | None = None) -> Prepared:
+            specs: SpecSet | None = None, listing: Listing | None = None,
+            recipe: Recipe | None = None) -> Prepared:
     """Load, observe and plan (no changes on the runtime). ``listing``: the runtime's
-    lists, already under way (``controller.prefetch``; read-only passes only)."""
-    specs = specs if specs is not None else load(root)
-    name = naming.project_name(root, specs, project)
+    lists, already under way (``controller.prefetch``; read-only passes only).
+    ``specs`` and ``recipe``: the directory as the caller loaded it (``controller.loadahead``)."""
+    if recipe is None:
+        specs, recipe = recipe_of(root, project, specs)
+    elif specs is None:
+        raise ValueError("prepare: a recipe comes with the SpecSet it was made from")
     rev = revision if revision is not None else git_revision(root)
-    desired = build_desired(specs, name, rev)
+    desired = realise(recipe, rev)
     observed = observe(driver, desired, workers=options.concurrency, listing=listing)
     plan = make_plan(desired, observed, prune=options.prune and not specs.errors,
                      prune_volumes=options.prune_volumes,
@@ -105,13 +105,14 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
 def reconcile(root: Path, driver: Driver, *, project: str | None = None,
               options: Options = Options(), revision: str | None = None,
               on_event: Callable[[dict[str, Any]], None] | None = None,
-              specs: SpecSet | None = None) -> PassResult:
+              specs: SpecSet | None = None, recipe: Recipe | None = None) -> PassResult:
     """One level-triggered pass. Raises only ``Unavailable`` (runtime unreachable).
-    ``specs``: the spec directory as the caller just loaded it (else it is loaded here)."""
+    ``specs`` (and ``recipe``): the spec directory as the caller just loaded it (else it
+    is loaded here)."""
     start = time.monotonic()
     rid = uuid.uuid4().hex[:12]
     prepared = prepare(root, driver, project=project, options=options, revision=revision,
-                       specs=specs)
+                       specs=specs, recipe=recipe)
     plan = prepared.plan
     result = PassResult(rid, plan.project, plan.revision, plan,
                         spec_errors=prepared.specs.all_errors(), frozen=plan.frozen)

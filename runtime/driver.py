@@ -74,7 +74,9 @@ class Driver(Protocol):
     def stop_container(self, ref: str, timeout: float | None = None) -> None:
         """Stop signal, wait up to ``timeout`` seconds (None: the container's own), then kill."""
 
-    def remove_container(self, ref: str, *, force: bool = True) -> None: ...
+    def remove_container(self, ref: str, *, force: bool = True) -> None:
+        """Remove a container, never a volume, named or anonymous (``docker rm`` without
+        ``-v``): volumes go only through ``remove_volume``."""
 
     def rename_container(self, ref: str, new_name: str) -> None: ...
 

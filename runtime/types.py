@@ -149,6 +149,11 @@ class ContainerInfo:
     started_at: str = ""
     ip_addresses: tuple[tuple[str, str], ...] = ()  # (network, address)
     host_ports: tuple[PortBinding, ...] = ()  # actual bindings, with picked ports
+    # Volumes mounted under a name the runtime generated (image VOLUME paths, "/x" mounts,
+    # and such volumes carried over from a container this one replaced), including those
+    # inherited through volumes_from: type "volume", source = the generated volume name,
+    # sorted by target. A runtime that creates no such volumes reports ().
+    anonymous_volumes: tuple[MountSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,7 @@ class ImageInfo:
     healthcheck: HealthSpec | None = None
     stop_signal: str | None = None
     exposed_ports: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()  # VOLUME paths the image declares, sorted
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ Location: ``$DOCKWRIGHT_CACHE_DIR/specs``, else ``$XDG_CACHE_HOME/dockwright/spe
 else ``~/.cache/dockwright/specs``; ``DOCKWRIGHT_NO_CACHE=1`` disables it.
 Entries are pickles written atomically (folder mode 0700; an entry owned by
 another user is never loaded); any error reading one is a miss, any error
-writing one is ignored. Neighbours: ``specs.loader`` (the only caller),
+writing one is ignored. Neighbours: ``specs.loader`` (per-file results; the controller's
+recipe snapshots reuse :func:`lookup` / :func:`store` in a sibling folder),
 ``specs.models`` (resolves paths with :func:`resolve_path`, recorded in ``RESOLVED``).
 """
 
@@ -123,8 +124,8 @@ def key(raw: bytes, path: Path, rel: str) -> str:
     return digest.hexdigest()
 
 
-def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Any:
-    """The cached outcome, or None (missing, unreadable, corrupt or stale)."""
+def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Entry | None:
+    """The cached entry, or None (missing, unreadable, corrupt or stale)."""
     if folder is None:
         return None
     import pickle
@@ -139,7 +140,7 @@ def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Any:
         os.utime(folder / name)  # recently used: kept by the trimming in store()
     except Exception:  # a corrupt or foreign entry is a miss
         return None
-    return entry.outcome
+    return entry
 
 
 def store(folder: Path | None, name: str, used: Mapping[str, str | None],

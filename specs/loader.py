@@ -16,7 +16,6 @@ called by the controller and the ``validate`` command.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,6 +28,8 @@ from pydantic import BaseModel, ValidationError
 from specs import cache, validate
 from specs.cache import RESOLVED
 from specs.errors_format import Problem, problems, unknown_table
+from specs.files import spec_files
+from specs.files import variables as spec_variables
 from specs.locate import KeyPath, Locator, format_path, syntax_error_line
 from specs.models import KINDS, Project, default_project
 from specs.names import check_name
@@ -37,44 +38,8 @@ from specs.result import FileResult, Resource, SpecError, SpecSet
 TOP_LEVEL = ("container", "volume", "network", "project")
 _VAR = re.compile(r"\$(\$|\{([^}]*)\}?)")
 _VAR_BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])(.*))?$", re.DOTALL)
-_DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 _HEADER = re.compile(r"^[ \t]*\[\[?([^\]\n]+)\]", re.MULTILINE)
 _HEADER_KEY = re.compile(r"""[ \t]*("[^"]*"|'[^']*'|[A-Za-z0-9_-]+)[ \t]*(\.|$)""")
-
-
-def spec_files(root: Path) -> list[Path]:
-    """Every ``*.toml`` below ``root``, sorted, skipping hidden folders and files."""
-    out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(Path(dirpath) / f for f in filenames
-                   if f.endswith(".toml") and not f.startswith("."))
-    return sorted(out)
-
-
-def read_dotenv(path: Path) -> tuple[dict[str, str], list[SpecError]]:
-    """``KEY=value`` lines (``#`` comments, optional quotes and ``export``) of a .env file."""
-    values: dict[str, str] = {}
-    errors: list[SpecError] = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return values, errors
-    except (OSError, UnicodeDecodeError) as exc:
-        return values, [SpecError(".env", None, "", f"cannot read .env: {exc}")]
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _DOTENV_LINE.match(line)
-        if not match:
-            errors.append(SpecError(".env", number, "", f"cannot parse line {line.strip()!r}",
-                                    "write NAME=value, one per line"))
-            continue
-        name, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[name] = value
-    return values, errors
 
 
 def interpolate(text: str, variables: Mapping[str, str]) -> str:
@@ -120,6 +85,8 @@ class _File:
     declared: set[tuple[str, str]] = field(default_factory=set)
     errors: list[SpecError] = field(default_factory=list)
     project: Project | None = None
+    variables: tuple[tuple[str, str | None], ...] = ()  # what the outcome depended on
+    resolved: tuple[tuple[str, str, str], ...] = ()
     _locator: Locator | None = None
     _headers: dict[KeyPath, int] | None = None
 
@@ -148,7 +115,8 @@ class _File:
     def result(self) -> FileResult:
         errors = sorted(set(self.errors), key=lambda e: (e.line or 0, e.key_path, e.message))
         return FileResult(self.rel, tuple(self.resources), frozenset(self.declared),
-                          tuple(errors), self.digest, self.project)
+                          tuple(errors), self.digest, self.project, self.variables,
+                          self.resolved)
 
 
 def header_lines(text: str) -> dict[KeyPath, int]:
@@ -250,7 +218,8 @@ def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
     entry = cache.key(raw, path, file.rel) if folder is not None else ""
     cached = cache.lookup(folder, entry, variables)
     if cached is not None:  # same bytes, variables and resolved paths: same outcome
-        resources, salvaged, declared, errors, file.project = cached
+        resources, salvaged, declared, errors, file.project = cached.outcome
+        file.variables, file.resolved = cached.variables, cached.resolved
         file.resources, file.salvaged = list(resources), list(salvaged)
         file.declared, file.errors = set(declared), list(errors)
         return file
@@ -261,6 +230,7 @@ def _load_file(root: Path, path: Path, variables: Mapping[str, str]) -> _File:
         _parse(file, recorder)
     finally:
         RESOLVED.reset(token)
+    file.variables, file.resolved = tuple(sorted(recorder.used.items())), tuple(resolved)
     cache.store(folder, entry, recorder.used, resolved,
                 (file.resources, file.salvaged, file.declared, file.errors, file.project))
     return file
@@ -359,8 +329,7 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
         return SpecSet(root, errors=(SpecError(str(root), None, "",
                                                "the spec directory does not exist",
                                                "pass the folder that holds the *.toml files"),))
-    dotenv, env_errors = read_dotenv(root / ".env")
-    variables = {**dotenv, **(os.environ if environ is None else environ)}
+    variables, env_errors = spec_variables(root, environ)
     files = [_load_file(root, path, variables) for path in spec_files(root)]
     for file, error in _iter_project_errors(files):
         file.errors.append(error)

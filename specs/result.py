@@ -11,13 +11,14 @@ consumed by ``controller.desired`` and the CLI's ``validate`` command.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from specs.models import Container, Network, Project, Volume, default_project
+if TYPE_CHECKING:  # pydantic loads only where models are built: a snapshot hit never does
+    from specs.models import Container, Network, Project, Volume
 
-Spec = Container | Volume | Network
+    Spec = Container | Volume | Network
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,10 @@ class FileResult:
     errors: tuple[SpecError, ...] = ()
     digest: str = ""  # sha256 of the file's bytes
     project: Project | None = None  # the [project] table, if this file has it
+    # what the outcome depended on outside the file (``specs.cache``): the value of every
+    # variable interpolation looked up, and every path resolved (base_dir, value, result)
+    variables: tuple[tuple[str, str | None], ...] = ()
+    resolved: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -78,8 +83,9 @@ class SpecSet:
 
     root: Path
     files: tuple[FileResult, ...] = ()
-    project: Project = field(default_factory=default_project)
+    project: Project | None = None  # the [project] table; the loader always sets it
     errors: tuple[SpecError, ...] = ()  # directory-level problems (e.g. two [project] tables)
+    summary: bool = False  # files without their resources (a snapshot hit, controller.snapshot)
 
     @property
     def ok(self) -> bool:
@@ -93,6 +99,8 @@ class SpecSet:
 
     def resources(self, kind: str | None = None) -> list[Resource]:
         """Resources of files without errors (the ones safe to converge)."""
+        if self.summary:  # an empty list here would read as "prune everything"
+            raise ValueError("a summary SpecSet has no resources: load the directory")
         return [r for f in self.files if f.ok for r in f.resources if kind in (None, r.kind)]
 
     def frozen(self) -> frozenset[tuple[str, str]]:

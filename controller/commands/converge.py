@@ -6,7 +6,8 @@ executes the same plan, printing one progress line per action, and exits 1
 when a spec file is invalid or an action failed (after converging the rest);
 ``apply --dry-run`` behaves like ``diff``; ``status`` shows desired vs actual
 per resource; ``down`` removes the project's containers and networks
-(volumes only with ``--volumes``). Neighbours: ``controller.reconcile``,
+(named volumes and the containers' anonymous volumes only with
+``--volumes``, ``controller.anonymous``). Neighbours: ``controller.reconcile``,
 ``controller.status``, ``controller.render``, ``controller.commands._common``.
 Heavy modules (the Docker SDK) load inside the handlers.
 """
@@ -57,7 +58,8 @@ def register(sub: Any) -> None:
 
     down = sub.add_parser("down", help="remove the project's containers and networks")
     down.add_argument("dir", type=Path, help="the spec directory")
-    down.add_argument("--volumes", action="store_true", help="also remove its named volumes")
+    down.add_argument("--volumes", action="store_true",
+                      help="also remove its named volumes and its containers' anonymous volumes")
     down.set_defaults(func=run_down)
 
 
@@ -71,19 +73,25 @@ def _options(args: argparse.Namespace) -> Any:
 
 def run_diff(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
+    from controller.loadahead import LoadAhead
     from controller.prefetch import Listing
 
     check_spec_dir(args.dir)
-    driver = open_runtime(args)
-    listing = Listing(driver)  # the daemon answers while the specs load
-    from controller.reconcile import prepare
-    from controller.render import render_plan
-
+    ahead = LoadAhead(args.dir, args.project)  # first: it forks before any thread starts
     try:
-        prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
-                           listing=listing)
+        driver = open_runtime(args)
+        listing = Listing(driver)  # the daemon answers while the specs load
+        from controller.reconcile import prepare
+        from controller.render import render_plan
+
+        try:
+            specs, recipe = ahead.result()
+            prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
+                               listing=listing, specs=specs, recipe=recipe)
+        finally:
+            driver.close()
     finally:
-        driver.close()
+        ahead.close()
     plan = prepared.plan
     errors = prepared.specs.all_errors()
     if args.output == "json":
@@ -156,19 +164,26 @@ def run_apply(args: argparse.Namespace) -> int:
         print(f"{SYMBOL[kind]} {kind.value:<14} {event['object']} {event['name']}: "
               f"{event['reason']} — {status}{detail} [{event['duration']:.2f}s]", flush=True)
 
+    from controller.loadahead import LoadAhead
     from controller.lock import project_lock
-    from controller.naming import project_name
-    from controller.reconcile import load
 
-    specs = load(args.dir)  # loaded once: for the lock's project name and for the pass
-    project = project_name(args.dir, specs, args.project)
-    driver = open_runtime(args)
+    # loaded once (in a child, while the runtime opens): for the lock's project name and
+    # for the pass; the pass observes the runtime only once the lock is held
+    ahead = LoadAhead(args.dir, args.project)
     try:
-        with project_lock(project, wait=args.wait_lock, purpose="apply"):
-            result = reconcile(args.dir, driver, project=args.project, options=_options(args),
-                               on_event=on_event, specs=specs)
+        driver = open_runtime(args)
+        try:
+            import controller.apply  # noqa: F401  (the executor loads while the child works)
+
+            specs, recipe = ahead.result()
+            with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):
+                result = reconcile(args.dir, driver, project=args.project,
+                                   options=_options(args), on_event=on_event, specs=specs,
+                                   recipe=recipe)
+        finally:
+            driver.close()
     finally:
-        driver.close()
+        ahead.close()
     if args.output == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -190,17 +205,23 @@ def run_apply(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime
+    from controller.loadahead import LoadAhead
     from controller.prefetch import Listing
 
     check_spec_dir(args.dir)
-    driver = open_runtime(args)
-    listing = Listing(driver)  # the daemon answers while the specs load
-    from controller.status import status
-
+    ahead = LoadAhead(args.dir, args.project)  # first: it forks before any thread starts
     try:
-        report = status(args.dir, driver, project=args.project, listing=listing)
+        driver = open_runtime(args)
+        listing = Listing(driver)  # the daemon answers while the specs load
+        from controller.status import status
+
+        try:
+            report = status(args.dir, driver, project=args.project, listing=listing,
+                            loaded=ahead.result())
+        finally:
+            driver.close()
     finally:
-        driver.close()
+        ahead.close()
     if args.output == "json":
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -223,9 +244,9 @@ def run_down(args: argparse.Namespace) -> int:
     from controller.apply import execute
     from controller.commands._common import open_runtime
     from controller.desired import DesiredState
+    from controller.loadahead import load
     from controller.observe import observe
     from controller.plan import plan_down
-    from controller.reconcile import load
     from controller.render import action_line
 
     specs = load(args.dir)
@@ -237,7 +258,12 @@ def run_down(args: argparse.Namespace) -> int:
         # a running `watch` of this project would recreate what down removes: fail fast
         with project_lock(project, wait=False, purpose="down"):
             observed = observe(driver, DesiredState(project, None))
-            plan = plan_down(observed, volumes=args.volumes)
+            anonymous = None
+            if args.volumes:  # like `docker-compose down -v`: the containers' own volumes too
+                from controller.anonymous import of_containers
+
+                anonymous = of_containers(driver, [s.id for s in observed.containers.values()])
+            plan = plan_down(observed, volumes=args.volumes, anonymous=anonymous)
             outcomes = execute(driver, plan)
     finally:
         driver.close()

@@ -114,8 +114,8 @@ def run_watch(args: argparse.Namespace) -> int:
     if git is not None and not args.project:
         specs = load_dir(root) if root.is_dir() else None
         fallback = Path(args.path).name if args.path else repo_name(args.git)
-        project = project_name(root, specs, None) if specs is not None and specs.project.name \
-            else sanitise_project(fallback)
+        named = specs is not None and specs.project is not None and specs.project.name
+        project = project_name(root, specs, None) if named else sanitise_project(fallback)
     else:
         project = project_name(root, load_dir(root) if root.is_dir() else None, args.project)
 

@@ -7,7 +7,8 @@ is explicit: durations in ns, ``StopTimeout``, ``Mounts``/``Binds``);
 ``ContainerInfo`` whose ``config`` is rebuilt from the live object, exactly as
 Docker reports it, so the controller can field-diff it against the desired
 config (after folding in the image defaults that ``images.from_api`` reports).
-Neighbours: ``runtime.docker.driver`` (calls these), ``runtime.types``.
+Neighbours: ``runtime.docker.driver`` (calls these), ``runtime.docker.mounts``,
+``runtime.types``.
 
 Canonical forms of the reported config (the controller normalises the desired
 side the same way): ``env``/``labels`` sorted pairs including what Docker
@@ -17,7 +18,8 @@ sorted by name with sorted aliases, minus the short container id and the
 container's hostname, which Docker adds to every user-defined network;
 ``networks == ()`` when the container is on Docker's default bridge; empty
 strings and zero limits are ``None``; a hostname equal to the short id is
-``None``.
+``None``. Mounts (``config.mounts``, ``anonymous_volumes``) are converted
+by ``runtime.docker.mounts``.
 """
 
 from __future__ import annotations
@@ -26,13 +28,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from runtime.docker.mounts import anonymous, configured, mount_fields
 from runtime.types import (
     ContainerConfig,
     ContainerInfo,
     ContainerSummary,
     Health,
     HealthSpec,
-    MountSpec,
     NetworkAttach,
     NetworkInfo,
     Pairs,
@@ -72,25 +74,7 @@ def create_body(config: ContainerConfig) -> JSON:
         bindings.setdefault(_port_key(port), []).append(
             {"HostIp": port.host_ip, "HostPort": host_port}
         )
-    mounts: list[JSON] = []
-    binds: list[str] = []
-    tmpfs: dict[str, str] = {}
-    for mount in config.mounts:
-        if mount.type == "bind":
-            # Binds (not Mounts) so that a missing host directory is created, as `docker run -v`.
-            binds.append(f"{mount.source}:{mount.target}:{'ro' if mount.read_only else 'rw'}")
-            continue
-        if mount.type == "tmpfs":
-            # HostConfig.Tmpfs, not Mounts: a tmpfs in Mounts breaks `volumes_from` of this
-            # container ("get: no such volume"); Tmpfs is not inherited, as in `docker run`.
-            opts = ["ro" if mount.read_only else "rw"]
-            opts += [f"size={mount.size}"] if mount.size else []
-            tmpfs[mount.target] = ",".join(opts)
-            continue
-        item: JSON = {"Type": mount.type, "Target": mount.target, "ReadOnly": mount.read_only}
-        if mount.source:
-            item["Source"] = mount.source
-        mounts.append(item)
+    mounts, binds, tmpfs = mount_fields(config.mounts)
     host: JSON = {
         "PortBindings": bindings,
         "Mounts": mounts,
@@ -253,43 +237,6 @@ def _ports(bindings: Mapping[str, list[JSON] | None] | None) -> tuple[PortBindin
     )
 
 
-_UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
-
-
-def _size(text: str) -> int | None:
-    """A tmpfs ``size=`` option (bytes, or with a k/m/g suffix) in bytes."""
-    text = text.strip().lower()
-    factor = _UNITS.get(text[-1:], 1)
-    digits = text[:-1] if text[-1:] in _UNITS else text
-    return int(digits) * factor if digits.isdigit() else None
-
-
-def _mounts(host: JSON) -> tuple[MountSpec, ...]:
-    out: list[MountSpec] = []
-    for item in host.get("Mounts") or []:
-        size = (item.get("TmpfsOptions") or {}).get("SizeBytes") or None
-        out.append(
-            MountSpec(
-                type=item.get("Type") or "volume",
-                target=item["Target"],
-                source=item.get("Source") or None,
-                read_only=bool(item.get("ReadOnly")),
-                size=size,
-            )
-        )
-    for bind in host.get("Binds") or []:
-        parts = bind.split(":")
-        source, target = parts[0], parts[1] if len(parts) > 1 else parts[0]
-        opts = parts[2].split(",") if len(parts) > 2 else []
-        kind = "bind" if source.startswith("/") else "volume"
-        out.append(MountSpec(type=kind, target=target, source=source, read_only="ro" in opts))
-    for target, opts in (host.get("Tmpfs") or {}).items():
-        options = opts.split(",")
-        size = next((_size(o[5:]) for o in options if o.startswith("size=")), None)
-        out.append(MountSpec(type="tmpfs", target=target, read_only="ro" in options, size=size))
-    return tuple(sorted(out, key=lambda m: m.target))
-
-
 def _networks(data: JSON) -> tuple[NetworkAttach, ...]:
     if (data["HostConfig"].get("NetworkMode") or "default") == "default":
         return ()
@@ -345,7 +292,7 @@ def container_info(data: JSON) -> ContainerInfo:
         hostname=hostname,
         labels=summary.labels,
         ports=_ports(host.get("PortBindings")),
-        mounts=_mounts(host),
+        mounts=configured(host),
         volumes_from=_volumes_from(host.get("VolumesFrom")),
         networks=_networks(data),
         restart=RestartSpec(
@@ -376,6 +323,7 @@ def container_info(data: JSON) -> ContainerInfo:
         started_at=_time(state.get("StartedAt")),
         ip_addresses=ips,
         host_ports=_ports(settings.get("Ports")),
+        anonymous_volumes=anonymous(data),
     )
 
 

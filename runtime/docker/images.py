@@ -51,6 +51,7 @@ def from_api(data: dict[str, Any]) -> ImageInfo:
         healthcheck=convert.healthcheck(cfg.get("Healthcheck")),
         stop_signal=cfg.get("StopSignal") or None,
         exposed_ports=tuple(sorted(cfg.get("ExposedPorts") or {})),
+        volumes=tuple(sorted(cfg.get("Volumes") or {})),
     )
 
 

@@ -328,4 +328,5 @@ def image_info(image_id: str, refs: tuple[str, ...], config: dict[str, Any]) -> 
         healthcheck=health,
         stop_signal=str(c["StopSignal"]) if c.get("StopSignal") else None,
         exposed_ports=tuple(sorted(str(p) for p in c.get("ExposedPorts") or {})),
+        volumes=tuple(sorted(str(v) for v in c.get("Volumes") or {})),
     )

@@ -4,7 +4,10 @@ Role: ``<state_dir>/volumes/<name>/_data`` is what containers mount;
 ``volume.json`` beside it keeps the driver, options and labels. A volume is
 filled from the image's content at its mount target the first time a
 container uses it while it is empty (Docker's copy-up), once. Removal refuses
-while a container record still mounts the volume. Neighbours: ``driver``
+while a container record still mounts the volume. Image ``VOLUME`` paths get
+no volume (they stay in the container's overlay root) and ``"/x"`` mounts are
+folders of the container itself (``bundle``), so this runtime reports no
+anonymous volumes and a recreate carries none over. Neighbours: ``driver``
 (create/list/remove), ``bundle.resolve_mounts`` (paths), ``records``.
 """
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from specs.loader import interpolate, read_dotenv
+from specs.files import read_dotenv
+from specs.loader import interpolate
 from specs.locate import Locator, format_path, syntax_error_line
 
 SOURCE = """\
