@@ -73,6 +73,7 @@ def _options(args: argparse.Namespace) -> Any:
 
 def run_diff(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
+    from controller.gitrev import revision as git_revision
     from controller.loadahead import LoadAhead
     from controller.prefetch import Listing
 
@@ -85,9 +86,11 @@ def run_diff(args: argparse.Namespace) -> int:
         from controller.render import render_plan
 
         try:
+            revision = git_revision(args.dir)  # git runs while the child loads
             specs, recipe = ahead.result()
             prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
-                               listing=listing, specs=specs, recipe=recipe)
+                               listing=listing, specs=specs, recipe=recipe,
+                               revision=revision)
         finally:
             driver.close()
     finally:
@@ -164,6 +167,7 @@ def run_apply(args: argparse.Namespace) -> int:
         print(f"{SYMBOL[kind]} {kind.value:<14} {event['object']} {event['name']}: "
               f"{event['reason']} — {status}{detail} [{event['duration']:.2f}s]", flush=True)
 
+    from controller.gitrev import revision as git_revision
     from controller.loadahead import LoadAhead
     from controller.lock import project_lock
 
@@ -175,11 +179,12 @@ def run_apply(args: argparse.Namespace) -> int:
         try:
             import controller.apply  # noqa: F401  (the executor loads while the child works)
 
+            revision = git_revision(args.dir)  # git runs while the child loads
             specs, recipe = ahead.result()
             with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):
                 result = reconcile(args.dir, driver, project=args.project,
                                    options=_options(args), on_event=on_event, specs=specs,
-                                   recipe=recipe)
+                                   recipe=recipe, revision=revision)
         finally:
             driver.close()
     finally:

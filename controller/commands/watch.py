@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -64,6 +65,7 @@ def register(sub: Any) -> None:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    gc.enable()  # the CLI turns it off for one-shot commands; a service runs for months
     import structlog
 
     from controller.errors import ControllerError, LockHeld
