@@ -91,6 +91,8 @@ class PlanError:
 
 @dataclass(frozen=True)
 class Plan:
+    """The frozen plan of one pass: actions in order, errors, and what was refused."""
+
     project: str
     revision: str | None = None
     actions: tuple[Action, ...] = ()

@@ -108,6 +108,8 @@ class DesiredContainer:
 
 @dataclass(frozen=True)
 class DesiredVolume:
+    """A named volume as it should exist."""
+
     name: str
     file: str
     config: VolumeConfig
@@ -116,6 +118,8 @@ class DesiredVolume:
 
 @dataclass(frozen=True)
 class DesiredNetwork:
+    """A network as it should exist."""
+
     name: str
     file: str
     config: NetworkConfig

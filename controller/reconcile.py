@@ -36,6 +36,8 @@ if TYPE_CHECKING:  # the executor loads only when a pass executes (not for diff/
 
 @dataclass(frozen=True)
 class Options:
+    """What a pass may do (the CLI's flags)."""
+
     prune: bool = True
     prune_volumes: bool = False
     allow_mass_delete: bool = False
@@ -46,6 +48,8 @@ class Options:
 
 @dataclass
 class PassResult:
+    """The outcome of one pass: its plan, what each action did, and what failed."""
+
     reconcile_id: str
     project: str
     revision: str | None
