@@ -3,20 +3,16 @@
 Role: the arrow "plan -> execution -> runtime driver calls" of DESIGN.md.
 Independent actions run in parallel (``concurrency`` workers); an action
 starts only when every action it depends on succeeded; a failure skips only
-its dependents, the rest still converges. Container recreation is safe: the
-old container is renamed aside and stopped while the new one is created, then
-the new one is started and the old one removed; on failure the new one is
-removed and the old one renamed back and restarted, so a failed update never
-leaves nothing running; the new container mounts the old one's anonymous
-volumes (``controller.anonymous``) and no recreate ever removes a volume.
-Waiting for ``depends_on`` conditions (started / healthy / completed) lives
-in ``controller.waits``. Neighbours: executes a ``controller.plan.Plan`` through
-a ``runtime.driver.Driver``; called by ``controller.reconcile``.
+its dependents, the rest still converges. Container recreation is safe (a
+failed update never leaves nothing running, no volume is removed): stop-first
+or start-first, in ``controller.replace``. Waiting for ``depends_on``
+conditions (started / healthy / completed) lives in ``controller.waits``.
+Neighbours: executes a ``controller.plan.Plan`` through a
+``runtime.driver.Driver``; called by ``controller.reconcile``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +24,7 @@ from typing import Any
 from controller import anonymous, ledger, naming
 from controller.desired import DesiredContainer, DesiredImage
 from controller.plan import Action, Kind, Plan
+from controller.replace import ActionFailed, replace_container
 from controller.waits import Poller, wait_for
 from runtime.driver import Driver
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
@@ -51,10 +48,6 @@ class ActionOutcome:
 
 
 Progress = Callable[[Action, ActionOutcome | None], None]  # outcome None: the action starts
-
-
-class ActionFailed(Exception):
-    """An action could not complete; the message names the object and the cause."""
 
 
 class Executor:
@@ -269,42 +262,12 @@ class Executor:
         return info
 
     def recreate(self, c: DesiredContainer, old: str | None, was_running: bool) -> None:
-        """Rename the old one aside, stop it while the new one is created, start the new one;
-        on any failure remove the new one and rename and restart the old one."""
+        """Replace the old container by a new one, safely (``controller.replace``)."""
         if old is None:
             self.create(c)
             return
         self.wait_deps(c)
-        aside = f"{c.name}{naming.OLD_SUFFIX}-{old[:12]}"
-        try:
-            live = self.driver.inspect_container(old)  # its anonymous volumes are carried over
-            self.driver.rename_container(old, aside)  # allowed while it runs
-        except NotFound:
-            self.create(c)
-            return
-        stopping = _Background(lambda: self.driver.stop_container(
-            old, timeout=c.config.stop_timeout))
-        new_id: str | None = None
-        try:
-            new_id = self.create_new(c, live)
-            stopping.result()  # ports and volumes are free only once the old one stopped
-            if c.state == "running":
-                self.driver.start_container(new_id)
-        except (RuntimeError_, ActionFailed) as exc:
-            stopping.result(swallow=True)
-            try:
-                if new_id is not None:
-                    self.driver.remove_container(new_id, force=True)
-                self.driver.rename_container(old, c.name)
-                if was_running:
-                    self.driver.start_container(old)
-            except RuntimeError_ as restore_exc:
-                raise ActionFailed(f"container {c.name} was not replaced: {exc}; restoring the "
-                                   f"old container {aside} also failed: {restore_exc}") from exc
-            raise ActionFailed(f"container {c.name} was not replaced: {exc}; the old container "
-                               "was restored") from exc
-        with contextlib.suppress(NotFound):
-            self.driver.remove_container(old, force=True)
+        replace_container(self, c, old, was_running)
 
     def fetch_image(self, kind: Kind, img: DesiredImage) -> str | None:
         d = self.driver
@@ -336,29 +299,6 @@ class Executor:
             self.image_ids[img.key] = info.id
             self.image_infos[img.key] = info
         return "image id unchanged" if previous == info.id else None
-
-
-class _Background:
-    """Run one call in a thread; :meth:`result` joins and re-raises its runtime error."""
-
-    def __init__(self, call: Callable[[], None]) -> None:
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                call()
-            except NotFound:  # already gone: as good as stopped
-                pass
-            except BaseException as exc:  # re-raised in the caller's thread
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, daemon=True, name="dw-stop")
-        self.thread.start()
-
-    def result(self, *, swallow: bool = False) -> None:
-        self.thread.join()
-        if self.error is not None and not swallow:
-            raise self.error
 
 
 def execute(driver: Driver, plan: Plan, *, concurrency: int = 16,

@@ -75,6 +75,7 @@ class DesiredContainer:
     volumes_from: tuple[str, ...] = ()  # resources whose volumes this one mounts
     secret_keys: frozenset[str] = frozenset()
     files: Pairs = ()  # (what, digest) of files the spec refers to
+    update_order: str = "stop-first"  # | "start-first": how a recreate replaces it
     base_hash: str = ""
     update_hash: str = ""
 
@@ -274,8 +275,8 @@ class _Realiser:
                 resource=c.resource, name=name, replica=index, file=c.file, config=config,
                 image=image, state=c.state, depends_on=c.depends_on, links=c.links,
                 volumes_from=c.volumes_from, secret_keys=frozenset(secrets),
-                files=pairs(files), base_hash=base_hash(config, image, files),
-                update_hash=update_hash(config)))
+                files=pairs(files), update_order=c.update_order,
+                base_hash=base_hash(config, image, files), update_hash=update_hash(config)))
         return out
 
     def with_owner(self, config: _Object, file: str) -> _Object:

@@ -129,7 +129,8 @@ class _Normaliser:
             image=image, env=self.env(spec), state=spec.state,
             depends_on=tuple(sorted(spec.depends_on.items())),
             links=tuple(dict.fromkeys(link.target for link in spec.links)),
-            volumes_from=tuple(v.container for v in spec.volumes_from))
+            volumes_from=tuple(v.container for v in spec.volumes_from),
+            update_order=spec.update_order)
 
 
 def _container(res: Resource) -> Container:

@@ -61,6 +61,7 @@ class ContainerRecipe:
     depends_on: tuple[tuple[str, str], ...] = ()
     links: tuple[str, ...] = ()
     volumes_from: tuple[str, ...] = ()
+    update_order: str = "stop-first"  # | "start-first" (on a recreate; never hashed)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class Health(str, Enum):
 
 @dataclass(frozen=True)
 class PortBinding:
+    """A published port: container port/protocol <- host ip:port (host_port None: any free one)."""
+
     container_port: int
     protocol: str = "tcp"
     host_ip: str = ""  # "" = all addresses
@@ -61,6 +63,8 @@ class PortBinding:
 
 @dataclass(frozen=True)
 class MountSpec:
+    """A mount: a named or anonymous volume, a bind of a host path, or a tmpfs."""
+
     type: str  # "volume" | "bind" | "tmpfs"
     target: str
     source: str | None = None  # volume name or absolute host path
@@ -70,12 +74,16 @@ class MountSpec:
 
 @dataclass(frozen=True)
 class RestartSpec:
+    """The restart policy (Docker's names), changed in place."""
+
     name: str = "no"  # "no" | "always" | "on-failure" | "unless-stopped"
     max_retries: int = 0
 
 
 @dataclass(frozen=True)
 class HealthSpec:
+    """A healthcheck: the test and its timings in seconds (None: the runtime's default)."""
+
     test: tuple[str, ...]  # ("CMD", ...) | ("CMD-SHELL", "...") | ("NONE",)
     interval: float | None = None
     timeout: float | None = None
@@ -85,6 +93,8 @@ class HealthSpec:
 
 @dataclass(frozen=True)
 class ResourceSpec:
+    """Limits, changed in place: memory in bytes, CPUs in cores, a pid count."""
+
     memory: int | None = None  # bytes
     cpus: float | None = None  # cores
     pids: int | None = None
@@ -92,6 +102,8 @@ class ResourceSpec:
 
 @dataclass(frozen=True)
 class NetworkAttach:
+    """A network the container joins, with the aliases it answers to there."""
+
     network: str  # runtime network name
     aliases: tuple[str, ...] = ()
 
@@ -176,6 +188,8 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class VolumeConfig:
+    """A named volume to create."""
+
     name: str
     driver: str = "local"
     driver_opts: Pairs = ()
@@ -184,6 +198,8 @@ class VolumeConfig:
 
 @dataclass(frozen=True)
 class VolumeInfo:
+    """A volume as the runtime reports it."""
+
     name: str
     driver: str = "local"
     labels: Pairs = ()
@@ -195,6 +211,8 @@ class VolumeInfo:
 
 @dataclass(frozen=True)
 class NetworkConfig:
+    """A network to create."""
+
     name: str
     driver: str = "bridge"
     internal: bool = False
@@ -204,6 +222,8 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class NetworkInfo:
+    """A network as the runtime reports it."""
+
     id: str
     name: str
     driver: str = "bridge"
@@ -229,6 +249,8 @@ class Event:
 
 @dataclass(frozen=True)
 class ExecResult:
+    """What a command run in a container gave: its exit code and output."""
+
     exit_code: int
     output: bytes
 

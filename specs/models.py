@@ -303,6 +303,7 @@ class Container(Model):
     stop_timeout: Duration | None = None
     replicas: int = Field(default=1, ge=0)
     state: Literal["running", "stopped", "absent"] = "running"
+    update_order: Literal["stop-first", "start-first"] = "stop-first"  # on a recreate
 
     @model_validator(mode="before")
     @classmethod

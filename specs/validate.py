@@ -61,6 +61,7 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
     for res in containers:
         _references(res, declared, out)
         _files_exist(res, out)
+        _start_first(res, out)
     _cycles(containers, out)
     _absent_dependencies(containers, out)
     _ports(containers, out)
@@ -153,6 +154,33 @@ def _files_exist(res: Resource, out: _Out) -> None:
         out.add(res.file, (*base, "image", "archive"),
                 f"image archive {_shown(image.archive, folder)!r} does not exist",
                 "create it with `docker save -o FILE IMAGE` or fix the path")
+
+
+def _start_first(res: Resource, out: _Out) -> None:
+    """``update_order = "start-first"`` runs the old and the new container side by side for
+    a moment: not with a fixed host port (the new one cannot bind it) and not with data
+    both would write (a database's files would be corrupted)."""
+    spec = res.spec
+    assert isinstance(spec, Container)
+    if spec.update_order != "start-first":
+        return
+    base: KeyPath = ("container", res.name)
+    for i, port in enumerate(spec.ports):
+        if port.host is not None:
+            out.add(res.file, (*base, "ports", i),
+                    f"update_order = \"start-first\" with the fixed host port {port.host}: the "
+                    "new container cannot publish it while the old one runs",
+                    "leave out the host port, or use update_order = \"stop-first\"")
+    writable = [(("volumes", i), f"volume {m.target!r}") for i, m in enumerate(spec.volumes)
+                if m.type != "tmpfs" and not m.read_only]
+    writable += [(("volumes_from", i), f"volumes_from {v.container!r}")
+                 for i, v in enumerate(spec.volumes_from) if not v.read_only]
+    for path, what in writable:
+        out.add(res.file, (*base, *path),
+                f"update_order = \"start-first\" with the writable {what}: the old and the new "
+                "container would write the same data at once",
+                "mount it read-only (\":ro\"), or use update_order = \"stop-first\" (the "
+                "default) for containers that keep data")
 
 
 def _absent_dependencies(containers: list[Resource], out: _Out) -> None:
