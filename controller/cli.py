@@ -29,6 +29,7 @@ COMMAND_MODULES = (
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+_service = False  # the command is `watch` (a service: a normal interpreter exit)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -98,11 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    global _service
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # a usage error is an error (1), never "changes" (2)
         return EXIT_ERROR if exc.code == 2 else (exc.code if isinstance(exc.code, int) else 0)
+    _service = args.command == "watch"
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
@@ -119,5 +122,22 @@ def _main(argv: Sequence[str] | None) -> int:
     return code
 
 
+def entry() -> None:
+    """The ``dockwright`` console script. A one-shot command exits at once when done: its
+    output flushed, its threads finished and its child reaped, the interpreter's tear-down
+    (a last garbage collection, freeing every module) would only add to its run time."""
+    code = main()
+    if _service:
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (BrokenPipeError, ValueError):  # a closed pipe: nothing left to say
+        pass
+    if "logging" in sys.modules:
+        sys.modules["logging"].shutdown()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -1,10 +1,11 @@
 """Test images, built locally (no registry is reachable from the tests).
 
 Role: :func:`busybox_image` builds ``dockwright-test/busybox:latest`` FROM
-scratch from Debian's static ``/bin/busybox`` (with ``busybox --install -s``)
-once per host, idempotently and safely when several test processes (xdist
-workers, other engineers' runs) ask at the same time: an exclusive file lock
-serialises the check-then-build. :func:`save_image` writes a ``docker save``
+scratch from Debian's static ``/bin/busybox`` (with ``busybox --install -s``),
+and :func:`volume_image` one FROM it with a ``VOLUME``, once per host,
+idempotently and safely when several test processes (xdist workers, other
+engineers' runs) ask at the same time: an exclusive file lock serialises the
+check-then-build. :func:`save_image` writes a ``docker save``
 archive, the form in which images reach drivers without a daemon
 (``Driver.load_image``). Neighbours: ``tests/conftest.py`` (fixtures),
 ``tests/contract`` and ``tests/integration`` (users).
@@ -74,6 +75,33 @@ def busybox_image(client: Any = None) -> str:
                 if "error" in chunk:
                     raise RuntimeError(f"building {BUSYBOX} failed: {chunk['error']}")
     return BUSYBOX
+
+
+VOLUME_IMAGE = "dockwright-test/busybox-volume:latest"
+VOLUME_DOCKERFILE = (
+    f"FROM {BUSYBOX}\n"
+    'RUN ["sh", "-c", "mkdir -p /data && echo from-image > /data/seed"]\n'
+    "VOLUME /data\n"
+)
+
+
+def volume_image(client: Any = None) -> str:
+    """Make sure ``dockwright-test/busybox-volume:latest`` (the busybox test image with
+    ``/data/seed`` and ``VOLUME /data``) exists; return that reference."""
+    api = _api(client)
+    busybox_image(api)
+    if _present(api, VOLUME_IMAGE):
+        return VOLUME_IMAGE
+    with _host_lock():
+        if _present(api, VOLUME_IMAGE):
+            return VOLUME_IMAGE
+        with tempfile.TemporaryDirectory(prefix="dwt-busybox-volume-") as ctx:
+            (Path(ctx) / "Dockerfile").write_text(VOLUME_DOCKERFILE)
+            for chunk in api.build(path=ctx, tag=VOLUME_IMAGE, rm=True, forcerm=True,
+                                   decode=True):
+                if "error" in chunk:
+                    raise RuntimeError(f"building {VOLUME_IMAGE} failed: {chunk['error']}")
+    return VOLUME_IMAGE
 
 
 def save_image(ref: str, dest: Path, client: Any = None) -> Path:

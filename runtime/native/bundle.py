@@ -9,13 +9,13 @@ namespace is a path from the network manager), mounts (the standard set,
 /etc/hosts, /etc/resolv.conf, /etc/hostname, the init binary, and the
 container's resolved volumes), cgroup limits (memory, cpu quota, pids) at
 ``/dockwright/<id>``, and a terminal for tty. Also resolves the config's
-mounts to host paths (:func:`resolve_mounts`). Neighbours: ``driver``
+mounts to host paths (:func:`resolve_mounts`; anonymous volumes are named
+by ``anonvols`` before). Neighbours: ``driver``
 (calls it at create), ``records.Layout`` (paths), ``supervise`` (runs it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import resource
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -135,14 +135,13 @@ def _read(path: Path) -> list[str]:
 
 def resolve_mounts(
     config: ContainerConfig,
-    cdir: Path,
     volume_dir: Callable[[str], Path],
     volumes_from: Callable[[str], Sequence[Mount]],
 ) -> list[Mount]:
     """The config's mounts + volumes_from as OCI mount entries with host sources."""
     result: list[Mount] = []
     for m in config.mounts:
-        result.append(_resolve_one(m, cdir, volume_dir))
+        result.append(_resolve_one(m, volume_dir))
     for name, read_only in config.volumes_from:
         for entry in volumes_from(name):
             opts = [o for o in entry["options"] if o not in ("ro", "rw")]
@@ -158,7 +157,7 @@ def resolve_mounts(
     return result
 
 
-def _resolve_one(m: MountSpec, cdir: Path, volume_dir: Callable[[str], Path]) -> Mount:
+def _resolve_one(m: MountSpec, volume_dir: Callable[[str], Path]) -> Mount:
     if not m.target.startswith("/"):
         raise InvalidRequest(f"mount target {m.target!r} is not absolute", hint="use /path")
     mode = "ro" if m.read_only else "rw"
@@ -177,15 +176,11 @@ def _resolve_one(m: MountSpec, cdir: Path, volume_dir: Callable[[str], Path]) ->
         src = m.source
         volume = ""
     elif m.type == "volume":
-        if m.source:
-            volume = m.source
-            src = str(volume_dir(m.source))
-        else:
-            digest = hashlib.sha256(m.target.encode()).hexdigest()[:16]
-            volume = ""
-            anon = cdir / "anon" / digest
-            anon.mkdir(parents=True, exist_ok=True)
-            src = str(anon)
+        if not m.source:  # ``anonvols.assign`` names anonymous volumes before this
+            raise InvalidRequest(f"the volume mount at {m.target} has no volume name",
+                                 hint="name anonymous volumes first (anonvols.assign)")
+        volume = m.source
+        src = str(volume_dir(m.source))
     else:
         raise InvalidRequest(f"unknown mount type {m.type!r}", hint="use volume, bind or tmpfs")
     return {

@@ -3,15 +3,18 @@
 Role: the steps behind the driver's container calls, in crash-safe order:
 the record is written (phase ``creating``) and the operation lock held before
 any kernel object exists; netns and veths (network manager), the overlay
-rootfs, volumes (with copy-up), /etc files and the OCI bundle follow; the
-record turns ``ready`` last. ``start`` publishes ports (in a thread, while
-conmon starts the process), refreshes /etc/hosts of the container and its
-peers (coalesced across parallel starts), launches conmon (whose exit command
-is the shim's exit mode) and, with a healthcheck, a detached health shim; ``stop``
-marks the record stopped-by-user (so the shim does not restart it) and
-signals; ``remove`` marks ``deleting`` and hands over to ``gc.teardown``.
+rootfs, volumes (anonymous ones named and recorded first, ``anonvols``; with
+copy-up), /etc files and the OCI bundle follow; the record turns ``ready``
+last. ``start`` publishes ports (in a thread, while conmon starts the
+process), refreshes /etc/hosts of the container and its peers (coalesced
+across parallel starts), launches conmon (whose exit command is the shim's
+exit mode) and, with a healthcheck, a detached health shim; ``stop`` marks
+the record stopped-by-user (so the shim does not restart it) and signals;
+``remove`` marks ``deleting`` and hands over to ``gc.teardown`` (which keeps
+the anonymous volumes).
 Neighbours: ``driver`` (thin facade), ``records``, ``bundle``, ``rootfs``,
-``supervise``, ``shim`` (spawned), ``gc``, ``volumes``, ``events``, ``deps``.
+``supervise``, ``shim`` (spawned), ``gc``, ``volumes``, ``anonvols``, ``events``,
+``deps``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
-from runtime.native import bundle, events, gc, rootfs, shim, supervise
+from runtime.native import anonvols, bundle, events, gc, rootfs, shim, supervise
 from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
@@ -115,7 +118,11 @@ class Containers:
             if config.networks else []
         )  # fmt: skip
         rootfs.mount_overlay(list(image.layers), lay.upper, lay.work, lay.rootfs)
-        mounts = bundle.resolve_mounts(config, lay.dir, self.volumes.ensure, self._mounts_of)
+        inherited = [m["destination"] for n, _ in config.volumes_from for m in self._mounts_of(n)]
+        named, fresh = anonvols.assign(config, image.info.volumes, inherited)
+        if fresh:  # recorded before they exist: a failed create removes them (gc.teardown)
+            self.records.update(cid, lambda r: setattr(r, "fresh_volumes", fresh))
+        mounts = bundle.resolve_mounts(named, self.volumes.ensure, self._mounts_of)
         for m in mounts:
             if m.get("volume"):
                 self.volumes.populate(m["volume"], lay.rootfs / m["destination"].lstrip("/"))

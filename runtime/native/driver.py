@@ -89,6 +89,7 @@ class NativeDriver:
             )
         self.records = RecordStore(self.state_dir)
         self.volumes = Volumes(self.state_dir)
+        self.volumes.sweep_trash()  # removals a crash interrupted
         if images is None:
             from runtime.native.images import ImageStore
 

@@ -2,8 +2,10 @@
 
 Role: :func:`teardown` removes everything of one container id, idempotently
 and in an order that a crash can interrupt at any point (shim, container,
-conmon, published ports, veths, netns, rootfs mounts, cgroups, files; the
-container's folder goes last, so a later pass still knows the id).
+conmon, published ports, veths, netns, rootfs mounts, cgroups, the
+anonymous volumes of a create that never finished (``anonvols``; a container
+that was ready keeps them), files; the container's folder goes last, so a
+later pass still knows the id).
 :func:`sweep` is the cheap pass the driver runs before each list: one walk
 over the records; records left ``creating``/``deleting`` (or folders without
 a record) whose operation lock is free belong to a dead controller and are
@@ -12,7 +14,7 @@ marked stopped. :func:`full_sweep` (driver start-up) also joins the OCI
 runtime's list, conmon and shim processes, mountinfo and the network
 manager's leftovers, kills what has no record, and re-adopts running
 containers whose shim died. Neighbours: ``driver``, ``records``, ``oci``,
-``supervise``, ``rootfs``, ``deps.NetworkLike``.
+``supervise``, ``rootfs``, ``anonvols``, ``deps.NetworkLike``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runtime.errors import NotFound, RuntimeError_
-from runtime.native import rootfs, supervise
+from runtime.native import anonvols, rootfs, supervise
 from runtime.native.deps import NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import CREATING, DELETING, READY, Record, RecordStore, now_iso
@@ -129,6 +131,7 @@ def teardown(
     rootfs.unmount_all(lay.rootfs)
     remove_cgroups(cid)
     if rec is not None:
+        anonvols.drop_fresh(records, rec)  # a create that never finished; else they stay
         records.release_name(rec.name, cid)
     with contextlib.suppress(FileNotFoundError):
         lay.record.unlink()  # from here on the folder is a leftover without a record

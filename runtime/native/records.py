@@ -5,8 +5,10 @@ Role: ``<state_dir>/containers/<id>/record.json`` is written atomically
 crash at any point leaves a record that names every kernel object to clean up
 (all of them are named from the id). A record holds the ``ContainerConfig``,
 image id, lifecycle ``phase`` (creating/ready/deleting), state, pids, exit
-code, OOM flag, restart count, health and timestamps. Names are unique through
-``<state_dir>/names/<name>`` files made with O_EXCL (``Conflict`` on a clash).
+code, OOM flag, restart count, health, timestamps and the anonymous volumes
+its create generated (``fresh_volumes``, written before they exist). Names
+are unique through ``<state_dir>/names/<name>`` files made with O_EXCL
+(``Conflict`` on a clash).
 Read-modify-write goes through :meth:`RecordStore.update` under a short
 flock on the container's ``rlock`` file (the shim and the driver both write
 records); a create, start, restart or delete in progress holds
@@ -115,6 +117,7 @@ class Record:
     host_ports: list[PortBinding] = field(default_factory=list)
     netns: str = ""
     mounts: list[dict[str, Any]] = field(default_factory=list)  # resolved OCI mount entries
+    fresh_volumes: list[str] = field(default_factory=list)  # anonymous, made by this create
     healthcheck: dict[str, Any] | None = None  # effective (config's, else the image's)
     stop_signal: str = "TERM"
     last_start: float = 0.0  # time.time() of the last start (restart backoff)

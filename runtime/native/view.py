@@ -5,14 +5,16 @@ Role: maps a container record onto ``ContainerSummary`` (one list row) and
 one controller normalisation fits both runtimes: command/entrypoint/env/
 workdir/user/healthcheck/stop signal carry the image's defaults where the
 config left them unset, labels include the image's, ports and mounts are
-sorted, the default hostname (id prefix) reads as unset. Neighbours:
-``driver``, ``records``, ``runtime.types``.
+sorted, the default hostname (id prefix) reads as unset, anonymous volumes
+(generated names, inherited ones included) are listed as Docker's are.
+Neighbours: ``driver``, ``records``, ``anonvols``, ``runtime.types``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from runtime.native.anonvols import reported
 from runtime.native.records import Record
 from runtime.types import (
     ContainerInfo,
@@ -94,4 +96,5 @@ def container_info(rec: Record, image: ImageInfo) -> ContainerInfo:
         started_at=rec.started_at,
         ip_addresses=tuple(sorted(rec.ip_addresses)),
         host_ports=tuple(sorted(rec.host_ports, key=_port_key)),
+        anonymous_volumes=reported(rec.mounts),
     )

@@ -4,11 +4,13 @@ Role: ``<state_dir>/volumes/<name>/_data`` is what containers mount;
 ``volume.json`` beside it keeps the driver, options and labels. A volume is
 filled from the image's content at its mount target the first time a
 container uses it while it is empty (Docker's copy-up), once. Removal refuses
-while a container record still mounts the volume. Image ``VOLUME`` paths get
-no volume (they stay in the container's overlay root) and ``"/x"`` mounts are
-folders of the container itself (``bundle``), so this runtime reports no
-anonymous volumes and a recreate carries none over. Neighbours: ``driver``
-(create/list/remove), ``bundle.resolve_mounts`` (paths), ``records``.
+while a container record still mounts the volume; it renames the folder to a
+``.trash-*`` one first, which :meth:`Volumes.sweep_trash` (driver start-up)
+removes if a crash interrupted the deletion. Anonymous volumes (``"/x"``
+mounts, image ``VOLUME`` paths) are volumes here too, under a generated
+name matching :data:`ANONYMOUS_NAME` (``anonvols``). Neighbours: ``driver``
+(create/list/remove), ``bundle.resolve_mounts`` (paths), ``anonvols``,
+``records``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from runtime.errors import Conflict, InvalidRequest, NotFound, Transient
 from runtime.types import VolumeConfig, VolumeInfo
 
 NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+ANONYMOUS_NAME = re.compile(r"^[0-9a-f]{64}$")  # generated names, as Docker's
 POPULATED = ".dockwright-populated"
+TRASH = ".trash-"
 
 
 class Volumes:
@@ -80,7 +84,8 @@ class Volumes:
     def list(self, labels: Mapping[str, str] | None = None) -> list[VolumeInfo]:
         found = []
         for entry in os.scandir(self.root):
-            if not entry.is_dir() or not (Path(entry.path) / "_data").is_dir():
+            if entry.name.startswith(".") or not entry.is_dir() \
+                    or not (Path(entry.path) / "_data").is_dir():
                 continue
             try:
                 meta = json.loads((Path(entry.path) / "volume.json").read_text())
@@ -93,7 +98,7 @@ class Volumes:
 
     def remove(self, name: str, users: Iterable[str]) -> None:
         vdir = self.root / name
-        if not name or not vdir.is_dir():
+        if not NAME.match(name) or not vdir.is_dir():
             raise NotFound(f"no such volume: {name}")
         in_use = sorted(users)
         if in_use:
@@ -101,9 +106,15 @@ class Volumes:
                 f"volume {name!r} is in use by container(s) {', '.join(in_use)}",
                 hint="remove those containers first",
             )
-        trash = self.root / f".trash-{name}-{os.getpid()}"
+        trash = self.root / f"{TRASH}{name}-{os.getpid()}"
         vdir.rename(trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+    def sweep_trash(self) -> None:
+        """Finish removals a crash interrupted (the folders renamed to ``.trash-*``)."""
+        for entry in os.scandir(self.root):
+            if entry.name.startswith(TRASH) and entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
 
     def populate(self, name: str, source: Path) -> None:
         """Copy the image content at ``source`` into an empty, never-populated volume."""
