@@ -14,6 +14,7 @@ nothing to change, 1 error, 2 success with changes (``diff``,
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import importlib
 import os
@@ -124,18 +125,18 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def entry() -> None:
     """The ``dockwright`` console script. A one-shot command exits at once when done: its
-    output flushed, its threads finished and its child reaped, the interpreter's tear-down
-    (a last garbage collection, freeing every module) would only add to its run time."""
+    threads finished and its child reaped, it runs the exit handlers and flushes its
+    output, and skips the interpreter's tear-down (a last garbage collection and the
+    freeing of every module), which would only add to its run time."""
     code = main()
     if _service:
         sys.exit(code)
+    atexit._run_exitfuncs()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (BrokenPipeError, ValueError):  # a closed pipe: nothing left to say
         pass
-    if "logging" in sys.modules:
-        sys.modules["logging"].shutdown()
     os._exit(code)
 
 

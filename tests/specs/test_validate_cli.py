@@ -91,3 +91,22 @@ def test_validate_process_stays_lean() -> None:
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, check=True, env={"PATH": "/usr/bin:/bin"})
     assert proc.stdout.strip() == "0 []"
+
+
+ENTRY = ("import atexit, sys\n"
+         "atexit.register(lambda: print('exit handler ran'))\n"
+         "sys.argv = ['dockwright', *sys.argv[1:]]\n"
+         "from controller.cli import entry\n"
+         "entry()\n")
+
+
+@pytest.mark.parametrize(("case", "code"), [("valid/full", 0), ("invalid/references", 1)])
+def test_the_console_script_keeps_exit_code_output_and_exit_handlers(case: str,
+                                                                     code: int) -> None:
+    """``entry`` skips the interpreter's tear-down, not the exit handlers or the output."""
+    proc = subprocess.run([sys.executable, "-c", ENTRY, "validate", str(FIXTURES / case)],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          cwd=ROOT)
+    assert proc.returncode == code, proc.stderr
+    assert proc.stdout.endswith("exit handler ran\n"), proc.stdout
+    assert ("valid (" in proc.stderr) if code == 0 else ("problems in 1 file" in proc.stderr)
