@@ -4,7 +4,9 @@ Role: a thin facade over the native runtime's parts: the OCI runtime (crun or
 runc, detected at start-up, ``oci``), container lifecycle (``containers``:
 overlay rootfs, OCI bundle, conmon, shim), records and their rediscovery
 (``records``, ``gc``: a full sweep at start-up, a cheap one before each
-list), restart policies and health checks (``shim``), volumes (``volumes``),
+list), restart policies and health checks (``shim``), volumes (``volumes``;
+pre-upgrade anonymous folders become volumes at start-up or inspect,
+``legacyanon``),
 events (``events``), logs and exec (``logs``), the controller's view of a
 record (``view``), and two parts written by other engineers: the image store
 (``images.ImageStore``) and networking (``net.NetworkManager``), typed by
@@ -29,7 +31,7 @@ from runtime.errors import (
     RuntimeError_,
     Unavailable,
 )
-from runtime.native import events, gc, logs, supervise
+from runtime.native import events, gc, legacyanon, logs, supervise
 from runtime.native.bundle import TINI
 from runtime.native.containers import Containers
 from runtime.native.deps import ImageStoreLike, NetworkLike
@@ -156,6 +158,8 @@ class NativeDriver:
 
     def inspect_container(self, ref: str) -> ContainerInfo:
         rec = self._record(ref)
+        if legacyanon.pending(self.records, rec):  # so that a recreate carries them over
+            rec = legacyanon.migrate_free(self.records, rec.id) or rec
         rec = gc.refresh(self.records, rec)
         stored = self.images.get(rec.image_id)
         image = stored.info if stored is not None else ImageInfo(id=rec.image_id)

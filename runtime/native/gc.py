@@ -4,7 +4,8 @@ Role: :func:`teardown` removes everything of one container id, idempotently
 and in an order that a crash can interrupt at any point (shim, container,
 conmon, published ports, veths, netns, rootfs mounts, cgroups, the
 anonymous volumes of a create that never finished (``anonvols``; a container
-that was ready keeps them), files; the container's folder goes last, so a
+that was ready keeps them, and its pre-upgrade anonymous folders become
+volumes first, ``legacyanon``), files; the container's folder goes last, so a
 later pass still knows the id).
 :func:`sweep` is the cheap pass the driver runs before each list: one walk
 over the records; records left ``creating``/``deleting`` (or folders without
@@ -13,8 +14,9 @@ torn down; running records whose exit file exists or whose conmon is gone are
 marked stopped. :func:`full_sweep` (driver start-up) also joins the OCI
 runtime's list, conmon and shim processes, mountinfo and the network
 manager's leftovers, kills what has no record, and re-adopts running
-containers whose shim died. Neighbours: ``driver``, ``records``, ``oci``,
-``supervise``, ``rootfs``, ``anonvols``, ``deps.NetworkLike``.
+containers whose shim died, and migrates pre-upgrade anonymous folders
+(``legacyanon.migrate_all``). Neighbours: ``driver``, ``records``, ``oci``,
+``supervise``, ``rootfs``, ``anonvols``, ``legacyanon``, ``deps.NetworkLike``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from runtime.errors import NotFound, RuntimeError_
-from runtime.native import anonvols, rootfs, supervise
+from runtime.native import anonvols, legacyanon, rootfs, supervise
 from runtime.native.deps import NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import CREATING, DELETING, READY, Record, RecordStore, now_iso
@@ -130,6 +132,8 @@ def teardown(
                 step(cid)
     rootfs.unmount_all(lay.rootfs)
     remove_cgroups(cid)
+    if rec is not None and rec.phase != CREATING and legacyanon.pending(records, rec):
+        legacyanon.migrate(records, cid)  # never delete a pre-upgrade container's data
     if rec is not None:
         anonvols.drop_fresh(records, rec)  # a create that never finished; else they stay
         records.release_name(rec.name, cid)
@@ -184,7 +188,8 @@ def sweep(
         if rec is None or rec.phase in (CREATING, DELETING):
             if rec is None and not records.layout(cid).dir.exists():
                 continue
-            with records.hold(cid, blocking=False) as free:
+            with records.hold(cid, blocking=False) as free, \
+                    contextlib.suppress(legacyanon.Stuck):  # kept; a remove says why
                 if free:  # the process that was creating/deleting it died
                     teardown(records, oci, net, cid)
             continue
@@ -246,4 +251,5 @@ def full_sweep(
             and not is_shim_of(rec.shim_pid, rec.id)
         ):
             respawn_shim(rec)
+    legacyanon.migrate_all(records, live)  # pre-upgrade anonymous folders become volumes
     return live

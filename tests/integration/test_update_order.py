@@ -31,9 +31,9 @@ def _spec(p: Project, version: str, order: str | None, extra: str = "") -> str:
             f"{line}{extra}")
 
 
-def _events(p: Project, since: float) -> list[dict[str, Any]]:
+def _events(p: Project, since: int) -> list[dict[str, Any]]:
     """The project's container events since ``since`` (the daemon's clock, ns order)."""
-    until = time.time() + 0.5
+    until = int(time.time()) + 1
     stream = p.client.api.events(since=since, until=until, decode=True,
                                  filters={"type": "container",
                                           "label": f"{LABEL_PROJECT}={p.name}"})
@@ -52,10 +52,11 @@ def test_the_order_of_start_and_stop(project: Project, order: str | None) -> Non
     p.write("a.toml", _spec(p, "1", order, health))
     p.apply_ok()
     old = p.container("web").id
-    since = time.time() - 0.1
+    since = int(time.time()) - 1
     p.write("a.toml", _spec(p, "2", order, health))
     run = p.apply_ok()
     new = p.container("web")
+    assert new.id is not None and old is not None
     assert new.id != old and new.status == "running", str(run)
     assert p.diff().code == 0
     events = _events(p, since)
@@ -74,7 +75,7 @@ def test_a_failed_start_first_update_never_stops_the_old_container(project: Proj
     p.apply_ok()
     before = p.container("web")
     started_at = before.attrs["State"]["StartedAt"]
-    since = time.time() - 0.1
+    since = int(time.time()) - 1
     broken = _spec(p, "2", "start-first").replace(LOOP, '["sh", "-c", "exit 3"]')
     p.write("a.toml", broken)
     run = p.apply()
