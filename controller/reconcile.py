@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from controller.desired import DesiredState, realise
 from controller.gitrev import revision as git_revision
-from controller.loadahead import recipe_of
 from controller.observe import Observed, observe
 from controller.plan import Action, Plan, make_plan
 from controller.recipe import Recipe
+from controller.specload import recipe_of
 from runtime.driver import Driver
 from specs.result import SpecError, SpecSet
 
@@ -92,7 +92,7 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
             recipe: Recipe | None = None) -> Prepared:
     """Load, observe and plan (no changes on the runtime). ``listing``: the runtime's
     lists, already under way (``controller.prefetch``; read-only passes only).
-    ``specs`` and ``recipe``: the directory as the caller loaded it (``controller.loadahead``)."""
+    ``specs`` and ``recipe``: the directory as the caller loaded it (``controller.specload``)."""
     if recipe is None:
         specs, recipe = recipe_of(root, project, specs)
     elif specs is None:

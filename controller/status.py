@@ -22,19 +22,13 @@ from runtime.types import LABEL_REVISION
 
 if TYPE_CHECKING:
     from controller.prefetch import Listing
-    from controller.recipe import Recipe
-    from specs.result import SpecSet
 
 
 def status(root: Path, driver: Driver, *, project: str | None = None,
-           listing: Listing | None = None,
-           loaded: tuple[SpecSet, Recipe] | None = None) -> dict[str, Any]:
+           listing: Listing | None = None) -> dict[str, Any]:
     """Desired vs actual for every resource of the project (JSON-able); ``listing``: the
-    runtime's lists, already under way (``controller.prefetch``); ``loaded``: the spec
-    directory, already loaded (``controller.loadahead``)."""
-    specs, recipe = loaded if loaded is not None else (None, None)
-    prepared = prepare(root, driver, project=project, listing=listing, specs=specs,
-                       recipe=recipe)
+    runtime's lists, already under way (``controller.prefetch``)."""
+    prepared = prepare(root, driver, project=project, listing=listing)
     plan, observed = prepared.plan, prepared.observed
     resources: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -73,28 +73,19 @@ def _options(args: argparse.Namespace) -> Any:
 
 def run_diff(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
-    from controller.gitrev import revision as git_revision
-    from controller.loadahead import LoadAhead
     from controller.prefetch import Listing
 
     check_spec_dir(args.dir)
-    ahead = LoadAhead(args.dir, args.project)  # first: it forks before any thread starts
-    try:
-        driver = open_runtime(args)
-        listing = Listing(driver)  # the daemon answers while the specs load
-        from controller.reconcile import prepare
-        from controller.render import render_plan
+    driver = open_runtime(args)
+    listing = Listing(driver)  # the daemon answers while the specs load
+    from controller.reconcile import prepare
+    from controller.render import render_plan
 
-        try:
-            revision = git_revision(args.dir)  # git runs while the child loads
-            specs, recipe = ahead.result()
-            prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
-                               listing=listing, specs=specs, recipe=recipe,
-                               revision=revision)
-        finally:
-            driver.close()
+    try:
+        prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
+                           listing=listing)
     finally:
-        ahead.close()
+        driver.close()
     plan = prepared.plan
     errors = prepared.specs.all_errors()
     if args.output == "json":
@@ -115,11 +106,10 @@ def run_apply(args: argparse.Namespace) -> int:
         return run_diff(args)
     from controller import logging as dwlog
     from controller.commands._common import check_concurrency, check_spec_dir, open_runtime
+    from controller.lock import project_lock
     from controller.reconcile import reconcile
     from controller.render import SYMBOL
-
-    check_spec_dir(args.dir)
-    check_concurrency(args.concurrency)
+    from controller.specload import recipe_of
 
     # Structured logs only when asked for (--log-format, -v): the progress lines (failures
     # included) are the one-shot output, and importing structlog costs start-up time.
@@ -167,28 +157,18 @@ def run_apply(args: argparse.Namespace) -> int:
         print(f"{SYMBOL[kind]} {kind.value:<14} {event['object']} {event['name']}: "
               f"{event['reason']} — {status}{detail} [{event['duration']:.2f}s]", flush=True)
 
-    from controller.gitrev import revision as git_revision
-    from controller.loadahead import LoadAhead
-    from controller.lock import project_lock
-
-    # loaded once (in a child, while the runtime opens): for the lock's project name and
-    # for the pass; the pass observes the runtime only once the lock is held
-    ahead = LoadAhead(args.dir, args.project)
+    check_spec_dir(args.dir)
+    check_concurrency(args.concurrency)
+    # loaded once: for the lock's project name and for the pass; the pass observes the
+    # runtime only once the lock is held
+    specs, recipe = recipe_of(args.dir, args.project)
+    driver = open_runtime(args)
     try:
-        driver = open_runtime(args)
-        try:
-            import controller.apply  # noqa: F401  (the executor loads while the child works)
-
-            revision = git_revision(args.dir)  # git runs while the child loads
-            specs, recipe = ahead.result()
-            with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):
-                result = reconcile(args.dir, driver, project=args.project,
-                                   options=_options(args), on_event=on_event, specs=specs,
-                                   recipe=recipe, revision=revision)
-        finally:
-            driver.close()
+        with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):
+            result = reconcile(args.dir, driver, project=args.project, options=_options(args),
+                               on_event=on_event, specs=specs, recipe=recipe)
     finally:
-        ahead.close()
+        driver.close()
     if args.output == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -210,23 +190,17 @@ def run_apply(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime
-    from controller.loadahead import LoadAhead
     from controller.prefetch import Listing
 
     check_spec_dir(args.dir)
-    ahead = LoadAhead(args.dir, args.project)  # first: it forks before any thread starts
-    try:
-        driver = open_runtime(args)
-        listing = Listing(driver)  # the daemon answers while the specs load
-        from controller.status import status
+    driver = open_runtime(args)
+    listing = Listing(driver)  # the daemon answers while the specs load
+    from controller.status import status
 
-        try:
-            report = status(args.dir, driver, project=args.project, listing=listing,
-                            loaded=ahead.result())
-        finally:
-            driver.close()
+    try:
+        report = status(args.dir, driver, project=args.project, listing=listing)
     finally:
-        ahead.close()
+        driver.close()
     if args.output == "json":
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -249,10 +223,10 @@ def run_down(args: argparse.Namespace) -> int:
     from controller.apply import execute
     from controller.commands._common import open_runtime
     from controller.desired import DesiredState
-    from controller.loadahead import load
     from controller.observe import observe
     from controller.plan import plan_down
     from controller.render import action_line
+    from controller.specload import load
 
     specs = load(args.dir)
     project = naming.project_name(args.dir, specs, args.project)

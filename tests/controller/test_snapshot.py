@@ -1,6 +1,6 @@
-"""Recipe snapshots (``controller.snapshot``) and loading ahead in a child
-(``controller.loadahead``): a hit gives exactly the desired state of a full load,
-everything a full load depends on invalidates it, and no secret reaches the disk.
+"""Recipe snapshots (``controller.snapshot``, through ``controller.specload``): a hit
+gives exactly the desired state of a full load, everything a full load depends on
+invalidates it, and no secret reaches the disk.
 
 Each test points ``DOCKWRIGHT_CACHE_DIR`` at its own folder. A hit is proven by
 making the loader fail (``specs.loader.load_dir`` replaced): a hit never loads.
@@ -8,17 +8,13 @@ making the loader fail (``specs.loader.load_dir`` replaced): a hit never loads.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from controller import loadahead, snapshot
+from controller import snapshot
 from controller.desired import realise
-from controller.loadahead import recipe_of
+from controller.specload import recipe_of
 from specs import loader
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -161,56 +157,3 @@ def test_project_option_and_invalid_directories(
     (spec_dir / "bad.toml").unlink()
     recipe_of(spec_dir)
     assert snapshot.lookup(spec_dir, None) is None
-
-
-CHILD = """\
-import json, sys
-from pathlib import Path
-from controller.desired import realise
-from controller.hashing import plain_json
-from controller.loadahead import LoadAhead
-root = Path(sys.argv[1])
-ahead = LoadAhead(root, None)
-forked = ahead._pid is not None
-specs, recipe = ahead.result()
-ahead.close()
-errors = [e.format() for e in specs.all_errors()]
-digest = plain_json(realise(recipe, "r"))
-print(json.dumps({"forked": forked, "pydantic": "pydantic" in sys.modules,
-                  "errors": errors, "summary": specs.summary, "desired": digest}))
-"""
-
-
-def run_child(root: Path, cache: Path, *, fork: bool) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DOCKWRIGHT_NO_FORK": "" if fork else "1",
-           "DOCKWRIGHT_NO_CACHE": "1"}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(root)], capture_output=True,
-                          text=True, env=env, timeout=120, check=True)
-    result: dict[str, object] = json.loads(proc.stdout)
-    return result
-
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="load-ahead forks only with 2+ CPUs")
-def test_loading_ahead_in_a_child_gives_the_same_result(cache: Path, spec_dir: Path) -> None:
-    (spec_dir / "bad.toml").write_text("[container.bad]\nimage = 42\n")
-    forked = run_child(spec_dir, cache, fork=True)
-    local = run_child(spec_dir, cache, fork=False)
-    assert forked["forked"] is True and local["forked"] is False
-    assert forked["pydantic"] is False, "the parent imported pydantic itself"
-    assert local["pydantic"] is True
-    assert forked["errors"] == local["errors"] and forked["errors"]
-    assert "bad.toml:2: container.bad.image" in str(forked["errors"])
-    assert forked["desired"] == local["desired"]
-
-
-def test_a_child_that_fails_falls_back_to_loading_here(
-        cache: Path, spec_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    ahead = loadahead.LoadAhead.__new__(loadahead.LoadAhead)
-    ahead.root, ahead.project = spec_dir, None
-    ahead._result, ahead._pid = None, None
-    read_fd, write_fd = os.pipe()
-    os.write(write_fd, b"not a pickle")
-    os.close(write_fd)
-    ahead._fd = read_fd
-    specs, recipe = ahead.result()  # a torn answer: loaded in this process instead
-    assert specs.ok and recipe.project == "shop" and ahead._fd is None
