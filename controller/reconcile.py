@@ -13,8 +13,8 @@ Neighbours: ``specs.loader`` (or ``controller.snapshot``) -> ``controller.normal
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,7 +114,7 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
     ``specs`` (and ``recipe``): the spec directory as the caller just loaded it (else it
     is loaded here)."""
     start = time.monotonic()
-    rid = uuid.uuid4().hex[:12]
+    rid = os.urandom(6).hex()  # a pass id for the logs (uuid costs start-up time)
     prepared = prepare(root, driver, project=project, options=options, revision=revision,
                        specs=specs, recipe=recipe)
     plan = prepared.plan

@@ -104,7 +104,6 @@ def run_diff(args: argparse.Namespace) -> int:
 def run_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         return run_diff(args)
-    from controller import logging as dwlog
     from controller.commands._common import check_concurrency, check_spec_dir, open_runtime
     from controller.lock import project_lock
     from controller.reconcile import reconcile
@@ -118,6 +117,8 @@ def run_apply(args: argparse.Namespace) -> int:
 
     def log() -> Any:
         if not loggers:
+            from controller import logging as dwlog  # stdlib logging: only when asked for
+
             dwlog.setup(args.log_format, verbose=args.verbose)
             loggers.append(dwlog.get_logger())
         return loggers[0]
