@@ -5,7 +5,9 @@ containers, (b) a no-op diff of M containers, (c) recreating one changed
 container of N, for three tools: ``dockwright apply|diff`` (the CLI, a whole
 process), ``docker-compose -p X -f compose.yml up -d`` (Debian's 1.29) and the
 lower bound ``bench/rawsdk.py`` (raw SDK calls, 16 threads, also a whole
-process). Reports seconds, ratios against compose and the number of Docker
+process). (c) runs the three tools in interleaved rounds (rotated order) on
+their three converged projects, so a drift of the daemon's speed hits all
+alike. Reports seconds, ratios against compose and the number of Docker
 API calls of each (counted by ``bench/apicount.py``, which wraps
 ``requests.Session.send`` inside each tool's process). Prints a table and
 writes ``bench/results/docker-<UTC time>.json``. Cleans up everything it made.
@@ -187,47 +189,66 @@ def cold_only(api: Any, n: int, concurrency: int, work: Path, projects: list[str
     return cold
 
 
-def cold_and_recreate(api: Any, tool: str, n: int, repeat: int, work: Path,
-                      projects: list[str]) -> dict[str, Measure]:
-    """(a) cold converge of n, then (c) recreate one changed container, ``repeat`` times."""
+@dataclass
+class Setup:
+    """One tool's project of n converged containers, for (c)."""
+
+    tool: str
+    project: str
+    folder: Path
+    before: dict[str, tuple[str, str]]  # name -> (id, IDX env) of the running containers
+
+
+def cold(api: Any, tool: str, n: int, work: Path, projects: list[str]) -> tuple[Measure, Setup]:
+    """(a) cold converge of n containers with ``tool`` (counted and timed)."""
     project = f"dwb{uuid.uuid4().hex[:6]}{tool[0]}"
     projects.append(project)
-    folder, cfile = work / project, work / project / "compose.yml"
-    changed = CHANGED % n
+    folder = work / project
     if tool == "dockwright":
         write_specs(folder, project, n)
-        cold = dockwright(project, ["apply", str(folder)], count=True)
+        measure = dockwright(project, ["apply", str(folder)], count=True)
     elif tool == "compose":
-        write_compose(cfile, n)
-        cold = compose(project, cfile, ["up", "-d"], count=True)
+        write_compose(folder / "compose.yml", n)
+        measure = compose(project, folder / "compose.yml", ["up", "-d"], count=True)
     else:
-        cold = raw("cold", project, str(n), count=True)
-    check(cold.exit_code == 0, f"{tool} cold converge failed: {cold.note}")
+        measure = raw("cold", project, str(n), count=True)
+    check(measure.exit_code == 0, f"{tool} cold converge failed: {measure.note}")
     before = running_envs(api, project)
     check(len(before) == n, f"{tool}: {len(before)} of {n} containers running after cold converge")
-    recs: list[Measure] = []
-    # change the same container again each time; the first run counts the API calls (and
-    # warms up), the timed ones are the plain commands, as in (b): the counting wrapper
-    # imports requests and adds an audit hook, which only the counted process pays
+    return measure, Setup(tool, project, folder, before)
+
+
+def recreate(api: Any, s: Setup, n: int, version: int, *, count: bool) -> Measure:
+    """(c) change container ``CHANGED``'s env to ``version`` and converge with the tool."""
+    changed = CHANGED % n
+    if s.tool == "dockwright":
+        write_specs(s.folder, s.project, n, changed, version)
+        rec = dockwright(s.project, ["apply", str(s.folder)], count=count)
+    elif s.tool == "compose":
+        write_compose(s.folder / "compose.yml", n, changed, version)
+        rec = compose(s.project, s.folder / "compose.yml", ["up", "-d", "-t", "0"], count=count)
+    else:
+        rec = raw("recreate", s.project, str(n), str(changed), str(version), count=count)
+    check(rec.exit_code == 0, f"{s.tool} recreate failed: {rec.note}")
+    after = running_envs(api, s.project)
+    moved = {name for name in after if s.before.get(name, ("", ""))[0] != after[name][0]}
+    check(len(after) == n and len(moved) == 1, f"{s.tool}: recreated {sorted(moved)} (want 1)")
+    check(after[moved.pop()][1] == f"{changed}-v{version}", f"{s.tool}: env not changed")
+    s.before = after
+    return rec
+
+
+def recreate_rounds(api: Any, setups: list[Setup], n: int, repeat: int) -> dict[str, Measure]:
+    """(c) for every tool, interleaved: round 1 counts the API calls (and warms up), rounds
+    2.. are timed as plain commands (the counting wrapper imports requests and adds an audit
+    hook, which only the counted process pays). Each round runs the tools in a rotated
+    order, so a drift of the daemon's speed during the run hits every tool alike."""
+    runs: dict[str, list[Measure]] = {s.tool: [] for s in setups}
     for version in range(1, repeat + 2):
-        count = version == 1
-        if tool == "dockwright":
-            write_specs(folder, project, n, changed, version)
-            rec = dockwright(project, ["apply", str(folder)], count=count)
-        elif tool == "compose":
-            write_compose(cfile, n, changed, version)
-            rec = compose(project, cfile, ["up", "-d", "-t", "0"], count=count)
-        else:
-            rec = raw("recreate", project, str(n), str(changed), str(version), count=count)
-        check(rec.exit_code == 0, f"{tool} recreate failed: {rec.note}")
-        after = running_envs(api, project)
-        moved = {name for name in after if before.get(name, ("", ""))[0] != after[name][0]}
-        check(len(after) == n and len(moved) == 1, f"{tool}: recreated {sorted(moved)} (want 1)")
-        check(after[moved.pop()][1] == f"{changed}-v{version}", f"{tool}: env not changed")
-        recs.append(rec)
-        before = after
-    teardown(api, project)
-    return {"cold": cold, "recreate": median_of(recs[1:], counted=recs[0])}
+        shift = version % len(setups)
+        for s in setups[shift:] + setups[:shift]:
+            runs[s.tool].append(recreate(api, s, n, version, count=version == 1))
+    return {tool: median_of(found[1:], counted=found[0]) for tool, found in runs.items()}
 
 
 def median_of(runs: list[Measure], counted: Measure) -> Measure:
@@ -321,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="small sizes (10 / 20) for a smoke run")
     parser.add_argument("--cold", type=int, default=50, help="containers for (a) and (c)")
     parser.add_argument("--noop", type=int, default=200, help="containers for (b)")
-    parser.add_argument("--repeat", type=int, default=3,
+    parser.add_argument("--repeat", type=int, default=5,
                         help="timed runs of the no-op check and of the recreate")
     parser.add_argument("--concurrency", type=int, default=16,
                         help="also measure (a) with `apply --concurrency N` (0: skip)")
@@ -342,12 +363,16 @@ def main(argv: list[str] | None = None) -> int:
     load_before = list(os.getloadavg())
     try:
         with tempfile.TemporaryDirectory(prefix="dwbench-") as tmp:
+            setups: list[Setup] = []
             for tool in TOOLS:
-                print(f"(a)+(c) {tool} ...", flush=True)
-                measured = cold_and_recreate(api, tool, sizes["cold"], args.repeat, Path(tmp),
-                                             projects)
-                results["cold"][tool] = measured["cold"]
-                results["recreate"][tool] = measured["recreate"]
+                print(f"(a) {tool} ...", flush=True)
+                results["cold"][tool], setup = cold(api, tool, sizes["cold"], Path(tmp),
+                                                    projects)
+                setups.append(setup)
+            print("(c) all tools, interleaved ...", flush=True)
+            results["recreate"] = recreate_rounds(api, setups, sizes["cold"], args.repeat)
+            for setup in setups:
+                teardown(api, setup.project)
             if args.concurrency:
                 print(f"(a) dockwright -j{args.concurrency} ...", flush=True)
                 results["cold"][f"dockwright -j{args.concurrency}"] = cold_only(
