@@ -13,7 +13,6 @@ by ``controller.normalise``; these value types import no pydantic.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from runtime.types import ContainerConfig, NetworkConfig, Pairs, VolumeConfig
@@ -86,18 +85,3 @@ class Recipe:
     frozen: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of invalid files
     invalid_files: frozenset[str] = frozenset()
     conditions: tuple[tuple[str, frozenset[str]], ...] = ()  # resource -> conditions asked
-
-    def referenced_files(self) -> list[tuple[str, str]]:
-        """(kind, path) of everything the specs refer to on the host: ``env_file`` /
-        ``secret`` / ``archive`` (files), ``build`` (a folder), ``dockerfile`` (a file)."""
-        out: list[tuple[str, str]] = []
-        for c in self.containers:
-            out.extend((s.kind, s.value) for s in c.env if s.kind in ("env_file", "secret"))
-            img = c.image
-            if img.source == "build" and img.context:
-                out.append(("build", img.context))
-                dockerfile = os.path.join(img.context, img.dockerfile or "Dockerfile")
-                out.append(("dockerfile", dockerfile))
-            elif img.source == "archive" and img.archive:
-                out.append(("archive", img.archive))
-        return out

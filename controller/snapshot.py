@@ -7,8 +7,9 @@ data, no secret: env is kept as steps) keyed by the bytes of every spec file,
 the directory, ``--project`` and a fingerprint of the code that made it.
 :func:`lookup` serves it again only when the same facts hold that a full load
 would depend on: the variables interpolation used (environment and ``.env``),
-the paths the models resolved, and the existence of every file and folder the
-specs refer to (a missing one must be reported by the loader, not skipped).
+the paths the models resolved, and the answer to every existence check the
+cross-file validation made (``SpecSet.checked``: a file that is missing now must
+be reported by the loader, not skipped).
 Anything else, and any doubt, is a miss. Entries go through ``specs.cache``
 (atomic pickles in a 0700 folder, never loaded when another user wrote them)
 in ``<cache>/desired``; ``DOCKWRIGHT_NO_CACHE=1`` disables them with the rest.
@@ -19,14 +20,12 @@ validation. Neighbours: ``specs.files``, ``specs.cache``, ``controller.recipe``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 from controller.recipe import Recipe
 from specs import cache
-from specs.files import spec_files, variables
+from specs.files import present, spec_files, variables
 from specs.result import FileResult, SpecSet
 
 _CODE = {  # the modules whose behaviour decides what a recipe holds
@@ -42,19 +41,9 @@ def _code_fingerprint() -> str:
     global _fingerprint
     if _fingerprint is None:
         top = Path(__file__).resolve().parent.parent
-        digest = hashlib.sha256(sys.version.encode())
-        sources = sorted((top / "specs").glob("*.py"))
-        sources += [top / package / name for package, names in _CODE.items() for name in names]
-        spec = importlib.util.find_spec("pydantic")  # finds, does not import
-        if spec is not None and spec.origin:
-            sources.append(Path(spec.origin).parent / "version.py")
-        for source in sources:
-            digest.update(f"\0{source.name}\0".encode())
-            try:
-                digest.update(source.read_bytes())
-            except OSError:
-                digest.update(b"missing")
-        _fingerprint = digest.hexdigest()
+        _fingerprint = cache.code_digest(
+            [*cache.spec_sources(),
+             *(top / package / name for package, names in _CODE.items() for name in names)])
     return _fingerprint
 
 
@@ -69,11 +58,6 @@ def _key(root: Path, project: str | None, files: list[tuple[str, str]]) -> str:
     for rel, sha in files:
         digest.update(f"{rel}\0{sha}\0".encode())
     return digest.hexdigest()
-
-
-def _still_there(kind: str, path: str) -> bool:
-    """What ``specs.validate`` checks of a referenced path, unchanged since the load."""
-    return os.path.isdir(path) if kind == "build" else os.path.isfile(path)
 
 
 def lookup(root: Path, project: str | None) -> tuple[Recipe, SpecSet] | None:
@@ -93,13 +77,13 @@ def lookup(root: Path, project: str | None) -> tuple[Recipe, SpecSet] | None:
     if not files or dotenv_errors:
         return None
     entry = cache.lookup(folder, _key(root, project, files), values)
-    if entry is None or not isinstance(entry.outcome, tuple) or len(entry.outcome) != 2:
+    if entry is None or not isinstance(entry.outcome, tuple) or len(entry.outcome) != 3:
         return None
-    recipe, summary = entry.outcome
+    recipe, summary, checked = entry.outcome
     if not isinstance(recipe, Recipe):
         return None
-    if not all(_still_there(kind, path) for kind, path in recipe.referenced_files()):
-        return None
+    if any(present(kind, path) != found for kind, path, found in checked):
+        return None  # a referenced file came or went: the checks must run again
     results = tuple(FileResult(rel, (), declared, (), sha) for rel, sha, declared in summary)
     return recipe, SpecSet(root, results, None, (), summary=True)
 
@@ -116,4 +100,5 @@ def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet) -> No
         resolved.extend(f.resolved)
     summary: Summary = tuple((f.path, f.digest, f.declared) for f in specs.files)
     files = [(f.path, f.digest) for f in specs.files]
-    cache.store(folder, _key(root, project, files), used, resolved, (recipe, summary))
+    cache.store(folder, _key(root, project, files), used, resolved,
+                (recipe, summary, specs.checked))

@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,8 +38,6 @@ from typing import Any
 # re-checks them.
 RESOLVED: ContextVar[list[tuple[str, str, str]] | None] = ContextVar("RESOLVED", default=None)
 
-_SOURCES = ("cache.py", "errors_format.py", "loader.py", "locate.py", "models.py", "names.py",
-            "result.py", "units.py")
 _MAX_ENTRIES = 2000  # beyond this, a store removes the least recently used half
 _fingerprint: str | None = None
 
@@ -98,21 +97,31 @@ def cache_dir() -> Path | None:
     return Path(base) / "dockwright" / "specs"
 
 
+def code_digest(sources: Iterable[Path]) -> str:
+    """Digest of the Python version, the installed pydantic (its ``version.py``, found
+    without importing it) and the given source files: what a cached result was made by."""
+    digest = hashlib.sha256(sys.version.encode())
+    spec = importlib.util.find_spec("pydantic")
+    extra = [Path(spec.origin).parent / "version.py"] if spec and spec.origin else []
+    for source in [*extra, *sources]:
+        digest.update(f"\0{source.name}\0".encode())
+        try:
+            digest.update(source.read_bytes())
+        except OSError:
+            digest.update(b"missing")
+    return digest.hexdigest()
+
+
+def spec_sources() -> list[Path]:
+    """Every module of the ``specs`` package."""
+    return sorted(Path(__file__).resolve().parent.glob("*.py"))
+
+
 def fingerprint() -> str:
     """Digest of the code whose output is cached (changes with any edit or upgrade)."""
     global _fingerprint
     if _fingerprint is None:
-        import pydantic
-
-        digest = hashlib.sha256(f"{sys.version}\0{pydantic.VERSION}\0".encode())
-        here = Path(__file__).resolve().parent
-        for name in _SOURCES:
-            try:
-                digest.update((here / name).read_bytes())
-            except OSError:
-                digest.update(b"missing")
-            digest.update(b"\0")
-        _fingerprint = digest.hexdigest()
+        _fingerprint = code_digest(spec_sources())
     return _fingerprint
 
 

@@ -5,7 +5,10 @@ spec files below a root and the ``.env`` file that, with the environment,
 feeds ``${VAR}`` interpolation. ``specs.loader`` builds on them; the
 controller's snapshot (``controller.snapshot``) uses them to decide, without
 loading anything, whether a directory is still what an earlier run loaded.
-Neighbours: ``specs.loader``, ``specs.result`` (errors), ``specs.cache``.
+:func:`present` is the one test of whether a file the specs refer to exists: the
+cross-file checks record each answer (``SpecSet.checked``) and the snapshot asks
+the same questions again. Neighbours: ``specs.loader``, ``specs.validate``,
+``specs.result`` (errors), ``specs.cache``.
 """
 
 from __future__ import annotations
@@ -60,3 +63,8 @@ def variables(root: Path, environ: Mapping[str, str] | None = None
     """What ``${VAR}`` sees: ``<root>/.env`` overridden by the environment; .env's errors."""
     dotenv, errors = read_dotenv(root / ".env")
     return {**dotenv, **(os.environ if environ is None else environ)}, errors
+
+
+def present(kind: str, path: str) -> bool:
+    """Whether a path the specs refer to is there: a folder for ``"dir"``, else a file."""
+    return os.path.isdir(path) if kind == "dir" else os.path.isfile(path)

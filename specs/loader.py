@@ -336,9 +336,11 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
     by_rel = {f.rel: f for f in files}
     results = [f.result() for f in files]
     salvaged = [r for f in files for r in f.salvaged]
-    for error in validate.check(root, results, lambda rel, path: by_rel[rel].line_of(path),
-                                salvaged):
+    errors, checked = validate.check(root, results,
+                                     lambda rel, path: by_rel[rel].line_of(path), salvaged)
+    for error in errors:
         by_rel[error.file].errors.append(error)
     project = next((f.project for f in files if f.project is not None), None) or default_project()
-    return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors))
+    return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors),
+                   checked=tuple(checked))
 

@@ -86,6 +86,8 @@ class SpecSet:
     project: Project | None = None  # the [project] table; the loader always sets it
     errors: tuple[SpecError, ...] = ()  # directory-level problems (e.g. two [project] tables)
     summary: bool = False  # files without their resources (a snapshot hit, controller.snapshot)
+    # (kind, path, present) of every file the cross-file checks looked for (specs.files)
+    checked: tuple[tuple[str, str, bool], ...] = ()
 
     @property
     def ok(self) -> bool:

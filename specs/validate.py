@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from specs.files import present
 from specs.locate import KeyPath, format_path
 from specs.models import Container, EnvFromFile
 from specs.result import FileResult, Resource, SpecError
@@ -37,6 +38,13 @@ class _Out:
         self.root = root
         self.line_of = line_of
         self.errors: list[SpecError] = []
+        self.checked: list[tuple[str, str, bool]] = []  # (kind, path, present)
+
+    def present(self, kind: str, path: str) -> bool:
+        """``specs.files.present``, remembered: the outcome depends on the file system."""
+        found = present(kind, path)
+        self.checked.append((kind, path, found))
+        return found
 
     def add(self, file: str, path: KeyPath, message: str, hint: str | None = None) -> None:
         self.errors.append(SpecError(file, self.line_of(file, path), format_path(path),
@@ -44,8 +52,10 @@ class _Out:
 
 
 def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
-          salvaged: Sequence[Resource] = ()) -> list[SpecError]:
-    """All cross-file errors of a spec directory, each with its file, line and key path.
+          salvaged: Sequence[Resource] = ()
+          ) -> tuple[list[SpecError], list[tuple[str, str, bool]]]:
+    """All cross-file errors of a spec directory, each with its file, line and key path,
+    and every (kind, path, present) the checks asked of the file system.
 
     ``salvaged`` are tables that failed validation, minus their invalid keys: their
     references, files, cycles and ports are checked too, so one run reports them all.
@@ -67,7 +77,7 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
     _ports(containers, out)
     _replica_names(containers, {n: f.path for f in files for k, n in f.declared
                                 if k == "container"}, out)
-    return out.errors
+    return out.errors, out.checked
 
 
 def _where(file: str, line: int | None) -> str:
@@ -129,28 +139,28 @@ def _files_exist(res: Resource, out: _Out) -> None:
     base: KeyPath = ("container", res.name)
     folder = (out.root / res.file).parent
     for i, env_file in enumerate(spec.env_file):
-        if not os.path.isfile(env_file):
+        if not out.present("file", env_file):
             out.add(res.file, (*base, "env_file", i),
                     f"env file {_shown(env_file, folder)!r} does not exist",
                     "create it or fix the path (relative paths start at this file's folder)")
     for name, value in spec.env.items():
-        if isinstance(value, EnvFromFile) and not os.path.isfile(value.file):
+        if isinstance(value, EnvFromFile) and not out.present("file", value.file):
             out.add(res.file, (*base, "env", name, "file"),
                     f"secret file {_shown(value.file, folder)!r} does not exist",
                     "create it (keep it out of git) or fix the path")
     image = spec.image
     if image.build is not None:
         dockerfile = os.path.join(image.build, image.dockerfile or "Dockerfile")
-        if not os.path.isdir(image.build):
+        if not out.present("dir", image.build):
             out.add(res.file, (*base, "image", "build"),
                     f"build context {_shown(image.build, folder)!r} is not a directory",
                     "point build at the folder that holds the Dockerfile")
-        elif not os.path.isfile(dockerfile):
+        elif not out.present("file", dockerfile):
             out.add(res.file, (*base, "image", "build"),
                     f"no {image.dockerfile or 'Dockerfile'} in the build context "
                     f"{_shown(image.build, folder)!r}",
                     "add it, or name it with dockerfile = \"...\"")
-    if image.archive is not None and not os.path.isfile(image.archive):
+    if image.archive is not None and not out.present("file", image.archive):
         out.add(res.file, (*base, "image", "archive"),
                 f"image archive {_shown(image.archive, folder)!r} does not exist",
                 "create it with `docker save -o FILE IMAGE` or fix the path")
