@@ -22,7 +22,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from controller import naming
 from controller.hashing import file_digest, tree_digest, value_digest
@@ -47,11 +47,8 @@ from runtime.types import (
     pairs,
 )
 
-if TYPE_CHECKING:
-    from specs.result import SpecSet
-
 __all__ = ["DesiredContainer", "DesiredImage", "DesiredNetwork", "DesiredState",
-           "DesiredVolume", "build_desired", "realise"]
+           "DesiredVolume", "realise"]
 
 _Object = TypeVar("_Object", VolumeConfig, NetworkConfig)
 
@@ -314,11 +311,3 @@ def realise(recipe: Recipe, revision: str | None = None,
         volumes=tuple(volumes), networks=tuple(networks), frozen=recipe.frozen,
         invalid_files=recipe.invalid_files, errors=tuple(errors),
         conditions=dict(recipe.conditions))
-
-
-def build_desired(specs: SpecSet, project: str, revision: str | None = None,
-                  environ: Mapping[str, str] | None = None) -> DesiredState:
-    """Normalise a loaded spec directory into the desired state of one project."""
-    from controller.normalise import normalise
-
-    return realise(normalise(specs, project), revision, environ)
