@@ -76,11 +76,7 @@ def _stop_first(ex: Executor, c: DesiredContainer, old: str, aside: str, live: C
     except (RuntimeError_, ActionFailed) as exc:
         stopping.result(swallow=True)
         try:
-            if new_id is not None:
-                driver.remove_container(new_id, force=True)
-            driver.rename_container(old, c.name)
-            if was_running:
-                driver.start_container(old)
+            _put_back(ex, c, old, new_id, restart=was_running)
         except RuntimeError_ as restore_exc:
             raise ActionFailed(f"container {c.name} was not replaced: {exc}; restoring the "
                                f"old container {aside} also failed: {restore_exc}") from exc
@@ -102,9 +98,7 @@ def _start_first(ex: Executor, c: DesiredContainer, old: str, aside: str,
             _still_running(ex, c.name, new_id)
     except (RuntimeError_, ActionFailed) as exc:
         try:
-            if new_id is not None:
-                driver.remove_container(new_id, force=True)
-            driver.rename_container(old, c.name)
+            _put_back(ex, c, old, new_id, restart=False)  # it never stopped
         except RuntimeError_ as restore_exc:
             raise ActionFailed(f"container {c.name} was not replaced: {exc}; the old container "
                                f"still runs, as {aside}: giving it its name back failed: "
@@ -113,6 +107,17 @@ def _start_first(ex: Executor, c: DesiredContainer, old: str, aside: str,
                            "kept running (start-first)") from exc
     with contextlib.suppress(NotFound):
         driver.stop_container(old, timeout=c.config.stop_timeout)
+
+
+def _put_back(ex: Executor, c: DesiredContainer, old: str, new_id: str | None, *,
+              restart: bool) -> None:
+    """Undo a replacement: remove the new container, give the old one its name back and,
+    when it was stopped for the new one, start it again."""
+    if new_id is not None:
+        ex.driver.remove_container(new_id, force=True)
+    ex.driver.rename_container(old, c.name)
+    if restart:
+        ex.driver.start_container(old)
 
 
 def _still_running(ex: Executor, name: str, new_id: str) -> None:
