@@ -289,9 +289,7 @@ def noop(api: Any, tool: str, m: int, repeat: int, work: Path, projects: list[st
         check(t.exit_code == 0, f"{tool} no-op check did not exit 0: {t.note}")
     check({r["Id"] for r in owned(api, project)} == ids, f"{tool}: the no-op changed containers")
     teardown(api, project)
-    return Measure(statistics.median(t.seconds for t in times), counted.calls, counted.by_call,
-                   best=min(t.seconds for t in times),
-                   note=f"median of {repeat}: " + ", ".join(f"{t.seconds:.3f}" for t in times))
+    return median_of(times, counted=counted)
 
 
 # -- report -----------------------------------------------------------------------------------

@@ -156,13 +156,18 @@ def native_watch(tmp_path: Path, watch_archive: Path) -> Iterator[NativeWatch]:
             assert not left, f"down left: {left}"
 
 
-def test_native_watch_recreates_on_spec_edit(native_watch: NativeWatch) -> None:
-    nw = native_watch
-    web = nw.name("web")
+def _start_web(nw: NativeWatch) -> tuple[Service, dict[str, Any]]:
+    """Container ``web`` with A=1, the service started; (service, its running row)."""
     nw.write("web", {"A": "1"})
     svc = nw.start()
     svc.wait_ready(timeout=DEADLINE)
-    first = wait_for(lambda: running(nw, "web"), "web running", timeout=DEADLINE, step=0.3)
+    return svc, wait_for(lambda: running(nw, "web"), "web running", timeout=DEADLINE, step=0.3)
+
+
+def test_native_watch_recreates_on_spec_edit(native_watch: NativeWatch) -> None:
+    nw = native_watch
+    web = nw.name("web")
+    svc, first = _start_web(nw)
     assert "A=1" in nw.cli("exec", web, "--", "env").stdout
     svc.wait_event("action", resource=web, object="container", action="create")
 
@@ -187,10 +192,7 @@ def test_native_watch_recreates_on_spec_edit(native_watch: NativeWatch) -> None:
 def test_native_watch_restarts_a_killed_container(native_watch: NativeWatch) -> None:
     nw = native_watch
     web = nw.name("web")
-    nw.write("web", {"A": "1"})
-    svc = nw.start()
-    svc.wait_ready(timeout=DEADLINE)
-    before = wait_for(lambda: running(nw, "web"), "web running", timeout=DEADLINE, step=0.3)
+    svc, before = _start_web(nw)
     svc.wait_event("pass", pred=lambda e: e["changed"] and e["failed"] == 0)
     # the pid is the container's init, inside the container's own pid namespace
     assert os.readlink(f"/proc/{before['pid']}/ns/pid") != os.readlink("/proc/self/ns/pid")
