@@ -224,7 +224,7 @@ def main() -> int:
             time.sleep(1.0)
 
         # a different container each time: killing one container 10 times in a row is a
-        # crash loop, which the service rightly backs off (see controller.backoff)
+        # crash loop, which the service rightly backs off (see controller.service.backoff)
         heal: list[float] = []
         for i in range(args.repeat):
             victim = client.containers.get(names[1 + i % (len(names) - 1)])

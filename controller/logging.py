@@ -5,7 +5,7 @@ TTY, JSON lines otherwise or with ``--log-format json``; logs go to stderr so
 that stdout stays for command output (plans, JSON). Other modules log with
 ``structlog.get_logger("dockwright")`` and bind ``reconcile_id``, ``project``,
 ``resource`` and ``action``. Neighbours: ``controller.cli`` /
-``controller.commands.*`` (callers), ``controller.reconcile`` (binds context).
+``controller.commands.*`` (callers), ``controller.execution.reconcile`` (binds context).
 """
 
 from __future__ import annotations

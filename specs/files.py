@@ -3,7 +3,7 @@
 Role: the parts of loading that need no models (so no pydantic): the list of
 spec files below a root and the ``.env`` file that, with the environment,
 feeds ``${VAR}`` interpolation. ``specs.loader`` builds on them; the
-controller's snapshot (``controller.snapshot``) uses them to decide, without
+controller's snapshot (``controller.desired.snapshot``) uses them to decide, without
 loading anything, whether a directory is still what an earlier run loaded.
 :func:`present` is the one test of whether a file the specs refer to exists: the
 cross-file checks record each answer (``SpecSet.checked``) and the snapshot asks

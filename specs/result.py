@@ -6,7 +6,7 @@ located errors. The controller freezes the resources of a file with errors
 (principle 5) and converges the rest. Neighbours: produced by
 ``specs.loader.load_dir`` (per-file parsing) and ``specs.validate``
 (cross-file checks, whose errors are attached to the files involved);
-consumed by ``controller.desired`` and the CLI's ``validate`` command.
+consumed by ``controller.desired.state`` and the CLI's ``validate`` command.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class SpecSet:
     files: tuple[FileResult, ...] = ()
     project: Project | None = None  # the [project] table; the loader always sets it
     errors: tuple[SpecError, ...] = ()  # directory-level problems (e.g. two [project] tables)
-    summary: bool = False  # files without their resources (a snapshot hit, controller.snapshot)
+    # files without their resources (a snapshot hit, controller.desired.snapshot)
+    summary: bool = False
     # (kind, path, present) of every file the cross-file checks looked for (specs.files)
     checked: tuple[tuple[str, str, bool], ...] = ()
 

@@ -7,8 +7,8 @@ when a spec file is invalid or an action failed (after converging the rest);
 ``apply --dry-run`` behaves like ``diff``; ``status`` shows desired vs actual
 per resource; ``down`` removes the project's containers and networks
 (named volumes and the containers' anonymous volumes only with
-``--volumes``, ``controller.anonymous``). Neighbours: ``controller.reconcile``,
-``controller.status``, ``controller.render``, ``controller.commands._common``.
+``--volumes``, ``controller.planning.anonymous``). Neighbours: ``controller.execution.reconcile``,
+``controller.execution.status``, ``controller.commands.render``, ``controller.commands._common``.
 Heavy modules (the Docker SDK) load inside the handlers.
 """
 
@@ -64,7 +64,7 @@ def register(sub: Any) -> None:
 
 
 def _options(args: argparse.Namespace) -> Any:
-    from controller.reconcile import Options
+    from controller.execution.reconcile import Options
 
     return Options(prune=args.prune, prune_volumes=args.prune_volumes,
                    allow_mass_delete=args.allow_mass_delete, concurrency=args.concurrency,
@@ -73,13 +73,13 @@ def _options(args: argparse.Namespace) -> Any:
 
 def run_diff(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
-    from controller.prefetch import Listing
+    from controller.planning.prefetch import Listing
 
     check_spec_dir(args.dir)
     driver = open_runtime(args)
     listing = Listing(driver)  # the daemon answers while the specs load
-    from controller.reconcile import prepare
-    from controller.render import render_plan
+    from controller.commands.render import render_plan
+    from controller.execution.reconcile import prepare
 
     try:
         prepared = prepare(args.dir, driver, project=args.project, options=_options(args),
@@ -105,10 +105,10 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         return run_diff(args)
     from controller.commands._common import check_concurrency, check_spec_dir, open_runtime
-    from controller.lock import project_lock
-    from controller.reconcile import reconcile
-    from controller.render import SYMBOL
-    from controller.specload import recipe_of
+    from controller.commands.render import SYMBOL
+    from controller.desired.specload import recipe_of
+    from controller.execution.reconcile import reconcile
+    from controller.service.lock import project_lock
 
     # Structured logs only when asked for (--log-format, -v): the progress lines (failures
     # included) are the one-shot output, and importing structlog costs start-up time.
@@ -146,7 +146,7 @@ def run_apply(args: argparse.Namespace) -> int:
             (bound.debug if event["ok"] else bound.warning)("action", ok=event["ok"], **fields)
         if args.output == "json":
             return
-        from controller.plan import Kind
+        from controller.planning.plan import Kind
 
         kind = Kind(event["action"])
         if kind in (Kind.NOOP,) and not event.get("detail"):
@@ -191,12 +191,12 @@ def run_apply(args: argparse.Namespace) -> int:
 
 def run_status(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime
-    from controller.prefetch import Listing
+    from controller.planning.prefetch import Listing
 
     check_spec_dir(args.dir)
     driver = open_runtime(args)
     listing = Listing(driver)  # the daemon answers while the specs load
-    from controller.status import status
+    from controller.execution.status import status
 
     try:
         report = status(args.dir, driver, project=args.project, listing=listing)
@@ -220,18 +220,18 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
-    from controller import naming
-    from controller.apply import execute
     from controller.commands._common import open_runtime
-    from controller.desired import DesiredState
-    from controller.observe import observe
-    from controller.plan import plan_down
-    from controller.render import action_line
-    from controller.specload import load
+    from controller.commands.render import action_line
+    from controller.desired import naming
+    from controller.desired.specload import load
+    from controller.desired.state import DesiredState
+    from controller.execution.apply import execute
+    from controller.planning.observe import observe
+    from controller.planning.plan import plan_down
 
     specs = load(args.dir)
     project = naming.project_name(args.dir, specs, args.project)
-    from controller.lock import project_lock
+    from controller.service.lock import project_lock
 
     driver = open_runtime(args)
     try:
@@ -240,7 +240,7 @@ def run_down(args: argparse.Namespace) -> int:
             observed = observe(driver, DesiredState(project, None))
             anonymous = None
             if args.volumes:  # like `docker-compose down -v`: the containers' own volumes too
-                from controller.anonymous import of_containers
+                from controller.planning.anonymous import of_containers
 
                 anonymous = of_containers(driver, [s.id for s in observed.containers.values()])
             plan = plan_down(observed, volumes=args.volumes, anonymous=anonymous)

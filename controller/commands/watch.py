@@ -1,10 +1,10 @@
 """``dockwright watch DIR``: run the reconciling service in the foreground.
 
-Role: the CLI face of ``controller.loop.WatchService``. It parses the
+Role: the CLI face of ``controller.service.loop.WatchService``. It parses the
 service's options, picks the spec source (a folder, or ``--git`` through
-``controller.gitsource``), takes the project's lock (``controller.lock``;
+``controller.service.gitsource``), takes the project's lock (``controller.service.lock``;
 ``--wait-lock`` waits for the holder instead of failing), optionally serves
-``controller.httpd`` on ``--listen``, and runs until SIGTERM/SIGINT, then
+``controller.service.httpd`` on ``--listen``, and runs until SIGTERM/SIGINT, then
 stops cleanly and exits 0 (containers keep running). SIGHUP asks for a pass.
 Neighbours: ``controller.cli`` (dispatch, global ``--project``, ``--runtime``,
 ``--state-dir``, ``--log-format``, ``-v``), ``runtime.registry`` (the driver).
@@ -68,12 +68,12 @@ def run_watch(args: argparse.Namespace) -> int:
     gc.enable()  # the CLI turns it off for one-shot commands; a service runs for months
     import structlog
 
+    from controller.desired.naming import project_name, sanitise_project
     from controller.errors import ControllerError, LockHeld
-    from controller.gitsource import GitSource, repo_name
-    from controller.lock import describe_holder, project_lock
     from controller.logging import setup
-    from controller.loop import WatchConfig, WatchService
-    from controller.naming import project_name, sanitise_project
+    from controller.service.gitsource import GitSource, repo_name
+    from controller.service.lock import describe_holder, project_lock
+    from controller.service.loop import WatchConfig, WatchService
     from runtime.registry import open_driver
     from specs.loader import load_dir
 
@@ -145,7 +145,7 @@ def run_watch(args: argparse.Namespace) -> int:
         service = WatchService(config, driver_factory, git=git)
         server = None
         if args.listen:
-            from controller.httpd import StatusServer, parse_listen
+            from controller.service.httpd import StatusServer, parse_listen
 
             host, port = parse_listen(args.listen)
             server = StatusServer(service, host, port)

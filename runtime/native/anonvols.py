@@ -8,7 +8,7 @@ record lists them in ``fresh_volumes`` BEFORE any of them is created, so
 :func:`drop_fresh` can remove the ones of a create that failed or whose
 process died (``gc.teardown`` of a record still ``creating``). A removed
 container keeps them (only ``down --volumes`` removes them, through
-``controller.anonymous``); :func:`reported` gives them back as
+``controller.planning.anonymous``); :func:`reported` gives them back as
 ``ContainerInfo.anonymous_volumes``, inherited ones included, as the Docker
 driver does, so the controller carries them over to a replacement, which then
 mounts them by name. Neighbours: ``containers`` (create), ``gc`` (teardown),

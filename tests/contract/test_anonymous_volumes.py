@@ -9,7 +9,7 @@ no-op, ``down`` keeps the volumes and ``down --volumes`` removes them (the
 steps of ``dockwright down``). The Docker-only CLI version, with a failed
 recreate's rollback, is ``tests/integration/test_anonymous_volumes.py``.
 Neighbours: ``tests/contract/conftest.py`` (drivers, the busybox image),
-``tests/images.py`` (the ``VOLUME`` image), ``controller.anonymous``,
+``tests/images.py`` (the ``VOLUME`` image), ``controller.planning.anonymous``,
 ``runtime.native.anonvols``.
 """
 
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from controller.anonymous import of_containers
-from controller.apply import execute
-from controller.desired import DesiredState
-from controller.observe import observe
-from controller.plan import plan_down
-from controller.reconcile import Options, PassResult, reconcile
+from controller.desired.state import DesiredState
+from controller.execution.apply import execute
+from controller.execution.reconcile import Options, PassResult, reconcile
+from controller.planning.anonymous import of_containers
+from controller.planning.observe import observe
+from controller.planning.plan import plan_down
 from runtime.driver import Driver
 from runtime.errors import RuntimeError_
 from runtime.types import ContainerInfo

@@ -7,7 +7,7 @@ never stopped (same id, same start time). Overlap is observed by polling the
 driver's list while the pass runs in a thread. The Docker-only CLI version,
 which reads the order from the daemon's events, is
 ``tests/integration/test_update_order.py``. Neighbours:
-``tests/contract/conftest.py`` (drivers, the busybox image), ``controller.replace``.
+``tests/contract/conftest.py`` (drivers, the busybox image), ``controller.execution.replace``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.reconcile import PassResult, reconcile
+from controller.execution.reconcile import PassResult, reconcile
 from runtime.driver import Driver
 from runtime.types import LABEL_PROJECT, State
 from tests.conftest import cleanup_project

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.apply import ActionOutcome, execute
-from controller.plan import Plan
-from controller.reconcile import Options, prepare
+from controller.execution.apply import ActionOutcome, execute
+from controller.execution.reconcile import Options, prepare
+from controller.planning.plan import Plan
 from runtime.fake import FakeDriver
 
 IMAGE = "dockwright-test/busybox:latest"

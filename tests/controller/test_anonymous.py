@@ -1,4 +1,4 @@
-"""Anonymous volumes (``controller.anonymous``): which are carried, what compare sees.
+"""Anonymous volumes (``controller.planning.anonymous``): which are carried, what compare sees.
 
 Pure cases: an old container's anonymous volumes are carried to the image's
 ``VOLUME`` paths and to ``"/x"`` mounts, never over a named volume, bind or
@@ -9,11 +9,11 @@ volumes Docker named itself; ``down --volumes`` plans their removal.
 
 from __future__ import annotations
 
-from controller.anonymous import carry, live_mounts
-from controller.compare import compare
-from controller.desired import DesiredContainer, DesiredImage
-from controller.observe import Observed
-from controller.plan import Kind, plan_down
+from controller.desired.state import DesiredContainer, DesiredImage
+from controller.planning.anonymous import carry, live_mounts
+from controller.planning.compare import compare
+from controller.planning.observe import Observed
+from controller.planning.plan import Kind, plan_down
 from runtime.docker.convert import container_info
 from runtime.types import (
     ContainerConfig,

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from controller import waits
-from controller.apply import execute
-from controller.plan import Kind
+from controller.execution import waits
+from controller.execution.apply import execute
+from controller.planning.plan import Kind
 from runtime.errors import InvalidRequest
 from runtime.types import Health, State
 from tests.controller.helpers import container, converge, fake, plan_of, rows, write

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from controller.compare import RULES, Update, compare, expected
-from controller.desired import DesiredContainer, DesiredImage
+from controller.desired.state import DesiredContainer, DesiredImage
+from controller.planning.compare import RULES, Update, compare, expected
 from runtime.types import (
     ContainerConfig,
     ContainerInfo,

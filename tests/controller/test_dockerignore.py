@@ -1,9 +1,9 @@
-"""``.dockerignore`` rules (``controller.dockerignore``) and the build-context digest.
+"""``.dockerignore`` rules (``controller.desired.dockerignore``) and the build-context digest.
 
 The matcher tables follow moby's ``patternmatcher_test.go`` and
 ``ignorefile_test.go``; the walk tables follow docker-py's
 ``tests/unit/utils_build_test.py`` (``ExcludePathsTest``). Neighbours:
-``controller.hashing.tree_digest``; the end-to-end check against a real daemon
+``controller.desired.hashing.tree_digest``; the end-to-end check against a real daemon
 is ``tests/integration/test_dockerignore.py``.
 """
 
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from controller import dockerignore
-from controller.dockerignore import BadPattern, PatternMatcher, parse
-from controller.hashing import tree_digest
+from controller.desired import dockerignore
+from controller.desired.dockerignore import BadPattern, PatternMatcher, parse
+from controller.desired.hashing import tree_digest
 
 # (pattern, path, excluded) — moby TestMatches / TestMatch, MatchesOrParentMatches semantics.
 SINGLE = [

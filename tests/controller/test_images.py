@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.plan import Kind
+from controller.planning.plan import Kind
 from tests.controller.helpers import converge, fake, plan_of, rows, write
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from controller import logging as dwlog
-from controller.gitrev import revision
-from controller.naming import instance_names, project_name, sanitise_project
-from controller.observe import observe
-from controller.plan import Kind, plan_down
-from controller.render import render_plan
+from controller.commands.render import render_plan
+from controller.desired.gitrev import revision
+from controller.desired.naming import instance_names, project_name, sanitise_project
+from controller.planning.observe import observe
+from controller.planning.plan import Kind, plan_down
 from tests.controller.helpers import container, converge, fake, plan_of, write
 
 
@@ -73,7 +73,7 @@ def test_down_removes_containers_and_networks_keeps_volumes(tmp_path: Path) -> N
     root = write(tmp_path, {"a.toml": '[volume.v]\n' + container("a", 'volumes = ["v:/v"]')})
     driver = fake()
     converge(root, driver)
-    from controller.desired import DesiredState
+    from controller.desired.state import DesiredState
 
     plan = plan_down(observe(driver, DesiredState("t", None)))
     assert sorted((a.kind, a.name) for a in plan.actions) == sorted([

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import PlanRefused
-from controller.plan import Kind
+from controller.planning.plan import Kind
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, ContainerConfig
 from tests.controller.helpers import IMAGE, container, converge, fake, plan_of, rows, write
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from controller.reconcile import Options, reconcile
-from controller.status import status
+from controller.execution.reconcile import Options, reconcile
+from controller.execution.status import status
 from runtime.errors import InvalidRequest, Unavailable
 from tests.controller.helpers import container, fake, write
 

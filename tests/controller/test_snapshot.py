@@ -1,4 +1,5 @@
-"""Recipe snapshots (``controller.snapshot``, through ``controller.specload``): a hit
+"""Recipe snapshots (``controller.desired.snapshot``, through ``controller.desired.specload``): a
+hit
 gives exactly the desired state of a full load, everything a full load depends on
 invalidates it, and no secret reaches the disk.
 
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from controller import snapshot
-from controller.desired import realise
-from controller.specload import recipe_of
+from controller.desired import snapshot
+from controller.desired.specload import recipe_of
+from controller.desired.state import realise
 from specs import loader
 
 ROOT = Path(__file__).resolve().parent.parent.parent

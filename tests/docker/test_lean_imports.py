@@ -2,11 +2,11 @@
 
 Runs the real CLI in a subprocess against the real daemon and lists the modules
 it imported: the docker SDK (requests, urllib3; the JSON calls go through
-``runtime.docker.http`` on the local socket), the executor (``controller.apply``)
+``runtime.docker.http`` on the local socket), the executor (``controller.execution.apply``)
 and structlog stay unloaded; pydantic too when no spec file changed since the last
-run (the recipe comes from its snapshot, ``controller.snapshot``). Speed itself is
+run (the recipe comes from its snapshot, ``controller.desired.snapshot``). Speed itself is
 measured in ``bench/``, never here. Neighbours: ``runtime.docker.http``,
-``controller.commands.converge``, ``controller.prefetch``, ``controller.specload``.
+``controller.commands.converge``, ``controller.planning.prefetch``, ``controller.desired.specload``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HEAVY = ("docker", "requests", "urllib3", "controller.apply", "structlog")
+HEAVY = ("docker", "requests", "urllib3", "controller.execution.apply", "structlog")
 RUN = ("import atexit, json, sys; from controller.cli import main\n"
        "atexit.register(lambda: sys.stderr.write('MODULES=' + json.dumps(sorted(sys.modules))))\n"
        "sys.exit(main(sys.argv[1:]))")

@@ -7,7 +7,7 @@ recreate carries them again, the next ``diff`` is a no-op, a failed recreate
 rolls back with the data in place, ``down`` keeps the volumes and
 ``down --volumes`` removes them (like ``docker-compose down -v``).
 Neighbours: ``tests/integration/conftest.py`` (CLI runner, projects,
-cleanup), ``controller.anonymous`` (what is tested).
+cleanup), ``controller.planning.anonymous`` (what is tested).
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def test_a_new_link_updates_the_target_in_place(project: Project) -> None:
 
 def test_a_reverted_in_place_update_is_not_missed(project: Project) -> None:
     """Labels keep the creation-time values; after an in-place update, changing back to
-    them is still a change (the ledger of in-place updates, controller/ledger.py)."""
+    them is still a change (the ledger of in-place updates, controller/planning/ledger.py)."""
     p = project
     p.write("a.toml", loop_container(p.n("a"), restart='"always"'))
     p.apply_ok()

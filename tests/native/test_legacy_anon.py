@@ -27,12 +27,12 @@ from typing import Any
 
 import pytest
 
-from controller.anonymous import of_containers
-from controller.apply import execute
-from controller.desired import DesiredState
-from controller.observe import observe
-from controller.plan import plan_down
-from controller.reconcile import Options, reconcile
+from controller.desired.state import DesiredState
+from controller.execution.apply import execute
+from controller.execution.reconcile import Options, reconcile
+from controller.planning.anonymous import of_containers
+from controller.planning.observe import observe
+from controller.planning.plan import plan_down
 from runtime.errors import RuntimeError_
 from runtime.native import legacyanon
 from runtime.native.driver import NativeDriver

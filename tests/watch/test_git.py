@@ -2,7 +2,7 @@
 a file:// URL, a commit, ``POST /hooks/git``, and the new revision converged
 and recorded (container label, ``/status``, logs). No network needed.
 
-Neighbours: ``controller.gitsource``, ``controller.httpd``; helpers in
+Neighbours: ``controller.service.gitsource``, ``controller.service.httpd``; helpers in
 ``tests/watch/helpers.py``.
 """
 

@@ -3,7 +3,7 @@ socket, data root, exec root and containerd, no bridge, no iptables) that the
 test stops and starts again. The shared daemon other tests use is never
 touched. The service must log the outage, survive, reconnect and converge.
 
-Neighbours: ``controller.loop`` (runtime handling), ``controller.triggers``
+Neighbours: ``controller.service.loop`` (runtime handling), ``controller.service.triggers``
 (event stream re-subscription); helpers in ``tests/watch/helpers.py``.
 """
 

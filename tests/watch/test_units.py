@@ -2,8 +2,9 @@
 crash loops, metrics text, the project lock, the spec-dir debounce, and the
 git source against a real local bare repository.
 
-Neighbours: ``controller.queue``, ``controller.backoff``, ``controller.metrics``,
-``controller.lock``, ``controller.triggers``, ``controller.gitsource``; the
+Neighbours: ``controller.service.queue``, ``controller.service.backoff``,
+``controller.service.metrics``,
+``controller.service.lock``, ``controller.service.triggers``, ``controller.service.gitsource``; the
 service as a whole is tested in ``test_service.py``.
 """
 
@@ -18,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from controller.backoff import Backoff, CrashLoops
 from controller.errors import LockHeld
-from controller.gitsource import GitSource
-from controller.lock import lock_path, project_lock
-from controller.metrics import Registry, WatchMetrics
-from controller.queue import ShutDown, WorkQueue
-from controller.triggers import Debouncer, SpecWatcher, ignored
+from controller.service.backoff import Backoff, CrashLoops
+from controller.service.gitsource import GitSource
+from controller.service.lock import lock_path, project_lock
+from controller.service.metrics import Registry, WatchMetrics
+from controller.service.queue import ShutDown, WorkQueue
+from controller.service.triggers import Debouncer, SpecWatcher, ignored
 from tests.watch.helpers import parse_prometheus
 
 

@@ -1,0 +1,166 @@
+"""Spec models -> :class:`~controller.desired.recipe.Recipe`: the pure half of the desired state.
+
+Role: maps a loaded, valid spec directory onto runtime value types for one
+project: project defaults applied, replicas named, links turned into aliases
+on ``<project>_default``, env kept as steps (secrets are read later, by
+``controller.desired.state``). Pure: reads no file and no environment variable, so
+its result can be kept by ``controller.desired.snapshot``. The only controller module
+that reads spec models besides the loader's callers (it imports pydantic).
+Neighbours: input ``specs.result.SpecSet``; output ``controller.desired.recipe``;
+names from ``controller.desired.naming``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from controller.desired import naming
+from controller.desired.recipe import ContainerRecipe, DesiredImage, EnvStep, ObjectRecipe, Recipe
+from runtime.types import (
+    ContainerConfig,
+    HealthSpec,
+    MountSpec,
+    NetworkAttach,
+    NetworkConfig,
+    PortBinding,
+    ResourceSpec,
+    RestartSpec,
+    VolumeConfig,
+    pairs,
+)
+from specs.models import Container, EnvFromFile, EnvFromHost, Network, Volume, default_project
+from specs.result import Resource, SpecSet
+
+
+class _Normaliser:
+    def __init__(self, specs: SpecSet, project: str) -> None:
+        self.specs, self.project = specs, project
+        self.defaults = (specs.project or default_project()).defaults
+        self.network = naming.default_network(project)
+        containers = specs.resources("container")
+        self.aliases: dict[str, set[str]] = {}
+        self.linked: set[str] = set()
+        self.conditions: dict[str, set[str]] = {}
+        for res in containers:
+            spec = _container(res)
+            for link in spec.links:
+                self.linked |= {res.name, link.target}
+                if link.alias != link.target:
+                    self.aliases.setdefault(link.target, set()).add(link.alias)
+            for dep, cond in spec.depends_on.items():
+                self.conditions.setdefault(dep, set()).add(cond)
+        self.replicas = {r.name: _container(r).replicas for r in containers}
+
+    def image(self, res: Resource, spec: Container) -> DesiredImage:
+        img = spec.image
+        pull = img.pull
+        if "pull" not in img.model_fields_set and self.defaults.pull:
+            pull = self.defaults.pull
+        if img.build:
+            return DesiredImage(
+                ref=img.ref or naming.image_tag(self.project, res.name), source="build",
+                pull=pull, context=img.build, dockerfile=img.dockerfile,
+                args=pairs(dict(img.args)))
+        if img.archive:
+            return DesiredImage(ref=img.ref or "", source="archive", pull=pull,
+                                archive=img.archive)
+        return DesiredImage(ref=img.ref or "", source="ref", pull=pull)
+
+    @staticmethod
+    def env(spec: Container) -> tuple[EnvStep, ...]:
+        steps = [EnvStep("env_file", "", path) for path in spec.env_file]
+        for key, value in spec.env.items():
+            if isinstance(value, EnvFromFile):
+                steps.append(EnvStep("secret", key, value.file))
+            elif isinstance(value, EnvFromHost):
+                steps.append(EnvStep("host", key, value.env))
+            else:
+                steps.append(EnvStep("value", key, value))
+        return tuple(steps)
+
+    def networks(self, name: str, spec: Container) -> tuple[NetworkAttach, ...]:
+        wanted: dict[str, set[str]] = {}
+        for net, attach in spec.networks.items():
+            runtime_name = self.network if net == "default" else net
+            wanted.setdefault(runtime_name, set()).update(attach.aliases)
+        if not spec.networks or name in self.linked:
+            wanted.setdefault(self.network, set())
+        if self.network in wanted:
+            wanted[self.network] |= self.aliases.get(name, set())
+        return tuple(NetworkAttach(net, tuple(sorted(aliases)))
+                     for net, aliases in sorted(wanted.items()))
+
+    def container(self, res: Resource) -> ContainerRecipe:
+        spec = _container(res)
+        defaults = self.defaults
+        restart = spec.restart or defaults.restart
+        res_spec = spec.resources
+        if defaults.resources is not None:
+            d = defaults.resources
+            res_spec = res_spec.model_copy(update={
+                "memory": res_spec.memory if res_spec.memory is not None else d.memory,
+                "cpus": res_spec.cpus if res_spec.cpus is not None else d.cpus,
+                "pids": res_spec.pids if res_spec.pids is not None else d.pids})
+        stop_timeout = spec.stop_timeout if spec.stop_timeout is not None \
+            else defaults.stop_timeout
+        hc = spec.healthcheck
+        vfrom = tuple((naming.instance_names(v.container, self.replicas.get(v.container, 1))[0]
+                       if self.replicas.get(v.container, 1) else v.container, v.read_only)
+                      for v in spec.volumes_from)
+        image = self.image(res, spec)
+        config = ContainerConfig(
+            name=res.name, image=image.ref, command=spec.command, entrypoint=spec.entrypoint,
+            workdir=spec.workdir, user=spec.user, hostname=spec.hostname,
+            labels=pairs({**defaults.labels, **spec.labels}),
+            ports=tuple(PortBinding(p.container, p.protocol, p.ip or "", p.host)
+                        for p in spec.ports),
+            mounts=tuple(MountSpec(m.type, m.target, m.source, m.read_only, m.size)
+                         for m in spec.volumes),
+            volumes_from=vfrom, networks=self.networks(res.name, spec),
+            restart=RestartSpec(restart.name, restart.max_retries) if restart else RestartSpec(),
+            healthcheck=HealthSpec(hc.test, hc.interval, hc.timeout, hc.retries,
+                                   hc.start_period) if hc else None,
+            resources=ResourceSpec(res_spec.memory, res_spec.cpus, res_spec.pids),
+            stdin_open=spec.stdin_open, tty=spec.tty, stop_signal=spec.stop_signal,
+            stop_timeout=stop_timeout)
+        return ContainerRecipe(
+            resource=res.name, file=res.file,
+            names=tuple(naming.instance_names(res.name, spec.replicas)), config=config,
+            image=image, env=self.env(spec), state=spec.state,
+            depends_on=tuple(sorted(spec.depends_on.items())),
+            links=tuple(dict.fromkeys(link.target for link in spec.links)),
+            volumes_from=tuple(v.container for v in spec.volumes_from),
+            update_order=spec.update_order)
+
+
+def _container(res: Resource) -> Container:
+    assert isinstance(res.spec, Container)
+    return res.spec
+
+
+def _volume(res: Resource) -> ObjectRecipe:
+    spec = res.spec
+    assert isinstance(spec, Volume)
+    return ObjectRecipe(res.name, res.file, VolumeConfig(
+        res.name, spec.driver, pairs(dict(spec.driver_opts)), pairs(dict(spec.labels))),
+        spec.external)
+
+
+def _network(res: Resource) -> ObjectRecipe:
+    spec = res.spec
+    assert isinstance(spec, Network)
+    return ObjectRecipe(res.name, res.file, NetworkConfig(
+        res.name, spec.driver, spec.internal, spec.subnet, pairs(dict(spec.labels))),
+        spec.external)
+
+
+def normalise(specs: SpecSet, project: str) -> Recipe:
+    """The recipe of a loaded spec directory for one project (frozen files left out)."""
+    n = _Normaliser(specs, project)
+    return Recipe(
+        project=project, root=str(Path(specs.root).resolve()),
+        containers=tuple(n.container(r) for r in specs.resources("container")),
+        volumes=tuple(_volume(r) for r in specs.resources("volume")),
+        networks=tuple(_network(r) for r in specs.resources("network")),
+        frozen=specs.frozen(), invalid_files=frozenset(specs.invalid_files()),
+        conditions=tuple(sorted((k, frozenset(v)) for k, v in n.conditions.items())))

@@ -1,0 +1,87 @@
+"""The desired state before it meets the host: what the spec files alone determine.
+
+Role: the first half of "validated model -> desired state" (DESIGN.md). A
+:class:`Recipe` is a pure function of the spec files (and the variables their
+interpolation used): configs normalised onto ``runtime.types``, image sources,
+ordering facts, and each container's env as *steps* (a literal, a secret file,
+a host variable, an env_file) rather than values. It holds no secret and no
+file content, so ``controller.desired.snapshot`` may keep it on disk between runs.
+``controller.desired.state`` realises it against the host (reads the steps, digests
+referenced files, adds ownership labels and hashes). Built from spec models
+by ``controller.desired.normalise``; these value types import no pydantic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runtime.types import ContainerConfig, NetworkConfig, Pairs, VolumeConfig
+
+
+@dataclass(frozen=True)
+class DesiredImage:
+    """Where a container's image comes from and how to get it."""
+
+    ref: str  # the reference containers are created from ("" = archive without a ref)
+    source: str  # "ref" | "build" | "archive"
+    pull: str = "missing"  # missing | always | never
+    context: str | None = None
+    dockerfile: str | None = None
+    args: Pairs = ()
+    archive: str | None = None
+    digest: str | None = None  # content digest of the build context or the archive
+
+    @property
+    def key(self) -> str:
+        return self.ref or f"archive:{self.archive}"
+
+
+@dataclass(frozen=True)
+class EnvStep:
+    """One entry of a container's env, in order: env_files first, then ``env``."""
+
+    kind: str  # "env_file" (value: path) | "secret" (value: path) | "host" (value: variable)
+    #            | "value" (value: the literal)
+    key: str  # the variable set ("" for an env_file, which sets what it holds)
+    value: str
+
+
+@dataclass(frozen=True)
+class ContainerRecipe:
+    """One container resource (all its replicas)."""
+
+    resource: str
+    file: str  # relative to the spec directory
+    names: tuple[str, ...]  # instance names: NAME, or NAME-1..NAME-N
+    config: ContainerConfig  # name = the resource; env empty; labels: the user's only
+    image: DesiredImage  # digest not yet computed
+    env: tuple[EnvStep, ...] = ()
+    state: str = "running"
+    depends_on: tuple[tuple[str, str], ...] = ()
+    links: tuple[str, ...] = ()
+    volumes_from: tuple[str, ...] = ()
+    update_order: str = "stop-first"  # | "start-first" (on a recreate; never hashed)
+
+
+@dataclass(frozen=True)
+class ObjectRecipe:
+    """A declared volume or network; labels: the user's only."""
+
+    name: str
+    file: str
+    config: VolumeConfig | NetworkConfig
+    external: bool = False
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A spec directory normalised for one project, before reading anything it refers to."""
+
+    project: str
+    root: str  # the spec directory, resolved
+    containers: tuple[ContainerRecipe, ...] = ()
+    volumes: tuple[ObjectRecipe, ...] = ()
+    networks: tuple[ObjectRecipe, ...] = ()  # declared ones; the project network is added
+    frozen: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of invalid files
+    invalid_files: frozenset[str] = frozenset()
+    conditions: tuple[tuple[str, frozenset[str]], ...] = ()  # resource -> conditions asked

@@ -1,0 +1,308 @@
+"""Execution: run a plan's actions as a DAG on a bounded thread pool.
+
+Role: the arrow "plan -> execution -> runtime driver calls" of DESIGN.md.
+Independent actions run in parallel (``concurrency`` workers); an action
+starts only when every action it depends on succeeded; a failure skips only
+its dependents, the rest still converges. Container recreation is safe (a
+failed update never leaves nothing running, no volume is removed): stop-first
+or start-first, in ``controller.execution.replace``. Waiting for ``depends_on``
+conditions (started / healthy / completed) lives in ``controller.execution.waits``.
+Neighbours: executes a ``controller.planning.plan.Plan`` through a
+``runtime.driver.Driver``; called by ``controller.execution.reconcile``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from controller.desired import naming
+from controller.desired.state import DesiredContainer, DesiredImage
+from controller.execution.replace import ActionFailed, replace_container
+from controller.execution.waits import Poller, wait_for
+from controller.planning import anonymous, ledger
+from controller.planning.plan import Action, Kind, Plan
+from runtime.driver import Driver
+from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
+from runtime.types import ContainerInfo, ImageInfo
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """How one action ended. ``detail`` notes what happened besides the plan."""
+
+    action: Action
+    ok: bool
+    error: str | None = None
+    duration: float = 0.0
+    detail: str = ""
+    retry_after: float | None = None  # set when the failure was transient
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action.id, "kind": self.action.kind.value, "ok": self.ok,
+                "error": self.error, "duration": round(self.duration, 3), "detail": self.detail}
+
+
+Progress = Callable[[Action, ActionOutcome | None], None]  # outcome None: the action starts
+
+
+class Executor:
+    """Runs one plan once. Thread-safe use of the driver is assumed."""
+
+    def __init__(self, driver: Driver, plan: Plan, *, concurrency: int = 16,
+                 progress: Progress | None = None) -> None:
+        self.driver, self.plan = driver, plan
+        self.concurrency = max(1, concurrency)
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.image_ids: dict[str, str] = dict(plan.images)
+        self.image_refs: dict[str, str] = {}
+        self.image_infos: dict[str, ImageInfo] = {}  # fetched in this run, by image key
+        self.poller = Poller(driver, plan.project)
+        self.desired: dict[str, DesiredContainer] = {
+            a.name: a.container for a in plan.actions if a.container is not None}
+
+    # scheduling ---------------------------------------------------------------
+    def run(self) -> list[ActionOutcome]:
+        actions = {a.id: a for a in self.plan.actions}
+        waiting = {a.id: {d for d in a.depends_on if d in actions} for a in actions.values()}
+        dependents: dict[str, list[str]] = {}
+        for aid, deps in waiting.items():
+            for d in deps:
+                dependents.setdefault(d, []).append(aid)
+        outcomes: dict[str, ActionOutcome] = {}
+        failed: dict[str, str] = {}  # action id -> failed dependency
+        with ThreadPoolExecutor(max_workers=self.concurrency,
+                                thread_name_prefix="dw-apply") as pool:
+            running: dict[Future[ActionOutcome], str] = {}
+
+            def launch(aid: str) -> None:
+                blocker = failed.get(aid)
+                if blocker is not None:
+                    outcome = ActionOutcome(actions[aid], False, f"skipped: {blocker} failed")
+                    finish(aid, outcome)
+                else:
+                    running[pool.submit(self.execute, actions[aid])] = aid
+
+            def finish(aid: str, outcome: ActionOutcome) -> None:
+                outcomes[aid] = outcome
+                if self.progress is not None:
+                    self.progress(outcome.action, outcome)
+                for child in dependents.get(aid, []):
+                    if not outcome.ok and self.blocks(actions[aid], actions[child]):
+                        failed.setdefault(child, aid)
+                    waiting[child].discard(aid)
+                    if not waiting[child]:
+                        launch(child)
+
+            for aid in [a for a, deps in waiting.items() if not deps]:
+                launch(aid)
+            while running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(running.pop(future), future.result())
+        for aid in actions:  # a cycle would leave some unscheduled: report, never hang
+            if aid not in outcomes:
+                outcomes[aid] = ActionOutcome(actions[aid], False, "dependency cycle")
+        return [outcomes[a.id] for a in self.plan.actions]
+
+    @staticmethod
+    def blocks(failed: Action, child: Action) -> bool:
+        """A failed image fetch blocks only creations; the rest can go on with the old image."""
+        if failed.object == "image":
+            return child.kind in (Kind.CREATE, Kind.RECREATE)
+        return True
+
+    def execute(self, action: Action) -> ActionOutcome:
+        if self.progress is not None and action.changing:
+            self.progress(action, None)
+        start = time.monotonic()
+        try:
+            detail = self.dispatch(action) or ""
+            if action.object == "container" and (action.changing or detail):
+                self.poller.invalidate()  # waiters must not see the container as it was
+        except (RuntimeError_, ActionFailed, OSError) as exc:
+            retry = exc.retry_after if isinstance(exc, Transient) else None
+            return ActionOutcome(action, False, f"{action.kind.value} {action.object} "
+                                 f"{action.name}: {exc}", time.monotonic() - start,
+                                 retry_after=retry)
+        return ActionOutcome(action, True, None, time.monotonic() - start, detail)
+
+    # actions ------------------------------------------------------------------
+    def dispatch(self, a: Action) -> str | None:
+        d = self.driver
+        if a.kind in (Kind.PULL, Kind.BUILD, Kind.LOAD):
+            assert a.image is not None
+            return self.fetch_image(a.kind, a.image)
+        if a.kind is Kind.CREATE_VOLUME:
+            assert a.volume is not None
+            try:
+                d.create_volume(a.volume)
+            except Conflict:
+                return "already exists"
+            return None
+        if a.kind is Kind.CREATE_NETWORK:
+            assert a.network is not None
+            try:
+                d.create_network(a.network)
+            except Conflict:
+                return "already exists"
+            return None
+        if a.kind is Kind.REMOVE_VOLUME:
+            try:
+                d.remove_volume(a.name)
+            except NotFound:
+                return "already gone"
+            return None
+        if a.kind is Kind.REMOVE_NETWORK:
+            try:
+                d.remove_network(a.name)
+            except NotFound:
+                return "already gone"
+            except RuntimeError_ as exc:  # e.g. "active endpoints": never fails the pass
+                return f"not removed, will retry next pass: {exc}"
+            return None
+        if a.kind is Kind.KEEP_VOLUME:
+            return None
+        if a.kind is Kind.REMOVE:
+            try:
+                if a.was_running:  # a graceful stop first: databases flush on SIGTERM
+                    timeout = a.container.config.stop_timeout if a.container else None
+                    d.stop_container(a.observed_id or a.name, timeout=timeout)
+                d.remove_container(a.observed_id or a.name, force=True)
+            except NotFound:
+                return "already gone"
+            return None
+        return self.container_action(a)
+
+    def container_action(self, a: Action) -> str | None:
+        c = a.container
+        if c is None:
+            return None
+        kind, detail = a.kind, None
+        if a.recheck_image and kind in (Kind.NOOP, Kind.START, Kind.UPDATE):
+            new_id = self.image_ids.get(c.image.key)
+            if new_id and a.observed_image and new_id != a.observed_image:
+                kind, detail = Kind.RECREATE, f"recreated: image {c.image.ref} has a new id"
+        if kind is Kind.NOOP:
+            return None
+        if kind is Kind.CREATE:
+            self.create(c)
+        elif kind is Kind.RECREATE:
+            self.recreate(c, a.observed_id, a.was_running)
+        elif kind is Kind.UPDATE:
+            ref = a.observed_id or c.name
+            moved = {ch.field for ch in a.changes}  # networks whose aliases change
+            nets = [n for n in c.config.networks if f"networks.{n.network}.aliases" in moved]
+            self.driver.update_container(ref, restart=c.config.restart,
+                                         resources=c.config.resources, networks=nets or None)
+            if a.observed_id:  # the label keeps the creation-time hash: record the new one
+                ledger.record(self.driver.name, self.plan.project, a.observed_id,
+                              c.update_hash)
+            self.settle_state(c, ref, a.was_running)
+        elif kind is Kind.START:
+            self.wait_deps(c)
+            self.driver.start_container(a.observed_id or c.name)
+        elif kind is Kind.STOP:
+            self.driver.stop_container(a.observed_id or c.name, timeout=c.config.stop_timeout)
+        return detail
+
+    def settle_state(self, c: DesiredContainer, ref: str, was_running: bool) -> None:
+        if c.state == "running" and not was_running:
+            self.wait_deps(c)
+            self.driver.start_container(ref)
+        elif c.state == "stopped" and was_running:
+            self.driver.stop_container(ref, timeout=c.config.stop_timeout)
+
+    def wait_deps(self, c: DesiredContainer) -> None:
+        action = next((a for a in self.plan.actions if a.name == c.name), None)
+        for name, condition in action.waits if action else ():
+            wait_for(self.driver, self.plan.project, name, condition, self.desired.get(name),
+                     poller=self.poller)
+
+    def create(self, c: DesiredContainer) -> str:
+        """Create and (for state "running") start; a container that cannot start is removed."""
+        new_id = self.create_new(c)
+        if c.state == "running":
+            try:
+                self.wait_deps(c)
+                self.driver.start_container(new_id)
+            except (RuntimeError_, ActionFailed) as exc:
+                self.driver.remove_container(new_id, force=True)
+                raise ActionFailed(f"container {c.name} did not start: {exc}") from exc
+        return new_id
+
+    def create_new(self, c: DesiredContainer, old: ContainerInfo | None = None) -> str:
+        """Create ``c``; replacing ``old``, with the old one's anonymous volumes mounted
+        (``controller.planning.anonymous``; the labels and hashes stay the desired ones)."""
+        key = c.image.key
+        ref = c.image.ref or self.image_refs.get(key, "")
+        if not ref:
+            raise ActionFailed(f"image {c.image.archive} was not loaded: nothing to create from")
+        config = c.final_config(self.image_ids.get(key))
+        if config.image != ref:
+            config = replace(config, image=ref)
+        if old is not None and old.anonymous_volumes:
+            config = anonymous.for_replacement(self.driver, config, old,
+                                               self.image_info(key, ref))
+        return self.driver.create_container(config)
+
+    def image_info(self, key: str, ref: str) -> ImageInfo | None:
+        with self.lock:
+            info = self.image_infos.get(key)
+        if info is None:
+            info = self.driver.image_info(ref)
+            if info is not None:
+                with self.lock:
+                    self.image_infos[key] = info
+        return info
+
+    def recreate(self, c: DesiredContainer, old: str | None, was_running: bool) -> None:
+        """Replace the old container by a new one, safely (``controller.execution.replace``)."""
+        if old is None:
+            self.create(c)
+            return
+        self.wait_deps(c)
+        replace_container(self, c, old, was_running)
+
+    def fetch_image(self, kind: Kind, img: DesiredImage) -> str | None:
+        d = self.driver
+        if kind is Kind.PULL:
+            info = d.pull_image(img.ref)
+        elif kind is Kind.BUILD:
+            assert img.context is not None
+            info = d.build_image(
+                Path(img.context), img.ref, dockerfile=img.dockerfile, args=dict(img.args),
+                # no ownership labels on images: containers inherit image labels, and a
+                # container someone runs by hand from this image must not look owned
+                labels={naming.LABEL_CONTEXT_DIGEST: img.digest or "",
+                        naming.LABEL_BUILT_FOR: self.plan.project})
+        else:
+            assert img.archive is not None
+            refs = d.load_image(Path(img.archive))
+            ref = img.ref if img.ref in refs or not refs else refs[0]
+            if img.ref and img.ref not in refs:
+                raise ActionFailed(f"archive {img.archive} does not contain {img.ref} "
+                                   f"(it has: {', '.join(refs) or 'no tags'})")
+            found = d.image_info(ref)
+            if found is None:
+                raise ActionFailed(f"image {ref} not found after loading {img.archive}")
+            info = found
+            with self.lock:
+                self.image_refs[img.key] = ref
+        with self.lock:
+            previous = self.image_ids.get(img.key)
+            self.image_ids[img.key] = info.id
+            self.image_infos[img.key] = info
+        return "image id unchanged" if previous == info.id else None
+
+
+def execute(driver: Driver, plan: Plan, *, concurrency: int = 16,
+            progress: Progress | None = None) -> list[ActionOutcome]:
+    """Execute ``plan`` (already checked) and return one outcome per action."""
+    return Executor(driver, plan, concurrency=concurrency, progress=progress).run()

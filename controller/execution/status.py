@@ -1,0 +1,79 @@
+"""Status: each resource's desired vs actual state, in sync or why not.
+
+Role: a read-only pass (load, observe, plan; nothing executed) turned into a
+JSON-able dict: per container / volume / network its desired state, its
+actual state (and health), whether it is in sync, the reason when it is not,
+and the revision it was applied from; plus invalid (frozen) files, spec
+errors and plan errors. The same dict backs ``dockwright status --output
+json`` and the watch service's ``/status``. Neighbours:
+``controller.execution.reconcile.prepare`` (the pass without execution),
+``controller.commands.converge`` (prints it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from controller.execution.reconcile import prepare
+from controller.planning.plan import Kind
+from runtime.driver import Driver
+from runtime.types import LABEL_REVISION
+
+if TYPE_CHECKING:
+    from controller.planning.prefetch import Listing
+
+
+def status(root: Path, driver: Driver, *, project: str | None = None,
+           listing: Listing | None = None) -> dict[str, Any]:
+    """Desired vs actual for every resource of the project (JSON-able); ``listing``: the
+    runtime's lists, already under way (``controller.planning.prefetch``)."""
+    prepared = prepare(root, driver, project=project, listing=listing)
+    plan, observed = prepared.plan, prepared.observed
+    resources: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for action in plan.actions:
+        if action.object == "image":
+            continue
+        seen.add(f"{action.object}:{action.name}")
+        entry: dict[str, Any] = {"kind": action.object, "resource": action.resource,
+                                 "name": action.name, "in_sync": not action.changing,
+                                 "reason": action.reason, "action": action.kind.value}
+        if action.object == "container":
+            have = observed.containers.get(action.name)
+            c = action.container
+            entry["desired"] = c.state if c is not None else "absent"
+            entry["actual"] = have.state.value if have else "absent"
+            entry["health"] = have.health.value if have else None
+            entry["revision"] = have.label(LABEL_REVISION) if have else None
+            entry["id"] = have.id[:12] if have else None
+        else:
+            entry["desired"] = "absent" if action.kind in (
+                Kind.REMOVE_NETWORK, Kind.REMOVE_VOLUME) else "present"
+            entry["actual"] = "absent" if action.kind in (
+                Kind.CREATE_NETWORK, Kind.CREATE_VOLUME) else "present"
+        resources.append(entry)
+    for kind, items in (("volume", prepared.desired.volumes),
+                        ("network", prepared.desired.networks)):
+        for item in items:
+            if f"{kind}:{item.name}" not in seen:
+                resources.append({"kind": kind, "resource": item.name, "name": item.name,
+                                  "desired": "present", "actual": "present", "in_sync": True,
+                                  "reason": "in sync", "action": "noop"})
+    for error in plan.errors:
+        resources.append({"kind": "container", "resource": error.resource, "name": error.resource,
+                          "desired": "running", "actual": "unknown", "in_sync": False,
+                          "reason": f"{error.message} — {error.hint}", "action": "error"})
+    for kind, name in sorted(plan.frozen):
+        resources.append({"kind": kind, "resource": name, "name": name, "desired": "frozen",
+                          "actual": "unchanged", "in_sync": False,
+                          "reason": "declared in an invalid spec file: left as it runs",
+                          "action": "frozen"})
+    return {
+        "project": plan.project, "revision": plan.revision,
+        "in_sync": not plan.has_changes and not plan.errors and prepared.specs.ok,
+        "resources": resources,
+        "invalid_files": sorted(plan.invalid_files),
+        "spec_errors": [e.as_json() for e in prepared.specs.all_errors()],
+        "refused": plan.refused.to_json() if plan.refused else None,
+    }

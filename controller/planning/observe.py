@@ -1,0 +1,129 @@
+"""Observed state: the project's objects as the runtime has them now.
+
+Role: the arrow "desired state -> observed state" of DESIGN.md. One pass
+costs a constant number of list calls (all containers once, which also
+reveals foreign containers holding a declared name; volumes once; networks
+once), one ``image_info`` per distinct image, and one inspect only for
+containers whose hash labels differ from the desired ones (the fast path of
+principle 3). Neighbours: input ``controller.desired.state.DesiredState`` and a
+``runtime.driver.Driver``; output to ``controller.planning.plan``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from controller.desired.state import DesiredContainer, DesiredState
+from controller.planning import ledger
+from runtime.driver import Driver
+from runtime.errors import NotFound
+from runtime.types import (
+    LABEL_HASH,
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    LABEL_UPDATE_HASH,
+    MANAGED_BY,
+    ContainerInfo,
+    ContainerSummary,
+    ImageInfo,
+    NetworkInfo,
+    VolumeInfo,
+)
+
+if TYPE_CHECKING:
+    from controller.planning.prefetch import Listing
+
+
+def owned_by(labels: Iterable[tuple[str, str]], project: str) -> bool:
+    found = dict(labels)
+    return found.get(LABEL_MANAGED_BY) == MANAGED_BY and found.get(LABEL_PROJECT) == project
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the runtime has: owned objects, names in use, images, a few inspects."""
+
+    project: str
+    containers: dict[str, ContainerSummary] = field(default_factory=dict)  # owned, by name
+    foreign: dict[str, ContainerSummary] = field(default_factory=dict)  # not ours, by name
+    volumes: dict[str, VolumeInfo] = field(default_factory=dict)  # all, by name
+    networks: dict[str, NetworkInfo] = field(default_factory=dict)  # all, by name
+    images: dict[str, ImageInfo | None] = field(default_factory=dict)  # by image key
+    inspected: dict[str, ContainerInfo] = field(default_factory=dict)  # by name
+    calls: int = 0  # runtime calls made
+    updated: dict[str, str] = field(default_factory=dict)  # ledger: id -> update hash
+
+    def owned_volume(self, name: str) -> bool:
+        vol = self.volumes.get(name)
+        return vol is not None and owned_by(vol.labels, self.project)
+
+    def owned_network(self, name: str) -> bool:
+        net = self.networks.get(name)
+        return net is not None and owned_by(net.labels, self.project)
+
+    def image_id(self, key: str) -> str | None:
+        info = self.images.get(key)
+        return info.id if info else None
+
+
+def _name(summary: ContainerSummary) -> str:
+    return summary.name.lstrip("/")
+
+
+def hash_matches(want: DesiredContainer, have: ContainerSummary, image_id: str | None,
+                 updated: dict[str, str] | None = None) -> bool:
+    """``updated``: the ledger of in-place updates (``controller.planning.ledger``), which wins over
+    the creation-time update-hash label."""
+    current = (updated or {}).get(have.id) or have.label(LABEL_UPDATE_HASH)
+    return have.label(LABEL_HASH) == want.hash_for(image_id) and current == want.update_hash
+
+
+def observe(driver: Driver, desired: DesiredState, *, workers: int = 8,
+            listing: Listing | None = None) -> Observed:
+    """List the runtime once and inspect only what the hashes say changed.
+
+    ``listing``: the three lists, already under way (``controller.planning.prefetch``)."""
+    keys = sorted({c.image.key: c.image.ref for c in desired.containers if c.image.ref}.items())
+    with ThreadPoolExecutor(max_workers=max(4, workers)) as pool:
+        # the three lists and the image lookups are independent: one round trip, not five
+        if listing is None:
+            listed = pool.submit(driver.list_containers, None)
+            vols = pool.submit(driver.list_volumes, None)
+            nets = pool.submit(driver.list_networks, None)
+        found = [pool.submit(driver.image_info, ref) for _, ref in keys]
+        images: dict[str, ImageInfo | None] = {
+            k: f.result() for (k, _), f in zip(keys, found, strict=True)}
+        if listing is None:
+            lists = (listed.result(), vols.result(), nets.result())
+        else:
+            lists = listing.result()
+        owned: dict[str, ContainerSummary] = {}
+        foreign: dict[str, ContainerSummary] = {}
+        for s in lists[0]:
+            (owned if owned_by(s.labels, desired.project) else foreign)[_name(s)] = s
+        volumes = {v.name: v for v in lists[1]}
+        networks = {n.name: n for n in lists[2]}
+        calls = 3 + len(keys)
+        updated = ledger.read(driver.name, desired.project)
+        stale = []
+        for want in desired.containers:
+            have = owned.get(want.name)
+            info = images.get(want.image.key)
+            if have is not None and not hash_matches(want, have, info.id if info else None,
+                                                     updated):
+                stale.append(want.name)
+        results = list(pool.map(lambda n: _inspect(driver, owned[n].id), stale))
+    calls += len(stale)
+    inspected = {n: r for n, r in zip(stale, results, strict=True) if r is not None}
+    return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls,
+                    updated)
+
+
+def _inspect(driver: Driver, ref: str) -> ContainerInfo | None:
+    try:
+        return driver.inspect_container(ref)
+    except NotFound:  # removed between the list and the inspect: the plan recreates it
+        return None

@@ -1,0 +1,402 @@
+"""The watch service: one worker that runs reconcile passes for one project.
+
+Role: glue of ``dockwright watch``. Triggers (``controller.service.triggers``,
+``controller.service.gitsource``) put the project key into a coalescing
+``controller.service.queue.WorkQueue``; the worker pops it and runs one
+level-triggered ``controller.execution.reconcile.reconcile`` pass, leaving alone the
+resources in backoff (``Options.skip``, from ``controller.service.backoff``). It records
+the result for ``controller.service.httpd`` (``/status``, ``/metrics`` via
+``controller.service.metrics``), turns failures into per-resource backoff, restarts of
+dead containers into crash-loop detection, and schedules the retries. When the
+runtime goes away (``runtime.errors.Unavailable``) it logs, backs off,
+re-creates the driver (the event stream follows) and converges when it comes
+back. ``stop()`` ends it cleanly: no new pass starts, the in-flight one may
+finish within the stop timeout and is otherwise abandoned (the next start
+converges); containers keep running. Neighbours: ``controller.commands.watch``
+builds and runs it under ``controller.service.lock.project_lock``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from controller.execution.reconcile import Options, PassResult, reconcile
+from controller.planning.plan import Action
+from controller.service.backoff import Backoff, CrashLoops
+from controller.service.gitsource import GitSource
+from controller.service.metrics import WatchMetrics
+from controller.service.queue import ShutDown, WorkQueue
+from controller.service.triggers import EventWatcher, Resync, SpecWatcher
+from runtime.driver import Driver
+from runtime.errors import Transient
+
+log = structlog.get_logger("dockwright.watch")
+
+PASSIVE_KINDS = frozenset({"noop", "keep-volume"})  # reported by the plan, nothing done
+HEAL_KINDS = frozenset({"start"})  # restarting a container that died (crash-loop input)
+DRIFT_WORDS = ("not found", "missing", "removed", "not running")
+RUNTIME_RETRY_CAP = 10.0
+QUIET_SOURCES = frozenset({"runtime", "resync"})  # no-op passes they cause log at debug
+
+
+def action_parts(action: Action) -> tuple[str, str, str]:
+    """(kind, resource, reason) of a plan action."""
+    return action.kind.value, action.resource, action.reason
+
+
+class RuntimeHandle:
+    """The current driver, re-created after the runtime went away."""
+
+    def __init__(self, factory: Callable[[], Driver]) -> None:
+        self._factory = factory
+        self._driver: Driver | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Driver:
+        with self._lock:
+            if self._driver is None:
+                self._driver = self._factory()
+            return self._driver
+
+    def invalidate(self, driver: Driver, exc: BaseException) -> None:
+        with self._lock:
+            if self._driver is driver:
+                self._driver = None
+            else:
+                return
+        try:
+            driver.close()
+        except Exception as close_exc:  # a dead connection may fail to close; that is fine
+            log.debug("driver_close_failed", error=str(close_exc), cause=str(exc))
+
+    def close(self) -> None:
+        with self._lock:
+            driver, self._driver = self._driver, None
+        if driver is not None:
+            driver.close()
+
+
+@dataclass
+class WatchConfig:
+    root: Path | None  # the spec directory (None: the git source's work tree)
+    project: str
+    resync: float = 60.0
+    stop_timeout: float = 10.0
+    prune: bool = True
+    debounce: float = 0.15
+
+
+class WatchService:
+    """Queue + worker + triggers for one project; :meth:`run` blocks until :meth:`stop`."""
+
+    def __init__(self, config: WatchConfig, driver_factory: Callable[[], Driver], *,
+                 git: GitSource | None = None, backoff: Backoff | None = None,
+                 crash_loops: CrashLoops | None = None) -> None:
+        self.config, self.project, self.git = config, config.project, git
+        self.handle = RuntimeHandle(driver_factory)
+        self.queue = WorkQueue()
+        self.backoff = backoff or Backoff()
+        self.crash_loops = crash_loops or CrashLoops()
+        self.metrics = WatchMetrics()
+        self.metrics.queue_depth.set_function(lambda: [({}, float(self.queue.depth()))])
+        self.metrics.backoffs.set_function(lambda: [({}, float(len(self.backoff.known())))])
+        self.metrics.crash_loops.set_function(
+            lambda: [({}, float(len(self.crash_loops.looping())))])
+        self.stopping = threading.Event()
+        self.ready = threading.Event()
+        self.lock = threading.Lock()  # guards the fields below
+        self.last_result: dict[str, Any] | None = None
+        self.last_error: str | None = None
+        self.last_pass_at: float | None = None
+        self.runtime_error: str | None = None
+        self.passes = 0
+        self.spec_errors: list[dict[str, Any]] = []
+        self.frozen: list[str] = []
+        self._sources: set[str] = set()
+        self._converged: set[str] = set()  # container resources in sync after the last pass
+        self._spec_error_key: tuple[str, ...] = ()
+        self._runtime_delay = 0.5
+        self._retry_due: float | None = None  # monotonic time of the next backoff retry
+        self._worker = threading.Thread(target=self._work, name="dw-worker", daemon=True)
+        self._busy = threading.Event()
+        self._events = EventWatcher(self.project, self.handle, self.enqueue, self.stopping)
+        self._resync = Resync(config.resync, self.enqueue, self.stopping)
+        self._files: SpecWatcher | None = None
+
+    # triggers ---------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        if self.git is not None:
+            return self.git.spec_root
+        assert self.config.root is not None
+        return self.config.root
+
+    def enqueue(self, source: str) -> None:
+        """A trigger fired: remember why and queue the project (coalesced)."""
+        self.metrics.triggers.inc(source=source)
+        with self.lock:
+            self._sources.add(source)
+        self.queue.add(self.project)
+
+    # lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        log.info("watch_started", project=self.project, root=str(self.root),
+                 resync=self.config.resync, git=self.git.url if self.git else None)
+        if self.git is None:
+            self._files = SpecWatcher(self.root, self.enqueue, quiet=self.config.debounce)
+            self._files.start()
+        else:
+            self.git.enqueue = self.enqueue
+            self.git.start()
+        self._events.start()
+        self._resync.start()
+        self._worker.start()
+        if self.git is None or self.git.revision is not None:
+            self.enqueue("start")
+
+    def stop(self) -> bool:
+        """Stop triggers and the worker; True when no pass was abandoned."""
+        self.stopping.set()
+        self.queue.shutdown()
+        busy = self._busy.is_set()
+        if busy:
+            log.info("watch_stopping", project=self.project, waiting_for="in-flight pass",
+                     timeout=self.config.stop_timeout)
+        self._worker.join(timeout=self.config.stop_timeout)
+        clean = not self._worker.is_alive()
+        if not clean:
+            log.warning("pass_abandoned", project=self.project,
+                        hint="the next start converges what this pass left undone")
+        if self._files is not None:
+            self._files.stop()
+        self._events.stop()
+        if self.git is not None:
+            self.git.stop(timeout=1.0)
+        if clean:
+            self.handle.close()
+        log.info("watch_stopped", project=self.project, clean=clean)
+        return clean
+
+    # the worker -------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            try:
+                key = self.queue.get()
+            except ShutDown:
+                return
+            if key is None:
+                continue
+            self._busy.set()
+            try:
+                self.run_pass(key)
+            except Exception as exc:  # a bug in one pass must not kill the service
+                self._record_error("pass_crashed", exc, key)
+            finally:
+                self._busy.clear()
+                self.queue.done(key)
+
+    def run_pass(self, key: str) -> None:
+        """One reconcile pass of the project, with bookkeeping."""
+        if self.stopping.is_set():
+            return
+        revision = self.git.revision if self.git is not None else None
+        if self.git is not None and revision is None:
+            log.info("waiting_for_git", project=self.project, url=self.git.url)
+            return
+        with self.lock:
+            sources, self._sources = sorted(self._sources), set()
+        for resource in self.crash_loops.settle():
+            self.backoff.success(resource)
+            log.info("crash_loop_cleared", project=self.project, resource=resource)
+        skip = self.backoff.active()
+        retried = self.backoff.known() - skip
+        driver: Driver | None = None
+        try:
+            driver = self.handle.get()
+            result = reconcile(
+                self.root, driver, project=self.project, revision=revision,
+                options=Options(prune=self.config.prune, skip=skip),
+                on_event=self._on_event,
+            )
+        except Transient as exc:
+            self._runtime_unavailable(exc, key, driver)
+            return
+        except Exception as exc:
+            self._record_error("pass_failed", exc, key)
+            return
+        self._record(result, key, sources, skip, retried)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        """Progress from ``reconcile``: one log line per finished action."""
+        if event.get("event") != "action" or event.get("action") in PASSIVE_KINDS:
+            return
+        fields = {k: v for k, v in event.items() if k not in ("event", "phase")}
+        if event.get("phase") == "done":
+            if event.get("ok"):
+                log.info("action", **fields)
+            else:
+                log.warning("action", **fields)
+        else:
+            log.debug("action_started", **fields)
+
+    # bookkeeping --------------------------------------------------------------------
+    def _runtime_unavailable(self, exc: Transient, key: str, driver: Driver | None) -> None:
+        delay = self._runtime_delay
+        self._runtime_delay = min(RUNTIME_RETRY_CAP, self._runtime_delay * 2)
+        with self.lock:
+            first, self.runtime_error = self.runtime_error is None, str(exc)
+        self.metrics.errors.inc(kind="runtime_unavailable")
+        self.metrics.passes.inc(result="error")
+        (log.warning if first else log.debug)(  # one warning per outage, retries at debug
+            "runtime_unavailable", project=self.project, error=str(exc), retry_in=delay)
+        if driver is not None:  # the next pass re-creates the driver (a fresh connection)
+            self.handle.invalidate(driver, exc)
+        self.queue.add_after(key, delay)
+
+    def _record_error(self, event: str, exc: Exception, key: str) -> None:
+        delay = self.backoff.failure(f"project:{self.project}", f"{type(exc).__name__}: {exc}")
+        with self.lock:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self.last_pass_at = time.time()
+        self.metrics.errors.inc(kind="pass")
+        self.metrics.passes.inc(result="error")
+        log.error(event, project=self.project, error=self.last_error, retry_in=delay,
+                  exc_info=event == "pass_crashed")
+        self.queue.add_after(key, delay)
+
+    def _record(self, result: PassResult, key: str, sources: list[str], skip: frozenset[str],
+                retried: frozenset[str]) -> None:
+        if self.runtime_error is not None:
+            log.info("runtime_reconnected", project=self.project)
+        self._runtime_delay = 0.5
+        self.backoff.success(f"project:{self.project}")
+        m, rid = self.metrics, result.reconcile_id
+        failed: dict[str, str] = dict(result.failed)
+        ok_resources: set[str] = set()
+        healed: set[str] = set()
+        converged = self._converged
+        self._converged = {action_parts(a)[1] for a in result.plan.actions
+                           if a.object == "container"
+                           and action_parts(a)[0] == "noop"}
+        for outcome in result.outcomes:
+            kind, resource, reason = action_parts(outcome.action)
+            if kind in PASSIVE_KINDS:
+                continue
+            m.actions.inc(kind=kind, result="ok" if outcome.ok else "error")
+            if not outcome.ok:
+                failed.setdefault(resource, outcome.error or "failed")
+                continue
+            ok_resources.add(resource)
+            if outcome.action.object != "container":
+                continue
+            self._converged.add(resource)
+            if resource in converged and (kind in HEAL_KINDS or (
+                    kind == "create" and any(w in reason.lower() for w in DRIFT_WORDS))):
+                m.drift.inc()
+                log.info("drift_corrected", reconcile_id=rid, project=self.project,
+                         resource=resource, action=kind, reason=reason)
+            if kind in HEAL_KINDS:
+                healed.add(resource)
+        for resource in sorted(healed):
+            if self.crash_loops.restarted(resource):
+                delay = self.backoff.failure(resource, "crash-looping")
+                log.warning("crash_loop", reconcile_id=rid, project=self.project,
+                            resource=resource, retry_in=delay,
+                            restarts=self.crash_loops.snapshot().get(resource, {}))
+        for resource, error in failed.items():
+            delay = self.backoff.failure(resource, error)
+            m.errors.inc(kind="action")
+            log.warning("resource_backoff", reconcile_id=rid, project=self.project,
+                        resource=resource, error=error, retry_in=delay)
+        looping = self.crash_loops.looping()
+        for resource in (retried | ok_resources) - set(failed) - looping:
+            if self.backoff.success(resource):
+                log.info("backoff_reset", project=self.project, resource=resource)
+        self._schedule_retry(key, skip)
+        self._note_spec_errors(result, rid)
+        summary = {k: v for k, v in result.to_json().items()
+                   if k not in ("plan", "outcomes")}  # /status stays small
+        summary["outcomes"] = [o.to_json() for o in result.outcomes
+                               if action_parts(o.action)[0] not in PASSIVE_KINDS]
+        changed = result.changed
+        duration = result.duration
+        m.passes.inc(result="error" if failed else ("changed" if changed else "noop"))
+        m.pass_duration.observe(duration)
+        m.last_success.set(time.time())
+        with self.lock:
+            self.last_result, self.last_error, self.runtime_error = summary, None, None
+            self.last_pass_at = time.time()
+            self.passes += 1
+        if not self.ready.is_set():
+            self.ready.set()
+            m.ready.set(1)
+        # one line at most for a pass that changed nothing; none for the background ones
+        acted = [o for o in result.outcomes
+                 if action_parts(o.action)[0] not in PASSIVE_KINDS]
+        quiet = not changed and not failed and set(sources) <= QUIET_SOURCES
+        (log.debug if quiet else log.info)(
+            "pass", reconcile_id=rid, project=self.project, changed=changed,
+            actions=len(acted), failed=len(failed),
+            skipped=sorted(skip), triggers=sources, revision=result.revision,
+            duration=round(duration, 4))
+
+    def _schedule_retry(self, key: str, skipped: frozenset[str]) -> None:
+        """One delayed pass when the earliest backoff ends (not one per pass and resource).
+
+        Resources whose delay is over were tried in this pass; only those still
+        waiting, or skipped by this pass, need one.
+        """
+        waits = [w for r in self.backoff.known()
+                 if (w := self.backoff.remaining(r)) > 0 or r in skipped]
+        if not waits:
+            return
+        due = time.monotonic() + min(waits) + 0.05
+        if self._retry_due is None or self._retry_due < time.monotonic() or due < self._retry_due:
+            self._retry_due = due
+            self.queue.add_after(key, due - time.monotonic())
+
+    def _note_spec_errors(self, result: PassResult, rid: str) -> None:
+        errors = list(result.spec_errors)
+        frozen = sorted(f"{k}.{n}" for k, n in result.frozen)
+        with self.lock:
+            self.spec_errors = [e.as_json() for e in errors]
+            self.frozen = frozen
+        key = tuple(sorted(e.format() for e in errors))
+        if key == self._spec_error_key:
+            return
+        self._spec_error_key = key
+        if key:
+            self.metrics.errors.inc(kind="spec")
+            log.warning("spec_invalid", reconcile_id=rid, project=self.project,
+                        errors=list(key), frozen=frozen,
+                        hint="fix the file; its resources keep running as they are")
+        else:
+            log.info("spec_valid", reconcile_id=rid, project=self.project)
+
+    # views for controller.service.httpd ------------------------------------------------------
+    def quarantined(self) -> list[str]:
+        return sorted({str(e["file"]) for e in self.spec_errors if e.get("file")})
+
+    def watch_status(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "project": self.project, "ready": self.ready.is_set(), "passes": self.passes,
+                "last_pass_at": self.last_pass_at, "last_error": self.last_error,
+                "runtime_error": self.runtime_error,
+                "revision": self.git.revision if self.git else None,
+                "git": self.git.status() if self.git else None,
+                "quarantined_files": self.quarantined(),
+                "spec_errors": list(self.spec_errors),
+                "frozen": list(self.frozen),
+                "backoffs": self.backoff.snapshot(),
+                "crash_loops": self.crash_loops.snapshot(),
+                "queue_depth": self.queue.depth(),
+                "last_result": self.last_result,
+            }

@@ -1,0 +1,293 @@
+"""What wakes the watch service: spec-file changes, runtime events, a resync timer.
+
+Role: every trigger only enqueues the project key (principle 1); none of them
+carries what changed. :class:`SpecWatcher` runs a watchdog observer on the spec
+directory and debounces bursts (an editor's save dance, ``git checkout``) into
+one enqueue after a quiet period, capped so that a continuous stream of writes
+still gives a pass. :class:`EventWatcher` follows the runtime's container
+events for the project (die/stop/kill/oom/destroy/health_status) and
+re-subscribes after the runtime comes back. :class:`Resync` enqueues
+periodically as a safety net. Neighbours: ``controller.service.queue`` (the target),
+``controller.service.loop`` (starts and stops these; provides the driver handle),
+``runtime.driver.Driver.events``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path, PurePath
+from typing import Any, Protocol
+
+import structlog
+
+from runtime.driver import Driver
+from runtime.errors import RuntimeError_
+from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
+
+log = structlog.get_logger("dockwright.watch")
+
+Enqueue = Callable[[str], None]  # called with the trigger's source name
+RUNTIME_ACTIONS = frozenset({"die", "stop", "kill", "oom", "destroy", "health_status"})
+# Docker emits "die" before it marks the container stopped (network teardown comes
+# first, and takes long on a busy host), so a pass right after the event can still
+# see it running: DeathWatch enqueues again once the runtime shows it stopped.
+DEATHS = frozenset({"die", "kill", "stop", "oom"})
+_TEMP_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".part", ".bak", ".orig", ".kate-swp")
+_TEMP_NAMES = frozenset({"4913"})  # vim's write test
+
+
+def ignored(path: str, root: Path) -> bool:
+    """Hidden files/folders and editor temp files do not trigger a pass.
+
+    ``<root>/.env`` does (the loader interpolates from it).
+    """
+    try:
+        rel = PurePath(path).relative_to(root)
+    except ValueError:
+        rel = PurePath(PurePath(path).name)
+    if rel.parts == (".env",):
+        return False
+    if any(part.startswith(".") for part in rel.parts):
+        return True
+    name = rel.name
+    return (
+        name in _TEMP_NAMES
+        or name.endswith(_TEMP_SUFFIXES)
+        or (name.startswith("#") and name.endswith("#"))
+    )
+
+
+class Debouncer:
+    """Calls ``fire()`` once after ``quiet`` s without pokes, at most ``cap`` s after the first."""
+
+    def __init__(self, fire: Callable[[], None], quiet: float = 0.15, cap: float = 1.0) -> None:
+        self._fire, self.quiet, self.cap = fire, quiet, cap
+        self._cond = threading.Condition()
+        self._first: float | None = None
+        self._last = 0.0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="dw-debounce", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        with self._cond:
+            now = time.monotonic()
+            if self._first is None:
+                self._first = now
+            self._last = now
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                if self._first is None:
+                    self._cond.wait()
+                    continue
+                due = min(self._last + self.quiet, self._first + self.cap)
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                self._first = None
+                self._cond.release()
+                try:
+                    self._fire()
+                finally:
+                    self._cond.acquire()
+
+
+class SpecWatcher:
+    """A watchdog observer on the spec directory, debounced into ``enqueue("files")``."""
+
+    def __init__(self, root: Path, enqueue: Enqueue, quiet: float = 0.15, cap: float = 1.0) -> None:
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        self.root = root.resolve()
+        self._debouncer = Debouncer(lambda: enqueue("files"), quiet, cap)
+        watcher = self
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                watcher._on_event(event)
+
+        self._observer: Any = Observer()
+        self._observer.schedule(Handler(), str(self.root), recursive=True)
+
+    def _on_event(self, event: Any) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        if event.is_directory and event.event_type == "modified":
+            return
+        paths = [event.src_path, getattr(event, "dest_path", "") or ""]
+        if all(not p or ignored(str(p), self.root) for p in paths):
+            return
+        log.debug("spec_file_event", kind=event.event_type, path=str(event.src_path))
+        self._debouncer.poke()
+
+    def start(self) -> None:
+        self._observer.start()
+
+    def stop(self) -> None:
+        self._observer.stop()
+        self._observer.join(timeout=2)
+        self._debouncer.stop()
+
+
+class DriverHandle(Protocol):
+    """The loop's current driver; ``invalidate`` asks for a fresh one."""
+
+    def get(self) -> Driver: ...
+
+    def invalidate(self, driver: Driver, exc: BaseException) -> None: ...
+
+
+class EventWatcher:
+    """Follows the project's container events; re-subscribes when the stream breaks."""
+
+    def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
+                 stopping: threading.Event, retry_cap: float = 5.0) -> None:
+        self.project, self._handle, self._enqueue = project, handle, enqueue
+        self._deaths = DeathWatch(project, handle, enqueue, stopping)
+        self._stopping = stopping
+        self.retry_cap = retry_cap
+        self._stream: Any = None
+        self._lock = threading.Lock()
+        self.events_seen = 0
+        self._thread = threading.Thread(target=self._run, name="dw-events", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._deaths.start()
+
+    def stop(self) -> None:
+        self._deaths.stop()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception as exc:  # closing a broken stream must not stop shutdown
+                log.debug("event_stream_close_failed", error=str(exc))
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        delay, subscribed_before, failures = 0.25, False, 0
+        while not self._stopping.is_set():
+            driver: Driver | None = None
+            try:
+                driver = self._handle.get()
+                stream = driver.events(labels={LABEL_PROJECT: self.project})
+                with self._lock:
+                    self._stream = stream
+                if self._stopping.is_set():
+                    stream.close()
+                    return
+                if subscribed_before:  # events were missed while away: converge
+                    log.info("runtime_events_resubscribed", project=self.project)
+                    self._enqueue("reconnect")
+                subscribed_before, delay, failures = True, 0.25, 0
+                for event in stream:
+                    self.events_seen += 1
+                    action = event.action.split(":")[0]
+                    if action in RUNTIME_ACTIONS:
+                        log.debug("runtime_event", project=self.project,
+                                  runtime_action=event.action, container=event.name,
+                                  resource=dict(event.labels).get(LABEL_RESOURCE))
+                        if action in DEATHS:  # pass once the runtime shows it stopped
+                            self._deaths.add(event.container_id)
+                        else:
+                            self._enqueue("runtime")
+                if self._stopping.is_set():
+                    return
+                raise RuntimeError_("the runtime closed the event stream")
+            except Exception as exc:  # any failure: back off, re-create the driver
+                if self._stopping.is_set():
+                    return
+                failures += 1
+                # the first failure of a streak is a warning; the retries are debug noise
+                (log.warning if failures == 1 else log.debug)(
+                    "runtime_events_lost", project=self.project, error=str(exc),
+                    retry_in=delay, failures=failures)
+                if driver is not None:
+                    self._handle.invalidate(driver, exc)
+                self._stopping.wait(delay)
+                delay = min(self.retry_cap, delay * 2)
+
+
+class DeathWatch:
+    """Enqueues once a container reported dead is no longer running in the runtime.
+
+    One list call per ``interval`` while some death is pending (none when idle);
+    after ``give_up`` seconds it enqueues anyway.
+    """
+
+    def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
+                 stopping: threading.Event, interval: float = 0.05,
+                 give_up: float = 5.0) -> None:
+        self.project, self._handle, self._enqueue = project, handle, enqueue
+        self._stopping, self.interval, self.give_up = stopping, interval, give_up
+        self._cond = threading.Condition()
+        self._pending: dict[str, float] = {}  # container id -> monotonic deadline
+        self._thread = threading.Thread(target=self._run, name="dw-deaths", daemon=True)
+
+    def add(self, container_id: str) -> None:
+        with self._cond:
+            self._pending.setdefault(container_id, time.monotonic() + self.give_up)
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._cond.notify()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            with self._cond:
+                if not self._pending:
+                    self._cond.wait(0.5)
+                    continue
+                pending = dict(self._pending)
+            try:
+                rows = self._handle.get().list_containers(labels={LABEL_PROJECT: self.project})
+                live = {c.id for c in rows if c.state.value in ("running", "restarting")}
+            except Exception as exc:  # runtime away: the event watcher handles that
+                log.debug("death_watch_failed", error=str(exc))
+                live = set()
+            now = time.monotonic()
+            settled = [cid for cid, deadline in pending.items()
+                       if not any(x.startswith(cid) or cid.startswith(x) for x in live)
+                       or now > deadline]
+            if settled:
+                with self._cond:
+                    for cid in settled:
+                        self._pending.pop(cid, None)
+                self._enqueue("runtime")
+            self._stopping.wait(self.interval)
+
+
+class Resync:
+    """Enqueues every ``interval`` seconds (0 disables it)."""
+
+    def __init__(self, interval: float, enqueue: Enqueue, stopping: threading.Event) -> None:
+        self.interval, self._enqueue, self._stopping = interval, enqueue, stopping
+        self._thread = threading.Thread(target=self._run, name="dw-resync", daemon=True)
+
+    def start(self) -> None:
+        if self.interval > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            self._enqueue("resync")
