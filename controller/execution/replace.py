@@ -26,7 +26,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from controller.desired import naming
 from controller.execution.waits import wait_for
@@ -35,13 +35,27 @@ from runtime.types import ContainerInfo, State
 
 if TYPE_CHECKING:
     from controller.desired.state import DesiredContainer
-    from controller.execution.apply import Executor
+    from controller.execution.waits import Poller
+    from controller.planning.plan import Plan
+    from runtime.driver import Driver
 
 SETTLE = 1.0  # start-first without a healthcheck: the new container must still run after this
 
 
 class ActionFailed(Exception):
     """An action could not complete; the message names the object and the cause."""
+
+
+class Executor(Protocol):
+    """What a replace needs of the executor (``controller.execution.apply.Executor``)."""
+
+    driver: Driver
+    plan: Plan
+    poller: Poller
+
+    def create(self, c: DesiredContainer) -> str: ...
+
+    def create_new(self, c: DesiredContainer, old: ContainerInfo | None = None) -> str: ...
 
 
 def replace_container(ex: Executor, c: DesiredContainer, old: str, was_running: bool) -> None:
