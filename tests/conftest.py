@@ -29,6 +29,22 @@ from tests.registry import local_registry
 T = TypeVar("T")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every test run keeps dockwright's state (ledger, host key, journal) in a folder of its
+    own, never in the host's ``/var/lib/dockwright``: runs must not see each other's state
+    (subprocesses inherit the variable). A test that needs its own sets it again."""
+    import os
+
+    old = os.environ.get("DOCKWRIGHT_STATE_DIR")
+    os.environ["DOCKWRIGHT_STATE_DIR"] = str(tmp_path_factory.mktemp("dw-state"))
+    yield
+    if old is None:
+        os.environ.pop("DOCKWRIGHT_STATE_DIR", None)
+    else:
+        os.environ["DOCKWRIGHT_STATE_DIR"] = old
+
+
 def wait_for(pred: Callable[[], T], what: str, timeout: float = 30.0, step: float = 0.1) -> T:
     """Poll ``pred`` until it returns something truthy; fail naming ``what``."""
     deadline = time.monotonic() + timeout

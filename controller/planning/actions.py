@@ -38,6 +38,21 @@ class Kind(StrEnum):
     NOOP = "noop"
 
 
+class Cause(StrEnum):
+    """Why an action is planned: a typed answer that metrics, logs, status and the journal
+    read (never words parsed back out of ``Action.reason``)."""
+
+    NEW = "new"  # declared, not found on the runtime (first create, or removed by hand)
+    SPEC = "spec"  # the spec changed since the object was made
+    DRIFT = "drift"  # the spec did not change, the live object did (by hand, crash, daemon)
+    IMAGE = "image"  # a new image behind the same reference
+    FOLLOW = "follow"  # follows a recreated container it depends on
+    PRUNE = "prune"  # owned but no longer declared
+    RECOVERY = "recovery"  # left over by an interrupted pass (crash, SIGKILL, daemon restart)
+    ADOPT = "adopt"  # equal to its spec under another hash scheme: recorded, not restarted
+    NONE = "none"  # nothing to do (no-op, kept volume)
+
+
 PASSIVE = frozenset({Kind.NOOP, Kind.KEEP_VOLUME})
 CONTAINER_KINDS = frozenset({Kind.CREATE, Kind.RECREATE, Kind.UPDATE, Kind.START, Kind.STOP,
                              Kind.REMOVE})
@@ -65,6 +80,7 @@ class Action:
     waits: tuple[tuple[str, str], ...] = ()  # (container name, started|healthy|completed)
     recheck_image: bool = False  # its image is fetched in this plan: recreate if the id changes
     refresh: bool = False  # routine work (pull = "always"): done, but not counted as a change
+    cause: Cause = Cause.SPEC
 
     @property
     def changing(self) -> bool:
@@ -74,7 +90,8 @@ class Action:
         return {"id": self.id, "kind": self.kind.value, "object": self.object,
                 "resource": self.resource, "name": self.name, "reason": self.reason,
                 "changes": [c.to_json() for c in self.changes],
-                "depends_on": list(self.depends_on), "refresh": self.refresh}
+                "depends_on": list(self.depends_on), "refresh": self.refresh,
+                "cause": self.cause.value}
 
 
 @dataclass(frozen=True)
