@@ -4,9 +4,11 @@ Role: keeps containers, images, volumes and networks in dicts and implements
 the ``runtime.driver.Driver`` protocol closely enough to drive the
 controller's plan and executor: names are unique (``Conflict``), missing
 objects raise ``NotFound``, ``calls`` records every call in order, and
-``fail`` injects an error for a (method, name) pair. Integration tests use the
-real runtimes; this fake never replaces them. Neighbours: ``runtime.driver``,
-``runtime.types``, ``tests/controller``.
+``fail`` injects an error for a (method, name) pair; a created container
+reports the image's defaults as every runtime does (``runtime.imagedefaults``).
+Integration tests use the real runtimes; this fake never replaces them.
+Neighbours: ``runtime.driver``, ``runtime.types``, ``runtime.imagedefaults``,
+``tests/controller``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from runtime.errors import Conflict, ImageError, NotFound, RuntimeError_
+from runtime.imagedefaults import merge
 from runtime.types import (
     ContainerConfig,
     ContainerInfo,
@@ -142,24 +145,8 @@ class FakeDriver:
             if image is None:
                 raise NotFound(f"no such image: {config.image}")
             cid = f"{next(self._ids):064x}"
-            self.containers[cid] = FakeContainer(cid, self._with_image(config, image), image.id)
+            self.containers[cid] = FakeContainer(cid, merge(config, image), image.id)
             return cid
-
-    @staticmethod
-    def _with_image(config: ContainerConfig, image: ImageInfo) -> ContainerConfig:
-        """What Docker reports back: image defaults filled into the container's config."""
-        env = dict(image.env)
-        env.update(dict(config.env))
-        labels = dict(image.labels)
-        labels.update(dict(config.labels))
-        command = config.command
-        if command is None and config.entrypoint is None:
-            command = image.command
-        return dataclasses.replace(
-            config, env=tuple(env.items()), labels=tuple(sorted(labels.items())),
-            command=command, entrypoint=config.entrypoint or image.entrypoint,
-            workdir=config.workdir or image.workdir, user=config.user or image.user,
-            healthcheck=config.healthcheck or image.healthcheck)
 
     def start_container(self, ref: str) -> None:
         self._record("start_container", ref)

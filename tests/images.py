@@ -2,7 +2,8 @@
 
 Role: :func:`busybox_image` builds ``dockwright-test/busybox:latest`` FROM
 scratch from Debian's static ``/bin/busybox`` (with ``busybox --install -s``),
-and :func:`volume_image` one FROM it with a ``VOLUME``, once per host,
+:func:`volume_image` one FROM it with a ``VOLUME`` and :func:`defaults_image`
+one with every container default an image can set, once per host,
 idempotently and safely when several test processes (xdist workers, other
 engineers' runs) ask at the same time: an exclusive file lock serialises the
 check-then-build. :func:`save_image` writes a ``docker save``
@@ -102,6 +103,40 @@ def volume_image(client: Any = None) -> str:
                 if "error" in chunk:
                     raise RuntimeError(f"building {VOLUME_IMAGE} failed: {chunk['error']}")
     return VOLUME_IMAGE
+
+
+DEFAULTS_IMAGE = "dockwright-test/busybox-defaults:latest"
+DEFAULTS_DOCKERFILE = (
+    f"FROM {BUSYBOX}\n"
+    "ENV A=1 B=2\n"
+    "LABEL org.example.vendor=v org.example.tier=base\n"
+    "WORKDIR /srv\n"
+    "USER 65534\n"
+    "STOPSIGNAL SIGUSR1\n"
+    "HEALTHCHECK --interval=7s --retries=4 CMD true\n"
+    'ENTRYPOINT ["/bin/sh", "-c"]\n'
+    'CMD ["echo from-image"]\n'
+)
+
+
+def defaults_image(client: Any = None) -> str:
+    """Make sure ``dockwright-test/busybox-defaults:latest`` (the busybox test image with
+    every default an image can give a container: env, labels, workdir, user, stop
+    signal, healthcheck, entrypoint and cmd) exists; return that reference."""
+    api = _api(client)
+    busybox_image(api)
+    if _present(api, DEFAULTS_IMAGE):
+        return DEFAULTS_IMAGE
+    with _host_lock():
+        if _present(api, DEFAULTS_IMAGE):
+            return DEFAULTS_IMAGE
+        with tempfile.TemporaryDirectory(prefix="dwt-busybox-defaults-") as ctx:
+            (Path(ctx) / "Dockerfile").write_text(DEFAULTS_DOCKERFILE)
+            for chunk in api.build(path=ctx, tag=DEFAULTS_IMAGE, rm=True, forcerm=True,
+                                   decode=True):
+                if "error" in chunk:
+                    raise RuntimeError(f"building {DEFAULTS_IMAGE} failed: {chunk['error']}")
+    return DEFAULTS_IMAGE
 
 
 def save_image(ref: str, dest: Path, client: Any = None) -> Path:

@@ -7,10 +7,11 @@ difference is updated in place (restart, resources, the aliases on a network
 the container stays on) or needs a recreate.
 Before comparing, desired values are normalised to what the runtime reports:
 image env/cmd/entrypoint/workdir/user/labels/healthcheck defaults are merged
-in, orders and port formats are canonicalised, so a converged container
-compares equal (principle 3); anonymous volumes a recreate carried over
-count as the spec's (``controller.planning.anonymous.live_mounts``). Neighbours:
-called by ``controller.planning.plan`` with a ``desired.DesiredContainer`` and an
+in (``runtime.imagedefaults.merge``), orders and port formats are
+canonicalised, so a converged container compares equal (principle 3);
+anonymous volumes a recreate carried over count as the spec's
+(``controller.planning.anonymous.live_mounts``). Neighbours: called by
+``controller.planning.plan`` with a ``desired.DesiredContainer`` and an
 inspected ``runtime.types.ContainerInfo``; returns
 ``controller.planning.diff.FieldChange`` values. Pure.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +27,7 @@ from controller.desired.naming import LABEL_FILES
 from controller.desired.state import DesiredContainer
 from controller.planning import anonymous
 from controller.planning.diff import FieldChange, show
+from runtime.imagedefaults import merge
 from runtime.types import (
     ContainerConfig,
     ContainerInfo,
@@ -130,24 +131,9 @@ def _keys(field: str, old: dict[str, str], new: dict[str, str], in_place: bool,
 
 
 def expected(desired: DesiredContainer, image: ImageInfo | None) -> ContainerConfig:
-    """The desired config as the runtime will report it once created from ``image``."""
-    cfg = desired.config
-    if image is None:
-        return cfg
-    command = cfg.command
-    if command is None and cfg.entrypoint is None:
-        command = image.command
-    env = dict(image.env)
-    env.update(dict(cfg.env))
-    labels = dict(image.labels)
-    labels.update(dict(cfg.labels))
-    return replace(
-        cfg, command=command, entrypoint=cfg.entrypoint if cfg.entrypoint is not None
-        else image.entrypoint, env=tuple(env.items()),
-        workdir=cfg.workdir if cfg.workdir is not None else image.workdir,
-        user=cfg.user if cfg.user is not None else image.user, labels=tuple(labels.items()),
-        healthcheck=cfg.healthcheck if cfg.healthcheck is not None else image.healthcheck,
-        stop_signal=cfg.stop_signal if cfg.stop_signal is not None else image.stop_signal)
+    """The desired config as the runtime will report it once created from ``image``
+    (``runtime.imagedefaults.merge``: the merge every runtime uses)."""
+    return desired.config if image is None else merge(desired.config, image)
 
 
 _SHOW: dict[str, Callable[[Any], Any]] = {

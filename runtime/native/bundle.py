@@ -1,13 +1,14 @@
 """OCI bundle: the ``config.json`` of one container, built from its config and image.
 
 Role: pure-ish translation of a ``ContainerConfig`` + the image's defaults
-(``ImageInfo``) into an OCI runtime spec: args (entrypoint + command merged
-as Docker does, behind the init), env (image env overlaid by the config's),
-cwd, user (numeric, or a name resolved through the rootfs' /etc/passwd and
-/etc/group), hostname, Docker's default capabilities, namespaces (the network
-namespace is a path from the network manager), mounts (the standard set,
-/etc/hosts, /etc/resolv.conf, /etc/hostname, the init binary, and the
-container's resolved volumes), cgroup limits (memory, cpu quota, pids) at
+(``ImageInfo``, filled in by ``runtime.imagedefaults.merge`` as Docker does)
+into an OCI runtime spec: args (entrypoint + command, behind the init), env
+(image env overlaid by the config's), cwd, user (numeric, or a name resolved
+through the rootfs' /etc/passwd and /etc/group), hostname, Docker's default
+capabilities, namespaces (the network namespace is a path from the network
+manager), mounts (the standard set, /etc/hosts, /etc/resolv.conf,
+/etc/hostname, the init binary, and the container's resolved volumes),
+cgroup limits (memory, cpu quota, pids) at
 ``/dockwright/<id>``, and a terminal for tty. Also resolves the config's
 mounts to host paths (:func:`resolve_mounts`; anonymous volumes are named
 by ``anonvols`` before). Neighbours: ``driver``
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import InvalidRequest
+from runtime.imagedefaults import merge
 from runtime.types import ContainerConfig, ImageInfo, MountSpec, ResourceSpec
 
 INIT_PATH = "/.dockwright/init"
@@ -46,14 +48,9 @@ def cgroup_path(cid: str) -> str:
 
 
 def process_args(config: ContainerConfig, image: ImageInfo) -> list[str]:
-    """Entrypoint + command as Docker merges them (a config entrypoint drops the image's cmd)."""
-    if config.entrypoint is not None:
-        entry = list(config.entrypoint)
-        cmd = list(config.command or ())
-    else:
-        entry = list(image.entrypoint or ())
-        cmd = list(config.command if config.command is not None else image.command or ())
-    args = entry + cmd
+    """Entrypoint + command as Docker merges them (``runtime.imagedefaults``)."""
+    merged = merge(config, image)
+    args = list(merged.entrypoint or ()) + list(merged.command or ())
     if not args:
         raise InvalidRequest(
             f"container {config.name!r} has no command",
@@ -64,8 +61,7 @@ def process_args(config: ContainerConfig, image: ImageInfo) -> list[str]:
 
 def process_env(config: ContainerConfig, image: ImageInfo, hostname: str) -> list[str]:
     env: dict[str, str] = {"PATH": DEFAULT_PATH, "HOSTNAME": hostname}
-    env.update(dict(image.env))
-    env.update(dict(config.env))
+    env.update(dict(merge(config, image).env))
     if config.tty:
         env.setdefault("TERM", "xterm")
     return [f"{k}={v}" for k, v in env.items()]
@@ -204,7 +200,8 @@ def build_spec(
 ) -> dict[str, Any]:
     """The OCI runtime spec (config.json) for container ``cid``."""
     hostname = config.hostname or cid[:12]
-    user = resolve_user(config.user if config.user is not None else image.user, rootfs)
+    merged = merge(config, image)
+    user = resolve_user(merged.user or "", rootfs)
     caps = list(CAPS)
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nofile = 1048576 if nofile == resource.RLIM_INFINITY else nofile
@@ -213,7 +210,7 @@ def build_spec(
         "user": {"uid": user["uid"], "gid": user["gid"]},
         "args": [INIT_PATH, "--", *process_args(config, image)],
         "env": process_env(config, image, hostname),
-        "cwd": config.workdir or image.workdir or "/",
+        "cwd": merged.workdir or "/",
         "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
         "rlimits": [{"type": "RLIMIT_NOFILE", "hard": nofile, "soft": nofile}],
         "noNewPrivileges": False,

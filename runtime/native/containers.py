@@ -14,7 +14,7 @@ the record stopped-by-user (so the shim does not restart it) and signals;
 the anonymous volumes).
 Neighbours: ``driver`` (thin facade), ``records``, ``bundle``, ``rootfs``,
 ``supervise``, ``shim`` (spawned), ``gc``, ``volumes``, ``anonvols``, ``events``,
-``deps``.
+``deps``, ``runtime.imagedefaults`` (the healthcheck and stop signal a record keeps).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
+from runtime.imagedefaults import merge
 from runtime.native import anonvols, bundle, events, gc, rootfs, shim, supervise
 from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.oci import OciRuntime
@@ -89,13 +90,14 @@ class Containers:
                 hint="pull or load the image first (dockwright apply does this)",
             )
         info: ImageInfo = image.info
-        hc = config.healthcheck if config.healthcheck is not None else info.healthcheck
+        effective = merge(config, info)
+        hc = effective.healthcheck
         cid = new_id()
         with self.records.hold(cid):
             rec = Record(
                 id=cid, name=config.name, config=config, image_id=image.id,
                 image_ref=config.image,
-                stop_signal=config.stop_signal or info.stop_signal or "TERM",
+                stop_signal=effective.stop_signal or "TERM",
                 healthcheck=dataclasses.asdict(hc) if hc is not None else None,
             )  # fmt: skip
             self.records.write(rec)  # before anything else exists

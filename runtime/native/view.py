@@ -2,18 +2,21 @@
 
 Role: maps a container record onto ``ContainerSummary`` (one list row) and
 ``ContainerInfo`` (inspect) the way the Docker driver reports them, so that
-one controller normalisation fits both runtimes: command/entrypoint/env/
-workdir/user/healthcheck/stop signal carry the image's defaults where the
-config left them unset, labels include the image's, ports and mounts are
-sorted, the default hostname (id prefix) reads as unset, anonymous volumes
-(generated names, inherited ones included) are listed as Docker's are.
-Neighbours: ``driver``, ``records``, ``anonvols``, ``runtime.types``.
+one controller normalisation fits both runtimes: the image's defaults are
+filled in by ``runtime.imagedefaults.merge`` (the rules the Docker daemon
+applies: command, entrypoint, env, workdir, user, labels, healthcheck, stop
+signal), ports and mounts are sorted, the default hostname (id prefix) reads
+as unset, anonymous volumes (generated names, inherited ones included) are
+listed as Docker's are.
+Neighbours: ``driver``, ``records``, ``anonvols``, ``runtime.imagedefaults``,
+``runtime.types``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+from runtime.imagedefaults import merge, overlay
 from runtime.native.anonvols import reported
 from runtime.native.records import Record
 from runtime.types import (
@@ -42,14 +45,13 @@ def _health(text: str) -> Health:
 
 def container_summary(rec: Record, image: ImageInfo | None = None) -> ContainerSummary:
     state = _state(rec.state)
-    labels = dict(image.labels) if image else {}
-    labels.update(dict(rec.config.labels))
+    labels = overlay(image.labels if image else (), rec.config.labels)
     return ContainerSummary(
         id=rec.id,
         name=rec.name,
         image_id=rec.image_id,
         state=state,
-        labels=tuple(sorted(labels.items())),
+        labels=labels,
         health=_health(rec.health) if rec.health_spec() else Health.NONE,
         exit_code=rec.exit_code if state in (State.EXITED, State.DEAD) else None,
     )
@@ -60,33 +62,17 @@ def _port_key(p: PortBinding) -> tuple[int, str, str, int]:
 
 
 def container_info(rec: Record, image: ImageInfo) -> ContainerInfo:
-    cfg = rec.config
-    env = dict(image.env)
-    env.update(dict(cfg.env))
-    entrypoint: tuple[str, ...] | None
-    if cfg.entrypoint is not None:
-        entrypoint, command = cfg.entrypoint, cfg.command
-    else:
-        entrypoint = image.entrypoint
-        command = cfg.command if cfg.command is not None else image.command
+    cfg = merge(rec.config, image)
     hostname = cfg.hostname if cfg.hostname and cfg.hostname != rec.id[:12] else None
     summary = container_summary(rec, image)
     config = dataclasses.replace(
         cfg,
-        command=command,
-        entrypoint=entrypoint,
-        env=tuple(sorted(env.items())),
-        workdir=cfg.workdir or image.workdir or None,
-        user=cfg.user or image.user or None,
         hostname=hostname,
-        labels=summary.labels,
         ports=tuple(sorted(cfg.ports, key=_port_key)),
         mounts=tuple(sorted(cfg.mounts, key=lambda m: m.target)),
         networks=tuple(
             dataclasses.replace(n, aliases=tuple(sorted(n.aliases))) for n in cfg.networks
         ),
-        healthcheck=cfg.healthcheck if cfg.healthcheck is not None else image.healthcheck,
-        stop_signal=cfg.stop_signal or image.stop_signal or None,
     )
     return ContainerInfo(
         summary=summary,
