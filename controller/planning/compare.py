@@ -1,32 +1,39 @@
-"""Per-field comparison of a desired container with the live one.
+"""Per-field comparison of a desired container with the live one: the container rule table.
 
-Role: a table of rules (in the style of community.docker's docker_container)
-says for each ``ContainerConfig`` field how to compare it (strict, as a set,
-per key, ignored, or with the image's default filled in) and whether a
-difference is updated in place (restart, resources, the aliases on a network
-the container stays on) or needs a recreate.
-Before comparing, desired values are normalised to what the runtime reports:
-image env/cmd/entrypoint/workdir/user/labels/healthcheck defaults are merged
-in (``runtime.imagedefaults.merge``), orders and port formats are
-canonicalised, so a converged container compares equal (principle 3);
-anonymous volumes a recreate carried over count as the spec's
-(``controller.planning.anonymous.live_mounts``). Neighbours: called by
-``controller.planning.plan`` with a ``desired.DesiredContainer`` and an
-inspected ``runtime.types.ContainerInfo``; returns
-``controller.planning.diff.FieldChange`` values. Pure.
+Role: :data:`RULES` gives every ``runtime.types.ContainerConfig`` field one
+``controller.planning.fieldrules.Row``: its comparator (strict, if-set, set,
+keys, image-default, quantity, ignore), whether a difference is updated in
+place (restart, resources, network membership and aliases) or needs a
+recreate, and the field's own parameters: how values are shown (port and
+mount forms, ``None`` for an empty command), env values of secret keys
+masked, dockwright's own labels (``io.dockwright.*``) skipped, anonymous
+volumes a recreate carried over counted as the spec's
+(``controller.planning.anonymous.live_mounts``), a lifted resource limit
+forcing a recreate (Docker cannot remove a memory or cpu limit in place),
+the stop timeout as the whole seconds Docker keeps, 10 s when unset.
+:func:`expected` fills the image's defaults into the desired config with
+``runtime.imagedefaults.merge`` (the merge every runtime uses), so a
+converged container compares equal (principle 3).
+
+Network contract with ``controller.execution``: joining or leaving a
+network is ``networks.<net>`` (old/new: the sorted alias list, ``None`` when
+not attached); a changed alias set on a network the container stays on is
+``networks.<net>.aliases``; both in place.
+
+Neighbours: called by ``controller.planning.plan`` with a
+``desired.DesiredContainer`` and an inspected ``runtime.types.ContainerInfo``;
+returns ``controller.planning.diff.FieldChange`` values. Pure.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from enum import StrEnum
-from typing import Any
 
 from controller.desired.naming import LABEL_FILES
 from controller.desired.state import DesiredContainer
 from controller.planning import anonymous
-from controller.planning.diff import FieldChange, show
+from controller.planning.diff import FieldChange
+from controller.planning.fieldrules import Kind, Row, Sides, Update, diff, in_place
 from runtime.imagedefaults import merge
 from runtime.types import (
     ContainerConfig,
@@ -34,56 +41,14 @@ from runtime.types import (
     HealthSpec,
     ImageInfo,
     MountSpec,
+    NetworkAttach,
     PortBinding,
     ResourceSpec,
+    RestartSpec,
 )
 
-
-class Rule(StrEnum):
-    STRICT = "strict"  # equal, None included
-    IF_SET = "if-set"  # compared only when the spec sets it
-    SET = "set"  # order does not matter
-    KEYS = "keys"  # mapping compared key by key
-    IMAGE_DEFAULT = "image-default"  # unset in the spec means "the image's value"
-    IGNORE = "ignore"
-
-
-class Update(StrEnum):
-    IN_PLACE = "in-place"
-    RECREATE = "recreate"
-
-
-RULES: dict[str, tuple[Rule, Update]] = {
-    "name": (Rule.IGNORE, Update.RECREATE),
-    "image": (Rule.STRICT, Update.RECREATE),
-    "command": (Rule.IMAGE_DEFAULT, Update.RECREATE),
-    "entrypoint": (Rule.IMAGE_DEFAULT, Update.RECREATE),
-    "env": (Rule.KEYS, Update.RECREATE),  # image env merged in
-    "workdir": (Rule.IMAGE_DEFAULT, Update.RECREATE),
-    "user": (Rule.IMAGE_DEFAULT, Update.RECREATE),
-    "hostname": (Rule.IF_SET, Update.RECREATE),
-    "labels": (Rule.KEYS, Update.RECREATE),  # image labels merged in, ours skipped
-    "ports": (Rule.SET, Update.RECREATE),
-    "mounts": (Rule.SET, Update.RECREATE),
-    "volumes_from": (Rule.SET, Update.RECREATE),
-    "networks": (Rule.SET, Update.RECREATE),
-    "restart": (Rule.STRICT, Update.IN_PLACE),  # resources too, unless a limit is lifted
-    "healthcheck": (Rule.IMAGE_DEFAULT, Update.RECREATE),
-    "resources": (Rule.STRICT, Update.IN_PLACE),
-    "stdin_open": (Rule.STRICT, Update.RECREATE),
-    "tty": (Rule.STRICT, Update.RECREATE),
-    "stop_signal": (Rule.IMAGE_DEFAULT, Update.RECREATE),
-    "stop_timeout": (Rule.IF_SET, Update.RECREATE),
-}
 OWN_LABEL_PREFIX = "io.dockwright."
-IN_PLACE_FIELDS = frozenset(k for k, (_, u) in RULES.items() if u is Update.IN_PLACE)
-
-
-def in_place_field(field: str) -> bool:
-    """Whether a change of ``field`` (as named in a FieldChange) is made in place:
-    restart, resources and the aliases of a network the container stays on."""
-    return field in IN_PLACE_FIELDS or (field.startswith("networks.")
-                                        and field.endswith(".aliases"))
+DOCKER_STOP_TIMEOUT = 10.0  # seconds a stop waits when the container sets none
 
 
 def _port(p: PortBinding) -> str:
@@ -100,6 +65,10 @@ def _mount(m: MountSpec) -> str:
     return text + (f":size={m.size}" if m.size else "")
 
 
+def _volumes_from(item: tuple[str, bool]) -> str:
+    return f"{item[0]}{':ro' if item[1] else ''}"
+
+
 def _health(h: HealthSpec | None) -> str | None:
     if h is None or h.test in ((), ("NONE",)):
         return None if h is None else "NONE"
@@ -111,7 +80,7 @@ def _health(h: HealthSpec | None) -> str | None:
     return " ".join(parts)
 
 
-def _lifts_limit(new: ResourceSpec, old: ResourceSpec) -> bool:
+def _lifts_limit(old: ResourceSpec, new: ResourceSpec) -> bool:
     return bool((old.memory and not new.memory) or (old.cpus and not new.cpus)
                 or (old.pids and not new.pids))
 
@@ -120,80 +89,68 @@ def _resources(r: ResourceSpec) -> str:
     return f"memory={r.memory or 0} cpus={r.cpus or 0:g} pids={r.pids or 0}"
 
 
-def _keys(field: str, old: dict[str, str], new: dict[str, str], in_place: bool,
-          secret: frozenset[str] = frozenset()) -> list[FieldChange]:
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            out.append(FieldChange(f"{field}.{key}", old.get(key), new.get(key), in_place,
-                                   secret=key in secret))
-    return out
+def _restart(r: RestartSpec) -> str:
+    return f"{r.name}:{r.max_retries}" if r.max_retries else r.name
 
 
-def expected(desired: DesiredContainer, image: ImageInfo | None) -> ContainerConfig:
-    """The desired config as the runtime will report it once created from ``image``
-    (``runtime.imagedefaults.merge``: the merge every runtime uses)."""
-    return desired.config if image is None else merge(desired.config, image)
+def _args(value: tuple[str, ...] | None) -> list[str] | None:
+    return None if not value else list(value)
 
 
-_SHOW: dict[str, Callable[[Any], Any]] = {
-    "ports": lambda v: sorted(_port(p) for p in v),
-    "mounts": lambda v: sorted(_mount(m) for m in v),
-    "volumes_from": lambda v: sorted(f"{n}{':ro' if ro else ''}" for n, ro in v),
-    "healthcheck": _health,
-    "resources": _resources,
-    "restart": lambda r: f"{r.name}:{r.max_retries}" if r.max_retries else r.name,
-    "command": lambda v: None if not v else list(v),
-    "entrypoint": lambda v: None if not v else list(v),
-    "workdir": lambda v: v or None,
-    "user": lambda v: v or None,
-    "stop_signal": lambda v: v or None,
+def _text(value: str | None) -> str | None:
+    return value or None
+
+
+def _aliases(value: tuple[NetworkAttach, ...]) -> dict[str, list[str]]:
+    return {n.network: sorted(n.aliases) for n in value}
+
+
+def _live_mounts(sides: Sides) -> tuple[MountSpec, ...]:
+    return anonymous.live_mounts(sides.source, sides.want.mounts, sides.defaults)
+
+
+RECREATE, IN_PLACE = Update.RECREATE, Update.IN_PLACE
+RULES: dict[str, Row] = {
+    "name": Row(Kind.IGNORE),  # the live container was found by it
+    "image": Row(Kind.STRICT),
+    "command": Row(Kind.IMAGE_DEFAULT, display=_args),
+    "entrypoint": Row(Kind.IMAGE_DEFAULT, display=_args),
+    "env": Row(Kind.KEYS, masked=True, from_defaults=True),  # image env merged in
+    "workdir": Row(Kind.IMAGE_DEFAULT, display=_text),
+    "user": Row(Kind.IMAGE_DEFAULT, display=_text),
+    "hostname": Row(Kind.IF_SET),  # unset: the runtime's (the short id)
+    "labels": Row(Kind.KEYS, skip_prefix=OWN_LABEL_PREFIX, from_defaults=True),
+    "ports": Row(Kind.SET, display=_port),
+    "mounts": Row(Kind.SET, display=_mount, live=_live_mounts),
+    "volumes_from": Row(Kind.SET, display=_volumes_from),
+    "networks": Row(Kind.KEYS, IN_PLACE, entries=_aliases, member="aliases"),
+    "restart": Row(Kind.STRICT, IN_PLACE, display=_restart),
+    "healthcheck": Row(Kind.IMAGE_DEFAULT, display=_health),
+    "resources": Row(Kind.STRICT, IN_PLACE, display=_resources, recreate_when=_lifts_limit),
+    "stdin_open": Row(Kind.STRICT),
+    "tty": Row(Kind.STRICT),
+    "stop_signal": Row(Kind.IMAGE_DEFAULT, display=_text),
+    "stop_timeout": Row(Kind.QUANTITY, unit="s", step=1.0, default=DOCKER_STOP_TIMEOUT),
 }
 
 
-def _networks(want: ContainerConfig, have: ContainerConfig) -> list[FieldChange]:
-    desired = {n.network: set(n.aliases) for n in want.networks}
-    actual = {n.network: set(n.aliases) for n in have.networks}
-    out = []
-    if set(desired) != set(actual):
-        out.append(FieldChange("networks", show(sorted(actual)), show(sorted(desired))))
-    for net, aliases in sorted(desired.items()):
-        if net in actual and aliases != actual[net]:
-            out.append(FieldChange(f"networks.{net}.aliases", show(sorted(actual[net])),
-                                   show(sorted(aliases)), in_place=True))
-    return out
+def in_place_field(field: str) -> bool:
+    """Whether a change of ``field`` (as named in a FieldChange) is made in place:
+    restart, resources, ``networks.<net>`` and ``networks.<net>.aliases``."""
+    return in_place(RULES, field)
+
+
+def expected(desired: DesiredContainer, image: ImageInfo | None) -> ContainerConfig:
+    """The desired config as the runtime will report it once created from ``image``."""
+    return desired.config if image is None else merge(desired.config, image)
 
 
 def compare(desired: DesiredContainer, live: ContainerInfo,
             image: ImageInfo | None) -> list[FieldChange]:
     """Field changes from the live container to the desired one (empty: in sync)."""
-    want = expected(desired, image)
-    have = live.config
-    out: list[FieldChange] = []
-    for field, (rule, update) in RULES.items():
-        in_place = update is Update.IN_PLACE
-        new, old = getattr(want, field), getattr(have, field)
-        if rule is Rule.IGNORE or (rule is Rule.IF_SET and new is None):
-            continue
-        if field == "env":
-            out += _keys("env", dict(old), dict(new), in_place, desired.secret_keys)
-            continue
-        if field == "labels":
-            ours = {k: v for k, v in dict(new).items() if not k.startswith(OWN_LABEL_PREFIX)}
-            theirs = {k: v for k, v in dict(old).items() if not k.startswith(OWN_LABEL_PREFIX)}
-            out += _keys("labels", theirs, ours, in_place)
-            continue
-        if field == "networks":
-            out += _networks(want, have)
-            continue
-        if field == "mounts":  # volumes a recreate carried over are what the spec asked for
-            old = anonymous.live_mounts(live, want.mounts, image)
-        fmt: Callable[[Any], Any] = _SHOW.get(field, show)
-        new_v, old_v = fmt(new), fmt(old)
-        if new_v != old_v:
-            if field == "resources" and _lifts_limit(new, old):
-                in_place = False  # Docker's update cannot remove a memory or cpu limit
-            out.append(FieldChange(field, show(old_v), show(new_v), in_place))
+    sides = Sides(want=expected(desired, image), have=live.config, spec=desired.config,
+                  defaults=image, source=live, secrets=desired.secret_keys)
+    out = diff(RULES, sides)
     out += file_changes(desired, dict(live.summary.labels).get(LABEL_FILES))
     return out
 
