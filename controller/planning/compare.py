@@ -109,7 +109,7 @@ def _live_mounts(sides: Sides) -> tuple[MountSpec, ...]:
     return anonymous.live_mounts(sides.source, sides.want.mounts, sides.defaults)
 
 
-RECREATE, IN_PLACE = Update.RECREATE, Update.IN_PLACE
+IN_PLACE = Update.IN_PLACE
 RULES: dict[str, Row] = {
     "name": Row(Kind.IGNORE),  # the live container was found by it
     "image": Row(Kind.STRICT),
