@@ -135,8 +135,11 @@ def _set(name: str, row: Row, new: Any, old: Any, sides: Sides) -> list[FieldCha
 def _keys(name: str, row: Row, new: Any, old: Any, sides: Sides) -> list[FieldChange]:
     def entries(value: Any) -> dict[str, Any]:
         found = row.entries(value) if value is not None else {}
-        return {k: row.display(v) for k, v in found.items()
-                if not (row.skip_prefix and k.startswith(row.skip_prefix))}
+        if row.skip_prefix:
+            found = {k: v for k, v in found.items() if not k.startswith(row.skip_prefix)}
+        if row.display is _same:
+            return dict(found)
+        return {k: row.display(v) for k, v in found.items()}
 
     want, have = entries(new), entries(old)
     if row.from_defaults and sides.defaults is None:
@@ -216,6 +219,8 @@ def diff(table: Mapping[str, Row], sides: Sides, prefix: str = "") -> list[Field
             continue
         new = getattr(sides.want, name)
         old = row.live(sides) if row.live is not None else getattr(sides.have, name)
+        if new == old:  # every comparator finds equal values equal: the common case, fast
+            continue
         out += COMPARATORS[row.kind](prefix + name, row, new, old, sides)
     return out
 

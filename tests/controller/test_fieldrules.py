@@ -235,3 +235,44 @@ def test_changes_are_field_changes() -> None:
     sides = Sides(want=Thing(1), have=Thing(2), spec=Thing(1))
     assert diff({"value": Row(Kind.STRICT)}, sides) == [FieldChange("value", "2", "1")]
 
+
+
+@dataclass(frozen=True)
+class Task:
+    command: tuple[str, ...] | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    stop_grace: float | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """Shaped like a Swarm ServiceSpec: nested, with fields the manager fills in."""
+
+    replicas: int | None = None
+    parallelism: int | None = None
+    task: Task = Task()
+
+
+SERVICE = {
+    "replicas": Row(Kind.SERVER_DEFAULT, Update.IN_PLACE, default=1),
+    "parallelism": Row(Kind.SERVER_DEFAULT, Update.IN_PLACE, default=1),
+    "task": Row(Kind.NESTED, rows={
+        "command": Row(Kind.IMAGE_DEFAULT),
+        "env": Row(Kind.KEYS, masked=True),
+        "stop_grace": Row(Kind.QUANTITY, unit="s", default=10.0),
+    }),
+}
+
+
+def test_a_service_spec_table_uses_the_same_comparators() -> None:
+    spec = Service(task=Task(env=(("PW", "x"),)))
+    filled = Service(replicas=1, parallelism=1, task=Task(("serve",), (("PW", "x"),)))
+    live = Service(replicas=1, parallelism=None, task=Task(("serve",), (("PW", "x"),), 10.0))
+    sides = Sides(want=filled, have=live, spec=spec, defaults="image", secrets=frozenset({"PW"}))
+    assert diff(SERVICE, sides) == []
+    moved = Service(replicas=3, parallelism=1, task=Task(("serve",), (("PW", "y"),), 10.0))
+    found = diff(SERVICE, Sides(want=filled, have=moved, spec=spec, defaults="image",
+                                secrets=frozenset({"PW"})))
+    assert [(c.field, c.in_place, c.secret) for c in found] == [
+        ("replicas", True, False), ("task.env.PW", False, True)]
+    assert in_place(SERVICE, "replicas") and not in_place(SERVICE, "task.env.PW")
