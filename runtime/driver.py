@@ -90,6 +90,16 @@ class Driver(Protocol):
         there become exactly the given ones; the container keeps its id and keeps running.
         """
 
+    def connect_network(self, ref: str, attach: NetworkAttach) -> None:
+        """Join ``attach.network`` with ``attach.aliases``, in place (the container keeps its
+        id and keeps running); ``Conflict`` when it is on that network already."""
+
+    def disconnect_network(self, ref: str, network: str) -> None:
+        """Leave ``network`` in place; ``NotFound`` when the container is not on it."""
+
+    def unpause_container(self, ref: str) -> None:
+        """Resume a paused container (a runtime that cannot pause accepts it as done)."""
+
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult: ...
 
     def logs(

@@ -193,6 +193,32 @@ class FakeDriver:
                                            resources=resources or c.config.resources,
                                            networks=nets)
 
+    def connect_network(self, ref: str, attach: NetworkAttach) -> None:
+        self._record("connect_network", f"{ref}->{attach.network}")
+        with self._lock:
+            c = self._find(ref)
+            if attach.network not in self.networks:
+                raise NotFound(f"network {attach.network} not found")
+            if any(n.network == attach.network for n in c.config.networks):
+                raise Conflict(f"container {c.config.name} is on network {attach.network}")
+            c.config = dataclasses.replace(c.config, networks=(*c.config.networks, attach))
+
+    def disconnect_network(self, ref: str, network: str) -> None:
+        self._record("disconnect_network", f"{ref}->{network}")
+        with self._lock:
+            c = self._find(ref)
+            if all(n.network != network for n in c.config.networks):
+                raise NotFound(f"container {c.config.name} is not on network {network}")
+            c.config = dataclasses.replace(c.config, networks=tuple(
+                n for n in c.config.networks if n.network != network))
+
+    def unpause_container(self, ref: str) -> None:
+        self._record("unpause_container", ref)
+        with self._lock:
+            c = self._find(ref)
+            if c.state is State.PAUSED:
+                c.state = State.RUNNING
+
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         self._record("exec_in", ref)
         self._find(ref)

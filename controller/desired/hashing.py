@@ -1,10 +1,14 @@
 """Stable digests: of values (spec hashes) and of files and folders.
 
-Role: the hash labels (``LABEL_HASH``, ``LABEL_UPDATE_HASH``) are the
-controller's fast path (principle 3): when a container's labels carry the
-hash of its desired config, nothing is inspected. Files a spec refers to
-(env_file, secret files, build contexts, archives) take part through their
-content digests. Neighbours: ``controller.desired.state`` computes hashes,
+Role: the hash labels (``LABEL_HASH``, ``LABEL_UPDATE_HASH``, and
+``LABEL_HASH_SCHEME``, the version of the form hashed) say which spec a
+container was made from, so a plan can tell a spec change from drift
+(principle 8): a hash is taken over an explicit canonical form (named fields,
+defaults left out, sorted-keys JSON), never over ``repr``, and a hash alone
+never causes a recreate (fields decide). Files a spec refers to (env_file,
+secret files, build contexts, archives) take part through their content
+digests; those of secrets are keyed (``controller.desired.hostkey``).
+Neighbours: ``controller.desired.state`` computes hashes,
 ``controller.planning.observe``/``plan`` compare them; ``controller.desired.dockerignore``
 says which paths of a build context count. Pure, no runtime calls.
 """
@@ -27,34 +31,73 @@ from controller.desired import dockerignore
 _CHUNK = 1 << 20
 
 
-def _plain(value: Any) -> Any:
+HASH_SCHEME = "2"  # the version of the canonical form below; recorded in LABEL_HASH_SCHEME
+LABEL_HASH_SCHEME = "io.dockwright.hash-scheme"
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+_NO_DEFAULT = object()
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    known = _DEFAULTS.get(cls)
+    if known is None:
+        known = {}
+        for f in dataclasses.fields(cls):
+            if f.default is not dataclasses.MISSING:
+                known[f.name] = f.default
+            elif f.default_factory is not dataclasses.MISSING:
+                known[f.name] = f.default_factory()
+            else:
+                known[f.name] = _NO_DEFAULT
+        _DEFAULTS[cls] = known
+    return known
+
+
+def canonical(value: Any) -> Any:
+    """The hashed form of a value: JSON-able, with named fields and defaults left out.
+
+    A dataclass becomes an object of its fields by name, leaving out every field
+    equal to its default (so a release that adds a field with a default changes no
+    hash, and reordering fields changes none either); enums become their values,
+    tuples and lists lists, sets sorted lists, paths strings. Dicts keep their keys
+    (JSON sorts them).
+    """
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        defaults = _defaults(type(value))
+        out = {}
+        for name, default in defaults.items():
+            item = getattr(value, name)
+            if default is _NO_DEFAULT or item != default:
+                out[name] = canonical(item)
+        return out
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        items = [_plain(v) for v in value]
-        return sorted(items, key=repr) if isinstance(value, set | frozenset) else items
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((canonical(v) for v in value), key=canonical_json)
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # 1.0 and 1 hash alike: a spec may say either
     return value
 
 
+def canonical_json(value: Any) -> str:
+    """Sorted-keys compact JSON of :func:`canonical` (the text a spec hash is taken of)."""
+    return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+
+
 def value_digest(value: Any) -> str:
-    """sha256 (32 hex chars) of frozen dataclasses, tuples, strings and numbers.
+    """sha256 (32 hex chars) of the canonical form of ``value`` (hash scheme 2).
 
-    ``repr`` of these is canonical (field order is fixed, no sets or dicts are
-    hashed) and ten times cheaper than a JSON walk; dicts go through ``plain``.
+    Changing what this returns for an existing spec changes the hash label of every
+    managed container; fields still decide (a hash alone never recreates), but the
+    golden tests in ``tests/controller/test_hash_golden.py`` pin it on purpose.
     """
-    text = repr(value) if not isinstance(value, dict) else plain_json(value)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def plain_json(value: Any) -> str:
-    """Canonical JSON of dataclasses, dicts, sets and tuples (slower, order-independent)."""
-    return json.dumps(_plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:32]
 
 
 _CACHE: dict[tuple[str, int, int, int], str] = {}

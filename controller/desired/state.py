@@ -5,10 +5,12 @@ Role: the second half of "validated model -> desired state" (DESIGN.md).
 the spec files, ``controller.desired.normalise``) into one ``ContainerConfig`` per
 replica: env steps read (secret files, host variables, env_files), digests of
 referenced files and build contexts taken, ownership labels added, and two
-hashes: ``base_hash`` over everything that needs a recreate (plus digests of
-referenced files and the image source) and ``update_hash`` over what can change
-in place (restart, resources, network aliases). The image id joins the hash
-only when known (:meth:`DesiredContainer.hash_for`). Imports no pydantic.
+hashes (``controller.desired.hashing``, canonical form, scheme recorded in a
+label): ``base_hash`` over everything that needs a recreate (plus digests of
+referenced files and the image source; secrets keyed, never plain) and
+``update_hash`` over what can change in place (restart, resources, networks
+and their aliases). The image id joins the hash only when known
+(:meth:`DesiredContainer.hash_for`). Imports no pydantic.
 Neighbours: ``controller.desired.recipe`` / ``controller.desired.normalise`` before it;
 ``controller.planning.observe`` / ``controller.planning.plan`` after; names from
 ``controller.desired.naming``.
@@ -26,7 +28,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from controller.desired import naming
-from controller.desired.hashing import file_digest, tree_digest, value_digest
+from controller.desired.hashing import (
+    HASH_SCHEME,
+    LABEL_HASH_SCHEME,
+    file_digest,
+    tree_digest,
+    value_digest,
+)
+from controller.desired.hostkey import keyed_digest
 from controller.desired.recipe import ContainerRecipe, DesiredImage, Recipe
 from runtime.types import (
     LABEL_HASH,
@@ -54,7 +63,8 @@ __all__ = ["DesiredContainer", "DesiredImage", "DesiredNetwork", "DesiredState",
 _Object = TypeVar("_Object", VolumeConfig, NetworkConfig)
 
 # labels that describe where a spec came from, not what it is: never part of a hash
-VOLATILE_LABELS = frozenset({LABEL_HASH, LABEL_UPDATE_HASH, LABEL_REVISION, LABEL_SOURCE})
+VOLATILE_LABELS = frozenset({LABEL_HASH, LABEL_UPDATE_HASH, LABEL_HASH_SCHEME, LABEL_REVISION,
+                             LABEL_SOURCE})
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,9 @@ class DesiredContainer:
     links: tuple[str, ...] = ()  # linked resources
     volumes_from: tuple[str, ...] = ()  # resources whose volumes this one mounts
     secret_keys: frozenset[str] = frozenset()
-    files: Pairs = ()  # (what, digest) of files the spec refers to
+    files: Pairs = ()  # (what, digest) of files the spec refers to; secrets' digests keyed
+    plain_files: Pairs = ()  # (what, unkeyed digest) of secret and env files: never a label,
+    #                          only to recognise labels written before digests were keyed
     update_order: str = "stop-first"  # | "start-first": how a recreate replaces it
     base_hash: str = ""
     update_hash: str = ""
@@ -87,21 +99,21 @@ class DesiredContainer:
         """The spec hash label; an archive without a ref is identified by its digest alone."""
         if self.image.source == "archive" and not self.image.ref:
             image_id = None
-        return value_digest([self.base_hash, image_id or ""])
+        return value_digest({"spec": self.base_hash, "image_id": image_id})
 
     def with_aliases(self, extra: Mapping[str, set[str]]) -> DesiredContainer:
         """This container with more network aliases (kept for links of frozen files)."""
         nets = tuple(NetworkAttach(n.network, tuple(sorted(set(n.aliases) | extra.get(
             n.network, set())))) for n in self.config.networks)
         config = dataclasses.replace(self.config, networks=nets)
-        return dataclasses.replace(self, config=config, base_hash=base_hash(
-            config, self.image, dict(self.files)), update_hash=update_hash(config))
+        return dataclasses.replace(self, config=config, update_hash=update_hash(config))
 
     def final_config(self, image_id: str | None) -> ContainerConfig:
         """The config to create: ownership labels plus both hash labels."""
         labels = dict(self.config.labels)
         labels[LABEL_HASH] = self.hash_for(image_id)
         labels[LABEL_UPDATE_HASH] = self.update_hash
+        labels[LABEL_HASH_SCHEME] = HASH_SCHEME
         return dataclasses.replace(self.config, labels=pairs(labels))
 
 
@@ -150,19 +162,24 @@ class DesiredState:
 
 
 def update_hash(config: ContainerConfig) -> str:
-    """Hash of what changes in place: restart, resources and network aliases."""
-    return value_digest([config.restart, config.resources, config.networks])
+    """Hash of what changes in place: restart, resources, networks and their aliases."""
+    nets = sorted(config.networks, key=lambda n: n.network)
+    return value_digest({"restart": config.restart, "resources": config.resources,
+                         "networks": {n.network: sorted(n.aliases) for n in nets}})
 
 
-def base_hash(config: ContainerConfig, image: DesiredImage, files: Mapping[str, str]) -> str:
+def base_hash(config: ContainerConfig, image: DesiredImage, files: Mapping[str, str],
+              secret_keys: frozenset[str] = frozenset()) -> str:
     """Hash of everything that needs a recreate: config (minus in-place and volatile parts),
-    the image source and the digests of referenced files."""
+    the image source and the digests of referenced files. Secret env values enter keyed
+    (``controller.desired.hostkey``): the label is no guessing oracle."""
+    env = tuple((k, keyed_digest(v.encode()) if k in secret_keys else v) for k, v in config.env)
     hashed = dataclasses.replace(
-        config, restart=RestartSpec(), resources=ResourceSpec(),
-        networks=tuple(NetworkAttach(n.network) for n in config.networks),  # aliases: in place
+        config, env=env, restart=RestartSpec(), resources=ResourceSpec(), networks=(),
         labels=tuple(kv for kv in config.labels if kv[0] not in VOLATILE_LABELS))
     # the pull policy says when to fetch, not what runs: changing it recreates nothing
-    return value_digest([hashed, dataclasses.replace(image, pull=""), sorted(files.items())])
+    return value_digest({"config": hashed, "image": dataclasses.replace(image, pull=""),
+                         "files": dict(files)})
 
 
 class DesiredError(Exception):
@@ -222,22 +239,30 @@ class _Realiser:
             labels[LABEL_REVISION] = self.revision
         return labels
 
-    def env(self, c: ContainerRecipe) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    @staticmethod
+    def digest(files: dict[str, str], plain: dict[str, str], what: str, path: str) -> None:
+        """A secret or env file's digest: keyed for labels and hashes, plain kept aside."""
+        plain[what] = file_digest(Path(path))
+        files[what] = keyed_digest(plain[what].encode())
+
+    def env(self, c: ContainerRecipe
+            ) -> tuple[dict[str, str], set[str], dict[str, str], dict[str, str]]:
         env: dict[str, str] = {}
         secrets: set[str] = set()
         files: dict[str, str] = {}
+        plain: dict[str, str] = {}
         for step in c.env:
             if step.kind == "env_file":
                 loaded = parse_env_file(Path(step.value), self.environ)
                 env.update(loaded)
                 secrets |= set(loaded)
-                files[f"env_file:{self.rel(step.value)}"] = file_digest(Path(step.value))
+                self.digest(files, plain, f"env_file:{self.rel(step.value)}", step.value)
                 continue
             secrets.discard(step.key)
             if step.kind == "secret":
                 env[step.key] = _read_secret(Path(step.value))
                 secrets.add(step.key)
-                files[f"secret:{self.rel(step.value)}"] = file_digest(Path(step.value))
+                self.digest(files, plain, f"secret:{self.rel(step.value)}", step.value)
             elif step.kind == "host":
                 if step.value not in self.environ:
                     raise DesiredError(
@@ -247,7 +272,7 @@ class _Realiser:
                 secrets.add(step.key)
             else:
                 env[step.key] = step.value
-        return env, secrets, files
+        return env, secrets, files, plain
 
     def container(self, c: ContainerRecipe) -> list[DesiredContainer]:
         image = c.image
@@ -256,7 +281,7 @@ class _Realiser:
                                                                      image.dockerfile))
         elif image.source == "archive" and image.archive:
             image = dataclasses.replace(image, digest=file_digest(Path(image.archive)))
-        env, secrets, files = self.env(c)
+        env, secrets, files, plain = self.env(c)
         if image.digest:
             files[f"{image.source}:{self.rel(image.context or image.archive or '')}"] = \
                 image.digest
@@ -273,9 +298,18 @@ class _Realiser:
                 resource=c.resource, name=name, replica=index, file=c.file, config=config,
                 image=image, state=c.state, depends_on=c.depends_on, links=c.links,
                 volumes_from=c.volumes_from, secret_keys=frozenset(secrets),
-                files=pairs(files), update_order=c.update_order,
-                base_hash=base_hash(config, image, files), update_hash=update_hash(config)))
+                files=pairs(files), plain_files=pairs(plain), update_order=c.update_order,
+                base_hash=base_hash(config, self.hashed_image(image), files,
+                                    frozenset(secrets)),
+                update_hash=update_hash(config)))
         return out
+
+    def hashed_image(self, image: DesiredImage) -> DesiredImage:
+        """The image source as hashed: paths relative to the spec folder (moving the folder
+        changes no hash)."""
+        return dataclasses.replace(
+            image, context=self.rel(image.context) if image.context else None,
+            archive=self.rel(image.archive) if image.archive else None)
 
     def with_owner(self, config: _Object, file: str) -> _Object:
         labels = {**dict(config.labels), **self.owner_labels(config.name, file)}

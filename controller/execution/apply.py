@@ -13,6 +13,7 @@ Neighbours: executes a ``controller.planning.plan.Plan`` through a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from controller.desired.state import DesiredContainer, DesiredImage
 from controller.execution.replace import ActionFailed, replace_container
 from controller.execution.waits import Poller, wait_for
 from controller.planning import anonymous, ledger
+from controller.planning.actions import Cause
 from controller.planning.plan import Action, Kind, Plan
 from runtime.driver import Driver
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
@@ -66,6 +68,7 @@ class Executor:
         self.poller = Poller(driver, plan.project)
         self.desired: dict[str, DesiredContainer] = {
             a.name: a.container for a in plan.actions if a.container is not None}
+        self.recorded: list[tuple[str, ledger.Entry]] = []  # (container id, hashes) to record
 
     # scheduling ---------------------------------------------------------------
     def run(self) -> list[ActionOutcome]:
@@ -109,6 +112,7 @@ class Executor:
         for aid in actions:  # a cycle would leave some unscheduled: report, never hang
             if aid not in outcomes:
                 outcomes[aid] = ActionOutcome(actions[aid], False, "dependency cycle")
+        ledger.record_many(self.driver.name, self.plan.project, self.recorded)
         return [outcomes[a.id] for a in self.plan.actions]
 
     @staticmethod
@@ -190,27 +194,63 @@ class Executor:
             if new_id and a.observed_image and new_id != a.observed_image:
                 kind, detail = Kind.RECREATE, f"recreated: image {c.image.ref} has a new id"
         if kind is Kind.NOOP:
+            if a.cause is Cause.ADOPT:
+                self.remember(a, c)
             return None
         if kind is Kind.CREATE:
             self.create(c)
         elif kind is Kind.RECREATE:
             self.recreate(c, a.observed_id, a.was_running)
         elif kind is Kind.UPDATE:
-            ref = a.observed_id or c.name
-            moved = {ch.field for ch in a.changes}  # networks whose aliases change
-            nets = [n for n in c.config.networks if f"networks.{n.network}.aliases" in moved]
-            self.driver.update_container(ref, restart=c.config.restart,
-                                         resources=c.config.resources, networks=nets or None)
-            if a.observed_id:  # the label keeps the creation-time hash: record the new one
-                ledger.record(self.driver.name, self.plan.project, a.observed_id,
-                              c.update_hash)
-            self.settle_state(c, ref, a.was_running)
+            self.update_in_place(a, c)
         elif kind is Kind.START:
             self.wait_deps(c)
             self.driver.start_container(a.observed_id or c.name)
         elif kind is Kind.STOP:
             self.driver.stop_container(a.observed_id or c.name, timeout=c.config.stop_timeout)
         return detail
+
+    def update_in_place(self, a: Action, c: DesiredContainer) -> None:
+        """The in-place changes of an UPDATE: unpause, restart policy and limits, networks
+        left and joined (with the declared aliases), aliases set; then the state."""
+        ref = a.observed_id or c.name
+        declared = {n.network: n for n in c.config.networks}
+        fields = {ch.field: ch for ch in a.changes}
+        aliases, joins, leaves = [], [], []
+        for name, ch in fields.items():
+            net = name.removeprefix("networks.")
+            if net == name:
+                continue
+            if ch.old is None and net in declared:
+                joins.append(declared[net])
+            elif ch.new is None and net not in declared:
+                leaves.append(net)
+            elif net.removesuffix(".aliases") in declared:
+                aliases.append(declared[net.removesuffix(".aliases")])
+        running = a.was_running
+        if "state" in fields:  # paused
+            self.driver.unpause_container(ref)
+            running = True
+        if aliases or "restart" in fields or "resources" in fields:
+            self.driver.update_container(ref, restart=c.config.restart,
+                                         resources=c.config.resources, networks=aliases or None)
+        for net in leaves:
+            with contextlib.suppress(NotFound):  # left already
+                self.driver.disconnect_network(ref, net)
+        for attach in joins:
+            try:
+                self.driver.connect_network(ref, attach)
+            except Conflict:  # joined meanwhile: its aliases are set as declared
+                self.driver.update_container(ref, networks=[attach])
+        self.remember(a, c)  # the labels keep the creation-time hashes
+        self.settle_state(c, ref, running)
+
+    def remember(self, a: Action, c: DesiredContainer) -> None:
+        """Record the hashes ``a``'s container answers to now (written after the run)."""
+        if a.observed_id:
+            entry = ledger.Entry(c.hash_for(self.image_ids.get(c.image.key)), c.update_hash)
+            with self.lock:
+                self.recorded.append((a.observed_id, entry))
 
     def settle_state(self, c: DesiredContainer, ref: str, was_running: bool) -> None:
         if c.state == "running" and not was_running:

@@ -3,9 +3,12 @@
 Role: the arrow "desired state -> observed state" of DESIGN.md. One pass
 costs a constant number of list calls (all containers once, which also
 reveals foreign containers holding a declared name; volumes once; networks
-once), one ``image_info`` per distinct image, and one inspect only for
-containers whose hash labels differ from the desired ones (the fast path of
-principle 3). Neighbours: input ``controller.desired.state.DesiredState`` and a
+once), one ``image_info`` per distinct image, and one inspect of every owned
+container that is declared, in parallel on a bounded pool: what can change on a
+live container (restart policy, limits, networks and aliases, paused state)
+changes no label, so only the live values show it, on every pass. It also
+reads the ledger of recorded hashes (``controller.planning.ledger``).
+Neighbours: input ``controller.desired.state.DesiredState`` and a
 ``runtime.driver.Driver``; output to ``controller.planning.plan``.
 """
 
@@ -16,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from controller.desired.state import DesiredContainer, DesiredState
+from controller.desired.hashing import HASH_SCHEME, LABEL_HASH_SCHEME
+from controller.desired.state import DesiredState
 from controller.planning import ledger
 from runtime.driver import Driver
 from runtime.errors import NotFound
@@ -54,7 +58,7 @@ class Observed:
     images: dict[str, ImageInfo | None] = field(default_factory=dict)  # by image key
     inspected: dict[str, ContainerInfo] = field(default_factory=dict)  # by name
     calls: int = 0  # runtime calls made
-    updated: dict[str, str] = field(default_factory=dict)  # ledger: id -> update hash
+    recorded: dict[str, ledger.Entry] = field(default_factory=dict)  # ledger, by container id
 
     def owned_volume(self, name: str) -> bool:
         vol = self.volumes.get(name)
@@ -68,22 +72,25 @@ class Observed:
         info = self.images.get(key)
         return info.id if info else None
 
+    def hashes(self, have: ContainerSummary) -> ledger.Entry | None:
+        """The (spec, update) hashes ``have`` answers to under the current hash scheme: a
+        ledger record (an in-place update or an adoption) wins over the creation labels;
+        None when neither is of the current scheme (then fields alone decide)."""
+        entry = self.recorded.get(have.id)
+        if entry is not None and entry.scheme == HASH_SCHEME:
+            return entry
+        if have.label(LABEL_HASH_SCHEME) == HASH_SCHEME:
+            return ledger.Entry(have.label(LABEL_HASH), have.label(LABEL_UPDATE_HASH))
+        return None
+
 
 def _name(summary: ContainerSummary) -> str:
     return summary.name.lstrip("/")
 
 
-def hash_matches(want: DesiredContainer, have: ContainerSummary, image_id: str | None,
-                 updated: dict[str, str] | None = None) -> bool:
-    """``updated``: the ledger of in-place updates (``controller.planning.ledger``), which wins over
-    the creation-time update-hash label."""
-    current = (updated or {}).get(have.id) or have.label(LABEL_UPDATE_HASH)
-    return have.label(LABEL_HASH) == want.hash_for(image_id) and current == want.update_hash
-
-
-def observe(driver: Driver, desired: DesiredState, *, workers: int = 8,
+def observe(driver: Driver, desired: DesiredState, *, workers: int = 16,
             listing: Listing | None = None) -> Observed:
-    """List the runtime once and inspect only what the hashes say changed.
+    """List the runtime once, then inspect every owned, declared container in parallel.
 
     ``listing``: the three lists, already under way (``controller.planning.prefetch``)."""
     keys = sorted({c.image.key: c.image.ref for c in desired.containers if c.image.ref}.items())
@@ -107,19 +114,13 @@ def observe(driver: Driver, desired: DesiredState, *, workers: int = 8,
         volumes = {v.name: v for v in lists[1]}
         networks = {n.name: n for n in lists[2]}
         calls = 3 + len(keys)
-        updated = ledger.read(driver.name, desired.project)
-        stale = []
-        for want in desired.containers:
-            have = owned.get(want.name)
-            info = images.get(want.image.key)
-            if have is not None and not hash_matches(want, have, info.id if info else None,
-                                                     updated):
-                stale.append(want.name)
-        results = list(pool.map(lambda n: _inspect(driver, owned[n].id), stale))
-    calls += len(stale)
-    inspected = {n: r for n, r in zip(stale, results, strict=True) if r is not None}
+        recorded = ledger.read(driver.name, desired.project)
+        live = [c.name for c in desired.containers if c.name in owned and c.state != "absent"]
+        results = list(pool.map(lambda n: _inspect(driver, owned[n].id), live))
+    calls += len(live)
+    inspected = {n: r for n, r in zip(live, results, strict=True) if r is not None}
     return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls,
-                    updated)
+                    recorded)
 
 
 def _inspect(driver: Driver, ref: str) -> ContainerInfo | None:

@@ -20,11 +20,19 @@ from dataclasses import dataclass, field, replace
 from controller.desired.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES, OLD_SUFFIX
 from controller.desired.state import DesiredContainer, DesiredState
 from controller.planning import compare
-from controller.planning.actions import CONTAINER_KINDS, PASSIVE, Action, Kind, Plan, PlanError
+from controller.planning.actions import (
+    CONTAINER_KINDS,
+    PASSIVE,
+    Action,
+    Cause,
+    Kind,
+    Plan,
+    PlanError,
+)
 from controller.planning.diff import FieldChange, summarise
-from controller.planning.observe import Observed, hash_matches
+from controller.planning.livediff import live_changes
+from controller.planning.observe import Observed
 from runtime.types import (
-    LABEL_HASH,
     LABEL_PROJECT,
     LABEL_RESOURCE,
     LABEL_SOURCE,
@@ -72,14 +80,15 @@ class _Planner:
         for key, group in sorted(users.items()):
             img = group[0].image
             info = self.observed.images.get(key)
-            kind, reason = None, ""
+            kind, reason, cause = None, "", Cause.NEW if info is None else Cause.SPEC
             if img.source == "build":
                 if info is None:
                     kind, reason = Kind.BUILD, f"image {img.ref} not found"
                 elif info.labels and dict(info.labels).get(LABEL_CONTEXT_DIGEST) != img.digest:
                     kind, reason = Kind.BUILD, "build context changed"
                 elif not info.labels or LABEL_CONTEXT_DIGEST not in dict(info.labels):
-                    kind, reason = Kind.BUILD, "image carries no context digest"
+                    kind, reason, cause = Kind.BUILD, "image carries no context digest", \
+                        Cause.DRIFT
             elif img.source == "archive" and not img.ref:
                 if any(c.name not in self.observed.containers or self.archive_changed(c)
                        for c in group):
@@ -99,12 +108,13 @@ class _Planner:
                 kind, reason = Kind.PULL, f"image {img.ref} not found"
             elif img.pull == "always":
                 kind, reason = Kind.PULL, "pull = \"always\": recreated if the image changed"
+                cause = Cause.NONE
             if kind is not None:
                 fetched.add(key)
                 refresh = info is not None and kind is Kind.PULL
                 self.add(Action(f"image:{key}", kind, "image", group[0].resource,
                                 img.ref or img.archive or key, reason, image=img,
-                                refresh=refresh))
+                                refresh=refresh, cause=cause))
         return fetched
 
     def archive_changed(self, c: DesiredContainer) -> bool:
@@ -114,57 +124,62 @@ class _Planner:
         return bool(compare.file_changes(c, have.label(LABEL_FILES)))
 
     def container(self, c: DesiredContainer, fetched: set[str]) -> None:
+        """The action for one declared container; fields decide, hashes only say why."""
         aid = f"container:{c.name}"
         have = self.observed.containers.get(c.name)
         base = Action(aid, Kind.NOOP, "container", c.resource, c.name, "", container=c,
                       observed_id=have.id if have else None,
                       observed_image=have.image_id if have else None,
-                      was_running=bool(have and have.state is State.RUNNING))
+                      was_running=bool(have and have.state is State.RUNNING), cause=Cause.NONE)
         if have is None:
             if c.state == "absent":
                 self.add(replace(base, reason="state = \"absent\""))
                 return
-            self.add(replace(base, kind=Kind.CREATE, reason="not found"))
+            self.add(replace(base, kind=Kind.CREATE, reason="not found", cause=Cause.NEW))
             return
         if c.state == "absent":
-            self.add(replace(base, kind=Kind.REMOVE, reason="state = \"absent\""))
+            self.add(replace(base, kind=Kind.REMOVE, reason="state = \"absent\"",
+                             cause=Cause.SPEC))
             return
+        live = self.observed.inspected.get(c.name)
+        if live is None:  # removed between the list and the inspect
+            self.add(replace(base, kind=Kind.RECREATE, reason="gone while it was observed",
+                             cause=Cause.DRIFT))
+            return
+        if self.desired.invalid_files:  # links of frozen files are unknown: keep aliases
+            c = c.with_aliases({n.network: set(n.aliases) for n in live.config.networks})
+            base = replace(base, container=c)
         image_id = self.observed.image_id(c.image.key)
-        changes: list[FieldChange] = []
-        if not hash_matches(c, have, image_id, self.observed.updated):
-            live = self.observed.inspected.get(c.name)
-            if live is None:
-                self.add(replace(base, kind=Kind.RECREATE, reason="spec changed"))
-                return
-            if self.desired.invalid_files:  # links of frozen files are unknown: keep aliases
-                extra = {n.network: set(n.aliases) for n in live.config.networks}
-                c = c.with_aliases(extra)
-                base = replace(base, container=c)
-            changes = compare.compare(c, live, self.observed.images.get(c.image.key))
-            if c.hash_for(image_id) == have.label(LABEL_HASH):  # the hash is the truth
-                changes = [ch for ch in changes if compare.in_place_field(ch.field)]
-            elif image_id and have.image_id != image_id and c.image.key not in fetched:
-                # a new image behind the same reference: that is the reason, first (fields
-                # that differ only by the new image's defaults follow from it)
-                changes.insert(0, FieldChange("image_id", have.image_id, image_id))
-            recreate = [ch for ch in changes if not ch.in_place]
-            if not recreate and c.hash_for(image_id) != have.label(LABEL_HASH) and (
-                    c.image.key not in fetched):
-                recreate = [FieldChange("spec-hash", have.label(LABEL_HASH),
-                                        c.hash_for(image_id))]
-                changes.append(recreate[0])
-            if recreate:
-                self.add(replace(base, kind=Kind.RECREATE, reason=summarise(changes),
-                                 changes=tuple(changes)))
-                return
+        recorded = self.observed.hashes(have)
+        same_spec = recorded is not None and recorded.spec == c.hash_for(image_id)
+        same_update = recorded is not None and recorded.update == c.update_hash
+        changes = live_changes(c, live, self.observed, same_spec)
+        new_image = bool(image_id and have.image_id != image_id and c.image.key not in fetched)
+        if new_image:  # the reason, first (fields that differ by the new image's defaults
+            changes.insert(0, FieldChange("image_id", have.image_id, image_id))  # follow)
+        if any(not ch.in_place for ch in changes):
+            self.add(replace(base, kind=Kind.RECREATE, reason=summarise(changes),
+                             changes=tuple(changes),
+                             cause=Cause.IMAGE if new_image else Cause.SPEC))
+            return
         recheck = c.image.key in fetched
         state_kind, state_reason = self.state_action(c, have)
+        # in-place fields that differ from an unchanged spec drifted; paused is always drift
+        drift = same_update or not changes
+        if have.state is State.PAUSED:
+            changes.append(FieldChange("state", "paused", c.state, in_place=True))
         if changes:
             reason = summarise(changes) + (f"; {state_reason}" if state_kind else "")
             self.add(replace(base, kind=Kind.UPDATE, reason=reason, changes=tuple(changes),
-                             recheck_image=recheck))
+                             recheck_image=recheck, cause=Cause.DRIFT if drift else Cause.SPEC))
         elif state_kind:
-            self.add(replace(base, kind=state_kind, reason=state_reason, recheck_image=recheck))
+            cause = Cause.SPEC if state_kind is Kind.STOP else Cause.DRIFT
+            self.add(replace(base, kind=state_kind, reason=state_reason, recheck_image=recheck,
+                             cause=cause))
+        elif not (same_spec and same_update) and not recheck:
+            scheme = "no hash" if recorded is None else "another spec hash"
+            self.add(replace(base, reason=f"in sync; adopted ({scheme} on record, fields equal:"
+                             " hashes recorded, not restarted)", cause=Cause.ADOPT))
         else:
             reason = "image is fetched: recreated if its id changes" if recheck else "in sync"
             self.add(replace(base, reason=reason, recheck_image=recheck))
@@ -197,7 +212,7 @@ class _Planner:
                     (n for n, _ in c.config.volumes_from if n in created), None)
                 if leader is not None and c.state != "absent":
                     self.add(replace(a, kind=Kind.RECREATE, reason=f"follows recreated {leader}",
-                                     recheck_image=False))
+                                     recheck_image=False, cause=Cause.FOLLOW))
                     changed = True
 
     def storage(self) -> None:
@@ -206,14 +221,14 @@ class _Planner:
                 continue
             if v.name not in self.observed.volumes:
                 self.add(Action(f"volume:{v.name}", Kind.CREATE_VOLUME, "volume", v.name, v.name,
-                                "not found", volume=v.config))
+                                "not found", volume=v.config, cause=Cause.NEW))
         for n in self.desired.networks:
             if ("network", n.name) in self.desired.frozen or n.external:
                 continue
             have = self.observed.networks.get(n.name)
             if have is None:
                 self.add(Action(f"network:{n.name}", Kind.CREATE_NETWORK, "network", n.name,
-                                n.name, "not found", network=n.config))
+                                n.name, "not found", network=n.config, cause=Cause.NEW))
                 continue
             want = n.config
             diffs = [f"{k} {getattr(have, k)} -> {getattr(want, k)}"

@@ -196,6 +196,19 @@ class DockerDriver:
                 self.calls.connect_container_to_network(
                     ref, attach.network, aliases=list(attach.aliases) or None)
 
+    def connect_network(self, ref: str, attach: NetworkAttach) -> None:
+        with mapped_errors(f"connect container {_short(ref)} to network {attach.network}"):
+            self.calls.connect_container_to_network(
+                ref, attach.network, aliases=list(attach.aliases) or None)
+
+    def disconnect_network(self, ref: str, network: str) -> None:
+        with mapped_errors(f"disconnect container {_short(ref)} from network {network}"):
+            self.calls.disconnect_container_from_network(ref, network)
+
+    def unpause_container(self, ref: str) -> None:
+        with mapped_errors(f"unpause container {_short(ref)}"):
+            self.calls.unpause(ref)
+
     def _update_limits(
         self, ref: str, restart: RestartSpec | None, resources: ResourceSpec | None
     ) -> None:

@@ -287,6 +287,9 @@ class EngineClient:
         self.request("POST", f"/networks/{_q(net_id)}/connect",
                      body={"Container": container, "EndpointConfig": endpoint})
 
+    def unpause(self, ref: str) -> None:
+        self.request("POST", f"/containers/{_q(ref)}/unpause")
+
     def start(self, ref: str) -> None:
         self.request("POST", f"/containers/{_q(ref)}/start")
 

@@ -31,7 +31,7 @@ from runtime.errors import (
     RuntimeError_,
     Unavailable,
 )
-from runtime.native import events, gc, legacyanon, logs, supervise
+from runtime.native import events, gc, legacyanon, logs, netchange, supervise
 from runtime.native.bundle import TINI
 from runtime.native.containers import Containers
 from runtime.native.deps import ImageStoreLike, NetworkLike
@@ -185,6 +185,15 @@ class NativeDriver:
         resources: ResourceSpec | None = None, networks: Sequence[NetworkAttach] | None = None,
     ) -> None:
         self.containers.update(ref, restart, resources, networks)
+
+    def connect_network(self, ref: str, attach: NetworkAttach) -> None:
+        netchange.connect(self.containers, ref, attach)
+
+    def disconnect_network(self, ref: str, network: str) -> None:
+        netchange.disconnect(self.containers, ref, network)
+
+    def unpause_container(self, ref: str) -> None:
+        self._record(ref)  # the native runtime never pauses: a known container is done
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         rec = self._record(ref)

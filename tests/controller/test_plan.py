@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import PlanRefused
+from controller.planning.actions import Cause
 from controller.planning.plan import Kind
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, ContainerConfig
 from tests.controller.helpers import IMAGE, container, converge, fake, plan_of, rows, write
@@ -43,9 +44,15 @@ def test_second_plan_is_noop(tmp_path: Path) -> None:
     driver.calls.clear()
     plan = plan_of(root, driver)
     assert rows(plan) == []
-    assert not any(m == "inspect_container" for m, _ in driver.calls)
+    assert {(a.name, a.cause) for a in plan.actions if a.object == "container"} == {
+        ("db", Cause.NONE), ("web", Cause.NONE)}
+    # what can change on a live container changes no label: each declared container is
+    # inspected once per pass (in parallel), never more; the rest is one list per kind
+    inspected = sorted(ref for m, ref in driver.calls if m == "inspect_container")
+    assert inspected == sorted(c.id for c in driver.containers.values())
     lists = [m for m, _ in driver.calls if m.startswith("list_")]
     assert sorted(lists) == ["list_containers", "list_networks", "list_volumes"]
+    assert {m for m, _ in driver.calls} <= {"inspect_container", "image_info", *lists}
 
 
 def test_field_change_recreates_with_reason_and_dependents_follow(tmp_path: Path) -> None:

@@ -1,0 +1,48 @@
+"""The field changes of one live container, as the plan weighs them.
+
+Role: between ``controller.planning.compare`` (the pure rule table: desired
+config vs live config) and ``controller.planning.plan`` (which turns changes
+into an action and a cause). It adds what the plan knows besides the two
+configs: a spec hash of the current scheme equal to the spec's means the
+fields that cannot change on a live container did not (only in-place ones
+count, so a quirk of a comparison never recreates); a file digest written
+before digests were keyed (``controller.desired.hostkey``) that equals the
+file's plain digest is the same content; a network the container was joined
+to by hand that is not the project's is left alone while the spec is
+unchanged. Pure.
+"""
+
+from __future__ import annotations
+
+from controller.desired.hostkey import is_keyed
+from controller.desired.state import DesiredContainer
+from controller.planning import compare
+from controller.planning.diff import FieldChange
+from controller.planning.observe import Observed
+from runtime.types import ContainerInfo
+
+
+def file_field(what: str) -> str:
+    """The FieldChange name of a referenced file (``secret:a/b`` -> ``secret[a/b]``)."""
+    kind, _, path = what.partition(":")
+    return f"{kind}[{path}]"
+
+
+def live_changes(c: DesiredContainer, live: ContainerInfo, observed: Observed,
+                 same_spec: bool) -> list[FieldChange]:
+    """Field changes from ``live`` to ``c``; ``same_spec``: the container's recorded spec hash
+    (current scheme) equals the desired one."""
+    changes = compare.compare(c, live, observed.images.get(c.image.key))
+    if same_spec:
+        changes = [ch for ch in changes if compare.in_place_field(ch.field)]
+    plain = {file_field(what): digest for what, digest in c.plain_files}
+    out = []
+    for ch in changes:
+        if ch.field in plain and ch.old == plain[ch.field] and not is_keyed(ch.old):
+            continue  # an unkeyed label of the same content: adopted, not changed
+        net = ch.field.removeprefix("networks.")
+        if same_spec and ch.field.startswith("networks.") and ch.new is None and (
+                not ch.field.endswith(".aliases")) and not observed.owned_network(net):
+            continue  # joined by hand to a network that is not this project's
+        out.append(ch)
+    return out
