@@ -202,8 +202,14 @@ class DockerDriver:
                 ref, attach.network, aliases=list(attach.aliases) or None)
 
     def disconnect_network(self, ref: str, network: str) -> None:
-        with mapped_errors(f"disconnect container {_short(ref)} from network {network}"):
-            self.calls.disconnect_container_from_network(ref, network)
+        what = f"disconnect container {_short(ref)} from network {network}"
+        try:
+            with mapped_errors(what):
+                self.calls.disconnect_container_from_network(ref, network)
+        except Transient as exc:  # Docker answers 500 for an endpoint that is not there
+            if "is not connected" not in exc.message:
+                raise
+            raise NotFound(f"{what}: it is not connected to {network}") from exc
 
     def unpause_container(self, ref: str) -> None:
         with mapped_errors(f"unpause container {_short(ref)}"):
