@@ -129,8 +129,9 @@ class Plan:
 
     @property
     def has_work(self) -> bool:
-        """Changes, or routine refreshes (pulls) whose result may turn into changes."""
-        return any(a.changing or a.refresh for a in self.actions)
+        """Changes, routine refreshes (pulls) whose result may turn into changes, or
+        adoptions to record (``Cause.ADOPT``: hashes written to the ledger, no change)."""
+        return any(a.changing or a.refresh or a.cause is Cause.ADOPT for a in self.actions)
 
     def check(self) -> None:
         """Raise :class:`PlanRefused` when a safety rule refused this plan."""
