@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -78,6 +79,8 @@ class FakeDriver:
         self.healthy_on_start = True
         self.pull_ids: dict[str, str] = {}  # ref -> id a pull produces
         self._ids = itertools.count(1)
+        # ids are never reused across drivers either (the ledger keys records by id)
+        self._id_prefix = os.urandom(4).hex()
         self._lock = threading.RLock()
 
     # helpers for tests --------------------------------------------------------
@@ -144,7 +147,7 @@ class FakeDriver:
             image = self.images.get(config.image)
             if image is None:
                 raise NotFound(f"no such image: {config.image}")
-            cid = f"{next(self._ids):064x}"
+            cid = f"{self._id_prefix}{next(self._ids):056x}"
             self.containers[cid] = FakeContainer(cid, merge(config, image), image.id)
             return cid
 

@@ -37,9 +37,12 @@ _DEFAULTS: dict[type, dict[str, Any]] = {}
 _NO_DEFAULT = object()
 
 
-def _defaults(cls: type) -> dict[str, Any]:
+def _defaults(cls: type) -> dict[str, Any] | None:
+    """Field name -> default (``_NO_DEFAULT`` when required) of a dataclass; None otherwise."""
     known = _DEFAULTS.get(cls)
     if known is None:
+        if not dataclasses.is_dataclass(cls):
+            return None
         known = {}
         for f in dataclasses.fields(cls):
             if f.default is not dataclasses.MISSING:
@@ -52,6 +55,9 @@ def _defaults(cls: type) -> dict[str, Any]:
     return known
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def canonical(value: Any) -> Any:
     """The hashed form of a value: JSON-able, with named fields and defaults left out.
 
@@ -61,8 +67,13 @@ def canonical(value: Any) -> Any:
     tuples and lists lists, sets sorted lists, paths strings. Dicts keep their keys
     (JSON sorts them).
     """
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        defaults = _defaults(type(value))
+    cls = type(value)
+    if cls in _PLAIN:
+        return value
+    if cls is tuple or cls is list:
+        return [canonical(v) for v in value]
+    defaults = _defaults(cls)
+    if defaults is not None:
         out = {}
         for name, default in defaults.items():
             item = getattr(value, name)
