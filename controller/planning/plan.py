@@ -160,7 +160,8 @@ class _Planner:
         if any(not ch.in_place for ch in changes):
             self.add(replace(base, kind=Kind.RECREATE, reason=summarise(changes),
                              changes=tuple(changes),
-                             cause=Cause.IMAGE if new_image else Cause.SPEC))
+                             cause=Cause.IMAGE if new_image else
+                             Cause.DRIFT if same_spec else Cause.SPEC))
             return
         recheck = c.image.key in fetched
         state_kind, state_reason = self.state_action(c, have)

@@ -21,7 +21,14 @@ from controller.planning import ledger
 from controller.planning.actions import Cause
 from controller.planning.plan import Plan
 from runtime.fake import FakeContainer, FakeDriver
-from runtime.types import LABEL_HASH, LABEL_UPDATE_HASH, NetworkAttach, RestartSpec, State
+from runtime.types import (
+    LABEL_HASH,
+    LABEL_UPDATE_HASH,
+    NetworkAttach,
+    ResourceSpec,
+    RestartSpec,
+    State,
+)
 from tests.controller.helpers import IMAGE, container, converge, fake, plan_of, rows, write
 
 SPECS = {
@@ -69,6 +76,17 @@ def test_live_changes_are_drift_healed_in_place(tmp_path: Path) -> None:
     assert live(driver, "db").id == db.id and live(driver, "db").state is State.RUNNING
     assert db.config.networks == (NetworkAttach("t_default", ("database",)),)
     assert causes(plan_of(root, driver))["db"] == ("noop", Cause.NONE)
+
+
+def test_a_limit_set_by_hand_is_drift_that_needs_a_recreate(tmp_path: Path) -> None:
+    """Docker cannot lift a limit in place: a limit set by hand on a container whose spec
+    has none is drift, healed by a recreate."""
+    root, driver = converged(tmp_path)
+    web = live(driver, "web")
+    web.config = dataclasses.replace(web.config, resources=ResourceSpec(memory=128 << 20))
+    plan = plan_of(root, driver)
+    assert causes(plan)["web"] == ("recreate", Cause.DRIFT)
+    assert [c.field for c in plan.changes[0].changes] == ["resources"]
 
 
 def test_exited_is_drift_and_a_spec_change_is_spec(tmp_path: Path) -> None:
