@@ -179,7 +179,7 @@ def run_apply(args: argparse.Namespace) -> int:
               "are frozen (left as they run)", file=sys.stderr)
     if result.plan.refused is not None:
         return EXIT_ERROR
-    done = sum(1 for o in result.outcomes if o.ok and o.action.changing)
+    done = sum(1 for o in result.outcomes if o.changed)
     failed = [o for o in result.outcomes if not o.ok]
     if args.output != "json":
         summary = f"{done} action{'' if done == 1 else 's'} done" if done else "no changes"

@@ -28,6 +28,7 @@ from controller.execution.replace import ActionFailed, replace_container
 from controller.execution.waits import Poller, wait_for
 from controller.planning import anonymous, ledger
 from controller.planning.actions import Cause
+from controller.planning.diff import FieldChange
 from controller.planning.plan import Action, Kind, Plan
 from runtime.driver import Driver
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
@@ -44,6 +45,9 @@ class ActionOutcome:
     duration: float = 0.0
     detail: str = ""
     retry_after: float | None = None  # set when the failure was transient
+    blocked_by: str | None = None  # not tried: the id of the failed action it depends on
+    performed: Kind | None = None  # set when done as another kind than planned
+    image_change: FieldChange | None = None  # why: the image behind its reference changed
 
     def to_json(self) -> dict[str, Any]:
         return {"action": self.action.id, "kind": self.action.kind.value, "ok": self.ok,
@@ -69,6 +73,7 @@ class Executor:
         self.desired: dict[str, DesiredContainer] = {
             a.name: a.container for a in plan.actions if a.container is not None}
         self.recorded: list[tuple[str, ledger.Entry]] = []  # (container id, hashes) to record
+        self.upgraded: dict[str, FieldChange] = {}  # action id -> new image id: recreated
 
     # scheduling ---------------------------------------------------------------
     def run(self) -> list[ActionOutcome]:
@@ -87,7 +92,8 @@ class Executor:
             def launch(aid: str) -> None:
                 blocker = failed.get(aid)
                 if blocker is not None:
-                    outcome = ActionOutcome(actions[aid], False, f"skipped: {blocker} failed")
+                    outcome = ActionOutcome(actions[aid], False, f"skipped: {blocker} failed",
+                                            blocked_by=blocker)
                     finish(aid, outcome)
                 else:
                     running[pool.submit(self.execute, actions[aid])] = aid
@@ -126,16 +132,19 @@ class Executor:
         if self.progress is not None and action.changing:
             self.progress(action, None)
         start = time.monotonic()
+        error, retry, detail = None, None, ""
         try:
             detail = self.dispatch(action) or ""
             if action.object == "container" and (action.changing or detail):
                 self.poller.invalidate()  # waiters must not see the container as it was
         except (RuntimeError_, ActionFailed, OSError) as exc:
             retry = exc.retry_after if isinstance(exc, Transient) else None
-            return ActionOutcome(action, False, f"{action.kind.value} {action.object} "
-                                 f"{action.name}: {exc}", time.monotonic() - start,
-                                 retry_after=retry)
-        return ActionOutcome(action, True, None, time.monotonic() - start, detail)
+            error = f"{action.kind.value} {action.object} {action.name}: {exc}"
+        with self.lock:
+            change = self.upgraded.get(action.id)
+        return ActionOutcome(action, error is None, error, time.monotonic() - start, detail,
+                             retry_after=retry, performed=Kind.RECREATE if change else None,
+                             image_change=change)
 
     # actions ------------------------------------------------------------------
     def dispatch(self, a: Action) -> str | None:
@@ -193,6 +202,8 @@ class Executor:
             new_id = self.image_ids.get(c.image.key)
             if new_id and a.observed_image and new_id != a.observed_image:
                 kind, detail = Kind.RECREATE, f"recreated: image {c.image.ref} has a new id"
+                with self.lock:
+                    self.upgraded[a.id] = FieldChange("image_id", a.observed_image, new_id)
         if kind is Kind.NOOP:
             if a.cause is Cause.ADOPT:
                 self.remember(a, c)

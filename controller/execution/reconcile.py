@@ -3,7 +3,9 @@
 Role: the level-triggered unit of work (principle 1) shared by ``apply``,
 ``diff`` (``dry_run``) and the watch loop: every pass re-reads all spec files
 and all owned runtime objects. :func:`reconcile` never raises for spec errors
-or per-action failures (they are in the :class:`PassResult`); it raises
+or per-action failures (they are in the typed
+``controller.execution.result.PassResult``, with each action's cause, field
+changes and classified outcome, and the pass's triggers); it raises
 ``runtime.errors.Unavailable`` when the runtime cannot be reached.
 Neighbours: ``specs.loader`` (or ``controller.desired.snapshot``) ->
 ``controller.desired.normalise``
@@ -17,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +27,21 @@ from controller.desired.gitrev import revision as git_revision
 from controller.desired.recipe import Recipe
 from controller.desired.specload import recipe_of
 from controller.desired.state import DesiredState, realise
+from controller.execution.result import (
+    ActionResult,
+    ErrorKind,
+    PassResult,
+    ResourceFailure,
+    Trigger,
+    action_result,
+    cause_of,
+    first_failures,
+    plan_failures,
+)
 from controller.planning.observe import Observed, observe
 from controller.planning.plan import Action, Plan, make_plan
 from runtime.driver import Driver
-from specs.result import SpecError, SpecSet
+from specs.result import SpecSet
 
 if TYPE_CHECKING:  # the executor loads only when a pass executes (not for diff/status)
     from controller.execution.apply import ActionOutcome
@@ -45,36 +58,6 @@ class Options:
     concurrency: int = 16
     dry_run: bool = False
     skip: frozenset[str] = frozenset()  # container resources to leave alone this pass
-
-
-@dataclass
-class PassResult:
-    """The outcome of one pass: its plan, what each action did, and what failed."""
-
-    reconcile_id: str
-    project: str
-    revision: str | None
-    plan: Plan
-    outcomes: list[ActionOutcome] = field(default_factory=list)
-    spec_errors: list[SpecError] = field(default_factory=list)
-    frozen: frozenset[tuple[str, str]] = frozenset()
-    failed: dict[str, str] = field(default_factory=dict)  # resource -> error
-    changed: bool = False
-    duration: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.spec_errors and not self.failed
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "reconcile_id": self.reconcile_id, "project": self.project,
-            "revision": self.revision, "ok": self.ok, "changed": self.changed,
-            "duration": round(self.duration, 3), "plan": self.plan.to_json(),
-            "outcomes": [o.to_json() for o in self.outcomes],
-            "spec_errors": [e.as_json() for e in self.spec_errors],
-            "frozen": sorted(f"{k}.{n}" for k, n in self.frozen), "failed": dict(self.failed),
-        }
 
 
 @dataclass(frozen=True)
@@ -112,29 +95,29 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
 def reconcile(root: Path, driver: Driver, *, project: str | None = None,
               options: Options = Options(), revision: str | None = None,
               on_event: Callable[[dict[str, Any]], None] | None = None,
-              specs: SpecSet | None = None, recipe: Recipe | None = None) -> PassResult:
+              specs: SpecSet | None = None, recipe: Recipe | None = None,
+              triggers: frozenset[Trigger] = frozenset({Trigger.CLI}),
+              in_sync_before: frozenset[str] = frozenset()) -> PassResult:
     """One level-triggered pass. Raises only ``Unavailable`` (runtime unreachable).
     ``specs`` (and ``recipe``): the spec directory as the caller just loaded it (else it
-    is loaded here)."""
+    is loaded here). ``triggers``: why the pass runs; ``in_sync_before``: container
+    resources in sync after the previous pass (the watch loop's memory), so that one
+    created or started again is reported with cause ``DRIFT``."""
     start = time.monotonic()
     rid = os.urandom(6).hex()  # a pass id for the logs (uuid costs start-up time)
     prepared = prepare(root, driver, project=project, options=options, revision=revision,
                        specs=specs, recipe=recipe)
     plan = prepared.plan
-    result = PassResult(rid, plan.project, plan.revision, plan,
-                        spec_errors=prepared.specs.all_errors(), frozen=plan.frozen)
-    for error in plan.errors:
-        result.failed[error.resource] = error.message
+    spec_errors = tuple(prepared.specs.all_errors())
     if on_event is not None:
         on_event({"event": "plan", "reconcile_id": rid, "project": plan.project,
                   "revision": plan.revision, "changes": len(plan.changes),
-                  "spec_errors": [e.format() for e in result.spec_errors],
+                  "spec_errors": [e.format() for e in spec_errors],
                   "errors": [f"{e.resource}: {e.message} — {e.hint}" for e in plan.errors],
                   "refused": f"{plan.refused.message} — {plan.refused.hint}"
                   if plan.refused else None})
-    if plan.refused is not None:
-        result.failed["(plan)"] = f"{plan.refused.message} — {plan.refused.hint}"
-    elif not options.dry_run and plan.has_work:
+    outcomes: tuple[ActionResult, ...] = ()
+    if plan.refused is None and not options.dry_run and plan.has_work:
         from controller.execution.apply import execute
 
         def progress(action: Action, outcome: ActionOutcome | None) -> None:
@@ -143,7 +126,8 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
             event: dict[str, Any] = {"event": "action", "reconcile_id": rid,
                                      "project": plan.project, "resource": action.resource,
                                      "name": action.name, "object": action.object,
-                                     "action": action.kind.value, "reason": action.reason}
+                                     "action": action.kind.value, "reason": action.reason,
+                                     "cause": cause_of(action, in_sync_before).value}
             if outcome is None:
                 event["phase"] = "start"
             else:
@@ -151,20 +135,21 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
                              detail=outcome.detail, duration=round(outcome.duration, 3))
             on_event(event)
 
-        result.outcomes = execute(driver, plan, concurrency=options.concurrency,
-                                  progress=progress)
-        for outcome in result.outcomes:
-            if not outcome.ok:
-                result.failed.setdefault(outcome.action.resource, outcome.error or "failed")
-        result.changed = any(o.ok and (o.action.changing or o.detail.startswith("recreated"))
-                             for o in result.outcomes)
-        unreachable = [o for o in result.outcomes if not o.ok and o.retry_after is not None]
-        if unreachable and len(unreachable) == len([o for o in result.outcomes if not o.ok]):
+        done = execute(driver, plan, concurrency=options.concurrency, progress=progress)
+        outcomes = tuple(action_result(o, in_sync_before) for o in done)
+        failed = [o for o in outcomes if o.failure is not None]
+        if failed and all(o.failure is not None and o.failure.kind is ErrorKind.TRANSIENT
+                          for o in failed):
             driver.ping()  # raises Unavailable when the runtime went away
-    result.duration = time.monotonic() - start
+    failures = first_failures(
+        plan_failures(plan),
+        (ResourceFailure(o.resource, o.failure) for o in outcomes if o.failure is not None))
+    result = PassResult(rid, plan.project, plan.revision, plan, triggers=triggers,
+                        outcomes=outcomes, spec_errors=spec_errors, frozen=plan.frozen,
+                        failures=failures, duration=time.monotonic() - start)
     if on_event is not None:
         on_event({"event": "pass", "reconcile_id": rid, "project": plan.project,
                   "revision": plan.revision, "changed": result.changed,
-                  "changes": len(plan.changes), "failed": len(result.failed),
+                  "changes": len(plan.changes), "failed": len(result.failures),
                   "spec_errors": len(result.spec_errors), "duration": round(result.duration, 3)})
     return result

@@ -46,13 +46,14 @@ class Backoff:
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
 
-    def failure(self, key: str, reason: str) -> float:
-        """Record one failure of ``key``; return the delay before the next try."""
+    def failure(self, key: str, reason: str, *, at_least: float = 0.0) -> float:
+        """Record one failure of ``key``; return the delay before the next try (never
+        shorter than ``at_least``: a transient error's ``retry_after``)."""
         with self._lock:
             now = self._clock()
             entry = self._entries.get(key)
             failures = 1 if entry is None else entry.failures + 1
-            delay = min(self.cap, self.base * self.factor ** (failures - 1))
+            delay = max(at_least, min(self.cap, self.base * self.factor ** (failures - 1)))
             since = time.time() if entry is None else entry.since
             self._entries[key] = _Entry(failures, delay, now + delay, reason, since)
             return delay

@@ -6,8 +6,9 @@ Role: ``--listen 127.0.0.1:PORT`` serves
 - ``GET /status``: the JSON of ``dockwright status --output json``
   (``controller.execution.status.status``) plus a ``watch`` object: applied revision,
   quarantined files, spec errors, backoffs, crash loops, last pass;
-- ``GET /metrics``: Prometheus text (``controller.service.metrics``), with the
-  project's containers by state counted at scrape time (one list call);
+- ``GET /metrics``: the Prometheus exposition (``controller.service.metrics``, in the
+  format the scraper's ``Accept`` asks for), with the project's containers by state
+  counted at scrape time (one list call);
 - ``POST /hooks/git``: fetch the git source now (202), 404 without one.
 Neighbours: ``controller.service.loop.WatchService`` (the state it shows),
 ``controller.commands.watch`` (starts and stops it).
@@ -23,8 +24,8 @@ from typing import Any
 
 import structlog
 
+from controller.execution.result import Trigger
 from controller.service.loop import WatchService
-from controller.service.metrics import CONTENT_TYPE
 from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
 
 log = structlog.get_logger("dockwright.watch")
@@ -55,7 +56,7 @@ class StatusServer:
         self._thread = threading.Thread(target=self.httpd.serve_forever,
                                         kwargs={"poll_interval": 0.5}, name="dw-httpd",
                                         daemon=True)
-        service.metrics.resources.set_function(self._resources_by_state)
+        service.metrics.count_resources(self._resources_by_state)
 
     def start(self) -> None:
         self._thread.start()
@@ -67,7 +68,7 @@ class StatusServer:
         self._thread.join(timeout=2)
 
     # views ---------------------------------------------------------------------------
-    def _resources_by_state(self) -> list[tuple[dict[str, str], float]]:
+    def _resources_by_state(self) -> list[tuple[str, float]]:
         states: Counter[str] = Counter()
         try:
             driver = self.service.handle.get()
@@ -79,7 +80,7 @@ class StatusServer:
         looping = self.service.crash_loops.looping()
         if looping:
             states["crash_looping"] = len(looping)
-        return [({"state": s}, float(n)) for s, n in sorted(states.items())]
+        return [(s, float(n)) for s, n in sorted(states.items())]
 
     def status(self) -> tuple[int, dict[str, Any]]:
         service = self.service
@@ -152,7 +153,8 @@ def _handler_for(server: StatusServer) -> type[BaseHTTPRequestHandler]:
                 code, body = server.status()
                 self._json(code, body)
             elif path == "/metrics":
-                self._send(200, service.metrics.registry.render(), CONTENT_TYPE)
+                data, content_type = service.metrics.exposition(self.headers.get("Accept"))
+                self._send(200, data, content_type)
             else:
                 self._json(404, {"error": f"no such endpoint {path}",
                                  "endpoints": ["/healthz", "/readyz", "/status", "/metrics",
@@ -169,7 +171,7 @@ def _handler_for(server: StatusServer) -> type[BaseHTTPRequestHandler]:
             elif git is None:
                 self._json(404, {"error": "this service has no git source (start it with --git)"})
             else:
-                server.service.metrics.triggers.inc(source="hook")
+                server.service.metrics.triggers.labels(source=Trigger.GIT_HOOK.value).inc()
                 log.info("git_hook", project=server.service.project)
                 git.trigger()
                 self._json(202, {"accepted": True, "revision": git.revision})

@@ -27,8 +27,8 @@ from typing import Any
 
 import structlog
 
-from controller.execution.reconcile import Options, PassResult, reconcile
-from controller.planning.plan import Action
+from controller.execution.reconcile import Options, reconcile
+from controller.execution.result import PassResult, Trigger
 from controller.service.backoff import Backoff, CrashLoops
 from controller.service.gitsource import GitSource
 from controller.service.metrics import WatchMetrics
@@ -39,16 +39,10 @@ from runtime.errors import Transient
 
 log = structlog.get_logger("dockwright.watch")
 
-PASSIVE_KINDS = frozenset({"noop", "keep-volume"})  # reported by the plan, nothing done
-HEAL_KINDS = frozenset({"start"})  # restarting a container that died (crash-loop input)
-DRIFT_WORDS = ("not found", "missing", "removed", "not running")
 RUNTIME_RETRY_CAP = 10.0
-QUIET_SOURCES = frozenset({"runtime", "resync"})  # no-op passes they cause log at debug
-
-
-def action_parts(action: Action) -> tuple[str, str, str]:
-    """(kind, resource, reason) of a plan action."""
-    return action.kind.value, action.resource, action.reason
+# no-op passes these cause log at debug (background work, not something someone did)
+QUIET_TRIGGERS = frozenset({Trigger.RUNTIME_EVENT, Trigger.RESYNC, Trigger.RETRY})
+OnPass = Callable[[PassResult], None]
 
 
 class RuntimeHandle:
@@ -98,29 +92,29 @@ class WatchService:
 
     def __init__(self, config: WatchConfig, driver_factory: Callable[[], Driver], *,
                  git: GitSource | None = None, backoff: Backoff | None = None,
-                 crash_loops: CrashLoops | None = None) -> None:
+                 crash_loops: CrashLoops | None = None, on_pass: OnPass | None = None) -> None:
         self.config, self.project, self.git = config, config.project, git
         self.handle = RuntimeHandle(driver_factory)
         self.queue = WorkQueue()
         self.backoff = backoff or Backoff()
         self.crash_loops = crash_loops or CrashLoops()
+        self.on_pass = on_pass  # told of every finished pass (tests; the journal to come)
         self.metrics = WatchMetrics()
-        self.metrics.queue_depth.set_function(lambda: [({}, float(self.queue.depth()))])
-        self.metrics.backoffs.set_function(lambda: [({}, float(len(self.backoff.known())))])
-        self.metrics.crash_loops.set_function(
-            lambda: [({}, float(len(self.crash_loops.looping())))])
+        self.metrics.queue_depth.set_function(lambda: float(self.queue.depth()))
+        self.metrics.backoffs.set_function(lambda: float(len(self.backoff.known())))
+        self.metrics.crash_loops.set_function(lambda: float(len(self.crash_loops.looping())))
         self.stopping = threading.Event()
         self.ready = threading.Event()
         self.lock = threading.Lock()  # guards the fields below
-        self.last_result: dict[str, Any] | None = None
+        self.last_result: PassResult | None = None
         self.last_error: str | None = None
         self.last_pass_at: float | None = None
         self.runtime_error: str | None = None
         self.passes = 0
         self.spec_errors: list[dict[str, Any]] = []
         self.frozen: list[str] = []
-        self._sources: set[str] = set()
-        self._converged: set[str] = set()  # container resources in sync after the last pass
+        self._triggers: set[Trigger] = set()
+        self._in_sync: frozenset[str] = frozenset()  # containers in sync after the last pass
         self._spec_error_key: tuple[str, ...] = ()
         self._runtime_delay = 0.5
         self._retry_due: float | None = None  # monotonic time of the next backoff retry
@@ -139,10 +133,12 @@ class WatchService:
         return self.config.root
 
     def enqueue(self, source: str) -> None:
-        """A trigger fired: remember why and queue the project (coalesced)."""
-        self.metrics.triggers.inc(source=source)
+        """A trigger fired (``source``: a :class:`Trigger` value): remember why and queue
+        the project (coalesced)."""
+        trigger = Trigger(source)
+        self.metrics.triggers.labels(source=trigger.value).inc()
         with self.lock:
-            self._sources.add(source)
+            self._triggers.add(trigger)
         self.queue.add(self.project)
 
     # lifecycle --------------------------------------------------------------------
@@ -159,7 +155,7 @@ class WatchService:
         self._resync.start()
         self._worker.start()
         if self.git is None or self.git.revision is not None:
-            self.enqueue("start")
+            self.enqueue(Trigger.START)
 
     def stop(self) -> bool:
         """Stop triggers and the worker; True when no pass was abandoned."""
@@ -211,7 +207,8 @@ class WatchService:
             log.info("waiting_for_git", project=self.project, url=self.git.url)
             return
         with self.lock:
-            sources, self._sources = sorted(self._sources), set()
+            triggers = frozenset(self._triggers) or frozenset({Trigger.RETRY})
+            self._triggers = set()
         for resource in self.crash_loops.settle():
             self.backoff.success(resource)
             log.info("crash_loop_cleared", project=self.project, resource=resource)
@@ -223,7 +220,7 @@ class WatchService:
             result = reconcile(
                 self.root, driver, project=self.project, revision=revision,
                 options=Options(prune=self.config.prune, skip=skip),
-                on_event=self._on_event,
+                on_event=self._on_event, triggers=triggers, in_sync_before=self._in_sync,
             )
         except Transient as exc:
             self._runtime_unavailable(exc, key, driver)
@@ -231,20 +228,14 @@ class WatchService:
         except Exception as exc:
             self._record_error("pass_failed", exc, key)
             return
-        self._record(result, key, sources, skip, retried)
+        self._record(result, key, skip, retried)
 
     def _on_event(self, event: dict[str, Any]) -> None:
-        """Progress from ``reconcile``: one log line per finished action."""
-        if event.get("event") != "action" or event.get("action") in PASSIVE_KINDS:
-            return
-        fields = {k: v for k, v in event.items() if k not in ("event", "phase")}
-        if event.get("phase") == "done":
-            if event.get("ok"):
-                log.info("action", **fields)
-            else:
-                log.warning("action", **fields)
-        else:
-            log.debug("action_started", **fields)
+        """Progress from ``reconcile``: a debug line when an action starts (the finished
+        ones are logged from the typed result)."""
+        if event.get("event") == "action" and event.get("phase") == "start":
+            log.debug("action_started", **{k: v for k, v in event.items()
+                                           if k not in ("event", "phase")})
 
     # bookkeeping --------------------------------------------------------------------
     def _runtime_unavailable(self, exc: Transient, key: str, driver: Driver | None) -> None:
@@ -252,8 +243,8 @@ class WatchService:
         self._runtime_delay = min(RUNTIME_RETRY_CAP, self._runtime_delay * 2)
         with self.lock:
             first, self.runtime_error = self.runtime_error is None, str(exc)
-        self.metrics.errors.inc(kind="runtime_unavailable")
-        self.metrics.passes.inc(result="error")
+        self.metrics.errors.labels(kind="runtime_unavailable").inc()
+        self.metrics.passes.labels(result="error").inc()
         (log.warning if first else log.debug)(  # one warning per outage, retries at debug
             "runtime_unavailable", project=self.project, error=str(exc), retry_in=delay)
         if driver is not None:  # the next pass re-creates the driver (a fresh connection)
@@ -265,87 +256,76 @@ class WatchService:
         with self.lock:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.last_pass_at = time.time()
-        self.metrics.errors.inc(kind="pass")
-        self.metrics.passes.inc(result="error")
+        self.metrics.errors.labels(kind="pass").inc()
+        self.metrics.passes.labels(result="error").inc()
         log.error(event, project=self.project, error=self.last_error, retry_in=delay,
                   exc_info=event == "pass_crashed")
         self.queue.add_after(key, delay)
 
-    def _record(self, result: PassResult, key: str, sources: list[str], skip: frozenset[str],
+    def _record(self, result: PassResult, key: str, skip: frozenset[str],
                 retried: frozenset[str]) -> None:
+        """Turn one typed pass result into drift, crash-loop and backoff accounting,
+        metrics, log events and the state ``/status`` shows."""
         if self.runtime_error is not None:
             log.info("runtime_reconnected", project=self.project)
         self._runtime_delay = 0.5
         self.backoff.success(f"project:{self.project}")
-        m, rid = self.metrics, result.reconcile_id
-        failed: dict[str, str] = dict(result.failed)
-        ok_resources: set[str] = set()
-        healed: set[str] = set()
-        converged = self._converged
-        self._converged = {action_parts(a)[1] for a in result.plan.actions
-                           if a.object == "container"
-                           and action_parts(a)[0] == "noop"}
-        for outcome in result.outcomes:
-            kind, resource, reason = action_parts(outcome.action)
-            if kind in PASSIVE_KINDS:
-                continue
-            m.actions.inc(kind=kind, result="ok" if outcome.ok else "error")
-            if not outcome.ok:
-                failed.setdefault(resource, outcome.error or "failed")
-                continue
-            ok_resources.add(resource)
-            if outcome.action.object != "container":
-                continue
-            self._converged.add(resource)
-            if resource in converged and (kind in HEAL_KINDS or (
-                    kind == "create" and any(w in reason.lower() for w in DRIFT_WORDS))):
-                m.drift.inc()
+        rid = result.reconcile_id
+        # containers this pass did not look at (in backoff) keep what was known of them
+        self._in_sync = result.in_sync() | (self._in_sync & skip)
+        for outcome in result.acted:
+            fields = dict(reconcile_id=rid, project=self.project, resource=outcome.resource,
+                          name=outcome.action.name, object=outcome.action.object,
+                          action=outcome.kind.value, cause=outcome.cause.value,
+                          reason=outcome.action.reason,
+                          changes=[c.field for c in outcome.changes],
+                          duration=round(outcome.duration, 3), detail=outcome.detail)
+            if outcome.failure is None:
+                log.info("action", ok=True, **fields)
+            else:
+                log.warning("action", ok=False, error=outcome.failure.message,
+                            error_kind=outcome.failure.kind.value,
+                            retry_after=outcome.failure.retry_after, **fields)
+            if outcome.drift:
                 log.info("drift_corrected", reconcile_id=rid, project=self.project,
-                         resource=resource, action=kind, reason=reason)
-            if kind in HEAL_KINDS:
-                healed.add(resource)
-        for resource in sorted(healed):
+                         resource=outcome.resource, action=outcome.kind.value,
+                         cause=outcome.cause.value, reason=outcome.action.reason)
+        for resource in sorted({o.resource for o in result.acted if o.healed}):
             if self.crash_loops.restarted(resource):
                 delay = self.backoff.failure(resource, "crash-looping")
                 log.warning("crash_loop", reconcile_id=rid, project=self.project,
                             resource=resource, retry_in=delay,
                             restarts=self.crash_loops.snapshot().get(resource, {}))
-        for resource, error in failed.items():
-            delay = self.backoff.failure(resource, error)
-            m.errors.inc(kind="action")
+        for failed in result.failures:
+            delay = self.backoff.failure(failed.resource, failed.failure.message,
+                                         at_least=failed.failure.retry_after or 0.0)
             log.warning("resource_backoff", reconcile_id=rid, project=self.project,
-                        resource=resource, error=error, retry_in=delay)
-        looping = self.crash_loops.looping()
-        for resource in (retried | ok_resources) - set(failed) - looping:
+                        resource=failed.resource, error=failed.failure.message,
+                        error_kind=failed.failure.kind.value, retry_in=delay)
+        done = {o.resource for o in result.acted if o.ok}
+        unsettled = {f.resource for f in result.failures} | self.crash_loops.looping()
+        for resource in (retried | done) - unsettled:
             if self.backoff.success(resource):
                 log.info("backoff_reset", project=self.project, resource=resource)
         self._schedule_retry(key, skip)
         self._note_spec_errors(result, rid)
-        summary = {k: v for k, v in result.to_json().items()
-                   if k not in ("plan", "outcomes")}  # /status stays small
-        summary["outcomes"] = [o.to_json() for o in result.outcomes
-                               if action_parts(o.action)[0] not in PASSIVE_KINDS]
-        changed = result.changed
-        duration = result.duration
-        m.passes.inc(result="error" if failed else ("changed" if changed else "noop"))
-        m.pass_duration.observe(duration)
-        m.last_success.set(time.time())
+        self.metrics.record(result)
         with self.lock:
-            self.last_result, self.last_error, self.runtime_error = summary, None, None
+            self.last_result, self.last_error, self.runtime_error = result, None, None
             self.last_pass_at = time.time()
             self.passes += 1
         if not self.ready.is_set():
             self.ready.set()
-            m.ready.set(1)
+            self.metrics.ready.set(1)
         # one line at most for a pass that changed nothing; none for the background ones
-        acted = [o for o in result.outcomes
-                 if action_parts(o.action)[0] not in PASSIVE_KINDS]
-        quiet = not changed and not failed and set(sources) <= QUIET_SOURCES
+        quiet = not result.changed and not result.failures and result.triggers <= QUIET_TRIGGERS
         (log.debug if quiet else log.info)(
-            "pass", reconcile_id=rid, project=self.project, changed=changed,
-            actions=len(acted), failed=len(failed),
-            skipped=sorted(skip), triggers=sources, revision=result.revision,
-            duration=round(duration, 4))
+            "pass", reconcile_id=rid, project=self.project, changed=result.changed,
+            actions=len(result.acted), failed=len(result.failures), skipped=sorted(skip),
+            triggers=sorted(t.value for t in result.triggers), revision=result.revision,
+            duration=round(result.duration, 4))
+        if self.on_pass is not None:
+            self.on_pass(result)
 
     def _schedule_retry(self, key: str, skipped: frozenset[str]) -> None:
         """One delayed pass when the earliest backoff ends (not one per pass and resource).
@@ -373,7 +353,7 @@ class WatchService:
             return
         self._spec_error_key = key
         if key:
-            self.metrics.errors.inc(kind="spec")
+            self.metrics.errors.labels(kind="spec").inc()
             log.warning("spec_invalid", reconcile_id=rid, project=self.project,
                         errors=list(key), frozen=frozen,
                         hint="fix the file; its resources keep running as they are")
@@ -398,5 +378,12 @@ class WatchService:
                 "backoffs": self.backoff.snapshot(),
                 "crash_loops": self.crash_loops.snapshot(),
                 "queue_depth": self.queue.depth(),
-                "last_result": self.last_result,
+                "last_result": _summary(self.last_result) if self.last_result else None,
             }
+
+
+def _summary(result: PassResult) -> dict[str, Any]:
+    """The last pass for ``/status``: small (no plan), only the actions that did something."""
+    summary = {k: v for k, v in result.to_json().items() if k not in ("plan", "outcomes")}
+    summary["outcomes"] = [o.to_json() for o in result.acted]
+    return summary

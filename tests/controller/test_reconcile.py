@@ -34,14 +34,14 @@ def test_pass_result_and_events(tmp_path: Path) -> None:
     assert all(e["reconcile_id"] == result.reconcile_id for e in events)
     json.dumps(result.to_json())  # JSON-able
     again = reconcile(root, driver, project="t", revision="r")
-    assert not again.changed and again.outcomes == []
+    assert not again.changed and again.outcomes == ()
 
 
 def test_dry_run_and_skip_change_nothing(tmp_path: Path) -> None:
     root = write(tmp_path, FILES)
     driver = fake()
     dry = reconcile(root, driver, project="t", options=Options(dry_run=True))
-    assert dry.plan.has_changes and dry.outcomes == [] and not driver.containers
+    assert dry.plan.has_changes and dry.outcomes == () and not driver.containers
     result = reconcile(root, driver, project="t", options=Options(skip=frozenset({"b"})))
     assert {c.config.name for c in driver.containers.values()} == {"a"}
     assert "b" not in {o.action.name for o in result.outcomes}

@@ -20,10 +20,19 @@ from pathlib import Path
 import pytest
 
 from controller.errors import LockHeld
+from controller.execution.result import (
+    ActionResult,
+    ErrorKind,
+    Failure,
+    PassResult,
+    ResourceFailure,
+    Trigger,
+)
+from controller.planning.actions import Action, Cause, Kind, Plan
 from controller.service.backoff import Backoff, CrashLoops
 from controller.service.gitsource import GitSource
 from controller.service.lock import lock_path, project_lock
-from controller.service.metrics import Registry, WatchMetrics
+from controller.service.metrics import WatchMetrics
 from controller.service.queue import ShutDown, WorkQueue
 from controller.service.triggers import Debouncer, SpecWatcher, ignored
 from tests.watch.helpers import parse_prometheus
@@ -113,24 +122,49 @@ def test_crash_loop_detected_sticky_and_cleared_when_stable() -> None:
     assert c.snapshot()["web"]["restarts_total"] == 7
 
 
-def test_metrics_render_prometheus_text() -> None:
-    m = WatchMetrics()
-    m.passes.inc(result="noop")
-    m.actions.inc(kind="start", result="ok")
-    m.pass_duration.observe(0.2)
-    m.queue_depth.set_function(lambda: [({}, 3.0)])
-    m.resources.set_function(lambda: [({"state": "running"}, 2.0)])
-    samples = parse_prometheus(m.registry.render())
-    assert samples[("dockwright_passes_total", (("result", "noop"),))] == 1
+def _pass(*outcomes: ActionResult, failures: tuple[ResourceFailure, ...] = ()) -> PassResult:
+    return PassResult("r1", "p", None, Plan("p", actions=tuple(o.action for o in outcomes)),
+                      triggers=frozenset({Trigger.RUNTIME_EVENT}), outcomes=outcomes,
+                      failures=failures, duration=0.2)
+
+
+def _did(kind: Kind, cause: Cause, failure: Failure | None = None) -> ActionResult:
+    action = Action(f"container:{kind}", kind, "container", "web", "web", "", cause=cause)
+    return ActionResult(action, kind, cause, (), failure, 0.1)
+
+
+def test_metrics_count_typed_pass_results_per_service_registry() -> None:
+    m, other = WatchMetrics(), WatchMetrics()  # one registry each: no clash, no sharing
+    m.record(_pass(_did(Kind.START, Cause.DRIFT), _did(Kind.NOOP, Cause.NONE)))
+    lost = Failure(ErrorKind.TRANSIENT, "recreate container web: daemon busy", retry_after=2)
+    m.record(_pass(_did(Kind.RECREATE, Cause.SPEC), _did(Kind.CREATE, Cause.NEW, lost),
+                   failures=(ResourceFailure("web", lost),)))
+    m.queue_depth.set_function(lambda: 3.0)
+    m.count_resources(lambda: [("running", 2.0)])
+    body, content_type = m.exposition(None)
+    assert content_type.startswith("text/plain") and "version=" in content_type
+    samples = parse_prometheus(body.decode())
+    assert samples[("dockwright_passes_total", (("result", "changed"),))] == 1
+    assert samples[("dockwright_passes_total", (("result", "error"),))] == 1
+    assert samples[("dockwright_actions_total", (("kind", "start"), ("result", "ok")))] == 1
+    assert samples[("dockwright_actions_total", (("kind", "create"), ("result", "error")))] == 1
+    assert ("dockwright_actions_total", (("kind", "noop"), ("result", "ok"))) not in samples
+    assert samples[("dockwright_changes_total", (("cause", "drift"),))] == 1
+    assert samples[("dockwright_changes_total", (("cause", "spec"),))] == 1
+    assert samples[("dockwright_drift_corrections_total", ())] == 1
+    assert samples[("dockwright_errors_total", (("kind", "action"),))] == 1
     assert samples[("dockwright_queue_depth", ())] == 3
-    assert samples[("dockwright_pass_duration_seconds_bucket", (("le", "0.25"),))] == 1
+    assert samples[("dockwright_pass_duration_seconds_bucket", (("le", "0.25"),))] == 2
     assert samples[("dockwright_pass_duration_seconds_bucket", (("le", "0.1"),))] == 0
-    assert samples[("dockwright_pass_duration_seconds_count", ())] == 1
+    assert samples[("dockwright_pass_duration_seconds_count", ())] == 2
     assert samples[("dockwright_resources", (("state", "running"),))] == 2
-    r = Registry()
-    r.counter("x_total", "x")
-    with pytest.raises(ValueError):
-        r.counter("x_total", "again")
+    assert not any(name.endswith("_created") for name, _ in samples)
+    untouched = parse_prometheus(other.exposition(None)[0].decode())
+    assert ("dockwright_passes_total", (("result", "changed"),)) not in untouched
+    assert untouched[("dockwright_drift_corrections_total", ())] == 0
+    body, content_type = m.exposition("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.decode().rstrip().endswith("# EOF")
 
 
 def test_lock_refuses_second_holder_naming_it_and_waits(tmp_path: Path,
