@@ -10,8 +10,8 @@ the declaring file, passed as validation context ``{"base_dir": Path}``
 first validation (``defer_build``): a run served from the cache never builds them.
 Neighbours: ``specs.units`` (parsers), ``specs.names`` (name and image
 reference rules), ``specs.loader`` (builds these from TOML), ``specs.validate``
-(cross-resource checks), ``specs.dump`` (models back to TOML). Runtime-neutral:
-nothing here is Docker-specific.
+(cross-resource checks), ``tests.specs.dump`` (models back to TOML, for the
+round-trip tests). Runtime-neutral: nothing here is Docker-specific.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Property: models -> ``specs.dump`` TOML -> ``load_dir`` gives equal models."""
+"""Property: models -> ``tests.specs.dump`` TOML -> ``load_dir`` gives equal models."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specs.dump import dumps
 from specs.loader import load_dir
 from specs.models import (
     Container,
@@ -32,6 +31,7 @@ from specs.models import (
     VolumesFrom,
 )
 from specs.schema import build_schema
+from tests.specs.dump import dumps
 from tests.specs.schema_check import check
 
 SCHEMA = build_schema()
