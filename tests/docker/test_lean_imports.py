@@ -2,8 +2,8 @@
 
 Runs the real CLI in a subprocess against the real daemon and lists the modules
 it imported: the docker SDK (requests, urllib3; the JSON calls go through
-``runtime.docker.http`` on the local socket), the executor (``controller.execution.apply``)
-and structlog stay unloaded; pydantic too when no spec file changed since the last
+``runtime.docker.http`` on the local socket), the executor (``controller.execution.apply``),
+structlog and prometheus_client (the watch service's metrics) stay unloaded; pydantic too when no spec file changed since the last
 run (the recipe comes from its snapshot, ``controller.desired.snapshot``). Speed itself is
 measured in ``bench/``, never here. Neighbours: ``runtime.docker.http``,
 ``controller.commands.converge``, ``controller.planning.prefetch``, ``controller.desired.specload``.
@@ -23,7 +23,8 @@ import pytest
 pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-HEAVY = ("docker", "requests", "urllib3", "controller.execution.apply", "structlog")
+HEAVY = ("docker", "requests", "urllib3", "controller.execution.apply", "structlog",
+         "prometheus_client")
 RUN = ("import atexit, json, sys; from controller.cli import main\n"
        "atexit.register(lambda: sys.stderr.write('MODULES=' + json.dumps(sorted(sys.modules))))\n"
        "sys.exit(main(sys.argv[1:]))")
@@ -64,6 +65,7 @@ def test_unchanged_specs_need_no_pydantic(tmp_path: Path) -> None:
                 code, modules, output = loaded_modules(command, str(tmp_path), "-p", project)
                 assert code == 0, output
                 assert "pydantic" not in modules, f"{command} of unchanged specs loaded them"
+                assert "prometheus_client" not in modules, "only the watch service needs it"
         spec.write_text(f"[volume.{vol}]\nlabels = 3\n")  # invalid: reported, never kept
         for _ in range(2):
             code, modules, output = loaded_modules("diff", str(tmp_path), "-p", project)
