@@ -21,10 +21,6 @@ class ControllerError(Exception):
         return f"{self.message} — {self.hint}" if self.hint else self.message
 
 
-class SpecInvalid(ControllerError):
-    """The spec directory has errors (they were printed already)."""
-
-
 class PlanRefused(ControllerError):
     """The plan breaks a safety rule (mass delete, foreign container)."""
 

@@ -23,9 +23,6 @@ class RuntimeError_(Exception):  # trailing _: does not shadow the builtin Runti
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
-RuntimeFailure = RuntimeError_
-
-
 class Transient(RuntimeError_):
     """Worth retrying later: daemon unreachable, timeouts, busy resources."""
 

@@ -45,19 +45,6 @@ def parse_duration(value: object) -> float:
     return total
 
 
-def format_duration(seconds: float) -> str:
-    """Inverse of :func:`parse_duration` for display (``90.0`` -> ``"1m30s"``)."""
-    if seconds and seconds < 1:
-        return f"{round(seconds * 1000)}ms"
-    whole = int(seconds)
-    if whole != seconds:
-        return f"{seconds:g}s"
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes else "")
-    return out + (f"{secs}s" if secs or not out else "")
-
-
 def parse_size(value: object) -> int:
     """``"256m"`` -> 268435456 bytes; integers are bytes."""
     if isinstance(value, bool):

@@ -16,7 +16,6 @@ from pathlib import Path
 from specs.result import SpecSet
 
 LABEL_FILES = "io.dockwright.files"  # digests of files the spec refers to (env_file, secrets, ...)
-LABEL_IMAGE = "io.dockwright.image"  # the image reference or source the spec asked for
 LABEL_CONTEXT_DIGEST = "io.dockwright.context-digest"  # on built images: content digest
 LABEL_BUILT_FOR = "io.dockwright.built-for"  # on built images: the project (not ownership)
 OLD_SUFFIX = "_dw-old"  # a container renamed out of the way during a safe recreate

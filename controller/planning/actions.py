@@ -54,8 +54,6 @@ class Cause(StrEnum):
 
 
 PASSIVE = frozenset({Kind.NOOP, Kind.KEEP_VOLUME})
-CONTAINER_KINDS = frozenset({Kind.CREATE, Kind.RECREATE, Kind.UPDATE, Kind.START, Kind.STOP,
-                             Kind.REMOVE})
 
 
 @dataclass(frozen=True)

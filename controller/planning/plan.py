@@ -21,7 +21,6 @@ from controller.desired.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES, OLD_SUF
 from controller.desired.state import DesiredContainer, DesiredState
 from controller.planning import compare
 from controller.planning.actions import (
-    CONTAINER_KINDS,
     PASSIVE,
     Action,
     Cause,
@@ -40,7 +39,7 @@ from runtime.types import (
     State,
 )
 
-__all__ = ["CONTAINER_KINDS", "PASSIVE", "Action", "Kind", "Plan", "PlanError", "make_plan",
+__all__ = ["PASSIVE", "Action", "Kind", "Plan", "PlanError", "make_plan",
            "plan_down"]
 
 

@@ -35,13 +35,11 @@ class WorkQueue:
         self._delayed: list[tuple[float, int, str]] = []  # (due, seq, key) heap
         self._seq = 0
         self._shutdown = False
-        self.adds = 0  # every add() call, coalesced or not (for metrics)
 
     # producers ---------------------------------------------------------------
     def add(self, key: str) -> None:
         """Enqueue ``key`` unless it already waits (coalescing)."""
         with self._cond:
-            self.adds += 1
             if self._shutdown or key in self._dirty:
                 return
             self._dirty.add(key)
@@ -110,10 +108,6 @@ class WorkQueue:
         with self._cond:
             self._shutdown = True
             self._cond.notify_all()
-
-    @property
-    def is_shut_down(self) -> bool:
-        return self._shutdown
 
     def depth(self) -> int:
         """Keys ready to run now (not counting delayed ones)."""

@@ -1,10 +1,9 @@
 """What the native driver needs from its image store and network manager.
 
-Role: structural types (Protocols) of engineer D1's ``ImageStore``
-(``runtime.native.images``) and D3's ``NetworkManager``
-(``runtime.native.net``), as agreed in the team's shared API, so that the
-driver, ``gc`` and tests type-check against the agreed surface and tests can
-pass stand-ins. Neighbours: ``driver`` (composes them), ``gc`` (teardown).
+Role: structural types (Protocols) of the ``ImageStore``
+(``runtime.native.images``) and the ``NetworkManager`` (``runtime.native.net``),
+so that the driver, ``gc`` and tests type-check against that surface and tests
+can pass stand-ins. Neighbours: ``driver`` (composes them), ``gc`` (teardown).
 """
 
 from __future__ import annotations
@@ -13,20 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from runtime.types import ImageInfo, NetworkAttach, NetworkConfig, NetworkInfo, PortBinding
-
-
-class StoredImageLike(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def refs(self) -> tuple[str, ...]: ...
-    @property
-    def info(self) -> ImageInfo: ...
-    @property
-    def layers(self) -> tuple[Path, ...]: ...
-    @property
-    def config(self) -> dict[str, Any]: ...
+from runtime.types import NetworkAttach, NetworkConfig, NetworkInfo, PortBinding
 
 
 class ImageStoreLike(Protocol):

@@ -3,10 +3,11 @@
 Runs the real CLI in a subprocess against the real daemon and lists the modules
 it imported: the docker SDK (requests, urllib3; the JSON calls go through
 ``runtime.docker.http`` on the local socket), the executor (``controller.execution.apply``),
-structlog and prometheus_client (the watch service's metrics) stay unloaded; pydantic too when no spec file changed since the last
-run (the recipe comes from its snapshot, ``controller.desired.snapshot``). Speed itself is
-measured in ``bench/``, never here. Neighbours: ``runtime.docker.http``,
-``controller.commands.converge``, ``controller.planning.prefetch``, ``controller.desired.specload``.
+structlog and prometheus_client (the watch service's metrics) stay unloaded; pydantic
+too when no spec file changed since the last run (the recipe comes from its snapshot,
+``controller.desired.snapshot``). Speed itself is measured in ``bench/``, never here.
+Neighbours: ``runtime.docker.http``, ``controller.commands.converge``,
+``controller.planning.prefetch``, ``controller.desired.specload``.
 """
 
 from __future__ import annotations

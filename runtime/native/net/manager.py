@@ -137,9 +137,6 @@ class NetworkManager:
         return out
 
     # namespaces --------------------------------------------------------------
-    def netns_name(self, cid: str) -> str:
-        return bridge.container_ns(cid)
-
     def create_netns(self, cid: str) -> str:
         """Create (or accept) the container's netns; returns its path for the OCI spec."""
         _check_name("container id", cid)

@@ -150,14 +150,6 @@ def delete(name: str) -> bool:
     return removed
 
 
-def list_names(prefix: str = "") -> list[str]:
-    """Names under /run/netns starting with ``prefix``."""
-    try:
-        return sorted(p.name for p in NETNS_DIR.iterdir() if p.name.startswith(prefix))
-    except FileNotFoundError:
-        return []
-
-
 def open_fd(name: str) -> int:
     """An O_RDONLY descriptor of the namespace (caller closes it)."""
     return os.open(path_of(name), os.O_RDONLY | os.O_CLOEXEC)
