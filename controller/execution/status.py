@@ -2,8 +2,9 @@
 
 Role: a read-only pass (load, observe, plan; nothing executed) turned into a
 JSON-able dict: per container / volume / network its desired state, its
-actual state (and health), whether it is in sync, the reason when it is not,
-and the revision it was applied from; plus invalid (frozen) files, spec
+actual state (and health), whether it is in sync, the reason when it is not
+and its typed cause (``controller.planning.actions.Cause``: drift or a spec
+change), and the revision it was applied from; plus invalid (frozen) files, spec
 errors and plan errors. The same dict backs ``dockwright status --output
 json`` and the watch service's ``/status``. Neighbours:
 ``controller.execution.reconcile.prepare`` (the pass without execution),
@@ -38,7 +39,8 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
         seen.add(f"{action.object}:{action.name}")
         entry: dict[str, Any] = {"kind": action.object, "resource": action.resource,
                                  "name": action.name, "in_sync": not action.changing,
-                                 "reason": action.reason, "action": action.kind.value}
+                                 "reason": action.reason, "action": action.kind.value,
+                                 "cause": action.cause.value}
         if action.object == "container":
             have = observed.containers.get(action.name)
             c = action.container
@@ -59,16 +61,17 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
             if f"{kind}:{item.name}" not in seen:
                 resources.append({"kind": kind, "resource": item.name, "name": item.name,
                                   "desired": "present", "actual": "present", "in_sync": True,
-                                  "reason": "in sync", "action": "noop"})
+                                  "reason": "in sync", "action": "noop", "cause": "none"})
     for error in plan.errors:
         resources.append({"kind": "container", "resource": error.resource, "name": error.resource,
                           "desired": "running", "actual": "unknown", "in_sync": False,
-                          "reason": f"{error.message} — {error.hint}", "action": "error"})
+                          "reason": f"{error.message} — {error.hint}", "action": "error",
+                          "cause": "none"})
     for kind, name in sorted(plan.frozen):
         resources.append({"kind": kind, "resource": name, "name": name, "desired": "frozen",
                           "actual": "unchanged", "in_sync": False,
                           "reason": "declared in an invalid spec file: left as it runs",
-                          "action": "frozen"})
+                          "action": "frozen", "cause": "none"})
     return {
         "project": plan.project, "revision": plan.revision,
         "in_sync": not plan.has_changes and not plan.errors and prepared.specs.ok,
