@@ -1,4 +1,5 @@
-"""One pass end to end on the fake driver: PassResult, events, dry run, skip, status."""
+"""One pass end to end on the fake driver: the typed PassResult (kind as performed, cause,
+changes, classified failures, triggers), events, dry run, skip, status."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 import pytest
 
 from controller.execution.reconcile import Options, reconcile
+from controller.execution.result import ActionResult, ErrorKind, PassResult, Trigger
 from controller.execution.status import status
-from runtime.errors import InvalidRequest, Unavailable
+from controller.planning.actions import Cause, Kind
+from runtime.errors import ImageError, InvalidRequest, Transient, Unavailable
 from tests.controller.helpers import container, fake, write
 
 FILES = {"a.toml": container("a") + container("b", 'env = { K = "1" }'),
@@ -79,3 +82,52 @@ def test_status_reports_desired_vs_actual(tmp_path: Path) -> None:
     b = {r["name"]: r for r in report["resources"]}["b"]
     assert not b["in_sync"] and b["reason"].startswith("not running")
     json.dumps(report)
+
+
+def _container(result: PassResult, name: str) -> ActionResult:
+    return next(o for o in result.outcomes if o.action.object == "container"
+                and o.action.name == name)
+
+
+def test_results_are_typed_kind_cause_changes_and_classified_failures(tmp_path: Path) -> None:
+    """What the watch loop, metrics and status read: no word of a message is needed."""
+    root = write(tmp_path, {"a.toml": '[container.a]\nimage = "app:1"\npull = "always"\n'})
+    driver = fake()
+    driver.pull_ids["app:1"] = "sha256:v1"
+    first = reconcile(root, driver, project="t")
+    a = _container(first, "a")
+    assert (a.kind, a.cause, a.changed, a.drift) == (Kind.CREATE, Cause.NEW, True, False)
+    assert first.triggers == frozenset({Trigger.CLI})
+    same = reconcile(root, driver, project="t")  # a routine pull of the same image
+    assert not same.changed and [o.kind for o in same.acted] == [Kind.PULL]
+    driver.pull_ids["app:1"] = "sha256:v2"
+    moved = reconcile(root, driver, project="t", triggers=frozenset({Trigger.RESYNC}))
+    a = _container(moved, "a")
+    assert a.action.kind is Kind.NOOP and a.kind is Kind.RECREATE  # as performed
+    assert a.cause is Cause.IMAGE and a.changed and moved.changed
+    assert [(c.field, c.old, c.new) for c in a.changes] == [
+        ("image_id", "sha256:v1", "sha256:v2")]
+    assert moved.to_json()["triggers"] == ["resync"]
+    # a container in sync before that has to be created again was removed behind our back
+    driver.remove_container("a")
+    healed = reconcile(root, driver, project="t", in_sync_before=moved.in_sync())
+    a = _container(healed, "a")
+    assert (a.kind, a.cause, a.drift) == (Kind.CREATE, Cause.DRIFT, True)
+
+
+def test_failures_are_classified(tmp_path: Path) -> None:
+    root = write(tmp_path, {"a.toml": container("a") + container("b")
+                            + '[container.c]\nimage = "app:1"\npull = "always"\n'})
+    driver = fake()
+    driver.fail("create_container", "a", Transient("daemon busy", retry_after=3.0))
+    driver.fail("create_container", "b", InvalidRequest("bad config"))
+    driver.fail("pull_image", "app:1", ImageError("no such image"))
+    result = reconcile(root, driver, project="t")
+    by = {f.resource: f.failure for f in result.failures}
+    assert (by["a"].kind, by["a"].retry_after) == (ErrorKind.TRANSIENT, 3.0)
+    assert (by["b"].kind, by["b"].retry_after) == (ErrorKind.PERMANENT, None)
+    assert by["c"].kind is ErrorKind.PERMANENT  # its image: the first failure of c
+    blocked = _container(result, "c").failure
+    assert blocked is not None
+    assert (blocked.kind, blocked.blocked_by) == (ErrorKind.BLOCKED, "image:app:1")
+    assert not result.ok and not result.in_sync() & {"a", "b", "c"}
