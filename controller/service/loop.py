@@ -4,10 +4,13 @@ Role: glue of ``dockwright watch``. Triggers (``controller.service.triggers``,
 ``controller.service.gitsource``) put the project key into a coalescing
 ``controller.service.queue.WorkQueue``; the worker pops it and runs one
 level-triggered ``controller.execution.reconcile.reconcile`` pass, leaving alone the
-resources in backoff (``Options.skip``, from ``controller.service.backoff``). It records
-the result for ``controller.service.httpd`` (``/status``, ``/metrics`` via
-``controller.service.metrics``), turns failures into per-resource backoff, restarts of
-dead containers into crash-loop detection, and schedules the retries. When the
+resources in backoff (``Options.skip``, from ``controller.service.backoff``). It reads
+the pass's typed result (``controller.execution.result.PassResult``; never message
+text): records it for ``controller.service.httpd`` (``/status``, ``/metrics`` via
+``controller.service.metrics``), logs each action with its cause, turns classified
+failures into per-resource backoff and containers started again after they died
+(cause ``DRIFT``) into crash-loop detection, schedules the retries, and hands the
+result to ``on_pass`` (the in-process tests; the journal). When the
 runtime goes away (``runtime.errors.Unavailable``) it logs, backs off,
 re-creates the driver (the event stream follows) and converges when it comes
 back. ``stop()`` ends it cleanly: no new pass starts, the in-flight one may
