@@ -4,7 +4,8 @@ Role: one function, :func:`setup`, called by the CLI: console rendering on a
 TTY, JSON lines otherwise or with ``--log-format json``; logs go to stderr so
 that stdout stays for command output (plans, JSON). Other modules log with
 ``structlog.get_logger("dockwright")`` and bind ``reconcile_id``, ``project``,
-``resource`` and ``action``. Neighbours: ``controller.cli`` /
+``resource`` and ``action``; :func:`emit` logs from code every command runs.
+Neighbours: ``controller.cli`` /
 ``controller.commands.*`` (callers), ``controller.execution.reconcile`` (binds context).
 """
 
@@ -35,6 +36,16 @@ def setup(log_format: str | None = None, *, verbose: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def emit(level: str, event: str, **fields: Any) -> None:
+    """Log one structured event from code that runs in every command (the executor), only
+    when this process configured structlog (the watch service, ``--log-format``/``-v``, a
+    test's capture): a one-shot command that did not ask for logs prints its own lines."""
+    structlog = sys.modules.get("structlog")
+    if structlog is None or not structlog.is_configured():
+        return
+    getattr(structlog.get_logger("dockwright"), level)(event, **fields)
 
 
 def get_logger(**context: Any) -> Any:

@@ -47,6 +47,12 @@ class Conflict(Permanent):
     """A name or port is taken, or the object is in a state that refuses the call."""
 
 
+class StaleState(Conflict):
+    """The runtime still holds state of an earlier run of the container (a Docker daemon
+    killed during a start leaves its task behind): starting it fails until the container
+    is removed and created again."""
+
+
 class InvalidRequest(Permanent):
     """The runtime rejected the configuration (bad value, unsupported option)."""
 

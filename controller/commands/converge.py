@@ -128,6 +128,10 @@ def run_apply(args: argparse.Namespace) -> int:
             if structured:
                 log().info("pass", **{k: v for k, v in event.items() if k != "event"})
             return
+        if event["event"] in STOP_EVENTS:  # logged already (``lifecycle``) when structured
+            if not structured and args.output != "json":
+                say_stop(event)
+            return
         if event["event"] == "plan":  # problems first, before any progress line
             for line in event["spec_errors"]:
                 print(line, file=sys.stderr)
@@ -160,6 +164,8 @@ def run_apply(args: argparse.Namespace) -> int:
 
     check_spec_dir(args.dir)
     check_concurrency(args.concurrency)
+    if structured:  # before the pass: the executor logs stop notices only once configured
+        log()
     # loaded once: for the lock's project name and for the pass; the pass observes the
     # runtime only once the lock is held
     specs, recipe = recipe_of(args.dir, args.project)
@@ -187,6 +193,19 @@ def run_apply(args: argparse.Namespace) -> int:
             summary += f", {len(failed)} failed"
         print(f"project {result.project}: {summary} in {result.duration:.2f}s", flush=True)
     return EXIT_ERROR if (failed or result.spec_errors or result.plan.errors) else EXIT_OK
+
+
+STOP_EVENTS = ("stop_waiting", "stop_killed")
+
+
+def say_stop(event: dict[str, Any]) -> None:
+    """The human line of a stop notice (``controller.execution.lifecycle``) on stderr: a
+    wait only on a terminal, a kill at the end of the grace period always (with its fix)."""
+    if event["event"] == "stop_waiting" and not sys.stderr.isatty():
+        return
+    hint = f" — {event['hint']}" if event.get("hint") else ""
+    print(f"{'warning: ' if event['event'] == 'stop_killed' else ''}{event['message']}{hint}",
+          file=sys.stderr, flush=True)
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -244,7 +263,9 @@ def run_down(args: argparse.Namespace) -> int:
 
                 anonymous = of_containers(driver, [s.id for s in observed.containers.values()])
             plan = plan_down(observed, volumes=args.volumes, anonymous=anonymous)
-            outcomes = execute(driver, plan)
+            outcomes = execute(driver, plan,
+                               notify=lambda n: say_stop({"event": n.event.value,
+                                                          **n.fields()}))
     finally:
         driver.close()
     failed = 0

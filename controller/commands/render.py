@@ -16,7 +16,7 @@ from controller.planning.plan import Action, Kind, Plan
 SYMBOL = {
     Kind.PULL: "v", Kind.BUILD: "v", Kind.LOAD: "v",
     Kind.CREATE_NETWORK: "+", Kind.CREATE_VOLUME: "+", Kind.CREATE: "+",
-    Kind.RECREATE: "~", Kind.UPDATE: "^", Kind.START: ">", Kind.STOP: "|",
+    Kind.RECREATE: "~", Kind.RENAME: "*", Kind.UPDATE: "^", Kind.START: ">", Kind.STOP: "|",
     Kind.REMOVE: "-", Kind.REMOVE_VOLUME: "-", Kind.REMOVE_NETWORK: "-",
     Kind.KEEP_VOLUME: "=", Kind.NOOP: "=",
 }

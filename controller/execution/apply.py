@@ -24,6 +24,8 @@ from typing import Any
 
 from controller.desired import naming
 from controller.desired.state import DesiredContainer, DesiredImage
+from controller.execution import lifecycle
+from controller.execution.lifecycle import Notify
 from controller.execution.replace import ActionFailed, replace_container
 from controller.execution.waits import Poller, wait_for
 from controller.planning import anonymous, ledger
@@ -61,10 +63,11 @@ class Executor:
     """Runs one plan once. Thread-safe use of the driver is assumed."""
 
     def __init__(self, driver: Driver, plan: Plan, *, concurrency: int = 16,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, notify: Notify | None = None) -> None:
         self.driver, self.plan = driver, plan
         self.concurrency = max(1, concurrency)
         self.progress = progress
+        self.notify = notify  # stops that wait out their grace period (``lifecycle``)
         self.lock = threading.Lock()
         self.image_ids: dict[str, str] = dict(plan.images)
         self.image_refs: dict[str, str] = {}
@@ -186,7 +189,7 @@ class Executor:
             try:
                 if a.was_running:  # a graceful stop first: databases flush on SIGTERM
                     timeout = a.container.config.stop_timeout if a.container else None
-                    d.stop_container(a.observed_id or a.name, timeout=timeout)
+                    lifecycle.stop(d, a.observed_id or a.name, a.name, timeout, self.notify)
                 d.remove_container(a.observed_id or a.name, force=True)
             except NotFound:
                 return "already gone"
@@ -209,16 +212,19 @@ class Executor:
                 self.remember(a, c)
             return None
         if kind is Kind.CREATE:
-            self.create(c)
+            detail = self.create(c)[1] or detail
         elif kind is Kind.RECREATE:
-            self.recreate(c, a.observed_id, a.was_running)
+            detail = self.recreate(a, c) or detail
+        elif kind is Kind.RENAME:
+            self.rename_back(a, c)
         elif kind is Kind.UPDATE:
             self.update_in_place(a, c)
         elif kind is Kind.START:
             self.wait_deps(c)
-            self.driver.start_container(a.observed_id or c.name)
+            detail = lifecycle.start(self, c, a.observed_id or c.name)[1] or detail
         elif kind is Kind.STOP:
-            self.driver.stop_container(a.observed_id or c.name, timeout=c.config.stop_timeout)
+            lifecycle.stop(self.driver, a.observed_id or c.name, c.name, c.config.stop_timeout,
+                           self.notify)
         return detail
 
     def update_in_place(self, a: Action, c: DesiredContainer) -> None:
@@ -276,17 +282,31 @@ class Executor:
             wait_for(self.driver, self.plan.project, name, condition, self.desired.get(name),
                      poller=self.poller)
 
-    def create(self, c: DesiredContainer) -> str:
-        """Create and (for state "running") start; a container that cannot start is removed."""
-        new_id = self.create_new(c)
+    def create(self, c: DesiredContainer) -> tuple[str, str]:
+        """Create and (for state "running") start; a container that cannot start is removed.
+        Returns its id and a note (``lifecycle.start``)."""
+        new_id, note = self.create_new(c), ""
         if c.state == "running":
             try:
                 self.wait_deps(c)
-                self.driver.start_container(new_id)
+                new_id, note = lifecycle.start(self, c, new_id)
             except (RuntimeError_, ActionFailed) as exc:
-                self.driver.remove_container(new_id, force=True)
+                with contextlib.suppress(NotFound):  # a failed repair removed it already
+                    self.driver.remove_container(new_id, force=True)
                 raise ActionFailed(f"container {c.name} did not start: {exc}") from exc
-        return new_id
+        return new_id, note
+
+    def rename_back(self, a: Action, c: DesiredContainer) -> None:
+        """A container of ``c``'s resource that matches the spec under another name (renamed
+        by hand) gets its declared name back, then the declared state."""
+        assert a.observed_id is not None
+        self.driver.rename_container(a.observed_id, c.name)
+        if c.state == "running" and not a.was_running:
+            self.wait_deps(c)
+            lifecycle.start(self, c, a.observed_id)
+        elif c.state == "stopped" and a.was_running:
+            lifecycle.stop(self.driver, a.observed_id, c.name, c.config.stop_timeout,
+                           self.notify)
 
     def create_new(self, c: DesiredContainer, old: ContainerInfo | None = None) -> str:
         """Create ``c``; replacing ``old``, with the old one's anonymous volumes mounted
@@ -313,13 +333,13 @@ class Executor:
                     self.image_infos[key] = info
         return info
 
-    def recreate(self, c: DesiredContainer, old: str | None, was_running: bool) -> None:
-        """Replace the old container by a new one, safely (``controller.execution.replace``)."""
-        if old is None:
-            self.create(c)
-            return
+    def recreate(self, a: Action, c: DesiredContainer) -> str:
+        """Replace the old container by a new one, safely (``controller.execution.replace``);
+        returns a note for the outcome."""
+        if a.observed_id is None:
+            return self.create(c)[1]
         self.wait_deps(c)
-        replace_container(self, c, old, was_running)
+        return replace_container(self, c, a.observed_id, a.was_running, a.resume)
 
     def fetch_image(self, kind: Kind, img: DesiredImage) -> str | None:
         d = self.driver
@@ -354,6 +374,9 @@ class Executor:
 
 
 def execute(driver: Driver, plan: Plan, *, concurrency: int = 16,
-            progress: Progress | None = None) -> list[ActionOutcome]:
-    """Execute ``plan`` (already checked) and return one outcome per action."""
-    return Executor(driver, plan, concurrency=concurrency, progress=progress).run()
+            progress: Progress | None = None,
+            notify: Notify | None = None) -> list[ActionOutcome]:
+    """Execute ``plan`` (already checked) and return one outcome per action; ``notify``
+    hears of stops that wait out their grace period (``controller.execution.lifecycle``)."""
+    return Executor(driver, plan, concurrency=concurrency, progress=progress,
+                    notify=notify).run()

@@ -45,6 +45,7 @@ from specs.result import SpecSet
 
 if TYPE_CHECKING:  # the executor loads only when a pass executes (not for diff/status)
     from controller.execution.apply import ActionOutcome
+    from controller.execution.lifecycle import StopNotice
     from controller.planning.prefetch import Listing
 
 
@@ -135,7 +136,13 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
                              detail=outcome.detail, duration=round(outcome.duration, 3))
             on_event(event)
 
-        done = execute(driver, plan, concurrency=options.concurrency, progress=progress)
+        def notify(notice: StopNotice) -> None:  # a stop waits out its grace period
+            if on_event is not None:
+                on_event({"event": notice.event.value, "reconcile_id": rid,
+                          "project": plan.project, **notice.fields()})
+
+        done = execute(driver, plan, concurrency=options.concurrency, progress=progress,
+                       notify=notify)
         outcomes = tuple(action_result(o, in_sync_before) for o in done)
         failed = [o for o in outcomes if o.failure is not None]
         if failed and all(o.failure is not None and o.failure.kind is ErrorKind.TRANSIENT

@@ -28,6 +28,7 @@ class Kind(StrEnum):
     CREATE_VOLUME = "create-volume"
     CREATE = "create"
     RECREATE = "recreate"
+    RENAME = "rename"  # a container of the resource under another name gets its declared one
     UPDATE = "update"
     START = "start"
     STOP = "stop"
@@ -54,6 +55,16 @@ class Cause(StrEnum):
 
 
 PASSIVE = frozenset({Kind.NOOP, Kind.KEEP_VOLUME})
+@dataclass(frozen=True)
+class Resume:
+    """A recreate an earlier pass began and did not finish (``Cause.RECOVERY``): the old
+    container is the action's ``observed_id``, renamed aside (``old_name``); ``new_id`` is
+    the copy that pass created under the declared name, if any, and ``reuse`` says it
+    matches the spec and is started as it is (else it is removed and created again)."""
+
+    old_name: str
+    new_id: str | None = None
+    reuse: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,7 @@ class Action:
     recheck_image: bool = False  # its image is fetched in this plan: recreate if the id changes
     refresh: bool = False  # routine work (pull = "always"): done, but not counted as a change
     cause: Cause = Cause.SPEC
+    resume: Resume | None = None  # a RECREATE that finishes an interrupted one
 
     @property
     def changing(self) -> bool:

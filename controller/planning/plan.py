@@ -31,6 +31,7 @@ from controller.planning.actions import (
 from controller.planning.diff import FieldChange, summarise
 from controller.planning.livediff import live_changes
 from controller.planning.observe import Observed
+from controller.planning.recovery import recover
 from runtime.types import (
     LABEL_PROJECT,
     LABEL_RESOURCE,
@@ -53,6 +54,7 @@ class _Planner:
     actions: dict[str, Action] = field(default_factory=dict)
     errors: list[PlanError] = field(default_factory=list)
     held: set[str] = field(default_factory=set)  # resources left alone
+    used: set[str] = field(default_factory=set)  # undeclared containers a recovery uses
 
     def add(self, action: Action) -> None:
         self.actions[action.id] = action
@@ -195,6 +197,13 @@ class _Planner:
             return Kind.START, f"not running: {have.state.value}{detail}"
         return None, ""
 
+    def recover(self) -> None:
+        """Repairs of interrupted recreates and renamed containers (``planning.recovery``)."""
+        found = recover(self.desired, self.observed, self.actions, self.held)
+        for action in found.actions:
+            self.add(action)
+        self.used |= found.used
+
     def follow(self) -> None:
         """Containers that use a recreated one (links, depends_on, volumes_from) follow it."""
         changed = True
@@ -247,25 +256,27 @@ class _Planner:
         pruned = []
         for name, have in sorted(self.observed.containers.items()):
             resource = have.label(LABEL_RESOURCE) or name
-            if name in desired_names or resource in self.held:
+            if name in desired_names or resource in self.held or name in self.used:
                 continue
             aid = f"container:{name}"
             reason = "replica beyond the declared count" if resource in resources else \
                 "not declared"
+            cause = Cause.PRUNE
             if OLD_SUFFIX in name:
-                reason = "left over from an interrupted recreate"
+                reason, cause = "left over from an interrupted recreate", Cause.RECOVERY
             if self.prune and self.desired.invalid_files:
                 self.add(Action(aid, Kind.NOOP, "container", resource, name,
                                 f"{reason}; kept: no pruning while a spec file is invalid",
-                                observed_id=have.id))
+                                observed_id=have.id, cause=Cause.NONE))
             elif self.prune:
                 self.add(Action(aid, Kind.REMOVE, "container", resource, name,
                                 f"{reason} (pruned)", observed_id=have.id,
-                                was_running=have.state is State.RUNNING))
+                                was_running=have.state is State.RUNNING, cause=cause))
                 pruned.append(aid)
             else:
                 self.add(Action(aid, Kind.NOOP, "container", resource, name,
-                                f"{reason}; kept (pruning is off)", observed_id=have.id))
+                                f"{reason}; kept (pruning is off)", observed_id=have.id,
+                                cause=Cause.NONE))
         wanted_volumes = {v.name for v in self.desired.volumes}
         for name, vol in sorted(self.observed.volumes.items()):
             if name in wanted_volumes or not self.observed.owned_volume(name) or (
@@ -273,10 +284,11 @@ class _Planner:
                 continue
             if self.prune and self.prune_volumes and not self.desired.invalid_files:
                 self.add(Action(f"volume:{name}", Kind.REMOVE_VOLUME, "volume", name, name,
-                                "not declared (--prune-volumes)"))
+                                "not declared (--prune-volumes)", cause=Cause.PRUNE))
             else:
                 self.add(Action(f"volume:{name}", Kind.KEEP_VOLUME, "volume", name, name,
-                                "not declared; named volumes are kept (use --prune-volumes)"))
+                                "not declared; named volumes are kept (use --prune-volumes)",
+                                cause=Cause.NONE))
         wanted_networks = {n.name for n in self.desired.networks}
         for name, net in sorted(self.observed.networks.items()):
             if name in wanted_networks or not self.observed.owned_network(name) or (
@@ -284,7 +296,7 @@ class _Planner:
                 continue
             if self.prune and not self.desired.invalid_files:
                 self.add(Action(f"network:{name}", Kind.REMOVE_NETWORK, "network", name, name,
-                                "not declared (pruned)"))
+                                "not declared (pruned)", cause=Cause.PRUNE))
         return pruned
 
     def from_invalid(self, labels: tuple[tuple[str, str], ...]) -> bool:
@@ -311,18 +323,18 @@ class _Planner:
                 by_resource.setdefault(a.resource, []).append(a.id)
         container_ids = [a.id for a in self.actions.values() if a.object == "container"]
         for a in list(self.actions.values()):
-            deps: list[str] = []
+            deps: list[str] = list(a.depends_on)  # a recovery's order (``planning.recovery``)
             if a.kind in (Kind.REMOVE_NETWORK, Kind.REMOVE_VOLUME):
                 deps = [i for i in container_ids if self.actions[i].changing]
             c = a.container
-            if c is not None and a.kind in (Kind.CREATE, Kind.RECREATE, Kind.START, Kind.UPDATE,
-                                            Kind.NOOP):
+            if c is not None and a.kind in (Kind.CREATE, Kind.RECREATE, Kind.RENAME, Kind.START,
+                                            Kind.UPDATE, Kind.NOOP):
                 deps += [f"image:{c.image.key}", *(f"network:{n.network}"
                                                     for n in c.config.networks)]
                 deps += [f"volume:{m.source}" for m in c.config.mounts if m.type == "volume"]
                 for r in c.requires:
                     deps += by_resource.get(r, [])
-                if a.kind in (Kind.CREATE, Kind.RECREATE):
+                if a.kind in (Kind.CREATE, Kind.RECREATE, Kind.RENAME):
                     deps += pruned
                 waits = tuple((d.name, cond) for r, cond in c.depends_on
                               for d in self.desired.containers if d.resource == r
@@ -343,6 +355,7 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
     for c in desired.containers:
         if c.resource not in p.held:
             p.container(c, fetched)
+    p.recover()
     p.follow()
     p.storage()
     pruned = p.prune_objects()

@@ -25,6 +25,7 @@ from runtime.errors import (
     InvalidRequest,
     NotFound,
     RuntimeError_,
+    StaleState,
     Transient,
     Unavailable,
 )
@@ -47,6 +48,9 @@ DAEMON_HINT = "is the Docker daemon running? start it with `dockerd` or `systemc
 PERMISSION_HINT = "run as root or as a member of the `docker` group (access to the Docker socket)"
 UNAVAILABLE_RETRY = 5.0
 
+# containerd still has a task (or shim) of the container from before a daemon restart
+_STALE_TASK = re.compile(r"\bid already in use\b|\btask \S+ already exists|"
+                         r"\btask \S+: already exists")
 _PORT_RES = (re.compile(r"Bind for (\S+) failed"), re.compile(r"listen \w+ (\S+?):? bind"))
 # 500s that no retry will fix: the configuration itself is wrong.
 _PERMANENT_500 = (
@@ -118,6 +122,10 @@ def map_status(what: str, status: int, text: str, not_found: bool = False) -> Ru
     lowered = text.lower()
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return _port_conflict(what, text)
+    if _STALE_TASK.search(lowered):
+        return StaleState(f"{what}: {text}", hint="the daemon kept a task of an earlier run of "
+                          "this container (was it restarted?): remove the container and create "
+                          "it again (dockwright does so on its next pass)")
     if "invalid container name" in lowered:
         return InvalidRequest(f"{what}: {text}", hint="Docker needs a container name of at "
                               "least 2 characters from [a-zA-Z0-9_.-], starting with a letter "

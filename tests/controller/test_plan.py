@@ -237,17 +237,20 @@ def test_links_to_replicas_alias_every_replica(tmp_path: Path) -> None:
     assert {"container:api-1", "container:api-2"} <= set(web.depends_on)
 
 
-def test_leftover_of_an_interrupted_recreate_is_pruned_without_refusal(tmp_path: Path) -> None:
+def test_leftover_of_an_interrupted_recreate_is_resumed_without_refusal(tmp_path: Path) -> None:
     root = write(tmp_path, {"a.toml": container("a")})
     driver = fake()
     converge(root, driver)
     only = next(iter(driver.containers.values()))
-    driver.rename_container(only.id, f"a_dw-old-{only.id[:12]}")  # as a kill -9 would leave it
+    aside = f"a_dw-old-{only.id[:12]}"
+    driver.rename_container(only.id, aside)  # as a kill -9 right after the rename leaves it
     plan = plan_of(root, driver)
     assert plan.refused is None
-    assert [(k, n) for k, n, _ in rows(plan)] == [
-        ("create", "a"), ("remove", f"a_dw-old-{only.id[:12]}")]
-    assert rows(plan)[1][2] == "left over from an interrupted recreate (pruned)"
+    (action,) = [a for a in plan.actions if a.changing]
+    assert (action.kind, action.name, action.cause) == (Kind.RECREATE, "a", Cause.RECOVERY)
+    assert action.observed_id == only.id and action.resume is not None
+    assert (action.resume.old_name, action.resume.new_id) == (aside, None)
+    assert action.reason.startswith("resumes an interrupted recreate")
 
 
 def test_lifting_a_limit_recreates(tmp_path: Path) -> None:
@@ -267,7 +270,12 @@ def test_scaling_down_is_not_a_mass_delete(tmp_path: Path) -> None:
     write(root, {"a.toml": container("w")})
     plan = plan_of(root, driver)
     assert plan.refused is None
-    assert sorted(k for k, _, _ in rows(plan)) == ["create", "remove", "remove", "remove"]
+    assert rows(plan) == [
+        ("recreate", "w", "replica naming changed (was w-1): carried its volumes to w"),
+        ("remove", "w-2", "replica beyond the declared count (pruned)"),
+        ("remove", "w-3", "replica beyond the declared count (pruned)")]
+    assert [a.cause for a in plan.actions if a.changing] == [
+        Cause.RECOVERY, Cause.PRUNE, Cause.PRUNE]
 
 
 def test_scaling_up_does_not_recreate_users(tmp_path: Path) -> None:
