@@ -13,7 +13,9 @@ Neighbours: ``tests/watch/test_runtime_restart.py``,
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,11 +29,13 @@ from tests.conftest import wait_for
 
 
 class PrivateDockerd:
-    """``start()``, ``stop()``, ``client()``; ``url`` is its ``DOCKER_HOST``."""
+    """``start()``, ``stop()``, ``kill()``, ``client()``; ``url`` is its ``DOCKER_HOST``.
+    ``extra``: more ``dockerd`` arguments (e.g. ``--add-runtime``)."""
 
-    def __init__(self, base: Path | None = None) -> None:
+    def __init__(self, base: Path | None = None, extra: tuple[str, ...] = ()) -> None:
         self.base = base or Path(tempfile.mkdtemp(prefix=f"dwt-{uuid.uuid4().hex[:6]}-",
                                                   dir="/tmp"))
+        self.extra = extra
         self.sock = self.base / "docker.sock"
         self.url = f"unix://{self.sock}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -42,7 +46,7 @@ class PrivateDockerd:
                    "--data-root", str(self.base / "data"), "--exec-root", str(self.base / "exec"),
                    "--pidfile", str(self.base / "pid"),
                    "--bridge", "none", "--iptables=false", "--ip-masq=false",
-                   "--shutdown-timeout", "2"]  # fmt: skip
+                   "--shutdown-timeout", "2", *self.extra]  # fmt: skip
         self.proc = subprocess.Popen(
             ["unshare", "--net", "--", "sh", "-c", 'ip link set lo up && exec "$@"', "sh",
              *dockerd],
@@ -88,6 +92,39 @@ class PrivateDockerd:
                 self.proc.wait(10)
         self.proc = None
 
+    def kill(self) -> None:
+        """SIGKILL the daemon and its containerd, as a crash or an OOM kill would (container
+        shims stay): no shutdown; the pid file it leaves is removed so that :meth:`start`
+        works again."""
+        managed = self.base / "exec" / "containerd" / "containerd.pid"
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(30)
+        self.proc = None
+        (self.base / "pid").unlink(missing_ok=True)
+        with contextlib.suppress(OSError, ValueError):  # its containerd dies with it: now
+            os.kill(int(managed.read_text()), signal.SIGKILL)
+        # a restarted dockerd would wait for a containerd of that pid (an unreaped zombie
+        # looks alive) instead of starting its own
+        managed.unlink(missing_ok=True)
+
+    def strays(self) -> list[int]:
+        """Processes still serving this daemon's containers once it is gone (shims outlive a
+        killed daemon), each after its children (the containers' first processes)."""
+        mine = str(self.base).encode()
+        parents: dict[int, int] = {}
+        shims = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+                if mine in (entry / "cmdline").read_bytes():
+                    shims.append(int(entry.name))
+        return [pid for shim in shims
+                for pid in [*(p for p, pp in parents.items() if pp == shim), shim]]
+
     def destroy(self) -> None:
         """Remove every container, stop the daemon and delete its folders."""
         if self.proc is not None:
@@ -97,5 +134,9 @@ class PrivateDockerd:
                     c.remove(force=True)
                 client.close()
         self.stop()
-        subprocess.run(["umount", "-R", str(self.base)], capture_output=True, check=False)
+        for pid in self.strays():  # shims of a killed daemon: their ids, found by our folder
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        for mount in (self.base / "data", self.base):  # dockerd bind-mounts its data root
+            subprocess.run(["umount", "-R", str(mount)], capture_output=True, check=False)
         shutil.rmtree(self.base, ignore_errors=True)
