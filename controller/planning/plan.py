@@ -197,13 +197,6 @@ class _Planner:
             return Kind.START, f"not running: {have.state.value}{detail}"
         return None, ""
 
-    def recover(self) -> None:
-        """Repairs of interrupted recreates and renamed containers (``planning.recovery``)."""
-        found = recover(self.desired, self.observed, self.actions, self.held)
-        for action in found.actions:
-            self.add(action)
-        self.used |= found.used
-
     def follow(self) -> None:
         """Containers that use a recreated one (links, depends_on, volumes_from) follow it."""
         changed = True
@@ -355,7 +348,9 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
     for c in desired.containers:
         if c.resource not in p.held:
             p.container(c, fetched)
-    p.recover()
+    found = recover(desired, observed, p.actions, p.held)  # what an interrupted pass left
+    p.actions.update((a.id, a) for a in found.actions)
+    p.used |= found.used
     p.follow()
     p.storage()
     pruned = p.prune_objects()
