@@ -96,7 +96,26 @@ def _states(client: Any, project: str) -> dict[str, str]:
     return {c.name: c.status for c in rows}
 
 
-def test_a_start_left_stale_by_a_killed_daemon_is_repaired(
+def _apply_killed_during_start(d: PrivateDockerd, root: Path) -> None:
+    """``dockwright apply`` with the runtime armed: the daemon is SIGKILLed while runc
+    starts the first container the pass starts, then restarted."""
+    (d.base / "arm").touch()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "apply", str(root)],
+        env={**os.environ, "DOCKER_HOST": d.url, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (d.base / "stalled").exists(), "a container's start under way")
+        d.kill()
+        wait_for(lambda: not _running(d.base / "stalling-runc"), "the stalled start to end")
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(60)
+    d.start()
+
+
+def test_a_recreate_left_stale_by_a_killed_daemon_is_repaired(
         stalling_dockerd: PrivateDockerd, tmp_path: Path) -> None:
     d, project = stalling_dockerd, f"dwt-{uuid.uuid4().hex[:8]}"
     env = {"DOCKER_HOST": d.url}
@@ -108,20 +127,7 @@ def test_a_start_left_stale_by_a_killed_daemon_is_repaired(
     old = str(client.containers.get("web").id)
     client.close()
     _spec(tmp_path, project, "2")
-    (d.base / "arm").touch()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "controller.cli", "apply", str(tmp_path)],
-        env={**os.environ, **env, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(lambda: (d.base / "stalled").exists(), "the new container's start under way")
-        d.kill()
-        wait_for(lambda: not _running(d.base / "stalling-runc"), "the stalled start to end")
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(60)
-    d.start()
+    _apply_killed_during_start(d, tmp_path)
     client = d.client()
     try:
         aside = f"web_dw-old-{old[:12]}"
@@ -131,6 +137,26 @@ def test_a_start_left_stale_by_a_killed_daemon_is_repaired(
         assert "created again: the runtime held a stale task" in run.out, str(run)
         assert _states(client, project) == {"web": "running"}, str(run)
         assert client.containers.get("web").exec_run(["cat", "/anon/f"]) == (0, b"mine\n")
+        again = run_cli(["diff", str(tmp_path)], env=env)
+        assert again.code == 0, str(again)
+    finally:
+        client.close()
+
+
+def test_a_first_start_left_stale_by_a_killed_daemon_is_repaired(
+        stalling_dockerd: PrivateDockerd, tmp_path: Path) -> None:
+    d, project = stalling_dockerd, f"dwt-{uuid.uuid4().hex[:8]}"
+    env = {"DOCKER_HOST": d.url}
+    _spec(tmp_path, project, "1")
+    _apply_killed_during_start(d, tmp_path)
+    client = d.client()
+    try:
+        assert _states(client, project) == {"web": "created"}
+        run = run_cli(["apply", str(tmp_path)], env=env)
+        assert run.code == 0, str(run)
+        assert "start          container web: not running: created — ok (created again: the " \
+               "runtime held a stale task" in run.out, str(run)
+        assert _states(client, project) == {"web": "running"}, str(run)
         again = run_cli(["diff", str(tmp_path)], env=env)
         assert again.code == 0, str(again)
     finally:
