@@ -18,6 +18,7 @@ finished by the next pass without a second copy. Neighbours:
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -45,19 +46,26 @@ pytestmark = pytest.mark.native
 
 def _make_legacy(d: NativeDriver, cid: str) -> Path:
     """Turn stopped container ``cid``, with an anonymous ``/cache`` mount, into what the
-    code before anonymous volumes left; returns the (empty) anonymous folder."""
+    code before anonymous volumes left; returns the (empty) anonymous folder. The record
+    is rewritten under its writers' lock (``rlock``, as ``RecordStore.update`` takes it):
+    the exit handler of the stop may still write it."""
     lay = d.records.layout(cid)
-    raw: dict[str, Any] = json.loads(lay.record.read_text())
-    raw.pop("fresh_volumes")  # the old record had no such field
-    folder = lay.dir / "anon" / hashlib.sha256(b"/cache").hexdigest()[:16]
-    (entry,) = [m for m in raw["mounts"] if m["destination"] == "/cache"]
-    volume, data = entry["volume"], entry["source"]
-    assert len(volume) == 64, entry
-    folder.parent.mkdir()
-    os.rename(data, folder)
-    shutil.rmtree(d.volumes.root / volume)
-    entry.update(source=str(folder), volume="")
-    lay.record.write_text(json.dumps(raw))
+    fd = os.open(lay.dir / "rlock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        raw: dict[str, Any] = json.loads(lay.record.read_text())
+        raw.pop("fresh_volumes")  # the old record had no such field
+        folder = lay.dir / "anon" / hashlib.sha256(b"/cache").hexdigest()[:16]
+        (entry,) = [m for m in raw["mounts"] if m["destination"] == "/cache"]
+        volume, data = entry["volume"], entry["source"]
+        assert len(volume) == 64, entry
+        folder.parent.mkdir()
+        os.rename(data, folder)
+        shutil.rmtree(d.volumes.root / volume)
+        entry.update(source=str(folder), volume="")
+        lay.record.write_text(json.dumps(raw))
+    finally:
+        os.close(fd)
     spec = json.loads(lay.config.read_text())
     for m in spec["mounts"]:
         if m["source"] == data:
