@@ -270,11 +270,13 @@ class Executor:
                 self.recorded.append((a.observed_id, entry))
 
     def settle_state(self, c: DesiredContainer, ref: str, was_running: bool) -> None:
+        """The declared running/stopped state after an in-place update (through
+        ``lifecycle``: stop notices, a stale start repaired)."""
         if c.state == "running" and not was_running:
             self.wait_deps(c)
-            self.driver.start_container(ref)
+            lifecycle.start(self, c, ref)
         elif c.state == "stopped" and was_running:
-            self.driver.stop_container(ref, timeout=c.config.stop_timeout)
+            lifecycle.stop(self.driver, ref, c.name, c.config.stop_timeout, self.notify)
 
     def wait_deps(self, c: DesiredContainer) -> None:
         action = next((a for a in self.plan.actions if a.name == c.name), None)
