@@ -108,7 +108,9 @@ def run_watch(args: argparse.Namespace) -> int:
         raise ControllerError("watch needs a spec directory or --git URL",
                               hint="run `dockwright watch DIR` or `dockwright watch --git URL`")
     else:
-        root = args.dir.resolve()
+        # kept as given (absolute, links not resolved): a symlink swapped by git-sync or a
+        # config mount is followed anew on every pass (controller.service.triggers)
+        root = args.dir.absolute()
         if not root.is_dir():
             raise ControllerError(f"spec directory {str(root)!r} does not exist",
                                   hint="create it or pass the right path")

@@ -36,7 +36,7 @@ from controller.service.backoff import Backoff, CrashLoops
 from controller.service.gitsource import GitSource
 from controller.service.metrics import WatchMetrics
 from controller.service.queue import ShutDown, WorkQueue
-from controller.service.triggers import EventWatcher, Resync, SpecWatcher
+from controller.service.triggers import EventWatcher, Resync, SpecWatcher, referenced
 from runtime.driver import Driver
 from runtime.errors import Transient
 
@@ -114,6 +114,7 @@ class WatchService:
         self.last_pass_at: float | None = None
         self.runtime_error: str | None = None
         self.passes = 0
+        self.spec_dir_missing = False
         self.spec_errors: list[dict[str, Any]] = []
         self.frozen: list[str] = []
         self._triggers: set[Trigger] = set()
@@ -217,6 +218,11 @@ class WatchService:
             log.info("crash_loop_cleared", project=self.project, resource=resource)
         skip = self.backoff.active()
         retried = self.backoff.known() - skip
+        if self._files is not None:
+            self._files.rearm()  # a swapped link or a re-made directory: watch what is there now
+        if not self.root.is_dir():
+            self._spec_dir_missing()
+            return
         driver: Driver | None = None
         try:
             driver = self.handle.get()
@@ -231,6 +237,10 @@ class WatchService:
         except Exception as exc:
             self._record_error("pass_failed", exc, key)
             return
+        with self.lock:
+            self.spec_dir_missing = False
+        if self._files is not None:
+            self._files.set_references(referenced(result.plan, self.root))
         self._record(result, key, skip, retried)
 
     def _on_event(self, event: dict[str, Any]) -> None:
@@ -241,6 +251,19 @@ class WatchService:
                                            if k not in ("event", "phase")})
 
     # bookkeeping --------------------------------------------------------------------
+    def _spec_dir_missing(self) -> None:
+        """The spec directory is gone (removed, or a link to nothing): every container keeps
+        running as it is; nothing is pruned; the pass after it comes back converges."""
+        message = (f"spec directory {self.root} is missing: containers are kept as they "
+                   "run until it is back")
+        with self.lock:
+            first = self.last_error != message
+            self.last_error = message
+            self.spec_dir_missing = True
+        if first:
+            log.warning("spec_dir_missing", project=self.project, root=str(self.root),
+                        hint="restore the directory (or the link); the watch re-arms itself")
+
     def _runtime_unavailable(self, exc: Transient, key: str, driver: Driver | None) -> None:
         delay = self._runtime_delay
         self._runtime_delay = min(RUNTIME_RETRY_CAP, self._runtime_delay * 2)
@@ -373,6 +396,7 @@ class WatchService:
                 "project": self.project, "ready": self.ready.is_set(), "passes": self.passes,
                 "last_pass_at": self.last_pass_at, "last_error": self.last_error,
                 "runtime_error": self.runtime_error,
+                "spec_dir": str(self.root), "spec_dir_missing": self.spec_dir_missing,
                 "revision": self.git.revision if self.git else None,
                 "git": self.git.status() if self.git else None,
                 "quarantined_files": self.quarantined(),

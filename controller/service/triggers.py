@@ -5,7 +5,8 @@ carries what changed. :class:`SpecWatcher` runs a watchdog observer on the spec
 directory and debounces bursts (an editor's save dance, ``git checkout``) into
 one enqueue after a quiet period, capped so that a continuous stream of writes
 still gives a pass. :class:`EventWatcher` follows the runtime's container
-events for the project (die/stop/kill/oom/destroy/health_status) and
+events for the project (die/stop/kill/oom/destroy/health_status, and the
+in-place changes update/pause/unpause/network connect/disconnect) and
 re-subscribes after the runtime comes back. :class:`Resync` enqueues
 periodically as a safety net. Neighbours: ``controller.service.queue`` (the target),
 ``controller.service.loop`` (starts and stops these; provides the driver handle),
@@ -14,6 +15,7 @@ periodically as a safety net. Neighbours: ``controller.service.queue`` (the targ
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from controller.planning.plan import Plan
 from runtime.driver import Driver
 from runtime.errors import RuntimeError_
 from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
@@ -29,7 +32,9 @@ from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
 log = structlog.get_logger("dockwright.watch")
 
 Enqueue = Callable[[str], None]  # called with the trigger's source name
-RUNTIME_ACTIONS = frozenset({"die", "stop", "kill", "oom", "destroy", "health_status"})
+RUNTIME_ACTIONS = frozenset({"die", "stop", "kill", "oom", "destroy", "health_status",
+                             # changed in place by hand: the pass compares the live value
+                             "update", "pause", "unpause", "connect", "disconnect"})
 # Docker emits "die" before it marks the container stopped (network teardown comes
 # first, and takes long on a busy host), so a pass right after the event can still
 # see it running: DeathWatch enqueues again once the runtime shows it stopped.
@@ -104,34 +109,142 @@ class Debouncer:
                     self._cond.acquire()
 
 
+def referenced(plan: Plan, root: Path) -> frozenset[Path]:
+    """Files and folders outside the spec files that a pass read on the specs' behalf:
+    env files, secret files, build contexts and image archives (resolved paths)."""
+    out: set[Path] = set()
+    for action in plan.actions:
+        c = action.container
+        if c is None:
+            continue
+        for what, _ in c.files:
+            _, _, rel = what.partition(":")
+            if rel:
+                out.add(_resolved(root / rel))
+        for path in (c.image.context, c.image.archive):
+            if path:
+                out.add(_resolved(root / path))
+    return frozenset(out)
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:  # a loop of links: keep it as written
+        return path
+
+
 class SpecWatcher:
-    """A watchdog observer on the spec directory, debounced into ``enqueue("files")``."""
+    """Watchdog observers on the spec directory, debounced into ``enqueue("files")``.
+
+    ``root`` is kept as given (a symlink stays a symlink): :meth:`rearm` follows it anew
+    (a link swapped with ``mv -T``, as git-sync and config mounts do) and notices a
+    directory removed and made again (a new inode), moving the recursive watch to what
+    ``root`` is now. A second, flat watch on ``root``'s parent sees the swap or the
+    re-creation as it happens. Only events that can change a pass count: spec files
+    (``*.toml`` outside hidden folders), ``<root>/.env``, and the files a pass read
+    for the specs (:meth:`set_references`: env files, secrets, build contexts,
+    archives); a log file or an editor's swap file written into the directory does not.
+    """
 
     def __init__(self, root: Path, enqueue: Enqueue, quiet: float = 0.15, cap: float = 1.0) -> None:
-        from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
-        self.root = root.resolve()
+        self.root = root if root.is_absolute() else Path.cwd() / root
         self._debouncer = Debouncer(lambda: enqueue("files"), quiet, cap)
-        watcher = self
-
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: FileSystemEvent) -> None:
-                watcher._on_event(event)
-
+        self._lock = threading.Lock()
+        self._refs: frozenset[Path] = frozenset()
+        self._ref_dirs: tuple[Path, ...] = ()
+        self.target: Path | None = None  # the directory the recursive watch is on
+        self._identity: tuple[int, int] | None = None
+        self._watch: Any = None
         self._observer: Any = Observer()
-        self._observer.schedule(Handler(), str(self.root), recursive=True)
+        self._observer.schedule(_handler(self._on_parent_event), str(self.root.parent),
+                                recursive=False)
+        self._arm()
+
+    # what is watched -------------------------------------------------------------------
+    def _now(self) -> tuple[Path, tuple[int, int]] | None:
+        try:
+            target = self.root.resolve(strict=True)
+            st = target.stat()
+        except (OSError, RuntimeError):
+            return None
+        return (target, (st.st_dev, st.st_ino)) if target.is_dir() else None
+
+    def _arm(self) -> bool:
+        """Put the recursive watch on what ``root`` is now; True when that changed."""
+        now = self._now()
+        with self._lock:
+            if now is not None and (now[0], now[1]) == (self.target, self._identity):
+                return False
+            if now is None and self.target is None:
+                return False
+            if self._watch is not None:
+                with contextlib.suppress(KeyError, OSError):
+                    self._observer.unschedule(self._watch)
+                self._watch = None
+            self.target, self._identity = (now[0], now[1]) if now else (None, None)
+            if self.target is not None:
+                try:
+                    self._watch = self._observer.schedule(
+                        _handler(self._on_event), str(self.target), recursive=True)
+                except OSError as exc:  # gone again meanwhile: the next rearm retries
+                    log.debug("spec_watch_failed", path=str(self.target), error=str(exc))
+                    self.target, self._identity = None, None
+        log.info("spec_dir_rearmed", root=str(self.root),
+                 target=str(self.target) if self.target else None)
+        return True
+
+    def rearm(self) -> bool:
+        """Follow ``root`` again (each pass calls this); True when the watch moved."""
+        return self._arm()
+
+    def set_references(self, paths: frozenset[Path]) -> None:
+        """The files and folders the last pass read for the specs."""
+        with self._lock:
+            self._refs = paths
+            self._ref_dirs = tuple(p for p in paths if p.is_dir())
+
+    # events -----------------------------------------------------------------------------
+    def relevant(self, path: str) -> bool:
+        """Whether a change of ``path`` (under the watched directory) can change a pass."""
+        with self._lock:
+            target, refs, ref_dirs = self.target, self._refs, self._ref_dirs
+        p = Path(path)
+        if p in refs or any(p.is_relative_to(d) for d in ref_dirs):
+            return True
+        if target is None or ignored(path, target):
+            return False
+        try:
+            rel = p.relative_to(target)
+        except ValueError:
+            return False
+        return rel.parts == (".env",) or p.suffix == ".toml"
 
     def _on_event(self, event: Any) -> None:
         if event.event_type in ("opened", "closed_no_write"):
             return
-        if event.is_directory and event.event_type == "modified":
-            return
-        paths = [event.src_path, getattr(event, "dest_path", "") or ""]
-        if all(not p or ignored(str(p), self.root) for p in paths):
+        if event.is_directory and event.event_type in ("modified", "created"):
+            return  # files made inside it have events of their own
+        paths = [str(p) for p in (event.src_path, getattr(event, "dest_path", "")) if p]
+        if event.is_directory:  # moved or deleted: spec files may have gone with it
+            wanted = any(not ignored(p, self.target or self.root) for p in paths)
+        else:
+            wanted = any(self.relevant(p) for p in paths)
+        if not wanted:
             return
         log.debug("spec_file_event", kind=event.event_type, path=str(event.src_path))
         self._debouncer.poke()
+
+    def _on_parent_event(self, event: Any) -> None:
+        """An event in ``root``'s parent: the link swapped, the directory removed or made."""
+        names = {Path(str(p)).name for p in (event.src_path, getattr(event, "dest_path", ""))
+                 if p}
+        if self.root.name not in names or event.event_type in ("opened", "closed_no_write"):
+            return
+        if self._arm():
+            self._debouncer.poke()
 
     def start(self) -> None:
         self._observer.start()
@@ -140,6 +253,17 @@ class SpecWatcher:
         self._observer.stop()
         self._observer.join(timeout=2)
         self._debouncer.stop()
+
+
+def _handler(on_event: Callable[[Any], None]) -> Any:
+    """A watchdog event handler that hands every event to ``on_event``."""
+    from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: FileSystemEvent) -> None:
+            on_event(event)
+
+    return Handler()
 
 
 class DriverHandle(Protocol):

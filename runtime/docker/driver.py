@@ -406,7 +406,14 @@ class DockerDriver:
 
     # events -----------------------------------------------------------------
     def events(self, labels: Mapping[str, str] | None = None) -> DockerEventStream:
-        return DockerEventStream(self.api, labels)
+        return DockerEventStream(self.api, labels, self._labels_of)
+
+    def _labels_of(self, container_id: str) -> dict[str, str] | None:
+        """A container's labels (None when it is gone): network events carry only its id."""
+        try:
+            return dict(self.inspect_container(container_id).summary.labels)
+        except RuntimeError_:
+            return None
 
 
 def _guarded(chunks: Iterator[bytes], response: Any, what: str) -> Iterator[bytes]:
