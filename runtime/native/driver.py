@@ -6,11 +6,10 @@ overlay rootfs, OCI bundle, conmon, shim), records and their rediscovery
 (``records``, ``gc``: a full sweep at start-up, a cheap one before each
 list), restart policies and health checks (``shim``), volumes (``volumes``;
 pre-upgrade anonymous folders become volumes at start-up or inspect,
-``legacyanon``),
-events (``events``), logs and exec (``logs``), the controller's view of a
-record (``view``), and two parts written by other engineers: the image store
-(``images.ImageStore``) and networking (``net.NetworkManager``), typed by
-``deps``. State lives under ``state_dir`` (default ``/var/lib/dockwright``).
+``legacyanon``), events (``events``), logs and exec (``logs``), the
+controller's view of a record (``view``), the image store
+(``images.ImageStore``) and networking (``net.NetworkManager``), the last two
+reached through the protocols of ``deps``. State lives under ``state_dir`` (default ``/var/lib/dockwright``).
 Neighbours: ``runtime.driver`` (the protocol), ``runtime.registry``
 (``open_driver("native")``).
 """
