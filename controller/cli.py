@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "controller.commands.converge",  # diff, apply, down, status
     "controller.commands.inspect",  # ps, logs, exec
     "controller.commands.watch",  # watch
+    "controller.commands.history",  # history, why
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2

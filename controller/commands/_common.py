@@ -55,3 +55,42 @@ def print_spec_errors(errors: list[SpecError]) -> None:
         print(f"{len(errors)} problem{'' if len(errors) == 1 else 's'} in {files} "
               f"file{'' if files == 1 else 's'}: resources of invalid files are frozen (left as "
               "they run) and nothing is pruned", file=sys.stderr)
+
+
+def add_journal_options(parser: argparse.ArgumentParser) -> None:
+    """``--no-journal``, ``--journal-days``, ``--journal-max-mb`` (apply and watch)."""
+    group = parser.add_argument_group("journal (<state folder>/journal.db)")
+    group.add_argument("--no-journal", dest="journal", action="store_false",
+                       help="do not record passes in the journal")
+    group.add_argument("--journal-days", type=float, default=90.0, metavar="DAYS",
+                       help="keep journal entries this many days (default 90)")
+    group.add_argument("--journal-max-mb", type=float, default=200.0, metavar="MB",
+                       help="keep the journal under this many megabytes (default 200)")
+
+
+def journal_file(args: argparse.Namespace) -> Path:
+    """The journal of the state folder: ``--state-dir``, else the default one."""
+    from controller.execution.journal.values import journal_path
+
+    return journal_path(getattr(args, "state_dir", None))
+
+
+def journal_limits(args: argparse.Namespace) -> tuple[float, int]:
+    """(max age in seconds, max bytes) from the journal options, checked."""
+    from controller.errors import ControllerError
+
+    if args.journal_days <= 0 or args.journal_max_mb <= 0:
+        raise ControllerError("--journal-days and --journal-max-mb must be greater than 0",
+                              hint="use --no-journal to record nothing")
+    return args.journal_days * 86400.0, int(args.journal_max_mb * 1024 * 1024)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is too small: give 1 or more")
+    return value

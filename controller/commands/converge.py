@@ -49,6 +49,9 @@ def register(sub: Any) -> None:
     apply.add_argument("--wait-lock", action="store_true",
                        help="wait for a running `watch` (or apply) of the project to finish "
                             "instead of failing")
+    from controller.commands._common import add_journal_options
+
+    add_journal_options(apply)
     apply.set_defaults(func=run_apply)
 
     status = sub.add_parser("status", help="desired vs actual state of every resource")
@@ -166,6 +169,7 @@ def run_apply(args: argparse.Namespace) -> int:
     check_concurrency(args.concurrency)
     if structured:  # before the pass: the executor logs stop notices only once configured
         log()
+    journal = _journal(args)
     # loaded once: for the lock's project name and for the pass; the pass observes the
     # runtime only once the lock is held
     specs, recipe = recipe_of(args.dir, args.project)
@@ -174,8 +178,13 @@ def run_apply(args: argparse.Namespace) -> int:
         with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):
             result = reconcile(args.dir, driver, project=args.project, options=_options(args),
                                on_event=on_event, specs=specs, recipe=recipe)
+            if journal is not None:  # never raises: a journal problem is a warning
+                journal.record(result, runtime=driver.name, source="apply",
+                               root=args.dir.resolve())
     finally:
         driver.close()
+        if journal is not None:
+            journal.close()
     if args.output == "json":
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -208,6 +217,29 @@ def say_stop(event: dict[str, Any]) -> None:
           file=sys.stderr, flush=True)
 
 
+def _journal(args: argparse.Namespace) -> Any:
+    """The journal ``apply`` records its pass in (None with ``--no-journal``); its problems
+    are one warning line each on stderr (the pass goes on)."""
+    if not args.journal:
+        return None
+    from controller.commands._common import journal_file, journal_limits
+    from controller.execution.journal.writer import Journal
+
+    max_age, max_bytes = journal_limits(args)
+
+    def report(event: str, fields: dict[str, Any]) -> None:
+        if event == "journal_moved_aside":
+            text = (f"the journal {fields['path']} was damaged ({fields['error']}): moved to "
+                    f"{fields['moved_to']}; a new journal was started")
+        elif event == "journal_problem":
+            text = f"{fields['error']} — {fields['hint']}"
+        else:
+            return
+        print(f"dockwright: warning: {text}", file=sys.stderr, flush=True)
+
+    return Journal(journal_file(args), max_age=max_age, max_bytes=max_bytes, report=report)
+
+
 def run_status(args: argparse.Namespace) -> int:
     from controller.commands._common import check_spec_dir, open_runtime
     from controller.planning.prefetch import Listing
@@ -221,8 +253,12 @@ def run_status(args: argparse.Namespace) -> int:
         report = status(args.dir, driver, project=args.project, listing=listing)
     finally:
         driver.close()
+    from controller.commands._common import journal_file
+    from controller.execution.journal.values import probe
+
+    journal = probe(journal_file(args))  # no sqlite3: the file and its folder only
     if args.output == "json":
-        json.dump(report, sys.stdout, indent=2)
+        json.dump({**report, "journal": journal.to_json()}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         rev = f" at {report['revision']}" if report["revision"] else ""
@@ -235,6 +271,11 @@ def run_status(args: argparse.Namespace) -> int:
                   f"actual {r['actual']}{health}" + ("" if r["in_sync"] else f": {r['reason']}"))
         for path in report["invalid_files"]:
             print(f"  !! invalid file {path}: its resources are frozen")
+        if journal.problem is not None:
+            print(f"  !! journal: {journal.problem.message} — {journal.problem.hint}")
+        if journal.moved_aside:
+            print(f"  !! journal: {len(journal.moved_aside)} damaged journal(s) moved aside, "
+                  f"the last to {journal.moved_aside[-1]}")
     return EXIT_OK if report["in_sync"] else EXIT_CHANGES
 
 

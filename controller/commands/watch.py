@@ -7,7 +7,8 @@ service's options, picks the spec source (a folder, or ``--git`` through
 ``controller.service.httpd`` on ``--listen``, and runs until SIGTERM/SIGINT, then
 stops cleanly and exits 0 (containers keep running). SIGHUP asks for a pass.
 Neighbours: ``controller.cli`` (dispatch, global ``--project``, ``--runtime``,
-``--state-dir``, ``--log-format``, ``-v``), ``runtime.registry`` (the driver).
+``--state-dir``, ``--log-format``, ``-v``), ``runtime.registry`` (the driver),
+``controller.service.journalfeed`` (the journal, unless ``--no-journal``).
 Heavy imports happen inside the handler so that CLI start-up stays lean.
 """
 
@@ -61,7 +62,22 @@ def register(sub: Any) -> None:
     p.add_argument("--stop-timeout", type=duration, default=10.0,
                    help="on SIGTERM, wait this long for the in-flight pass (default: 10s)")
     p.add_argument("--no-prune", action="store_true", help="never remove undeclared containers")
+    from controller.commands._common import add_journal_options
+
+    add_journal_options(p)
     p.set_defaults(func=run_watch)
+
+
+def _journal(args: argparse.Namespace) -> Any:
+    """The service's journal (None with ``--no-journal``)."""
+    if not args.journal:
+        return None
+    from controller.commands._common import journal_file, journal_limits
+    from controller.service.journalfeed import ServiceJournal
+
+    max_age, max_bytes = journal_limits(args)
+    return ServiceJournal(journal_file(args), args.runtime, max_age=max_age,
+                          max_bytes=max_bytes)
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -144,7 +160,7 @@ def run_watch(args: argparse.Namespace) -> int:
         log.info("lock_acquired", project=project, path=held["path"])
         config = WatchConfig(root=None if git else root, project=project, resync=args.resync,
                              stop_timeout=args.stop_timeout, prune=not args.no_prune)
-        service = WatchService(config, driver_factory, git=git)
+        service = WatchService(config, driver_factory, git=git, journal=_journal(args))
         server = None
         if args.listen:
             from controller.service.httpd import StatusServer, parse_listen
@@ -156,6 +172,8 @@ def run_watch(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
         clean = service.stop()
+        if clean and service.journal is not None:
+            service.journal.close()
         if server is not None:
             server.stop()
     if not clean:  # a pass was abandoned: do not wait for its threads; the next start converges

@@ -10,7 +10,8 @@ text): records it for ``controller.service.httpd`` (``/status``, ``/metrics`` vi
 ``controller.service.metrics``), logs each action with its cause, turns classified
 failures into per-resource backoff and containers started again after they died
 (cause ``DRIFT``) into crash-loop detection, schedules the retries, and hands the
-result to ``on_pass`` (the in-process tests; the journal). When the
+result to the journal (``controller.service.journalfeed``) and to ``on_pass`` (the
+in-process tests). When the
 runtime goes away (``runtime.errors.Unavailable``) it logs, backs off,
 re-creates the driver (the event stream follows) and converges when it comes
 back. ``stop()`` ends it cleanly: no new pass starts, the in-flight one may
@@ -34,6 +35,7 @@ from controller.execution.reconcile import Options, reconcile
 from controller.execution.result import PassResult, Trigger
 from controller.service.backoff import Backoff, CrashLoops
 from controller.service.gitsource import GitSource
+from controller.service.journalfeed import ServiceJournal
 from controller.service.metrics import WatchMetrics
 from controller.service.queue import ShutDown, WorkQueue
 from controller.service.triggers import EventWatcher, Resync, SpecWatcher, referenced
@@ -95,13 +97,15 @@ class WatchService:
 
     def __init__(self, config: WatchConfig, driver_factory: Callable[[], Driver], *,
                  git: GitSource | None = None, backoff: Backoff | None = None,
-                 crash_loops: CrashLoops | None = None, on_pass: OnPass | None = None) -> None:
+                 crash_loops: CrashLoops | None = None, on_pass: OnPass | None = None,
+                 journal: ServiceJournal | None = None) -> None:
         self.config, self.project, self.git = config, config.project, git
         self.handle = RuntimeHandle(driver_factory)
         self.queue = WorkQueue()
         self.backoff = backoff or Backoff()
         self.crash_loops = crash_loops or CrashLoops()
-        self.on_pass = on_pass  # told of every finished pass (tests; the journal to come)
+        self.on_pass = on_pass  # told of every finished pass (tests)
+        self.journal = journal  # records every finished pass (controller.service.journalfeed)
         self.metrics = WatchMetrics()
         self.metrics.queue_depth.set_function(lambda: float(self.queue.depth()))
         self.metrics.backoffs.set_function(lambda: float(len(self.backoff.known())))
@@ -350,6 +354,9 @@ class WatchService:
             actions=len(result.acted), failed=len(result.failures), skipped=sorted(skip),
             triggers=sorted(t.value for t in result.triggers), revision=result.revision,
             duration=round(result.duration, 4))
+        if self.journal is not None:
+            self.journal.record(result, self.root, self.backoff.snapshot(),
+                                self.crash_loops.snapshot())
         if self.on_pass is not None:
             self.on_pass(result)
 
@@ -406,6 +413,7 @@ class WatchService:
                 "crash_loops": self.crash_loops.snapshot(),
                 "queue_depth": self.queue.depth(),
                 "last_result": _summary(self.last_result) if self.last_result else None,
+                "journal": self.journal.health().to_json() if self.journal else None,
             }
 
 
