@@ -170,7 +170,7 @@ def render_why(x: Explanation) -> str:
         row("container", f"{x.container.id[:12]} {x.container.state}{health}")
     else:
         row("container", "none on this runtime")
-    if x.ownership.value != "owned":
+    if x.ownership.value not in ("owned", "absent"):
         owner = {"compose": f"docker-compose project {x.owner}",
                  "other-project": f"dockwright project {x.owner}",
                  "foreign": "foreign (not created by dockwright)",

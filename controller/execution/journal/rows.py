@@ -118,14 +118,17 @@ def problem_rows(now: Problems, before: Problems) -> list[Row]:
     for (action, obj, resource), message in sorted(now.items()):
         if before.get((action, obj, resource)) == message:
             continue
-        outcome = _OPEN.get(action, Outcome.ERROR)
         rows.append(Row(resource, obj, resource, action, Cause.NONE.value, message, "[]", None,
-                        outcome, message if outcome is not Outcome.FROZEN else None))
+                        _OPEN.get(action, Outcome.ERROR), None))
     for (action, obj, resource), message in sorted(before.items()):
         if (action, obj, resource) in now:
             continue
-        reason = {"file": f"{resource} is valid again", "plan": "the plan is accepted again"
-                  }.get(obj, f"resolved: {message}")
+        if action == EventKind.QUARANTINE.value:
+            reason = (f"{resource} is valid again" if obj == "file"
+                      else "no longer frozen: its spec file is valid again")
+        else:
+            reason = ("the plan is accepted again" if obj == "plan"
+                      else f"resolved: {message}")
         rows.append(Row(resource, obj, resource, action, Cause.NONE.value, reason, "[]", None,
                         Outcome.RESOLVED, None))
     return rows

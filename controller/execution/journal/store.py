@@ -150,12 +150,28 @@ def connect_read_only(path: Path) -> sqlite3.Connection | None:
     """A read-only connection, or None when there is no journal (yet)."""
     if not path.exists():
         return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+    try:
+        conn = _open_ro(path, "mode=ro")
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+        # WAL readers need the -shm file; in a folder nobody can write (a read-only file
+        # system, another user's journal) nobody writes the journal either: read it as is
+        conn = _open_ro(path, "mode=ro&immutable=1")
+    return conn
+
+
+def _open_ro(path: Path, flags: str) -> sqlite3.Connection | None:
+    conn = sqlite3.connect(f"file:{path}?{flags}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                            isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if version(conn) == 0:
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if version(conn) == 0:
+            conn.close()
+            return None
+    except BaseException:
         conn.close()
-        return None
+        raise
     return conn
 
 
