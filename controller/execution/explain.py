@@ -23,7 +23,7 @@ from typing import Any
 
 from controller.desired.gitrev import last_change, uncommitted
 from controller.execution.journal.query import Filter, Reader
-from controller.execution.journal.values import Change, Entry, Outcome
+from controller.execution.journal.values import Change, Entry, Outcome, iso
 from controller.execution.reconcile import Prepared, prepare
 from controller.planning.actions import Cause, Kind
 from runtime.driver import Driver
@@ -200,7 +200,7 @@ def _declaration(specs: SpecSet, root: Path, kind: str, resource: str) -> Declar
 
 
 def _state(prepared: Prepared, name: str, resource: str, declaration: Declaration | None,
-           last: Entry | None, backoff: Entry | None) -> State:
+           last: Entry | None, backoffs: tuple[Entry | None, Entry | None]) -> State:
     plan = prepared.plan
     if declaration is not None and declaration.frozen:
         first = declaration.errors[0] if declaration.errors else "it does not load"
@@ -210,11 +210,16 @@ def _state(prepared: Prepared, name: str, resource: str, declaration: Declaratio
         if error.resource == resource:
             hint = f" — {error.hint}" if error.hint else ""
             return State(StateKind.ERROR, f"error: {error.message}{hint}")
-    if backoff is not None:
-        kind = StateKind.CRASH_LOOP if backoff.outcome is Outcome.CRASH_LOOP else StateKind.BACKOFF
-        return State(kind, f"{kind.value}: {backoff.reason}" + (
-            f" ({backoff.error})" if backoff.error else "") + " — as the watch service recorded "
-            "it", backoff=backoff)
+    looping, delay = backoffs
+    recorded = delay or looping
+    if recorded is not None:
+        kind = StateKind.CRASH_LOOP if looping is not None else StateKind.BACKOFF
+        parts = [looping.reason] if looping is not None else []
+        if delay is not None:
+            parts.append(f"backoff: {delay.reason}" + (f" ({delay.error})" if delay.error
+                                                       else ""))
+        return State(kind, f"{kind.value}: {'; '.join(parts)} — as the watch service recorded "
+                     f"it at {iso(recorded.at)}", backoff=recorded)
     action = next((a for a in plan.actions if a.object == "container" and a.name == name), None)
     if action is None:
         action = next((a for a in plan.actions if a.object == "container"
@@ -278,7 +283,8 @@ def explain(name: str, driver: Driver, *, root: Path | None = None, project: str
         if info is not None:
             spec_change = SpecChange(info.commit, info.author, info.date, info.subject,
                                      uncommitted(Path(declaration.root), declaration.file))
-    last = backoff = None
+    last: Entry | None = None
+    backoff: tuple[Entry | None, Entry | None] = (None, None)
     if reader is not None and project is not None:
         last = reader.last_entry(project, resource, runtime=driver.name)
         backoff = reader.open_backoff(project, resource, runtime=driver.name)

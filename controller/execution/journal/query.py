@@ -5,7 +5,7 @@ journal. :class:`Reader` opens the file read-only (a missing journal reads as
 empty) and answers :meth:`Reader.entries` and :meth:`Reader.passes` for a
 :class:`Filter` (project, runtime, resource or runtime name, time window,
 causes, outcomes, actions, sources; ``before_id`` pages back; ``limit``),
-:meth:`Reader.last_entry`, :meth:`Reader.open_backoff` (a crash loop or backoff
+:meth:`Reader.last_entry`, :meth:`Reader.open_backoff` (a crash loop and a backoff
 not resolved since), :meth:`Reader.last_pass` and :meth:`Reader.projects` (the
 overview). Rows come back as ``controller.execution.journal.values`` values with
 their pass's triggers and revision (commit, author, date, subject). A journal
@@ -214,18 +214,22 @@ class Reader:
                                     actions=actions, limit=1))
         return found[0] if found else None
 
-    def open_backoff(self, project: str, resource: str, *,
-                     runtime: str | None = None) -> Entry | None:
-        """The newest crash-loop or backoff entry of ``resource`` when no later entry says
-        it ended (``resolved``) or a later action succeeded."""
-        newest = self.entries(Filter(project=project, runtime=runtime, resource=resource,
-                                     limit=20))
-        for entry in newest:
+    def open_backoff(self, project: str, resource: str, *, runtime: str | None = None
+                     ) -> tuple[Entry | None, Entry | None]:
+        """(crash loop, backoff): the newest ``crash-loop`` and ``backoff`` entries of
+        ``resource`` that no later entry ended (``resolved``, or a successful action other
+        than the restarts a crash loop consists of)."""
+        found: dict[str, Entry | None] = {}
+        for entry in self.entries(Filter(project=project, runtime=runtime, resource=resource,
+                                         limit=50)):
             if entry.action in (EventKind.CRASH_LOOP.value, EventKind.BACKOFF.value):
-                return None if entry.outcome is Outcome.RESOLVED else entry
-            if entry.outcome is Outcome.OK and entry.action not in ("start", "create"):
-                return None  # restarts are what a crash loop consists of
-        return None
+                found.setdefault(entry.action,
+                                 None if entry.outcome is Outcome.RESOLVED else entry)
+            elif entry.outcome is Outcome.OK and entry.action not in ("start", "create"):
+                break
+            if len(found) == 2:
+                break
+        return found.get(EventKind.CRASH_LOOP.value), found.get(EventKind.BACKOFF.value)
 
     def last_pass(self, project: str, runtime: str | None = None) -> PassRecord | None:
         found = self.passes(Filter(project=project, runtime=runtime, limit=1))
