@@ -5,7 +5,8 @@ it imported: the docker SDK (requests, urllib3; the JSON calls go through
 ``runtime.docker.http`` on the local socket), the executor (``controller.execution.apply``),
 structlog and prometheus_client (the watch service's metrics) stay unloaded; pydantic
 too when no spec file changed since the last run (the recipe comes from its snapshot,
-``controller.desired.snapshot``). Speed itself is measured in ``bench/``, never here.
+``controller.desired.snapshot``); ``status`` checks the journal without ``sqlite3``.
+Speed itself is measured in ``bench/``, never here.
 Neighbours: ``runtime.docker.http``, ``controller.commands.converge``,
 ``controller.planning.prefetch``, ``controller.desired.specload``.
 """
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HEAVY = ("docker", "requests", "urllib3", "controller.execution.apply", "structlog",
-         "prometheus_client")
+         "prometheus_client", "sqlite3")  # sqlite3: only commands writing or reading the journal
 RUN = ("import atexit, json, sys; from controller.cli import main\n"
        "atexit.register(lambda: sys.stderr.write('MODULES=' + json.dumps(sorted(sys.modules))))\n"
        "sys.exit(main(sys.argv[1:]))")
