@@ -73,7 +73,7 @@ class Journal:
         self._lock = threading.Lock()
         self._problem: JournalProblem | None = None
         self._moved: list[str] = []
-        self._revisions: dict[str, CommitInfo | None] = {}
+        self._known: set[str] = set()  # commits whose author and subject are written
         self._pruned_at: float | None = None
         self.written = 0  # passes written by this process
 
@@ -82,14 +82,11 @@ class Journal:
                root: Path | None = None, notes: Sequence[Note] = ()) -> int | None:
         """Write one pass; its id, or None when the journal could not take it."""
         finished = time.time()
-        try:
-            info = self._revision(root, result.revision)
-        except Exception:  # git is optional: the commit id alone is still recorded
-            info = None
         with self._lock:
             for attempt in (1, 2):
                 try:
                     conn = self._open()
+                    info = self._revision(conn, root, result.revision)
                     pass_id = self._write(conn, result, runtime, source, root, notes, info,
                                           finished)
                 except Exception as exc:  # nothing here may stop a pass
@@ -144,20 +141,29 @@ class Journal:
                 conn.execute("INSERT OR IGNORE INTO revisions VALUES (?, ?, ?, ?)",
                              (info.commit, info.author, info.date, info.subject))
             conn.execute("COMMIT")
+            if info is not None:
+                self._known.add(info.commit)
         except BaseException:
             rollback(conn)
             raise
         return pass_id
 
-    def _revision(self, root: Path | None, revision: str | None) -> CommitInfo | None:
-        """The commit's author, date and subject: from memory, else from git (once per
-        commit and process; the journal keeps it in ``revisions``)."""
+    def _revision(self, conn: sqlite3.Connection, root: Path | None,
+                  revision: str | None) -> CommitInfo | None:
+        """The commit's author, date and subject when the journal does not have them yet:
+        from git, once per commit (a known commit costs one indexed lookup, no git)."""
         if not revision or root is None:
             return None
         commit = revision.removesuffix("-dirty")
-        if commit not in self._revisions:
-            self._revisions[commit] = commit_info(root, commit)
-        return self._revisions[commit]
+        if commit in self._known:
+            return None  # in the journal already
+        if conn.execute("SELECT 1 FROM revisions WHERE commit_id = ?", (commit,)).fetchone():
+            self._known.add(commit)
+            return None
+        try:
+            return commit_info(root, commit)
+        except Exception:  # git is optional: the commit id alone is still recorded
+            return None
 
     # opening, damage, retention ----------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
