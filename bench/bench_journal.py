@@ -76,6 +76,7 @@ def write_cost(folder: Path, count: int) -> dict[str, Any]:
     reopen = time.perf_counter() - t
     again.close()
     return {"first_ms": round(first * 1e3, 3), "reopen_first_ms": round(reopen * 1e3, 3),
+            "apply_process_ms": apply_part(path),
             "noop_pass_us": {"median": round(statistics.median(noop) * 1e6, 1),
                              "p95": round(pct(noop, 0.95) * 1e6, 1)},
             "five_actions_us": {"median": round(statistics.median(busy) * 1e6, 1),
@@ -126,7 +127,7 @@ def docker_part(n: int, rounds: int, folder: Path) -> dict[str, Any]:
         journal.close()
         apply_on: list[float] = []
         apply_off: list[float] = []
-        for i in range(max(3, rounds // 2)):
+        for i in range(rounds):
             for flag in ([], ["--no-journal"]) if i % 2 == 0 else (["--no-journal"], []):
                 t = time.perf_counter()
                 run = cli(["--project", project, "apply", str(specs), *flag], env)
@@ -138,10 +139,49 @@ def docker_part(n: int, rounds: int, folder: Path) -> dict[str, Any]:
     return {"containers": n, "rounds": rounds,
             "watch_pass_s": {"journal": round(statistics.median(on), 4),
                              "no_journal": round(statistics.median(off), 4),
+                             "paired_diff_ms": paired(on, off),
                              "record_part_ms": round(statistics.median(writes) * 1e3, 3)},
             "apply_noop_s": {"journal": round(statistics.median(apply_on), 4),
                              "no_journal": round(statistics.median(apply_off), 4),
+                             "paired_diff_ms": paired(apply_on, apply_off),
                              "rounds": len(apply_on)}}
+
+
+def paired(on: list[float], off: list[float]) -> dict[str, float]:
+    """Median and quartiles of the per-round differences (on - off), in ms: the cost with
+    the machine's drift between rounds taken out, and how noisy it is."""
+    diffs = sorted((a - b) * 1e3 for a, b in zip(on, off, strict=True))
+    return {"median": round(statistics.median(diffs), 2), "q1": round(pct(diffs, 0.25), 2),
+            "q3": round(pct(diffs, 0.75), 2)}
+
+
+IN_APPLY = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+import controller.execution.reconcile, controller.execution.result  # what apply has loaded
+from pathlib import Path
+from tests.journal.passes import action, done, passed
+result = passed("bench", done(action("a")))
+t = time.perf_counter()
+from controller.execution.journal.writer import Journal
+journal = Journal(Path({path!r}))
+journal.record(result, runtime="docker", source="apply")
+journal.close()
+print(time.perf_counter() - t)
+os._exit(0)
+"""
+
+
+def apply_part(path: Path, runs: int = 9) -> float:
+    """The journal's share of one ``apply`` process: loading sqlite3 and the journal's
+    modules, opening an existing journal, one record, closing it (median, ms)."""
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", IN_APPLY.format(root=str(ROOT),
+                                                                    path=str(path))],
+                             capture_output=True, text=True, check=True).stdout
+        times.append(float(out))
+    return round(statistics.median(times) * 1e3, 2)
 
 
 def main() -> None:
@@ -166,13 +206,18 @@ def main() -> None:
           f"p95 {w['five_actions_us']['p95']} us")
     print(f"first write, new journal:      {w['first_ms']} ms (create, WAL, schema)")
     print(f"first write, existing journal: {w['reopen_first_ms']} ms (open, schema check)")
+    print(f"journal's share of an apply:   {w['apply_process_ms']} ms (import sqlite3 and the "
+          "journal, open, record, close)")
     if "docker" in out:
         d = out["docker"]
         print(f"no-op watch pass of {d['containers']}: journal {d['watch_pass_s']['journal']} s, "
               f"without {d['watch_pass_s']['no_journal']} s (medians of {d['rounds']}); "
-              f"the record itself {d['watch_pass_s']['record_part_ms']} ms")
+              f"paired difference {d['watch_pass_s']['paired_diff_ms']} ms; the record itself "
+              f"{d['watch_pass_s']['record_part_ms']} ms")
         print(f"no-op apply of {d['containers']} (process): journal "
-              f"{d['apply_noop_s']['journal']} s, --no-journal {d['apply_noop_s']['no_journal']} s")
+              f"{d['apply_noop_s']['journal']} s, --no-journal {d['apply_noop_s']['no_journal']} s "
+              f"(medians of {d['apply_noop_s']['rounds']}); paired difference "
+              f"{d['apply_noop_s']['paired_diff_ms']} ms")
     results = ROOT / "bench" / "results" / "journal.json"
     results.write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {results.relative_to(ROOT)}")
