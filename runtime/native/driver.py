@@ -9,7 +9,8 @@ pre-upgrade anonymous folders become volumes at start-up or inspect,
 ``legacyanon``), events (``events``), logs and exec (``logs``), the
 controller's view of a record (``view``), the image store
 (``images.ImageStore``) and networking (``net.NetworkManager``), the last two
-reached through the protocols of ``deps``. State lives under ``state_dir`` (default ``/var/lib/dockwright``).
+reached through the protocols of ``deps``. State lives under ``state_dir``
+(default ``/var/lib/dockwright``).
 Neighbours: ``runtime.driver`` (the protocol), ``runtime.registry``
 (``open_driver("native")``).
 """
