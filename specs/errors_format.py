@@ -102,7 +102,21 @@ SYNONYMS: dict[str, str] = {
     "container_name": "hostname", "interactive": "stdin_open", "read-only": "read_only",
     "readonly": "read_only", "ro": "read_only", "mem_limit": "memory", "memory_limit": "memory",
     "pids_limit": "pids", "cpu": "cpus", "args_": "args", "context": "build",
+    "stop_grace_period": "stop_timeout",
 }
+
+# docker-compose keys with no counterpart here (yet): named as such, never "did you mean".
+UNSUPPORTED: frozenset[str] = frozenset({
+    "devices", "dns", "dns_search", "dns_opt", "extra_hosts", "cap_add", "cap_drop",
+    "privileged", "security_opt", "ulimits", "sysctls", "logging", "network_mode", "pid",
+    "ipc", "shm_size", "tmpfs", "init", "expose", "secrets", "configs", "deploy", "profiles",
+    "platform", "userns_mode", "cgroup_parent", "cgroup", "domainname", "mac_address",
+    "group_add", "runtime", "mem_reservation", "memswap_limit", "mem_swappiness",
+    "cpu_shares", "cpu_quota", "cpu_period", "cpuset", "oom_kill_disable", "oom_score_adj",
+    "external_links", "isolation", "storage_opt", "device_cgroup_rules", "gpus",
+    "blkio_config", "credential_spec", "annotations", "attach", "pull_policy", "post_start",
+    "pre_stop", "develop", "extends", "use_api_socket",
+})
 
 _TYPES = {
     "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
@@ -137,14 +151,32 @@ class Problem:
     hint: str | None = None
 
 
+def hinted(path: KeyPath, text: str) -> Problem:
+    """A checker's ``"message — hint"`` (``specs.names``) as a problem with its hint apart."""
+    message, _, hint = text.partition(" — ")
+    return Problem(path, message, hint or None)
+
+
+def close_match(word: str, choices: typing.Iterable[str]) -> str | None:
+    """The choice that looks like a typo of ``word``, if one does: similar (ratio 0.75 or
+    more) and of about the same length, so that ``dns`` never suggests ``depends_on``."""
+    for match in difflib.get_close_matches(word, list(choices), n=3, cutoff=0.75):
+        if abs(len(match) - len(word)) <= max(2, len(word) // 3):
+            return match
+    return None
+
+
 def suggest(word: str, choices: typing.Iterable[str]) -> str | None:
     """The closest choice to ``word`` (typos and compose synonyms), if any is close."""
     options = {c: c for c in choices}
     for alias, target in SYNONYMS.items():
         if target in options:
             options.setdefault(alias, target)
-    match = difflib.get_close_matches(word.lower(), list(options), n=1, cutoff=0.6)
-    return options[match[0]] if match else None
+    lowered = word.lower()
+    if lowered in options:
+        return options[lowered]
+    match = close_match(lowered, options)
+    return options[match] if match else None
 
 
 def unknown_table(kind: str, name: str | None, known: typing.Iterable[str]) -> Problem:
@@ -295,6 +327,11 @@ def _one(err: ErrorDetails, path: KeyPath, missing: str | None, prefix: KeyPath,
         if owner is not None and owner.__name__ == "Container":
             fields.append("pull")
         best = suggest(key, fields)
+        if best is None and owner is not None and owner.__name__ == "Container" and (
+                key in UNSUPPORTED):
+            return Problem((*prefix, *path), f"'{key}' is not supported yet in {where} (a "
+                           "docker-compose key that dockwright does not implement)",
+                           "remove it; see the README's spec language for the keys there are")
         hint = f"did you mean '{best}'?" if best else (
             f"known keys: {', '.join(fields)}" if fields else None)
         return Problem((*prefix, *path), f"unknown key '{key}' in {where}", hint)
@@ -304,7 +341,7 @@ def _one(err: ErrorDetails, path: KeyPath, missing: str | None, prefix: KeyPath,
                        f"e.g. {example}" if example else None)
     if kind in ("value_error", "assertion_error"):
         message = err["msg"].split(", ", 1)[1] if ", " in err["msg"] else err["msg"]
-        return Problem((*prefix, *path), message)
+        return hinted((*prefix, *path), message)
     if kind == "literal_error":
         expected = str((err.get("ctx") or {}).get("expected", ""))
         choices = [c.strip(" '") for c in expected.replace(" or ", ", ").split(",")]

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from specs import cache, validate
 from specs.cache import RESOLVED
-from specs.errors_format import Problem, problems, unknown_table
+from specs.errors_format import Problem, hinted, problems, unknown_table
 from specs.files import spec_files
 from specs.files import variables as spec_variables
 from specs.locate import KeyPath, Locator, format_path, syntax_error_line
@@ -279,9 +279,9 @@ def _load_kind(file: _File, kind: str, tables: Any, variables: Mapping[str, str]
     for name, table in tables.items():
         prefix: KeyPath = (kind, name)
         try:
-            check_name(name, f"{kind} name")
+            check_name(name, f"{kind} name", 2 if kind in ("container", "volume") else 1)
         except ValueError as exc:
-            file.error(Problem(prefix, str(exc)))
+            file.error(hinted(prefix, str(exc)))
             continue
         if not isinstance(table, dict):
             file.error(Problem(prefix, f"{kind} {name!r} must be a table, not a value",

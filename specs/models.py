@@ -22,6 +22,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -33,7 +34,15 @@ from pydantic import (
 
 from specs import units
 from specs.cache import RESOLVED, resolve_path
-from specs.names import ENV_NAME_RE, check_alias, check_name, normalise_image_ref
+from specs.names import (
+    ENV_NAME_RE,
+    check_alias,
+    check_hostname,
+    check_ip,
+    check_name,
+    check_signal,
+    normalise_image_ref,
+)
 
 # These models use no pydantic plugin: skip the scan of every installed package's entry
 # points that pydantic makes when it builds its first validator (tens of milliseconds).
@@ -133,6 +142,14 @@ class Port(Model):
                     "protocol": parts.protocol}
         return value
 
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        """An address Docker can bind: a typo must not widen the binding to every address."""
+        if value is not None:
+            check_ip(value)
+        return value
+
 
 class Mount(Model):
     """A volume, bind or tmpfs mount at ``target`` inside the container."""
@@ -163,7 +180,7 @@ class Mount(Model):
         if self.type == "tmpfs" and self.source:
             raise ValueError("a tmpfs mount takes no source")
         if self.type == "volume" and self.source:
-            check_name(self.source, "volume name")
+            check_name(self.source, "volume name", 2)
         if self.size is not None and self.type != "tmpfs":
             raise ValueError("size applies to tmpfs mounts only")
         return self
@@ -202,7 +219,7 @@ class Link(Model):
 
     @model_validator(mode="after")
     def _check_names(self) -> Link:
-        check_name(self.target, "container name")
+        check_name(self.target, "container name", 2)
         check_alias(self.alias)
         return self
 
@@ -281,7 +298,7 @@ class Container(Model):
     entrypoint: Args | None = None
     workdir: str | None = None
     user: str | None = None
-    hostname: str | None = None
+    hostname: Annotated[str, AfterValidator(check_hostname)] | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     stdin_open: bool = False
     tty: bool = False
@@ -339,13 +356,8 @@ class Container(Model):
     @field_validator("stop_signal")
     @classmethod
     def _signal(cls, value: str | None) -> str | None:
-        """``"SIGTERM"``; ``"TERM"`` and ``"sigterm"`` too (as Docker takes them)."""
-        if value is None or value.isdigit():
-            return value
-        name = value.upper() if value.upper().startswith("SIG") else f"SIG{value.upper()}"
-        if not re.match(r"^SIG[A-Z0-9+-]+$", name):
-            raise ValueError(f"invalid stop_signal {value!r}: use a name such as \"SIGTERM\"")
-        return name
+        """``"SIGTERM"``; ``"TERM"``, ``"sigterm"`` and ``"15"`` too (as Docker takes them)."""
+        return None if value is None else check_signal(value)
 
 
 class Volume(Model):

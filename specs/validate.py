@@ -17,11 +17,11 @@ models of ``specs.models``; pure except for checking that files exist.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from specs.errors_format import close_match
 from specs.files import present
 from specs.locate import KeyPath, format_path
 from specs.models import Container, EnvFromFile
@@ -103,8 +103,8 @@ def _missing(kind: str, name: str, declared: set[str], res: Resource, path: KeyP
              out: _Out) -> None:
     if name in declared:
         return
-    best = difflib.get_close_matches(name, sorted(declared), n=1, cutoff=0.6)
-    hint = f"did you mean {best[0]!r}?" if best else f"declare it with [{kind}.{name}]"
+    best = close_match(name, sorted(declared))
+    hint = f"did you mean {best!r}?" if best else f"declare it with [{kind}.{name}]"
     out.add(res.file, path, f"{kind} {name!r} is not declared in this spec directory", hint)
 
 
@@ -133,6 +133,11 @@ def _shown(path: str, folder: Path) -> str:
     return path if rel.startswith("../..") else rel
 
 
+def _not_a_file(out: _Out, path: str) -> str:
+    """Why a path that should be a file is not: a folder is not "missing"."""
+    return "is a directory, not a file" if out.present("dir", path) else "does not exist"
+
+
 def _files_exist(res: Resource, out: _Out) -> None:
     spec = res.spec
     assert isinstance(spec, Container)
@@ -141,12 +146,12 @@ def _files_exist(res: Resource, out: _Out) -> None:
     for i, env_file in enumerate(spec.env_file):
         if not out.present("file", env_file):
             out.add(res.file, (*base, "env_file", i),
-                    f"env file {_shown(env_file, folder)!r} does not exist",
+                    f"env file {_shown(env_file, folder)!r} {_not_a_file(out, env_file)}",
                     "create it or fix the path (relative paths start at this file's folder)")
     for name, value in spec.env.items():
         if isinstance(value, EnvFromFile) and not out.present("file", value.file):
             out.add(res.file, (*base, "env", name, "file"),
-                    f"secret file {_shown(value.file, folder)!r} does not exist",
+                    f"secret file {_shown(value.file, folder)!r} {_not_a_file(out, value.file)}",
                     "create it (keep it out of git) or fix the path")
     image = spec.image
     if image.build is not None:

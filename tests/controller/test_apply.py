@@ -145,24 +145,24 @@ def test_completed_dependency_waits_for_exit_zero(tmp_path: Path,
 
 
 def test_pull_always_recreates_only_when_the_id_changes(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": '[container.a]\nimage = "app:1"\npull = "always"\n'})
+    root = write(tmp_path, {"a.toml": '[container.aa]\nimage = "app:1"\npull = "always"\n'})
     driver = fake()
     driver.pull_ids["app:1"] = "sha256:v1"
     converge(root, driver)
-    first = _id(driver, "a")
+    first = _id(driver, "aa")
     plan = plan_of(root, driver)
     assert not plan.has_changes and plan.has_work  # a routine pull is not a change
     outcomes = converge(root, driver)
-    assert first == _id(driver, "a")
+    assert first == _id(driver, "aa")
     assert [o.action.kind for o in outcomes if o.action.object == "image"] == [Kind.PULL]
     driver.pull_ids["app:1"] = "sha256:v2"
     outcomes = converge(root, driver)
-    assert first != _id(driver, "a")
+    assert first != _id(driver, "aa")
     assert any("has a new id" in o.detail for o in outcomes)
 
 
 def test_network_removal_failure_does_not_fail_the_pass(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("a") + container("b") + container("c")})
+    root = write(tmp_path, {"a.toml": container("aa") + container("bb") + container("cc")})
     driver = fake()
     converge(root, driver)
     driver.networks["t_old"] = driver.networks["t_default"].__class__(

@@ -25,6 +25,6 @@ def test_fake_reports_what_docker_reports(case: str, fields: dict[str, Any],
     driver.add_image("defaults:1", env=IMAGE_VALUES["env"], command=IMAGE_VALUES["command"],
                      entrypoint=IMAGE_VALUES["entrypoint"], workdir="/srv", user="65534",
                      healthcheck=IMAGE_HEALTH, stop_signal="SIGUSR1")
-    driver.create_container(ContainerConfig(name="c", image="defaults:1", **fields))
-    reported = driver.inspect_container("c").config
+    driver.create_container(ContainerConfig(name="cc", image="defaults:1", **fields))
+    reported = driver.inspect_container("cc").config
     assert {f: getattr(reported, f) for f in FIELDS} == {**IMAGE_VALUES, **differs}

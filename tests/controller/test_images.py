@@ -26,14 +26,14 @@ def test_build_once_and_rebuild_when_the_context_changes(tmp_path: Path) -> None
 
 def test_archive_loaded_when_missing_or_changed(tmp_path: Path) -> None:
     root = write(tmp_path, {
-        "a.toml": '[container.a]\nimage = { archive = "img.tar", ref = "img:latest" }\n'
-                  '[container.b]\nimage = { archive = "other.tar" }\n',
+        "a.toml": '[container.aa]\nimage = { archive = "img.tar", ref = "img:latest" }\n'
+                  '[container.bb]\nimage = { archive = "other.tar" }\n',
         "img.tar": "one", "other.tar": "x"})
     driver = fake()
     first = plan_of(root, driver)
     assert sorted((a.kind.value, a.name) for a in first.changes if a.object == "image") == [
         ("load", str(root / "other.tar")), ("load", "img:latest")]
-    b = next(a for a in first.actions if a.name == "b")
+    b = next(a for a in first.actions if a.name == "bb")
     assert f"image:archive:{root / 'other.tar'}" in b.depends_on
     converge(root, driver)
     assert rows(plan_of(root, driver)) == []
@@ -41,7 +41,7 @@ def test_archive_loaded_when_missing_or_changed(tmp_path: Path) -> None:
     (root / "other.tar").write_text("y")
     plan = plan_of(root, driver)
     kinds = sorted((a.kind.value, a.name) for a in plan.changes)
-    assert ("recreate", "a") in kinds and ("recreate", "b") in kinds
+    assert ("recreate", "aa") in kinds and ("recreate", "bb") in kinds
     assert sum(1 for a in plan.changes if a.kind is Kind.LOAD) == 2
     converge(root, driver)
     assert rows(plan_of(root, driver)) == []

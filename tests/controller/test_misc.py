@@ -56,28 +56,28 @@ def test_json_logs_carry_bound_context(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_text_rendering_and_revision_label(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("a", 'env = { K = "1" }')})
+    root = write(tmp_path, {"a.toml": container("aa", 'env = { K = "1" }')})
     driver = fake()
     converge(root, driver)
     labels = dict(next(iter(driver.containers.values())).config.labels)
     assert labels["io.dockwright.revision"] == "rev1"
     assert labels["io.dockwright.source"] == "a.toml"
-    write(root, {"a.toml": container("a", 'env = { K = "2" }')})
+    write(root, {"a.toml": container("aa", 'env = { K = "2" }')})
     text = render_plan(plan_of(root, driver))
-    assert "~ recreate       container a: env.K changed" in text
+    assert "~ recreate       container aa: env.K changed" in text
     assert "env.K: 1 -> 2" in text
     assert text.endswith("plan: 1 recreate")
 
 
 def test_down_removes_containers_and_networks_keeps_volumes(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": '[volume.v]\n' + container("a", 'volumes = ["v:/v"]')})
+    root = write(tmp_path, {"a.toml": '[volume.vv]\n' + container("aa", 'volumes = ["vv:/v"]')})
     driver = fake()
     converge(root, driver)
     from controller.desired.state import DesiredState
 
     plan = plan_down(observe(driver, DesiredState("t", None)))
     assert sorted((a.kind, a.name) for a in plan.actions) == sorted([
-        (Kind.REMOVE, "a"), (Kind.REMOVE_NETWORK, "t_default"), (Kind.KEEP_VOLUME, "v")])
+        (Kind.REMOVE, "aa"), (Kind.REMOVE_NETWORK, "t_default"), (Kind.KEEP_VOLUME, "vv")])
     assert plan_down(observe(driver, DesiredState("other", None))).actions == ()
 
 

@@ -84,15 +84,15 @@ def test_restart_and_resources_update_in_place(tmp_path: Path) -> None:
 
 
 def test_prune_removes_undeclared_and_keeps_volumes(tmp_path: Path) -> None:
-    files = {**TWO, "extra.toml": container("a") + container("b")}
+    files = {**TWO, "extra.toml": container("aa") + container("bb")}
     root = write(tmp_path, files)
     driver = fake()
     converge(root, driver)
-    (root / "extra.toml").write_text(container("a"))
+    (root / "extra.toml").write_text(container("aa"))
     (root / "db.toml").write_text(container("db", 'env = { FOO = "bar" }'))
     plan = plan_of(root, driver)
     got = rows(plan)
-    assert ("remove", "b", "not declared (pruned)") in got
+    assert ("remove", "bb", "not declared (pruned)") in got
     assert ("keep-volume", "data", "not declared; named volumes are kept (use "
             "--prune-volumes)") in [(a.kind.value, a.name, a.reason) for a in plan.actions]
     plan = plan_of(root, driver, prune_volumes=True)
@@ -161,23 +161,23 @@ def test_other_projects_are_never_pruned(tmp_path: Path) -> None:
 
 
 def test_replicas_and_state(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("w", "replicas = 3") +
-                            container("s", 'state = "stopped"') +
+    root = write(tmp_path, {"a.toml": container("ww", "replicas = 3") +
+                            container("ss", 'state = "stopped"') +
                             container("gone", 'state = "absent"')})
     driver = fake()
     converge(root, driver)
     names = sorted(c.config.name for c in driver.containers.values())
-    assert names == ["s", "w-1", "w-2", "w-3"]
-    assert {c.config.name: c.state.value for c in driver.containers.values()}["s"] == "created"
+    assert names == ["ss", "ww-1", "ww-2", "ww-3"]
+    assert {c.config.name: c.state.value for c in driver.containers.values()}["ss"] == "created"
     assert rows(plan_of(root, driver)) == []
-    write(root, {"a.toml": container("w", "replicas = 2") + container("s")})
+    write(root, {"a.toml": container("ww", "replicas = 2") + container("ss")})
     got = rows(plan_of(root, driver))
-    assert ("remove", "w-3", "replica beyond the declared count (pruned)") in got
-    assert ("start", "s", "not running: created") in got
+    assert ("remove", "ww-3", "replica beyond the declared count (pruned)") in got
+    assert ("start", "ss", "not running: created") in got
 
 
 def test_secret_values_are_masked(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("a", 'env = { PW = { file = "pw" } }'),
+    root = write(tmp_path, {"a.toml": container("aa", 'env = { PW = { file = "pw" } }'),
                             "pw": "hunter2\n"})
     driver = fake()
     converge(root, driver)
@@ -191,37 +191,37 @@ def test_secret_values_are_masked(tmp_path: Path) -> None:
 
 
 def test_images_pull_missing_never_and_new_id(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": '[container.a]\nimage = "other:1"\n',
-                            "b.toml": '[container.b]\nimage = "third:1"\npull = "never"\n'})
+    root = write(tmp_path, {"a.toml": '[container.aa]\nimage = "other:1"\n',
+                            "b.toml": '[container.bb]\nimage = "third:1"\npull = "never"\n'})
     driver = fake()
     plan = plan_of(root, driver)
     assert ("pull", "other:1", "image other:1 not found") in rows(plan)
-    assert [e.resource for e in plan.errors] == ["b"]
+    assert [e.resource for e in plan.errors] == ["bb"]
     (root / "b.toml").unlink()
     converge(root, driver)
     driver.add_image("other:1", "sha256:newer")
-    assert rows(plan_of(root, driver)) == [("recreate", "a", "image_id changed")]
+    assert rows(plan_of(root, driver)) == [("recreate", "aa", "image_id changed")]
 
 
 def test_new_image_with_other_defaults_names_the_image_first(tmp_path: Path) -> None:
     """The new image id is the reason; its different defaults (workdir) only follow."""
-    root = write(tmp_path, {"a.toml": '[container.a]\nimage = "other:1"\n'})
+    root = write(tmp_path, {"a.toml": '[container.aa]\nimage = "other:1"\n'})
     driver = fake()
     driver.add_image("other:1", "sha256:older", workdir="/")
     converge(root, driver)
     driver.add_image("other:1", "sha256:newer", workdir="/srv")
     plan = plan_of(root, driver)
-    assert rows(plan) == [("recreate", "a", "image_id changed, workdir changed")]
+    assert rows(plan) == [("recreate", "aa", "image_id changed, workdir changed")]
     assert plan.changes[0].changes[0].render() == "image_id: sha256:older -> sha256:newer"
 
 
 def test_missing_host_variable_holds_only_that_resource(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("a", 'env = { T = { env = "DW_NOPE_9" } }') +
-                            container("b")})
+    root = write(tmp_path, {"a.toml": container("aa", 'env = { T = { env = "DW_NOPE_9" } }') +
+                            container("bb")})
     plan = plan_of(root, fake())
-    assert [e.resource for e in plan.errors] == ["a"]
+    assert [e.resource for e in plan.errors] == ["aa"]
     assert "DW_NOPE_9" in plan.errors[0].message
-    assert [n for _, n, _ in rows(plan) if n in ("a", "b")] == ["b"]
+    assert [n for _, n, _ in rows(plan) if n in ("aa", "bb")] == ["bb"]
 
 
 def test_links_to_replicas_alias_every_replica(tmp_path: Path) -> None:
@@ -238,42 +238,42 @@ def test_links_to_replicas_alias_every_replica(tmp_path: Path) -> None:
 
 
 def test_leftover_of_an_interrupted_recreate_is_resumed_without_refusal(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("a")})
+    root = write(tmp_path, {"a.toml": container("aa")})
     driver = fake()
     converge(root, driver)
     only = next(iter(driver.containers.values()))
-    aside = f"a_dw-old-{only.id[:12]}"
+    aside = f"aa_dw-old-{only.id[:12]}"
     driver.rename_container(only.id, aside)  # as a kill -9 right after the rename leaves it
     plan = plan_of(root, driver)
     assert plan.refused is None
     (action,) = [a for a in plan.actions if a.changing]
-    assert (action.kind, action.name, action.cause) == (Kind.RECREATE, "a", Cause.RECOVERY)
+    assert (action.kind, action.name, action.cause) == (Kind.RECREATE, "aa", Cause.RECOVERY)
     assert action.observed_id == only.id and action.resume is not None
     assert (action.resume.old_name, action.resume.new_id) == (aside, None)
     assert action.reason.startswith("resumes an interrupted recreate")
 
 
 def test_lifting_a_limit_recreates(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("a", 'resources = { memory = "64m" }')})
+    root = write(tmp_path, {"a.toml": container("aa", 'resources = { memory = "64m" }')})
     driver = fake()
     converge(root, driver)
-    write(root, {"a.toml": container("a", 'resources = { memory = "128m" }')})
+    write(root, {"a.toml": container("aa", 'resources = { memory = "128m" }')})
     assert [k for k, _, _ in rows(plan_of(root, driver))] == ["update"]
-    write(root, {"a.toml": container("a")})
-    assert rows(plan_of(root, driver)) == [("recreate", "a", "resources changed")]
+    write(root, {"a.toml": container("aa")})
+    assert rows(plan_of(root, driver)) == [("recreate", "aa", "resources changed")]
 
 
 def test_scaling_down_is_not_a_mass_delete(tmp_path: Path) -> None:
-    root = write(tmp_path, {"a.toml": container("w", "replicas = 3")})
+    root = write(tmp_path, {"a.toml": container("ww", "replicas = 3")})
     driver = fake()
     converge(root, driver)
-    write(root, {"a.toml": container("w")})
+    write(root, {"a.toml": container("ww")})
     plan = plan_of(root, driver)
     assert plan.refused is None
     assert rows(plan) == [
-        ("recreate", "w", "replica naming changed (was w-1): carried its volumes to w"),
-        ("remove", "w-2", "replica beyond the declared count (pruned)"),
-        ("remove", "w-3", "replica beyond the declared count (pruned)")]
+        ("recreate", "ww", "replica naming changed (was ww-1): carried its volumes to ww"),
+        ("remove", "ww-2", "replica beyond the declared count (pruned)"),
+        ("remove", "ww-3", "replica beyond the declared count (pruned)")]
     assert [a.cause for a in plan.actions if a.changing] == [
         Cause.RECOVERY, Cause.PRUNE, Cause.PRUNE]
 

@@ -153,7 +153,7 @@ def test_cross_file_checks_run_on_every_load(cache: Path, tmp_path: Path,
                                              no_parse: NoParse) -> None:
     root = tmp_path / "x"
     root.mkdir()
-    (root / "a.toml").write_text('[container.a]\nimage = "busybox"\nnetworks = ["back"]\n')
+    (root / "a.toml").write_text('[container.aa]\nimage = "busybox"\nnetworks = ["back"]\n')
     (root / "b.toml").write_text('[network.back]\n')
     assert load_dir(root, {}).ok
     (root / "b.toml").unlink()

@@ -38,7 +38,7 @@ SCHEMA = build_schema()
 
 text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
                max_size=12)
-names = st.from_regex(r"[a-z0-9][a-z0-9_.-]{0,10}", fullmatch=True)
+names = st.from_regex(r"[a-z0-9][a-z0-9_.-]{1,10}", fullmatch=True)
 paths = st.lists(st.from_regex(r"[A-Za-z0-9_. -]{1,8}", fullmatch=True), min_size=1,
                  max_size=3).map(lambda parts: "/" + "/".join(parts))
 env_names = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,8}", fullmatch=True)
@@ -94,7 +94,8 @@ containers = st.builds(
     restart=st.none() | restarts, healthcheck=st.none() | healthchecks,
     depends_on=st.dictionaries(names, st.sampled_from(["started", "healthy", "completed"]),
                                max_size=2),
-    resources=resources, stop_signal=st.none() | st.from_regex(r"SIG[A-Z]{2,6}", fullmatch=True),
+    resources=resources,
+    stop_signal=st.none() | st.sampled_from(["SIGTERM", "SIGINT", "SIGRTMIN+3", "9"]),
     stop_timeout=st.none() | seconds, replicas=st.integers(0, 5),
     state=st.sampled_from(["running", "stopped", "absent"]),
 )

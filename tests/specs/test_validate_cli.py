@@ -33,8 +33,8 @@ def test_invalid_directory_exits_1_with_one_line_per_problem(
 
 def test_all_files_are_reported_in_one_run(capsys: pytest.CaptureFixture[str],
                                            tmp_path: Path) -> None:
-    (tmp_path / "a.toml").write_text('[container.a]\nimage = "busybox"\nport = ["80"]\n')
-    (tmp_path / "b.toml").write_text('[container.b]\nimage = "busybox"\nlinks = ["x"]\n')
+    (tmp_path / "a.toml").write_text('[container.aa]\nimage = "busybox"\nport = ["80"]\n')
+    (tmp_path / "b.toml").write_text('[container.bb]\nimage = "busybox"\nlinks = ["xx"]\n')
     (tmp_path / "c.toml").write_text('[container.c\n')
     assert main(["validate", str(tmp_path)]) == 1
     out, _ = capsys.readouterr()
