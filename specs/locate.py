@@ -8,6 +8,8 @@ element of an array. It also formats key paths (``container.web.ports[1]``)
 and reads the line out of a ``tomllib.TOMLDecodeError`` message.
 Neighbours: used by ``specs.loader`` (to locate per-file errors and resources)
 and ``specs.validate`` (cross-file errors) through :class:`Locator`.
+Values nested deeper than ``MAX_DEPTH`` end the scan too, with the key where
+that value starts kept in ``Locator.too_deep`` (the loader reports it).
 Best effort by design: a construct it cannot follow ends the scan and the
 lookup falls back to the nearest enclosing key that was recorded.
 """
@@ -24,6 +26,7 @@ KeyPath = tuple[Segment, ...]
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 _AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
 _AT_END = re.compile(r"\(at end of document\)")
+MAX_DEPTH = 64  # arrays and inline tables in one value; no spec needs more than a few
 _SCALAR = re.compile(r"[^,\]}\s#]+(?: [0-9:.+Z-]+)?")  # numbers, booleans, dates
 
 
@@ -62,6 +65,9 @@ class Locator:
         self._line = 1
         self.lines: dict[KeyPath, int] = {}
         self._aot: dict[KeyPath, int] = {}  # array-of-tables path -> element count
+        # (key path, line) of the first value nested more than MAX_DEPTH levels deep
+        self.too_deep: tuple[KeyPath, int] | None = None
+        self._top: tuple[KeyPath, int] = ((), 1)
         with contextlib.suppress(_Stop, IndexError):
             self._document()
 
@@ -123,6 +129,7 @@ class Locator:
                 key = self._key()
                 self._expect("=")
                 self._record_prefixes(table, key, line)
+                self._top = ((*table, *key), line)
                 self._value((*table, *key))
             self._skip_ws()
             if self._peek() == "#":
@@ -189,10 +196,13 @@ class Locator:
             self._advance()
         raise _Stop
 
-    def _value(self, path: KeyPath) -> None:
+    def _value(self, path: KeyPath, depth: int = 0) -> None:
         self._skip_ws()
         self._record(path, self._line)
         char = self._peek()
+        if char in "[{" and depth >= MAX_DEPTH:  # recursion stays bounded on any input
+            self.too_deep = self._top
+            raise _Stop
         if char in ('"', "'"):
             self._string()
         elif char == "[":
@@ -203,7 +213,7 @@ class Locator:
                 if self._peek() == "]":
                     self._advance()
                     return
-                self._value((*path, index))
+                self._value((*path, index), depth + 1)
                 index += 1
                 self._skip_ws(newlines=True)
                 if self._peek() == ",":
@@ -221,7 +231,7 @@ class Locator:
                 key = self._key()
                 self._expect("=")
                 self._record_prefixes(path, key, line)
-                self._value((*path, *key))
+                self._value((*path, *key), depth + 1)
                 self._skip_ws()
                 if self._peek() == ",":
                     self._advance()

@@ -248,24 +248,25 @@ def _cycles(containers: list[Resource], out: _Out) -> None:
     graph = {r.name: sorted({dep for dep, _ in _edges(r) if dep in by_name}) for r in containers}
     seen_cycles: set[tuple[str, ...]] = set()
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph[node]:
-            if state.get(dep) == 1:
+    for start in sorted(graph):  # depth-first, with an explicit stack: a chain of any
+        if start in state:       # length (thousands of containers) cannot overflow
+            continue
+        state[start] = 1
+        stack: list[str] = [start]
+        todo: list[Iterator[str]] = [iter(graph[start])]
+        while todo:
+            dep = next(todo[-1], None)
+            if dep is None:
+                state[stack.pop()] = 2
+                todo.pop()
+            elif state.get(dep) == 1:
                 cycle = stack[stack.index(dep):]
                 turn = cycle.index(min(cycle))
                 seen_cycles.add(tuple(cycle[turn:] + cycle[:turn]))
             elif dep not in state:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
-    for name in sorted(graph):
-        if name not in state:
-            visit(name)
+                state[dep] = 1
+                stack.append(dep)
+                todo.append(iter(graph[dep]))
     for cycle in sorted(seen_cycles):  # one line per cycle, at its first edge
         text = " -> ".join((*cycle, cycle[0]))
         res = by_name[cycle[0]]
