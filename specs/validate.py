@@ -260,9 +260,9 @@ def _cycles(containers: list[Resource], out: _Out) -> None:
                 state[stack.pop()] = 2
                 todo.pop()
             elif state.get(dep) == 1:
-                cycle = stack[stack.index(dep):]
-                turn = cycle.index(min(cycle))
-                seen_cycles.add(tuple(cycle[turn:] + cycle[:turn]))
+                found = stack[stack.index(dep):]
+                turn = found.index(min(found))
+                seen_cycles.add(tuple(found[turn:] + found[:turn]))
             elif dep not in state:
                 state[dep] = 1
                 stack.append(dep)
