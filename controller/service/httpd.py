@@ -2,7 +2,9 @@
 
 Role: ``--listen 127.0.0.1:PORT`` serves
 - ``GET /healthz``: 200 while the service runs;
-- ``GET /readyz``: 200 after the first successful pass, 503 before;
+- ``GET /readyz``: 200 after the first successful pass while the runtime answers;
+  503 with the reason before, and while the runtime is unreachable
+  (``controller.service.readiness``);
 - ``GET /status``: the JSON of ``dockwright status --output json``
   (``controller.execution.status.status``) plus a ``watch`` object: applied revision,
   quarantined files, spec errors, backoffs, crash loops, last pass;
@@ -147,8 +149,8 @@ def _handler_for(server: StatusServer) -> type[BaseHTTPRequestHandler]:
             if path == "/healthz":
                 self._json(200, {"ok": True})
             elif path == "/readyz":
-                ready = service.ready.is_set()
-                self._json(200 if ready else 503, {"ready": ready})
+                ready, reason = service.readiness.check()
+                self._json(200 if ready else 503, {"ready": ready, "reason": reason})
             elif path == "/status":
                 code, body = server.status()
                 self._json(code, body)

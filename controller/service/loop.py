@@ -38,9 +38,10 @@ from controller.service.gitsource import GitSource
 from controller.service.journalfeed import ServiceJournal
 from controller.service.metrics import WatchMetrics
 from controller.service.queue import ShutDown, WorkQueue
+from controller.service.readiness import Readiness
 from controller.service.triggers import EventWatcher, Resync, SpecWatcher, referenced
 from runtime.driver import Driver
-from runtime.errors import Transient
+from runtime.errors import Transient, Unavailable
 
 log = structlog.get_logger("dockwright.watch")
 
@@ -128,6 +129,8 @@ class WatchService:
         self._retry_due: float | None = None  # monotonic time of the next backoff retry
         self._worker = threading.Thread(target=self._work, name="dw-worker", daemon=True)
         self._busy = threading.Event()
+        self.readiness = Readiness(self.handle, self.ready,
+                                   lambda up: self.metrics.ready.set(1 if up else 0))
         self._events = EventWatcher(self.project, self.handle, self.enqueue, self.stopping)
         self._resync = Resync(config.resync, self.enqueue, self.stopping)
         self._files: SpecWatcher | None = None
@@ -279,6 +282,8 @@ class WatchService:
             "runtime_unavailable", project=self.project, error=str(exc), retry_in=delay)
         if driver is not None:  # the next pass re-creates the driver (a fresh connection)
             self.handle.invalidate(driver, exc)
+        if isinstance(exc, Unavailable):
+            self.readiness.failed(str(exc))
         self.queue.add_after(key, delay)
 
     def _record_error(self, event: str, exc: Exception, key: str) -> None:
@@ -346,7 +351,7 @@ class WatchService:
             self.passes += 1
         if not self.ready.is_set():
             self.ready.set()
-            self.metrics.ready.set(1)
+        self.readiness.passed()
         # one line at most for a pass that changed nothing; none for the background ones
         quiet = not result.changed and not result.failures and result.triggers <= QUIET_TRIGGERS
         (log.debug if quiet else log.info)(

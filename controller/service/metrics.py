@@ -68,7 +68,8 @@ class WatchMetrics:
         self.backoffs = Gauge(p + "backoffs", "Resources in backoff.", registry=r)
         self.crash_loops = Gauge(p + "crash_loops", "Containers detected as crash-looping.",
                                  registry=r)
-        self.ready = Gauge(p + "ready", "1 after the first successful pass.", registry=r)
+        self.ready = Gauge(p + "ready", "1 after the first successful pass while the runtime "
+                           "answers.", registry=r)
         self.last_success = Gauge(p + "last_success_timestamp_seconds",
                                   "Unix time of the last successful pass.", registry=r)
         self._by_state = _ByState()
