@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from specs.confine import Bounds
 from specs.result import SpecError
 
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -66,5 +67,9 @@ def variables(root: Path, environ: Mapping[str, str] | None = None
 
 
 def present(kind: str, path: str) -> bool:
-    """Whether a path the specs refer to is there: a folder for ``"dir"``, else a file."""
+    """Whether a path the specs refer to is there: a folder for ``"dir"``, a file for
+    ``"file"``; for a ``specs.confine.Bounds`` kind, whether it lies within them."""
+    bounds = Bounds.from_kind(kind)
+    if bounds is not None:
+        return bounds.inside(path)
     return os.path.isdir(path) if kind == "dir" else os.path.isfile(path)

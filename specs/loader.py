@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from specs import cache, validate
 from specs.cache import RESOLVED
+from specs.confine import Bounds
 from specs.errors_format import Problem, hinted, problems, unknown_table
 from specs.files import spec_files
 from specs.files import variables as spec_variables
@@ -354,8 +355,13 @@ def _declares_project(file: _File) -> bool:
     return re.search(r"^[ \t]*\[[ \t]*project[ \t]*\]", file.text, re.MULTILINE) is not None
 
 
-def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
-    """Load and validate a spec directory; every problem is in the result, never raised."""
+def load_dir(root: Path, environ: Mapping[str, str] | None = None, *,
+             checkout: Path | None = None) -> SpecSet:
+    """Load and validate a spec directory; every problem is in the result, never raised.
+
+    ``checkout``: the git work tree holding ``root`` in ``watch --git``; files the
+    specs read must then lie inside it, and bind mounts of sensitive host places need
+    ``[project] allow_host_paths`` (``specs.confine``)."""
     root = Path(root)
     if root.is_file():
         return SpecSet(root, errors=(SpecError(str(root), None, "",
@@ -373,11 +379,12 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None) -> SpecSet:
     by_rel = {f.rel: f for f in files}
     results = [f.result() for f in files]
     salvaged = [r for f in files for r in f.salvaged]
-    errors, checked = validate.check(root, results,
-                                     lambda rel, path: by_rel[rel].line_of(path), salvaged)
+    project = next((f.project for f in files if f.project is not None), None) or default_project()
+    bounds = Bounds.of(str(checkout or root), project.allow_host_paths, checkout is not None)
+    errors, checked, warnings = validate.check(
+        root, results, lambda rel, path: by_rel[rel].line_of(path), salvaged, bounds)
     for error in errors:
         by_rel[error.file].errors.append(error)
-    project = next((f.project for f in files if f.project is not None), None) or default_project()
     return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors),
-                   checked=tuple(checked))
+                   checked=tuple(checked), warnings=tuple(warnings), bounds=bounds.kind())
 

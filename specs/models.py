@@ -405,6 +405,9 @@ class Project(Model):
 
     name: str | None = None
     defaults: ProjectDefaults = Field(default_factory=ProjectDefaults)
+    # host folders (and files) the specs may read or bind-mount beyond their directory;
+    # relative ones start at this file's folder (specs.confine)
+    allow_host_paths: tuple[PathStr, ...] = ()
 
     @field_validator("name")
     @classmethod

@@ -30,16 +30,18 @@ class SpecError:
     key_path: str  # e.g. "container.web.ports[1]"; "" for file-level problems
     message: str
     hint: str | None = None
+    warning: bool = False  # a warning freezes nothing and fails no command
 
     def format(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.key_path}: " if self.key_path else f"{where}: "
-        text += self.message
+        text += f"warning: {self.message}" if self.warning else self.message
         return f"{text} — {self.hint}" if self.hint else text
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "key": self.key_path,
-                "message": self.message, "hint": self.hint}
+                "message": self.message, "hint": self.hint,
+                "severity": "warning" if self.warning else "error"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,9 @@ class SpecSet:
     summary: bool = False
     # (kind, path, present) of every file the cross-file checks looked for (specs.files)
     checked: tuple[tuple[str, str, bool], ...] = ()
+    # located warnings (a bind mount of /etc ...): shown, never freezing anything
+    warnings: tuple[SpecError, ...] = ()
+    bounds: str = ""  # where the specs may read the host (a ``specs.confine.Bounds`` kind)
 
     @property
     def ok(self) -> bool:

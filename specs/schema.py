@@ -126,8 +126,9 @@ def build_schema() -> dict[str, Any]:
     names = {"pattern": NAME_RE.pattern}
 
     def table_of(ref: str, what: str) -> dict[str, Any]:
+        named = {**names, "minLength": 2} if what in ("container", "volume") else names
         return {"type": "object", "description": f"[{what}.NAME] tables",
-                "propertyNames": names, "additionalProperties": {"$ref": f"#/$defs/{ref}"}}
+                "propertyNames": named, "additionalProperties": {"$ref": f"#/$defs/{ref}"}}
 
     return {
         "$schema": "http://json-schema.org/draft-07/schema#",

@@ -21,6 +21,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from specs.confine import Bounds, PathRef, check_binds, check_reads
 from specs.errors_format import close_match
 from specs.files import present
 from specs.locate import KeyPath, format_path
@@ -32,13 +33,16 @@ IMPLICIT_NETWORKS = frozenset({"default"})
 
 
 class _Out:
-    """Collects located errors."""
+    """Collects located errors and warnings."""
 
-    def __init__(self, root: Path, line_of: LineOf) -> None:
+    def __init__(self, root: Path, line_of: LineOf, bounds: Bounds) -> None:
         self.root = root
         self.line_of = line_of
+        self.bounds = bounds
         self.errors: list[SpecError] = []
+        self.warnings: list[SpecError] = []
         self.checked: list[tuple[str, str, bool]] = []  # (kind, path, present)
+        self.written: dict[str, str] = {}  # resolved path -> as written in the spec
 
     def present(self, kind: str, path: str) -> bool:
         """``specs.files.present``, remembered: the outcome depends on the file system."""
@@ -46,21 +50,26 @@ class _Out:
         self.checked.append((kind, path, found))
         return found
 
-    def add(self, file: str, path: KeyPath, message: str, hint: str | None = None) -> None:
-        self.errors.append(SpecError(file, self.line_of(file, path), format_path(path),
-                                     message, hint))
+    def add(self, file: str, path: KeyPath, message: str, hint: str | None = None,
+            warning: bool = False) -> None:
+        (self.warnings if warning else self.errors).append(SpecError(
+            file, self.line_of(file, path), format_path(path), message, hint, warning))
 
 
 def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
-          salvaged: Sequence[Resource] = ()
-          ) -> tuple[list[SpecError], list[tuple[str, str, bool]]]:
+          salvaged: Sequence[Resource] = (), bounds: Bounds | None = None
+          ) -> tuple[list[SpecError], list[tuple[str, str, bool]], list[SpecError]]:
     """All cross-file errors of a spec directory, each with its file, line and key path,
-    and every (kind, path, present) the checks asked of the file system.
+    every (kind, path, present) the checks asked of the file system, and the warnings.
 
     ``salvaged`` are tables that failed validation, minus their invalid keys: their
     references, files, cycles and ports are checked too, so one run reports them all.
+    ``bounds``: where the specs may read the host (``specs.confine``; default: ``root``).
     """
-    out = _Out(root, line_of)
+    out = _Out(root, line_of, bounds or Bounds.of(str(root)))
+    for f in files:  # a resolved path as written, where only one spelling leads to it
+        for _, value, result in f.resolved:
+            out.written[result] = value if out.written.get(result, value) == value else ""
     _duplicates(files, out)
     containers = [r for f in files for r in f.resources if isinstance(r.spec, Container)]
     containers += [r for r in salvaged if isinstance(r.spec, Container)]
@@ -71,13 +80,14 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
     for res in containers:
         _references(res, declared, out)
         _files_exist(res, out)
+        _confined(res, out)
         _start_first(res, out)
     _cycles(containers, out)
     _absent_dependencies(containers, out)
     _ports(containers, out)
     _replica_names(containers, {n: f.path for f in files for k, n in f.declared
                                 if k == "container"}, out)
-    return out.errors, out.checked
+    return out.errors, out.checked, out.warnings
 
 
 def _where(file: str, line: int | None) -> str:
@@ -169,6 +179,37 @@ def _files_exist(res: Resource, out: _Out) -> None:
         out.add(res.file, (*base, "image", "archive"),
                 f"image archive {_shown(image.archive, folder)!r} does not exist",
                 "create it with `docker save -o FILE IMAGE` or fix the path")
+
+
+def _confined(res: Resource, out: _Out) -> None:
+    """Files read for the container stay within the bounds; sensitive bind mounts."""
+    spec = res.spec
+    assert isinstance(spec, Container)
+    refs = [PathRef(("env_file", i), "env file", p) for i, p in enumerate(spec.env_file)]
+    refs += [PathRef(("env", name, "file"), "secret file", value.file)
+             for name, value in spec.env.items() if isinstance(value, EnvFromFile)]
+    image = spec.image
+    if image.build is not None:
+        refs.append(PathRef(("image", "build"), "build context", image.build))
+        if image.dockerfile is not None:
+            refs.append(PathRef(("image", "dockerfile"), "Dockerfile",
+                                os.path.join(image.build, image.dockerfile)))
+    if image.archive is not None:
+        refs.append(PathRef(("image", "archive"), "image archive", image.archive))
+    base: KeyPath = ("container", res.name)
+    folder = (out.root / res.file).parent
+
+    def error(path: KeyPath, message: str, hint: str) -> None:
+        out.add(res.file, (*base, *path), message, hint)
+
+    def warning(path: KeyPath, message: str, hint: str) -> None:
+        out.add(res.file, (*base, *path), message, hint, warning=True)
+
+    check_reads(refs, out.bounds, out.present,
+                lambda p: out.written.get(p) or _shown(p, folder), error)
+    binds = [(("volumes", i), m.source) for i, m in enumerate(spec.volumes)
+             if m.type == "bind" and m.source]
+    check_binds(binds, out.bounds, error, warning)
 
 
 def _start_first(res: Resource, out: _Out) -> None:

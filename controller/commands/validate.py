@@ -2,8 +2,9 @@
 
 Role: the CLI face of the spec layer. ``validate`` loads a spec directory and
 prints every problem of every file, one per line
-(``FILE:LINE: KEY.PATH: message — hint``), or a JSON list for CI annotations,
-and exits 0 when valid, 1 otherwise. ``schema`` prints the JSON Schema of the
+(``FILE:LINE: KEY.PATH: message — hint``; warnings as ``... KEY.PATH: warning:
+message — hint``), or a JSON list for CI annotations, and exits 0 when valid
+(warnings alone included), 1 otherwise. ``schema`` prints the JSON Schema of the
 spec language. Neighbours: ``controller.cli`` (dispatch), ``specs.loader`` and
 ``specs.schema`` (imported inside the handlers so that start-up stays lean:
 no Docker SDK, no pyroute2).
@@ -38,11 +39,13 @@ def run_validate(args: argparse.Namespace) -> int:
 
     specs = load_dir(args.dir)
     errors = sorted(specs.all_errors(), key=lambda e: (e.file, e.line or 0, e.key_path, e.message))
+    shown = sorted([*errors, *specs.warnings],
+                   key=lambda e: (e.file, e.line or 0, e.key_path, e.message))
     if args.output == "json":
-        json.dump([e.as_json() for e in errors], sys.stdout, indent=2, ensure_ascii=False)
+        json.dump([e.as_json() for e in shown], sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        for error in errors:
+        for error in shown:
             print(error.format())
         count = {"file": len(specs.files)}
         for kind in ("container", "volume", "network"):
@@ -52,7 +55,10 @@ def run_validate(args: argparse.Namespace) -> int:
             print(f"{len(errors)} problem{'' if len(errors) == 1 else 's'} in {bad} "
                   f"file{'' if bad == 1 else 's'}", file=sys.stderr)
         else:
-            print(f"{args.dir}: valid ({_summary(count)})", file=sys.stderr)
+            warned = len(specs.warnings)
+            print(f"{args.dir}: valid ({_summary(count)})"
+                  + (f", {warned} warning{'' if warned == 1 else 's'}" if warned else ""),
+                  file=sys.stderr)
     return 1 if errors else 0
 
 

@@ -163,4 +163,5 @@ def normalise(specs: SpecSet, project: str) -> Recipe:
         volumes=tuple(_volume(r) for r in specs.resources("volume")),
         networks=tuple(_network(r) for r in specs.resources("network")),
         frozen=specs.frozen(), invalid_files=frozenset(specs.invalid_files()),
-        conditions=tuple(sorted((k, frozenset(v)) for k, v in n.conditions.items())))
+        conditions=tuple(sorted((k, frozenset(v)) for k, v in n.conditions.items())),
+        bounds=specs.bounds)

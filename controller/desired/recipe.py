@@ -85,3 +85,4 @@ class Recipe:
     frozen: frozenset[tuple[str, str]] = frozenset()  # (kind, name) of invalid files
     invalid_files: frozenset[str] = frozenset()
     conditions: tuple[tuple[str, frozenset[str]], ...] = ()  # resource -> conditions asked
+    bounds: str = ""  # where files may be read from (``specs.confine.Bounds``, as a kind)

@@ -52,15 +52,19 @@ def _folder() -> Path | None:
     return None if specs_folder is None else specs_folder.parent / "desired"
 
 
-def _key(root: Path, project: str | None, files: list[tuple[str, str]]) -> str:
+def _key(root: Path, project: str | None, files: list[tuple[str, str]],
+         checkout: Path | None = None) -> str:
     digest = hashlib.sha256(_code_fingerprint().encode())
     digest.update(f"\0{os.path.abspath(root)}\0{root.resolve()}\0{project or ''}\0".encode())
+    if checkout is not None:  # git mode confines the specs otherwise
+        digest.update(f"git\0{checkout.resolve()}\0".encode())
     for rel, sha in files:
         digest.update(f"{rel}\0{sha}\0".encode())
     return digest.hexdigest()
 
 
-def lookup(root: Path, project: str | None) -> tuple[Recipe, SpecSet] | None:
+def lookup(root: Path, project: str | None,
+           checkout: Path | None = None) -> tuple[Recipe, SpecSet] | None:
     """The recipe of an unchanged, valid spec directory and a summary of its files; None
     on any change (or when caching is off): the caller then loads the directory."""
     folder = _folder()
@@ -76,7 +80,7 @@ def lookup(root: Path, project: str | None) -> tuple[Recipe, SpecSet] | None:
     values, dotenv_errors = variables(root)
     if not files or dotenv_errors:
         return None
-    entry = cache.lookup(folder, _key(root, project, files), values)
+    entry = cache.lookup(folder, _key(root, project, files, checkout), values)
     if entry is None or not isinstance(entry.outcome, tuple) or len(entry.outcome) != 3:
         return None
     recipe, summary, checked = entry.outcome
@@ -88,7 +92,8 @@ def lookup(root: Path, project: str | None) -> tuple[Recipe, SpecSet] | None:
     return recipe, SpecSet(root, results, None, (), summary=True)
 
 
-def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet) -> None:
+def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet,
+          checkout: Path | None = None) -> None:
     """Keep the recipe of a fully loaded, valid directory for the next run."""
     folder = _folder()
     if folder is None or specs.summary or not specs.ok or not specs.files:
@@ -100,5 +105,5 @@ def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet) -> No
         resolved.extend(f.resolved)
     summary: Summary = tuple((f.path, f.digest, f.declared) for f in specs.files)
     files = [(f.path, f.digest) for f in specs.files]
-    cache.store(folder, _key(root, project, files), used, resolved,
+    cache.store(folder, _key(root, project, files, checkout), used, resolved,
                 (recipe, summary, specs.checked))

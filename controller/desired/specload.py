@@ -20,28 +20,29 @@ if TYPE_CHECKING:
     from specs.result import SpecSet
 
 
-def load(root: Path) -> SpecSet:
-    """Load and validate the whole directory (every problem in the result)."""
+def load(root: Path, checkout: Path | None = None) -> SpecSet:
+    """Load and validate the whole directory (every problem in the result); ``checkout``:
+    the git work tree of ``watch --git``, which confines what the specs may read."""
     from specs.loader import load_dir
 
-    return load_dir(root)
+    return load_dir(root, checkout=checkout)
 
 
-def recipe_of(root: Path, project: str | None = None,
-              specs: SpecSet | None = None) -> tuple[SpecSet, Recipe]:
+def recipe_of(root: Path, project: str | None = None, specs: SpecSet | None = None,
+              checkout: Path | None = None) -> tuple[SpecSet, Recipe]:
     """The spec directory's recipe: from ``specs`` when given, else from the snapshot of an
     earlier run when nothing it depends on changed, else by loading (and snapshotting)."""
     from controller.desired import naming, snapshot
 
     if specs is None:
-        hit = snapshot.lookup(root, project)
+        hit = snapshot.lookup(root, project, checkout)
         if hit is not None:
             recipe, summary = hit
             return summary, recipe
     from controller.desired.normalise import normalise  # spec models: pydantic loads here
 
-    loaded = specs if specs is not None else load(root)
+    loaded = specs if specs is not None else load(root, checkout)
     recipe = normalise(loaded, naming.project_name(root, loaded, project))
     if specs is None:
-        snapshot.store(root, project, recipe, loaded)
+        snapshot.store(root, project, recipe, loaded, checkout)
     return loaded, recipe

@@ -56,6 +56,7 @@ from runtime.types import (
     VolumeConfig,
     pairs,
 )
+from specs.confine import Bounds, read_confined
 
 __all__ = ["DesiredContainer", "DesiredImage", "DesiredNetwork", "DesiredState",
            "DesiredVolume", "realise"]
@@ -186,12 +187,21 @@ class DesiredError(Exception):
     """A resource whose inputs (secret file, host variable) cannot be read."""
 
 
-def parse_env_file(path: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """``KEY=VALUE`` lines (compose's env_file); ``#`` comments, ``export``, quotes."""
+def _read(path: Path, what: str, bounds: Bounds | None) -> str:
+    """A file the spec refers to; within ``bounds`` (checked on the file opened) if given."""
     try:
-        text = path.read_text()
+        data = read_confined(str(path), bounds) if bounds is not None else path.read_bytes()
+    except PermissionError as exc:
+        raise DesiredError(f"cannot read {what} {exc}") from exc
     except OSError as exc:
-        raise DesiredError(f"cannot read env_file {path}: {exc.strerror}") from exc
+        raise DesiredError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    return data.decode()
+
+
+def parse_env_file(path: Path, environ: Mapping[str, str],
+                   bounds: Bounds | None = None) -> dict[str, str]:
+    """``KEY=VALUE`` lines (compose's env_file); ``#`` comments, ``export``, quotes."""
+    text = _read(path, "env_file", bounds)
     out: dict[str, str] = {}
     for raw in text.splitlines():
         line = raw.strip()
@@ -212,11 +222,8 @@ def parse_env_file(path: Path, environ: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
-def _read_secret(path: Path) -> str:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise DesiredError(f"cannot read secret file {path}: {exc.strerror}") from exc
+def _read_secret(path: Path, bounds: Bounds | None) -> str:
+    text = _read(path, "secret file", bounds)
     return text[:-1] if text.endswith("\n") else text
 
 
@@ -225,6 +232,7 @@ class _Realiser:
                  environ: Mapping[str, str]) -> None:
         self.recipe, self.revision, self.environ = recipe, revision, environ
         self.root = Path(recipe.root)
+        self.bounds = Bounds.from_kind(recipe.bounds)
 
     def rel(self, path: str) -> str:
         try:
@@ -253,14 +261,14 @@ class _Realiser:
         plain: dict[str, str] = {}
         for step in c.env:
             if step.kind == "env_file":
-                loaded = parse_env_file(Path(step.value), self.environ)
+                loaded = parse_env_file(Path(step.value), self.environ, self.bounds)
                 env.update(loaded)
                 secrets |= set(loaded)
                 self.digest(files, plain, f"env_file:{self.rel(step.value)}", step.value)
                 continue
             secrets.discard(step.key)
             if step.kind == "secret":
-                env[step.key] = _read_secret(Path(step.value))
+                env[step.key] = _read_secret(Path(step.value), self.bounds)
                 secrets.add(step.key)
                 self.digest(files, plain, f"secret:{self.rel(step.value)}", step.value)
             elif step.kind == "host":
@@ -276,6 +284,11 @@ class _Realiser:
 
     def container(self, c: ContainerRecipe) -> list[DesiredContainer]:
         image = c.image
+        for source in (image.context, image.archive):
+            if source and self.bounds is not None and not self.bounds.inside(source):
+                raise DesiredError(f"{source} leads to {os.path.realpath(source)}, outside "
+                                   f"{self.bounds.where} (add its folder to [project] "
+                                   "allow_host_paths to allow it)")
         if image.source == "build" and image.context:
             image = dataclasses.replace(image, digest=tree_digest(Path(image.context),
                                                                      image.dockerfile))

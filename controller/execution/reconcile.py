@@ -59,6 +59,7 @@ class Options:
     concurrency: int = 16
     dry_run: bool = False
     skip: frozenset[str] = frozenset()  # container resources to leave alone this pass
+    checkout: Path | None = None  # watch --git: the work tree that confines what specs read
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
     ``specs`` and ``recipe``: the directory as the caller loaded it
     (``controller.desired.specload``)."""
     if recipe is None:
-        specs, recipe = recipe_of(root, project, specs)
+        specs, recipe = recipe_of(root, project, specs, options.checkout)
     elif specs is None:
         raise ValueError("prepare: a recipe comes with the SpecSet it was made from")
     rev = revision if revision is not None else git_revision(root)

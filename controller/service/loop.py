@@ -235,7 +235,8 @@ class WatchService:
             driver = self.handle.get()
             result = reconcile(
                 self.root, driver, project=self.project, revision=revision,
-                options=Options(prune=self.config.prune, skip=skip),
+                options=Options(prune=self.config.prune, skip=skip,
+                                checkout=self.git.worktree if self.git is not None else None),
                 on_event=self._on_event, triggers=triggers, in_sync_before=self._in_sync,
             )
         except Transient as exc:

@@ -21,6 +21,7 @@ def test_home_and_relative_paths_resolve(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("HOME", str(home))
     specs = tmp_path / "specs" / "sub"
     specs.mkdir(parents=True)
+    (specs / "p.toml").write_text('[project]\nallow_host_paths = ["~"]\n')
     (specs / "a.toml").write_text(
         '[container.web]\nimage = "busybox"\n'
         'volumes = ["~/cfg:/cfg:ro", "./data:/data", { type = "bind", source = "~/cfg", '

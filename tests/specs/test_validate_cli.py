@@ -62,7 +62,7 @@ def test_json_output_is_a_list_for_ci_annotations(capsys: pytest.CaptureFixture[
     assert len(items) == 8
     assert items[0] == {"file": "web.toml", "line": 3, "key": "container.web.enviroment",
                         "message": "unknown key 'enviroment' in container.web",
-                        "hint": "did you mean 'env'?"}
+                        "hint": "did you mean 'env'?", "severity": "error"}
     assert main(["validate", "-o", "json", str(FIXTURES / "valid" / "full")]) == 0
     assert json.loads(capsys.readouterr().out) == []
 
