@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from controller.execution.explain import Explanation
-    from controller.execution.journal.values import Entry
+    from controller.execution.journal.records import Entry
 
 EXIT_OK, EXIT_ERROR = 0, 1
 REASON_WIDTH = 60

@@ -23,7 +23,8 @@ from typing import Any
 
 from controller.desired.gitrev import last_change, uncommitted
 from controller.execution.journal.query import Filter, Reader
-from controller.execution.journal.values import Change, Entry, Outcome, iso
+from controller.execution.journal.records import Change, Entry
+from controller.execution.journal.values import Outcome, iso
 from controller.execution.reconcile import Prepared, prepare
 from controller.planning.actions import Cause, Kind
 from runtime.driver import Driver

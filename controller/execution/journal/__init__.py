@@ -1,6 +1,7 @@
 """The journal: every pass of ``apply`` and ``watch``, and every action, kept in SQLite.
 
-Role: principle 9 ("everything done is remembered"). ``values`` holds the frozen
+Role: principle 9 ("everything done is remembered"). ``values`` holds the
+write side's values (outcomes, notes, problems, health), ``records`` the frozen
 values the read side returns, ``store`` the SQLite file (WAL, schema versions and
 migrations, corruption handling, retention), ``writer`` turns a typed
 ``controller.execution.result.PassResult`` into rows and never lets a journal

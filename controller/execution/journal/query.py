@@ -22,15 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.errors import ControllerError
-from controller.execution.journal.values import (
+from controller.execution.journal.records import (
     Change,
     Entry,
-    EventKind,
-    Outcome,
     PassRecord,
     ProjectSummary,
     RevisionInfo,
 )
+from controller.execution.journal.values import EventKind, Outcome
 
 if TYPE_CHECKING:
     import sqlite3

@@ -19,7 +19,6 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.execution.journal.values import MOVED_MARK, ProblemKind
@@ -217,6 +216,8 @@ def move_aside(path: Path, expected: tuple[int, int] | None,
     one found damaged (``expected``: its identity; another process moved it already)."""
     if expected is not None and identity(path) != expected:
         return None
+    from datetime import UTC, datetime
+
     stamp = datetime.fromtimestamp(now(), UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = path.with_name(f"{path.name}{MOVED_MARK}{stamp}")
     try:

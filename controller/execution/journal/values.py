@@ -1,19 +1,18 @@
-"""Frozen values of the journal: what is written, what the read API returns, its health.
+"""Values of the journal's write side: outcomes, notes, problems, health, its place.
 
-Role: the vocabulary shared by ``controller.execution.journal.writer`` (it builds
-:class:`Note` values and reports :class:`JournalProblem`),
-``controller.execution.journal.query`` (it returns :class:`Entry`,
-:class:`PassRecord` and :class:`ProjectSummary`), the ``history`` and ``why``
-commands and the dashboard. Also where the journal file lives
-(:func:`journal_path`) and :func:`probe`, a check of the file that needs no
-``sqlite3`` (for ``status``). Pure values; JSON with ``to_json``.
+Role: the vocabulary ``controller.execution.journal.writer`` and
+``controller.execution.journal.rows`` write (:class:`Outcome`, :class:`EventKind`,
+:class:`Note`) and report (:class:`JournalProblem`, :class:`JournalHealth`);
+where the journal file lives (:func:`journal_path`) and :func:`probe`, a check of
+the file that needs no ``sqlite3`` (for ``status``). The read side's values are in
+``controller.execution.journal.records`` (kept apart: ``apply`` and ``status``
+never load them). Pure values; JSON with ``to_json``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -88,41 +87,6 @@ class JournalHealth:
 
 
 @dataclass(frozen=True)
-class Change:
-    """One field change as recorded (secret values already masked as ``***``)."""
-
-    field: str
-    old: str | None
-    new: str | None
-    in_place: bool = False
-
-    def render(self) -> str:
-        return f"{self.field}: {_shown(self.old)} -> {_shown(self.new)}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"field": self.field, "old": self.old, "new": self.new, "in_place": self.in_place}
-
-
-@dataclass(frozen=True)
-class RevisionInfo:
-    """A git commit of the spec directory (``dirty``: uncommitted changes were applied)."""
-
-    commit: str
-    dirty: bool = False
-    author: str | None = None
-    date: str | None = None  # ISO 8601, the author's date
-    subject: str | None = None
-
-    @property
-    def short(self) -> str:
-        return self.commit[:12] + ("-dirty" if self.dirty else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"commit": self.commit, "dirty": self.dirty, "author": self.author,
-                "date": self.date, "subject": self.subject}
-
-
-@dataclass(frozen=True)
 class Note:
     """An entry that is not an executed action: a crash loop, a backoff, a quarantined
     file, a refused plan, a plan error, or the end of one (``Outcome.RESOLVED``)."""
@@ -137,103 +101,12 @@ class Note:
     name: str | None = None  # runtime name (default: the resource)
 
 
-@dataclass(frozen=True)
-class PassRecord:
-    """One recorded pass."""
-
-    id: int
-    reconcile_id: str
-    started: float
-    finished: float
-    project: str
-    runtime: str
-    source: str  # apply | watch
-    triggers: tuple[str, ...]
-    root: str | None
-    revision: RevisionInfo | None
-    ok: bool
-    changed: bool
-    acted: int
-    failed: int
-
-    @property
-    def duration(self) -> float:
-        return self.finished - self.started
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "reconcile_id": self.reconcile_id, "started": iso(self.started),
-                "finished": iso(self.finished), "duration": round(self.duration, 4),
-                "project": self.project, "runtime": self.runtime, "source": self.source,
-                "triggers": list(self.triggers), "root": self.root,
-                "revision": self.revision.to_json() if self.revision else None,
-                "ok": self.ok, "changed": self.changed, "acted": self.acted,
-                "failed": self.failed}
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One line of history: an action and how it ended, or a :class:`Note`."""
-
-    id: int
-    pass_id: int
-    at: float
-    project: str
-    runtime: str
-    source: str
-    triggers: tuple[str, ...]
-    resource: str
-    object: str
-    name: str
-    action: str  # a Kind value (create, recreate, ...) or an EventKind value
-    cause: str  # a Cause value (new, spec, drift, ...); "none" for notes
-    reason: str
-    changes: tuple[Change, ...]
-    duration: float | None
-    outcome: Outcome
-    error: str | None
-    detail: str
-    retry_after: float | None
-    revision: RevisionInfo | None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.OK, Outcome.RESOLVED)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "pass_id": self.pass_id, "at": iso(self.at),
-                "project": self.project, "runtime": self.runtime, "source": self.source,
-                "triggers": list(self.triggers), "resource": self.resource,
-                "object": self.object, "name": self.name, "action": self.action,
-                "cause": self.cause, "reason": self.reason,
-                "changes": [c.to_json() for c in self.changes],
-                "duration": None if self.duration is None else round(self.duration, 3),
-                "outcome": self.outcome.value, "error": self.error, "detail": self.detail,
-                "retry_after": self.retry_after,
-                "revision": self.revision.to_json() if self.revision else None}
-
-
-@dataclass(frozen=True)
-class ProjectSummary:
-    """A project as the journal knows it (the dashboard's overview)."""
-
-    project: str
-    runtime: str
-    last_pass: PassRecord
-    passes: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"project": self.project, "runtime": self.runtime, "passes": self.passes,
-                "last_pass": self.last_pass.to_json()}
-
-
 def iso(when: float) -> str:
     """Epoch seconds -> ``2026-12-04T19:58:01.123Z``."""
+    from datetime import UTC, datetime  # readers only: the write path never formats times
+
     text = datetime.fromtimestamp(when, UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
-
-
-def _shown(value: str | None) -> str:
-    return "(unset)" if value is None else value
 
 
 def journal_path(state_dir: str | os.PathLike[str] | None = None) -> Path:
