@@ -3,7 +3,8 @@
 A killed container healed by the service is a ``drift`` entry; a crash-looping
 one has ``crash-loop`` and ``backoff`` entries and ``why`` says it is
 crash-looping; a CLI ``apply`` of another project writes to the same journal
-while the service writes its passes; ``/status`` shows the journal's health.
+while the service writes its passes; ``/status`` shows the journal's health, and a
+read-only state folder is one ``journal_problem`` event however many passes run.
 Neighbours: ``controller.service.journalfeed``, ``controller.commands.history``;
 ``tests/watch/helpers.py`` (``Service``), ``tests/integration/conftest.py``
 (``run_cli``).
@@ -87,3 +88,36 @@ def test_watch_records_drift_crash_loops_and_shares_the_journal_with_apply(
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM passes")}
     assert sources == {"watch", "apply"}
+
+
+def test_a_read_only_journal_is_logged_once_and_shown_in_status(
+        spec_dir: Path, project_name: str, dclient: Any, tmp_path: Path,
+        start_service: Callable[..., Service]) -> None:
+    import subprocess
+
+    state = tmp_path / "state"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(state)], check=True)
+    try:
+        env = {"DOCKWRIGHT_STATE_DIR": str(state)}
+        web = f"{project_name}-web"
+        (spec_dir / "web.toml").write_text(container_toml(web))
+        run = run_cli(["--project", project_name, "apply", str(spec_dir)], env=env)
+        assert run.code == 0, str(run)  # the host key and the journal exist
+        subprocess.run(["mount", "-o", "remount,ro", str(state)], check=True)
+        svc = start_service(["--project", project_name, "watch", str(spec_dir), "--resync",
+                             "1s"], env=env)
+        svc.wait_ready()
+        dclient.containers.get(web).kill()
+        wait_for(lambda: svc.logged("drift_corrected", resource=web), "the kill healed")
+        mark = svc.json("/status")["watch"]["passes"]
+        wait_for(lambda: svc.json("/status")["watch"]["passes"] >= mark + 2 or None,
+                 "two more passes (resync)")
+        assert svc.count("journal_problem") == 1, svc.output()
+        problem = svc.logged("journal_problem")[0]
+        assert problem["kind"] == "read-only" and "--state-dir" in problem["hint"]
+        journal = svc.json("/status")["watch"]["journal"]
+        assert journal["ok"] is False and journal["problem"]["kind"] == "read-only"
+        assert svc.terminate() == 0
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)
