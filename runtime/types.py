@@ -98,6 +98,9 @@ class ResourceSpec:
     memory: int | None = None  # bytes
     cpus: float | None = None  # cores
     pids: int | None = None
+    # live only: memory + swap in bytes (-1: unlimited swap) when it is not what the
+    # runtime sets for ``memory`` by itself; a spec never sets it, so a value is drift
+    memory_swap: int | None = None
 
 
 @dataclass(frozen=True)

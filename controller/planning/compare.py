@@ -86,7 +86,10 @@ def _lifts_limit(old: ResourceSpec, new: ResourceSpec) -> bool:
 
 
 def _resources(r: ResourceSpec) -> str:
-    return f"memory={r.memory or 0} cpus={r.cpus or 0:g} pids={r.pids or 0}"
+    text = f"memory={r.memory or 0} cpus={r.cpus or 0:g} pids={r.pids or 0}"
+    if r.memory_swap:  # set by hand (a spec leaves it to the runtime): an update resets it
+        text += f" memory+swap={'unlimited' if r.memory_swap < 0 else r.memory_swap}"
+    return text
 
 
 def _restart(r: RestartSpec) -> str:

@@ -17,7 +17,8 @@ from ``HostConfig.PortBindings``; ``mounts`` sorted by target; ``networks``
 sorted by name with sorted aliases, minus the short container id and the
 container's hostname, which Docker adds to every user-defined network;
 ``networks == ()`` when the container is on Docker's default bridge; empty
-strings and zero limits are ``None``; a hostname equal to the short id is
+strings and zero limits are ``None``, and so is a memory + swap limit that is
+Docker's own for the memory limit; a hostname equal to the short id is
 ``None``. Mounts (``config.mounts``, ``anonymous_volumes``) are converted
 by ``runtime.docker.mounts``.
 """
@@ -25,7 +26,7 @@ by ``runtime.docker.mounts``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime.docker.mounts import anonymous, configured, mount_fields
@@ -260,8 +261,29 @@ def _volumes_from(raw: list[str] | None) -> tuple[tuple[str, bool], ...]:
     return tuple(out)
 
 
-def container_info(data: JSON) -> ContainerInfo:
-    """An inspected container, its config rebuilt from the live object."""
+def _always() -> bool:
+    return True
+
+
+def resources(host: JSON, swap_limit: Callable[[], bool] = _always) -> ResourceSpec:
+    """The limits of a container's ``HostConfig``. ``memory_swap`` is kept only when it is
+    not what Docker sets for the memory limit by itself: twice the memory, or -1 on a
+    host without swap accounting (``swap_limit()`` says whether the host has it; asked
+    only then)."""
+    memory = host.get("Memory") or 0
+    swap = host.get("MemorySwap") or 0
+    default = not memory or swap in (0, 2 * memory) or (swap == -1 and not swap_limit())
+    return ResourceSpec(
+        memory=memory or None,
+        cpus=(host.get("NanoCpus") or 0) / NS or None,
+        pids=host.get("PidsLimit") if (host.get("PidsLimit") or 0) > 0 else None,
+        memory_swap=None if default else swap,
+    )
+
+
+def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> ContainerInfo:
+    """An inspected container, its config rebuilt from the live object (``swap_limit``:
+    see :func:`resources`)."""
     cfg = data.get("Config") or {}
     host = data.get("HostConfig") or {}
     state = data.get("State") or {}
@@ -299,11 +321,7 @@ def container_info(data: JSON) -> ContainerInfo:
             name=restart.get("Name") or "no", max_retries=restart.get("MaximumRetryCount") or 0
         ),
         healthcheck=healthcheck(cfg.get("Healthcheck")),
-        resources=ResourceSpec(
-            memory=host.get("Memory") or None,
-            cpus=(host.get("NanoCpus") or 0) / NS or None,
-            pids=host.get("PidsLimit") if (host.get("PidsLimit") or 0) > 0 else None,
-        ),
+        resources=resources(host, swap_limit),
         stdin_open=bool(cfg.get("OpenStdin")),
         tty=bool(cfg.get("Tty")),
         stop_signal=cfg.get("StopSignal") or None,

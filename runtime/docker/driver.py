@@ -70,6 +70,7 @@ class DockerDriver:
         self._client: Any = None
         self._engine: EngineClient | None = None
         self._lock = threading.Lock()
+        self._swap_limit: bool | None = None
 
     # plumbing ---------------------------------------------------------------
     @property
@@ -131,7 +132,15 @@ class DockerDriver:
     def inspect_container(self, ref: str) -> ContainerInfo:
         with mapped_errors(f"inspect container {_short(ref)}"):
             data = self.calls.inspect_container(ref)
-        return convert.container_info(data)
+        return convert.container_info(data, self.swap_limit)
+
+    def swap_limit(self) -> bool:
+        """Whether the daemon limits swap (``docker info``'s SwapLimit): without it, Docker
+        reports -1 as every container's memory + swap. Asked once, on first need."""
+        if self._swap_limit is None:
+            with mapped_errors("read the Docker daemon's info"):
+                self._swap_limit = bool((self.calls.info() or {}).get("SwapLimit", True))
+        return self._swap_limit
 
     def create_container(self, config: ContainerConfig) -> str:
         body = convert.create_body(config)

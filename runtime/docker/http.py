@@ -269,6 +269,9 @@ class EngineClient:
     def ping(self) -> bool:
         return bool(self.request("GET", "/_ping", versioned=False) == "OK")
 
+    def info(self) -> Any:
+        return self.request("GET", "/info")
+
     def containers(self, all: bool = False, filters: Mapping[str, Any] | None = None) -> Any:
         params = {"limit": -1, "all": 1 if all else 0, "size": 0, "trunc_cmd": 0,
                   "filters": _filters(filters)}

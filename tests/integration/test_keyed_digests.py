@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,38 @@ def test_labels_hold_no_plain_digest_of_a_secret(project: Project) -> None:
     assert p.diff().code == 0
     p.write("pass", "changed\n")
     assert p.diff().code == 2, "a changed secret is still seen"
+
+
+def test_a_lost_host_key_recreates_nothing(project: Project, tmp_path: Path) -> None:
+    """The host key removed (or replaced): labels keyed with the old key cannot be checked,
+    but the env the secret and env files produce is on the container: where it equals the
+    spec's, the container is adopted (same id, not restarted), and a real change is still
+    seen."""
+    p = project
+    state = {"DOCKWRIGHT_STATE_DIR": str(tmp_path / "state")}
+    p.write("pass", "hunter2\n")
+    p.write("app.env", "TOKEN=abc123\n")
+    p.write("a.toml", loop_container(p.n("a"), env='{ PASS = { file = "pass" } }',
+                                     env_file='["app.env"]'))
+    first = p.cli_env("apply", state)
+    assert first.code == 0, str(first)
+    before = p.container("a").attrs
+    (tmp_path / "state" / "hash-key").unlink()
+
+    diff = p.cli_env("diff", state)
+    assert diff.code == 0, str(diff)
+    status = p.cli_env("status", state)
+    assert status.code == 0 and "NOT in sync" not in status.out, str(status)
+    again = p.cli_env("apply", state)
+    assert again.code == 0, str(again)
+    after = p.container("a").attrs
+    assert after["Id"] == before["Id"], f"recreated:\n{again}"
+    assert after["State"]["StartedAt"] == before["State"]["StartedAt"]
+    assert (tmp_path / "state" / "hash-key").exists(), "a new key was made"
+    assert p.cli_env("diff", state).code == 0
+
+    p.write("pass", "changed\n")
+    changed = p.cli_env("diff", state, "--output", "json")
+    assert changed.code == 2, str(changed)
+    fields = {c["field"] for a in json.loads(changed.out)["actions"] for c in a["changes"]}
+    assert {"env.PASS", "secret[pass]"} <= fields, fields

@@ -35,6 +35,16 @@ def live_update(c: Container) -> None:
                                   memswap_limit="256m")
 
 
+def swap_alone(c: Container) -> None:
+    """``docker update --memory-swap 512m``: the memory limit kept, swap raised."""
+    c.client.api.update_container(c.id, memswap_limit="512m")
+
+
+def swap_unlimited(c: Container) -> None:
+    """``docker update --memory-swap -1``: unlimited swap under the same memory limit."""
+    c.client.api.update_container(c.id, memswap_limit=-1)
+
+
 def disconnect(c: Container) -> None:
     project = c.labels["io.dockwright.project"]
     c.client.networks.get(f"{project}_default").disconnect(c)
@@ -46,6 +56,8 @@ def pause(c: Container) -> None:
 
 DRIFT: dict[str, tuple[Callable[[Container], None], str]] = {
     "docker update": (live_update, "restart"),
+    "docker update --memory-swap": (swap_alone, "resources"),
+    "docker update --memory-swap -1": (swap_unlimited, "resources"),
     "network disconnect": (disconnect, "networks."),
     "pause": (pause, "state"),
 }
@@ -78,6 +90,7 @@ def test_live_drift_is_seen_and_healed_in_place(project: Project, case: str) -> 
     host = db.attrs["HostConfig"]
     assert host["RestartPolicy"]["Name"] == "always"
     assert host["Memory"] == 64 * MIB
+    assert host["MemorySwap"] == 2 * 64 * MIB, "swap back to Docker's default for 64m"
     endpoint = db.attrs["NetworkSettings"]["Networks"].get(f"{p.name}_default")
     assert endpoint is not None, "reconnected to the project network"
     assert "database" in (endpoint.get("Aliases") or []), "with the declared link alias"
