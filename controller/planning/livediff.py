@@ -7,7 +7,9 @@ configs: a spec hash of the current scheme equal to the spec's means the
 fields that cannot change on a live container did not (only in-place ones
 count, so a quirk of a comparison never recreates); a file digest written
 before digests were keyed (``controller.desired.hostkey``) that equals the
-file's plain digest is the same content; a network the container was joined
+file's plain digest is the same content, and a keyed digest of a secret or env
+file that differs while the container's env equals the spec's is the same env
+under another host key (the key file was lost or replaced); a network the container was joined
 to by hand that is not the project's is left alone while the spec is
 unchanged. Pure.
 """
@@ -36,10 +38,17 @@ def live_changes(c: DesiredContainer, live: ContainerInfo, observed: Observed,
     if same_spec:
         changes = [ch for ch in changes if compare.in_place_field(ch.field)]
     plain = {file_field(what): digest for what, digest in c.plain_files}
+    # secret and env files reach the container only through its env: with every env value
+    # equal (the image known, so a key the spec dropped shows too), a keyed digest that
+    # differs was keyed with another host key (the key file lost or replaced)
+    env_same = observed.images.get(c.image.key) is not None and not any(
+        ch.field.startswith("env.") for ch in changes)
     out = []
     for ch in changes:
         if ch.field in plain and ch.old == plain[ch.field] and not is_keyed(ch.old):
             continue  # an unkeyed label of the same content: adopted, not changed
+        if ch.field in plain and env_same and is_keyed(ch.old) and ch.new is not None:
+            continue  # the same env under another key: adopted, not changed
         net = ch.field.removeprefix("networks.")
         if same_spec and ch.field.startswith("networks.") and ch.new is None and (
                 not ch.field.endswith(".aliases")) and not observed.owned_network(net):
