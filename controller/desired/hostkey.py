@@ -14,6 +14,7 @@ keyed digests; ``controller.planning.ledger`` keeps its records in the same fold
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import os
@@ -63,15 +64,16 @@ def _read_or_create(path: Path) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f".{KEY_FILE}-{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_bytes(32).hex().encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)  # never replaces a key another process created meanwhile
-        except FileExistsError:
-            pass
+        try:  # a failed write (a full disk) leaves no half-written key behind
+            try:
+                data = secrets.token_bytes(32).hex().encode()
+                if os.write(fd, data) != len(data):
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # never replaces a key another process created meanwhile
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)

@@ -6,8 +6,10 @@ file or of the value (anyone who can list containers reads labels)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,33 @@ def test_a_lost_host_key_recreates_nothing(project: Project, tmp_path: Path) -> 
     assert changed.code == 2, str(changed)
     fields = {c["field"] for a in json.loads(changed.out)["actions"] for c in a["changes"]}
     assert {"env.PASS", "secret[pass]"} <= fields, fields
+
+
+def test_a_full_state_folder_fails_plainly_and_leaves_nothing(project: Project,
+                                                              tmp_path: Path) -> None:
+    """The host key cannot be written (the state folder's filesystem is full): the command
+    fails naming the folder and the fix, leaves no half-written key file behind (a watch
+    retrying would pile them up), and works once there is room again."""
+    p = project
+    full = tmp_path / "full"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(full)], check=True)
+    try:
+        filler = full / "filler"
+        with filler.open("wb") as f, contextlib.suppress(OSError):
+            f.write(b"\0" * 65536)
+        p.write("pass", "hunter2\n")
+        p.write("a.toml", loop_container(p.n("a"), env='{ PASS = { file = "pass" } }'))
+        state = {"DOCKWRIGHT_STATE_DIR": str(full)}
+        for _ in range(3):
+            failed = p.cli_env("diff", state)
+            assert failed.code == 1, str(failed)
+            assert "No space left on device" in failed.err and str(full) in failed.err, \
+                str(failed)
+        assert sorted(x.name for x in full.iterdir()) == ["filler"], "nothing left behind"
+        filler.unlink()
+        works = p.cli_env("diff", state)
+        assert works.code == 2, str(works)
+        assert (full / "hash-key").stat().st_mode & 0o777 == 0o600
+    finally:
+        subprocess.run(["umount", "-l", str(full)], check=False)
