@@ -298,3 +298,21 @@ def test_reading_a_missing_or_damaged_journal(tmp_path: Path) -> None:
     bad.write_bytes(b"garbage" * 1000)
     with pytest.raises(JournalUnreadable, match="moves it aside"):
         Reader(bad).entries()
+
+
+def test_a_journal_is_migrated_to_a_newer_schema_keeping_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.execution.journal import store
+
+    path = tmp_path / "journal.db"
+    Journal(path).record(passed("p", done(action("web"))), runtime="docker", source="apply")
+    monkeypatch.setattr(store, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(store.MIGRATIONS, 2, "ALTER TABLE passes ADD COLUMN host TEXT;"
+                                             "CREATE INDEX passes_host ON passes (host)")
+    journal = Journal(path)
+    assert journal.record(passed("p", done(action("db"))), runtime="docker", source="apply")
+    with sqlite3.connect(path) as conn:
+        assert [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")] \
+            == [1, 2]
+        assert "host" in [r[1] for r in conn.execute("PRAGMA table_info(passes)")]
+    assert [e.resource for e in Reader(path).entries()] == ["db", "web"]

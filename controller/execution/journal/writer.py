@@ -237,8 +237,8 @@ class Journal:
         self._problem = None
 
     def health(self) -> JournalHealth:
-        with self._lock:
-            problem = self._problem
+        """Safe from any thread, never waits for a write in progress (``/status``)."""
+        problem = self._problem  # one attribute read: atomic
         aside = tuple(dict.fromkeys([*moved_aside(self.path), *self._moved]))
         return JournalHealth(str(self.path), True, problem is None, problem, aside)
 
