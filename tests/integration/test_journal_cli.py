@@ -138,7 +138,7 @@ def test_a_read_only_state_folder_does_not_stop_apply(project: Project, tmp_path
         subprocess.run(["umount", "-l", str(state)], check=False)
 
 
-def test_why_for_owned_frozen_compose_owned_and_foreign_containers(
+def test_why_for_owned_frozen_compose_owned_other_projects_and_foreign_containers(
         project: Project, tmp_path: Path) -> None:
     p = project
     cli = Cli(p, tmp_path / "state")
@@ -185,6 +185,15 @@ def test_why_for_owned_frozen_compose_owned_and_foreign_containers(
     assert nobody["declaration"]["file"] == "foreign.toml"
     assert nobody["state"]["kind"] == "error"
     assert nobody["last_action"]["action"] == "plan-error"
+
+    other, theirs = p.n("other"), p.n("theirs")  # another dockwright project's container
+    other_dir = tmp_path / "other"
+    other_dir.mkdir()
+    (other_dir / "a.toml").write_text(loop_container(theirs))
+    assert run_cli(["--project", other, "apply", str(other_dir)], env=cli.env).code == 0
+    by_other = cli.json("why", theirs)  # asked as project p.name
+    assert by_other["ownership"] == "other-project" and by_other["owner"] == other
+    assert f"dockwright project {other}" in by_other["left_alone"]
 
     missing = cli("why", p.n("nothing"))
     assert missing.code == 1 and "nothing is known" in missing.err
