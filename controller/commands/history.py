@@ -157,7 +157,7 @@ def render_why(x: Explanation) -> str:
     """The text of ``why``."""
     lines = []
     who = f"project {x.project}" if x.project else "no project"
-    title = f"container {x.name}"
+    title = f"{x.kind} {x.name}"
     if x.container is not None and x.container.name != x.name:
         title += f" ({x.container.name})"
     lines.append(f"{title} — {who}, runtime {x.runtime}")
@@ -168,7 +168,7 @@ def render_why(x: Explanation) -> str:
     if x.container is not None:
         health = f", {x.container.health}" if x.container.health else ""
         row("container", f"{x.container.id[:12]} {x.container.state}{health}")
-    else:
+    elif x.kind == "container":
         row("container", "none on this runtime")
     if x.ownership.value not in ("owned", "absent"):
         owner = {"compose": f"docker-compose project {x.owner}",

@@ -73,6 +73,11 @@ class Declaration:
     frozen: bool = False
     errors: tuple[str, ...] = ()  # the file's problems when it is invalid
 
+    @property
+    def kind(self) -> str:
+        """container | volume | network"""
+        return self.key.split(".", 1)[0]
+
     def to_json(self) -> dict[str, Any]:
         return {"root": self.root, "file": self.file, "line": self.line, "key": self.key,
                 "frozen": self.frozen, "errors": list(self.errors)}
@@ -134,12 +139,18 @@ class Explanation:
     state: State
 
     @property
+    def kind(self) -> str:
+        """What NAME is: container (also when unknown), volume or network."""
+        return self.declaration.kind if self.declaration is not None else "container"
+
+    @property
     def found(self) -> bool:
         return (self.container is not None or self.declaration is not None
                 or self.last_action is not None)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "runtime": self.runtime, "project": self.project,
+        return {"name": self.name, "kind": self.kind, "runtime": self.runtime,
+                "project": self.project,
                 "resource": self.resource,
                 "container": self.container.to_json() if self.container else None,
                 "ownership": self.ownership.value, "owner": self.owner,
@@ -221,10 +232,13 @@ def _state(prepared: Prepared, name: str, resource: str, declaration: Declaratio
                                                        else ""))
         return State(kind, f"{kind.value}: {'; '.join(parts)} — as the watch service recorded "
                      f"it at {iso(recorded.at)}", backoff=recorded)
-    action = next((a for a in plan.actions if a.object == "container" and a.name == name), None)
+    obj = declaration.kind if declaration is not None else "container"
+    action = next((a for a in plan.actions if a.object == obj and a.name == name), None)
     if action is None:
-        action = next((a for a in plan.actions if a.object == "container"
+        action = next((a for a in plan.actions if a.object == obj
                        and a.resource == resource), None)
+    if action is None and declaration is not None and obj != "container":
+        return State(StateKind.IN_SYNC, "in sync (present)")  # unchanged: no plan action
     if action is None:
         return State(StateKind.NOT_DECLARED, "not declared in the spec folder")
     changes = tuple(Change(c.field, c.to_json()["old"], c.to_json()["new"], c.in_place)
@@ -277,7 +291,10 @@ def explain(name: str, driver: Driver, *, root: Path | None = None, project: str
             if name in (c.name, c.resource):
                 resource = c.resource
                 break
-        declaration = _declaration(specs, root, "container", resource)
+        for kind in ("container", "volume", "network"):  # a name may be any of them
+            declaration = _declaration(specs, root, kind, resource)
+            if declaration is not None:
+                break
     spec_change = None
     if declaration is not None:
         info = last_change(Path(declaration.root), declaration.file)

@@ -145,6 +145,7 @@ def test_why_for_owned_frozen_compose_owned_other_projects_and_foreign_container
     web, frozen, foreign, compose = p.n("web"), p.n("frozen"), p.n("foreign"), p.n("compose")
     p.write("web.toml", "# the web tier\n\n" + loop_container(web))
     p.write("frozen.toml", loop_container(frozen))
+    p.write("data.toml", f"[volume.{p.n('data')}]\n")
     _git(p.dir, "init", "-q")
     head = _commit(p, "web and frozen", "Alice")
     assert cli("apply", str(p.dir)).code == 0
@@ -158,6 +159,10 @@ def test_why_for_owned_frozen_compose_owned_other_projects_and_foreign_container
     assert owned["state"]["kind"] == "in-sync"
     text = cli("why", web)
     assert text.code == 0 and "web.toml:3" in text.out and "in sync" in text.out, str(text)
+    volume = cli.json("why", p.n("data"))  # a volume: its project found in the journal
+    assert volume["kind"] == "volume" and volume["declaration"]["file"] == "data.toml"
+    assert volume["state"]["kind"] == "in-sync"
+    assert volume["last_action"]["action"] == "create-volume"
 
     p.write("frozen.toml", loop_container(frozen, bogus="1"))
     assert cli("apply", str(p.dir)).code == 1
