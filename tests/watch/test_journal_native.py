@@ -21,6 +21,8 @@ __all__ = ["native_watch", "watch_archive"]  # the fixtures this module uses
 
 def test_history_and_why_on_the_native_runtime(native_watch: NativeWatch) -> None:
     nw = native_watch
+    (nw.specs / "project.toml").write_text(  # the image archive lives outside the folder
+        f'[project]\nname = "{nw.project}"\nallow_host_paths = ["{nw.archive.parent}"]\n')
     nw.write("web", {"A": "1"})
     nw.cli("apply", str(nw.specs))
     nw.write("web", {"A": "2"})
