@@ -77,10 +77,9 @@ class Bounds:
         return cls(root, tuple(allowed), git == "1")
 
 
-def sensitive(path: str) -> str | None:
-    """The sensitive host place a bind mount of ``path`` exposes (``/`` and the folders
-    holding one count too: ``/var`` holds ``/var/lib/docker``), or None."""
-    real = os.path.realpath(path)
+def sensitive(real: str) -> str | None:
+    """The sensitive host place a bind mount of the resolved path ``real`` exposes (``/``
+    and the folders holding one count too: ``/var`` holds ``/var/lib/docker``), or None."""
     if real == "/":
         return "/"
     for place in SENSITIVE:
@@ -136,11 +135,15 @@ def check_binds(binds: Sequence[tuple[KeyPath, str]], bounds: Bounds,
                 error: Add, warning: Add) -> None:
     """Bind mounts of sensitive host places: errors in git mode, warnings otherwise,
     unless ``[project] allow_host_paths`` names them."""
+    # the spec's own files, unless the spec directory holds a sensitive place itself
+    own = bounds.root != "/" and not any(within(p, bounds.root) for p in SENSITIVE)
     for path, source in binds:
-        place = sensitive(source)
-        if place is None or bounds.allows_host(os.path.realpath(source)):
-            continue
         real = os.path.realpath(source)
+        if own and within(real, bounds.root):
+            continue  # e.g. specs kept in /etc/dockwright bind-mount their ./conf
+        place = sensitive(real)
+        if place is None or bounds.allows_host(real):
+            continue
         shown = source if real == source else f"{source} (it leads to {real})"
         fix = f"list it in [project] allow_host_paths = [\"{real}\"] if this container needs it"
         if bounds.git:

@@ -159,3 +159,24 @@ def test_a_link_swapped_after_loading_is_refused_when_read(layout: Path) -> None
     assert not state.containers
     [(resource, message)] = state.errors
     assert resource == "web" and "outside the spec directory" in message
+
+
+def test_binds_of_the_specs_own_files_are_fine_even_below_etc(tmp_path: Path) -> None:
+    """Specs kept in /etc/dockwright bind-mount their own ./conf: not "the host's /etc";
+    a link there leading out of the spec directory still counts."""
+    from specs.confine import Bounds, check_binds
+
+    found: list[str] = []
+    bounds = Bounds("/etc/dockwright/app")
+    check_binds([(("volumes", 0), "/etc/dockwright/app/conf")], bounds,
+                lambda *a: found.append("error"), lambda *a: found.append("warning"))
+    assert found == []
+    check_binds([(("volumes", 0), "/etc/ssl")], bounds,
+                lambda *a: found.append("error"), lambda *a: found.append("warning"))
+    assert found == ["warning"]
+    check_binds([(("volumes", 0), "/etc/dockwright/app/conf")], Bounds("/etc"),
+                lambda *a: found.append("error"), lambda *a: found.append("warning"))
+    assert found == ["warning", "warning"], "a spec directory that is /etc itself: no exemption"
+    check_binds([(("volumes", 0), "/var/lib/docker")], Bounds("/var"),
+                lambda *a: found.append("error"), lambda *a: found.append("warning"))
+    assert found == ["warning"] * 3, "a spec directory holding /var/lib/docker: no exemption"
