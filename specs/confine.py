@@ -29,6 +29,7 @@ from specs.locate import KeyPath
 SENSITIVE = ("/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/var/lib/docker",
              "/var/lib/containerd", "/var/lib/dockwright", "/run/containerd", "/run/docker",
              "/run/docker.sock", "/var/run/docker.sock", "/var/run/docker")
+_TOPS = frozenset("/" + p.split("/", 2)[1] for p in SENSITIVE)  # /etc, /var, /run ...
 _PREFIX = "confined:"
 
 
@@ -58,7 +59,10 @@ class Bounds:
 
     def inside(self, path: str) -> bool:
         """Whether the file ``path`` (its link target) may be read."""
-        real = os.path.realpath(path)
+        return self.inside_real(os.path.realpath(path))
+
+    def inside_real(self, real: str) -> bool:
+        """:meth:`inside` for a path already resolved."""
         if self.allows_host(real):
             return True
         if self.git and within(real, os.path.join(self.root, ".git")):
@@ -82,6 +86,8 @@ def sensitive(real: str) -> str | None:
     and the folders holding one count too: ``/var`` holds ``/var/lib/docker``), or None."""
     if real == "/":
         return "/"
+    if "/" + real.split("/", 2)[1] not in _TOPS:  # most paths: one set lookup
+        return None
     for place in SENSITIVE:
         if within(real, place) or within(place, real):
             return place

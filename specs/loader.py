@@ -134,7 +134,10 @@ def header_lines(text: str) -> dict[KeyPath, int]:
 
 def _prepare(value: Any, path: KeyPath, variables: Mapping[str, str],
              out: list[Problem]) -> Any:
-    """Interpolate every string and turn lists into tuples (for strict validation)."""
+    """Interpolate every string and turn lists into tuples (for strict validation); raise
+    ``_TooDeep`` for tables and arrays nested more than ``MAX_DEPTH`` levels in a value."""
+    if isinstance(value, dict | list) and len(path) > MAX_DEPTH + 2:  # [kind.name] key = [[
+        raise _TooDeep(path)
     if isinstance(value, str):
         try:
             return interpolate(value, variables)
@@ -252,29 +255,22 @@ def _parse(file: _File, variables: Mapping[str, str]) -> None:
     except RecursionError:  # tomllib recurses once per level of nesting
         _too_deep(file, None)
         return
-    deep = _too_deep_at(data)  # and so do the checks below: refuse before them
-    if deep is not None:
-        _too_deep(file, deep)
-        return
     file.declared = {(k, n) for k, v in data.items() if k in KINDS and isinstance(v, dict)
                      for n in v}
-    for kind, tables in data.items():
-        _load_kind(file, kind, tables, variables)
+    try:
+        for kind, tables in data.items():
+            _load_kind(file, kind, tables, variables)
+    except _TooDeep as exc:  # before validation and the checks, which recurse too
+        file.resources, file.salvaged = [], []
+        _too_deep(file, exc.path)
 
 
-def _too_deep_at(data: object) -> KeyPath | None:
-    """The path of a table or array nested deeper than any spec needs (no recursion)."""
-    stack: list[tuple[object, KeyPath]] = [(data, ())]
-    while stack:
-        value, path = stack.pop()
-        items = value.items() if isinstance(value, dict) else (
-            enumerate(value) if isinstance(value, list) else ())
-        for key, child in items:
-            if isinstance(child, dict | list):
-                if len(path) >= MAX_DEPTH + 2:  # [kind.name] key = [[...]]
-                    return (*path, key)
-                stack.append((child, (*path, key)))
-    return None
+class _TooDeep(Exception):
+    """A value nested deeper than any spec needs, at ``path`` (raised by ``_prepare``)."""
+
+    def __init__(self, path: KeyPath) -> None:
+        super().__init__(format_path(path))
+        self.path = path
 
 
 def _too_deep(file: _File, path: KeyPath | None) -> None:

@@ -205,7 +205,15 @@ def _confined(res: Resource, out: _Out) -> None:
     def warning(path: KeyPath, message: str, hint: str) -> None:
         out.add(res.file, (*base, *path), message, hint, warning=True)
 
-    check_reads(refs, out.bounds, out.present,
+    def confined(kind: str, path: str) -> bool:
+        written = out.written.get(path, "/")
+        if written.startswith(("/", "~")):
+            return out.present(kind, path)
+        found = out.bounds.inside_real(path)  # resolved by the model already (Path.resolve)
+        out.checked.append((kind, path, found))
+        return found
+
+    check_reads(refs, out.bounds, confined,
                 lambda p: out.written.get(p) or _shown(p, folder), error)
     binds = [(("volumes", i), m.source) for i, m in enumerate(spec.volumes)
              if m.type == "bind" and m.source]
