@@ -47,6 +47,12 @@ def open_runtime(args: argparse.Namespace) -> Driver:
     return open_driver(args.runtime, **options)
 
 
+def print_spec_warnings(warnings: tuple[SpecError, ...]) -> None:
+    """Located warnings (a bind mount of /etc ...): shown, changing nothing."""
+    for warning in sorted(warnings, key=lambda e: (e.file, e.line or 0, e.key_path)):
+        print(warning.format(), file=sys.stderr)
+
+
 def print_spec_errors(errors: list[SpecError]) -> None:
     for error in sorted(errors, key=lambda e: (e.file, e.line or 0, e.key_path)):
         print(error.format(), file=sys.stderr)

@@ -75,7 +75,12 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def run_diff(args: argparse.Namespace) -> int:
-    from controller.commands._common import check_spec_dir, open_runtime, print_spec_errors
+    from controller.commands._common import (
+        check_spec_dir,
+        open_runtime,
+        print_spec_errors,
+        print_spec_warnings,
+    )
     from controller.planning.prefetch import Listing
 
     check_spec_dir(args.dir)
@@ -94,9 +99,11 @@ def run_diff(args: argparse.Namespace) -> int:
     if args.output == "json":
         out = plan.to_json()
         out["spec_errors"] = [e.as_json() for e in errors]
+        out["spec_warnings"] = [e.as_json() for e in prepared.specs.warnings]
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        print_spec_warnings(prepared.specs.warnings)
         print_spec_errors(errors)
         print(render_plan(plan, verbose=args.verbose))
     if errors or plan.errors or plan.refused is not None:
@@ -107,7 +114,12 @@ def run_diff(args: argparse.Namespace) -> int:
 def run_apply(args: argparse.Namespace) -> int:
     if args.dry_run:
         return run_diff(args)
-    from controller.commands._common import check_concurrency, check_spec_dir, open_runtime
+    from controller.commands._common import (
+        check_concurrency,
+        check_spec_dir,
+        open_runtime,
+        print_spec_warnings,
+    )
     from controller.commands.render import SYMBOL
     from controller.desired.specload import recipe_of
     from controller.execution.reconcile import reconcile
@@ -173,6 +185,8 @@ def run_apply(args: argparse.Namespace) -> int:
     # loaded once: for the lock's project name and for the pass; the pass observes the
     # runtime only once the lock is held
     specs, recipe = recipe_of(args.dir, args.project)
+    if args.output != "json":
+        print_spec_warnings(specs.warnings)
     driver = open_runtime(args)
     try:
         with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):

@@ -164,4 +164,4 @@ def normalise(specs: SpecSet, project: str) -> Recipe:
         networks=tuple(_network(r) for r in specs.resources("network")),
         frozen=specs.frozen(), invalid_files=frozenset(specs.invalid_files()),
         conditions=tuple(sorted((k, frozenset(v)) for k, v in n.conditions.items())),
-        bounds=specs.bounds)
+        bounds=specs.bounds, warnings=specs.warnings)

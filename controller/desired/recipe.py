@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from runtime.types import ContainerConfig, NetworkConfig, Pairs, VolumeConfig
+from specs.result import SpecError
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,4 @@ class Recipe:
     invalid_files: frozenset[str] = frozenset()
     conditions: tuple[tuple[str, frozenset[str]], ...] = ()  # resource -> conditions asked
     bounds: str = ""  # where files may be read from (``specs.confine.Bounds``, as a kind)
+    warnings: tuple[SpecError, ...] = ()  # located, shown by diff and apply (kept by snapshots)

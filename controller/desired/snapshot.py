@@ -89,7 +89,7 @@ def lookup(root: Path, project: str | None,
     if any(present(kind, path) != found for kind, path, found in checked):
         return None  # a referenced file came or went: the checks must run again
     results = tuple(FileResult(rel, (), declared, (), sha) for rel, sha, declared in summary)
-    return recipe, SpecSet(root, results, None, (), summary=True)
+    return recipe, SpecSet(root, results, None, (), summary=True, warnings=recipe.warnings)
 
 
 def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet,

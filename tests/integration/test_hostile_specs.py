@@ -62,3 +62,19 @@ def test_a_secret_outside_the_spec_directory_never_reaches_a_container(
             '[project.defaults]\nstop_timeout = "1s"\n')
     p.apply_ok()
     assert "PW=root:$6$not-for-containers" in p.container("web").attrs["Config"]["Env"]
+
+
+def test_a_sensitive_bind_mount_is_a_warning_on_every_apply(project: Project) -> None:
+    """Outside git mode a bind mount of /etc still works, with a located warning, on the
+    first apply and on later ones served from the snapshot."""
+    p = project
+    p.write_project_file()
+    p.write("web.toml", loop_container(p.n("web"), volumes='["/etc:/host-etc:ro"]'))
+    line = (f"web.toml:5: container.{p.n('web')}.volumes[0]: warning: bind mount of /etc "
+            "exposes the host's /etc to the container")
+    for _ in range(2):
+        run = p.apply_ok()
+        assert line in run.err, str(run)
+    assert p.container("web").status == "running"
+    diff = p.diff()
+    assert diff.code == 0 and line in diff.err, str(diff)
