@@ -9,9 +9,10 @@ count, so a quirk of a comparison never recreates); a file digest written
 before digests were keyed (``controller.desired.hostkey``) that equals the
 file's plain digest is the same content, and a keyed digest of a secret or env
 file that differs while the container's env equals the spec's is the same env
-under another host key (the key file was lost or replaced); a network the container was joined
-to by hand that is not the project's is left alone while the spec is
-unchanged. Pure.
+under another host key (the key file was lost or replaced); a network the
+container was joined to by hand that the project neither made nor declares (a
+reverse proxy's) is left alone, whatever wrote the container's labels, while
+one the project declares ``external`` is left when the spec drops it. Pure.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ def file_field(what: str) -> str:
 
 
 def live_changes(c: DesiredContainer, live: ContainerInfo, observed: Observed,
-                 same_spec: bool) -> list[FieldChange]:
+                 same_spec: bool, declared: frozenset[str] = frozenset()) -> list[FieldChange]:
     """Field changes from ``live`` to ``c``; ``same_spec``: the container's recorded spec hash
-    (current scheme) equals the desired one."""
+    (current scheme) equals the desired one; ``declared``: the networks the project declares
+    (external ones included)."""
     changes = compare.compare(c, live, observed.images.get(c.image.key))
     if same_spec:
         changes = [ch for ch in changes if compare.in_place_field(ch.field)]
@@ -50,8 +52,9 @@ def live_changes(c: DesiredContainer, live: ContainerInfo, observed: Observed,
         if ch.field in plain and env_same and is_keyed(ch.old) and ch.new is not None:
             continue  # the same env under another key: adopted, not changed
         net = ch.field.removeprefix("networks.")
-        if same_spec and ch.field.startswith("networks.") and ch.new is None and (
-                not ch.field.endswith(".aliases")) and not observed.owned_network(net):
-            continue  # joined by hand to a network that is not this project's
+        if ch.field.startswith("networks.") and ch.new is None and (
+                not ch.field.endswith(".aliases")) and not observed.owned_network(net) and (
+                net not in declared):
+            continue  # joined by hand to a network the project neither made nor declares
         out.append(ch)
     return out

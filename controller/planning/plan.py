@@ -154,7 +154,8 @@ class _Planner:
         recorded = self.observed.hashes(have)
         same_spec = recorded is not None and recorded.spec == c.hash_for(image_id)
         same_update = recorded is not None and recorded.update == c.update_hash
-        changes = live_changes(c, live, self.observed, same_spec)
+        changes = live_changes(c, live, self.observed, same_spec,
+                               frozenset(n.name for n in self.desired.networks))
         new_image = bool(image_id and have.image_id != image_id and c.image.key not in fetched)
         if new_image:  # the reason, first (fields that differ by the new image's defaults
             changes.insert(0, FieldChange("image_id", have.image_id, image_id))  # follow)

@@ -147,3 +147,29 @@ def test_declared_network_added_is_joined_in_place(project: Project) -> None:
     assert p.ids() == ids
     assert p.n("extra") in p.container("db").attrs["NetworkSettings"]["Networks"]
     assert p.diff().code == 0
+
+
+def test_external_network_dropped_from_the_spec_is_left(project: Project) -> None:
+    """A network the project declares ``external`` (made by someone else) and that the spec
+    no longer lists for a container is left in place, as a project network is: ``diff``
+    names it (not "no changes"), ``apply`` disconnects it without a recreate."""
+    p = project
+    p.write_project_file()
+    ext = p.client.networks.create(p.n("ext"))  # made outside dockwright
+    table = f"[network.{p.n('ext')}]\nexternal = true\n\n"
+    p.write("a.toml", table + loop_container(p.n("a"), networks=f'["default", "{p.n("ext")}"]'))
+    p.apply_ok()
+    ids = p.ids()
+    assert p.n("ext") in p.container("a").attrs["NetworkSettings"]["Networks"]
+
+    p.write("a.toml", table + loop_container(p.n("a"), networks='["default"]'))
+    diff = p.diff("--output", "json")
+    assert diff.code == 2, str(diff)
+    action = next(a for a in json.loads(diff.out)["actions"] if a["name"] == p.n("a"))
+    assert action["kind"] == "update", action
+    assert [c["field"] for c in action["changes"]] == [f"networks.{p.n('ext')}"], action
+    p.apply_ok()
+    assert p.ids() == ids, "left in place, not recreated"
+    assert set(p.container("a").attrs["NetworkSettings"]["Networks"]) == {f"{p.name}_default"}
+    assert p.diff().code == 0
+    ext.remove()

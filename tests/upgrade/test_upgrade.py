@@ -93,3 +93,32 @@ def test_containers_of_an_earlier_release_are_not_touched(
     causes = {a["name"]: a["cause"] for a in json.loads(again.out)["actions"]
               if a["object"] == "container"}
     assert set(causes.values()) == {"none"}, causes
+
+
+def test_a_network_joined_by_hand_stays_joined_across_the_upgrade(
+        project: Project, release_cli: tuple[str, ReleaseCli]) -> None:
+    """A container of an earlier release that an operator joined to a network of no project
+    (a reverse proxy's, say) stays on it: as for a container of this release, such a
+    membership is not the spec's to undo; the container is adopted, not updated."""
+    p = project
+    release, old = release_cli
+    p.write("a.toml", f"""\
+        [container.{p.n("app")}]
+        image = "{IMAGE}"
+        command = {LOOP}
+        stop_timeout = "1s"
+        """)
+    first = old(["--project", p.name, "apply", str(p.dir)])
+    assert first.code == 0, f"release {release}: {first}"
+    proxy = p.client.networks.create(p.n("proxy"))  # no project label: nobody's
+    proxy.connect(p.container("app"))
+    before = started(p)
+
+    diff = p.diff("--output", "json")
+    assert diff.code == 0, f"upgrade from {release}:\n{diff}"
+    apply = p.apply()
+    assert apply.code == 0, str(apply)
+    assert started(p) == before
+    joined = p.container("app").attrs["NetworkSettings"]["Networks"]
+    assert p.n("proxy") in joined, f"upgrade from {release} left the proxy network\n{apply}"
+    assert p.diff().code == 0
