@@ -164,6 +164,10 @@ class ContainerInfo:
     started_at: str = ""
     ip_addresses: tuple[tuple[str, str], ...] = ()  # (network, address)
     host_ports: tuple[PortBinding, ...] = ()  # actual bindings, with picked ports
+    # (network, id of the network the endpoint was made on): an id that is no longer the
+    # network's of that name (removed and made again under a stopped container) is not
+    # a membership; "" (not resolved until a start) and () (not reported) say nothing
+    network_ids: tuple[tuple[str, str], ...] = ()
     # Volumes mounted under a name the runtime generated (image VOLUME paths, "/x" mounts,
     # and such volumes carried over from a container this one replaced), including those
     # inherited through volumes_from: type "volume", source = the generated volume name,

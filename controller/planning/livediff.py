@@ -12,7 +12,9 @@ file that differs while the container's env equals the spec's is the same env
 under another host key (the key file was lost or replaced); a network the
 container was joined to by hand that the project neither made nor declares (a
 reverse proxy's) is left alone, whatever wrote the container's labels, while
-one the project declares ``external`` is left when the spec drops it. Pure.
+one the project declares ``external`` is left when the spec drops it; an
+endpoint on a network id that is no longer the network's of that name (removed
+and made again under a stopped container) is joined again. Pure.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from controller.desired.hostkey import is_keyed
 from controller.desired.state import DesiredContainer
 from controller.planning import compare
-from controller.planning.diff import FieldChange
+from controller.planning.diff import FieldChange, show
 from controller.planning.observe import Observed
 from runtime.types import ContainerInfo
 
@@ -57,4 +59,19 @@ def live_changes(c: DesiredContainer, live: ContainerInfo, observed: Observed,
                 net not in declared):
             continue  # joined by hand to a network the project neither made nor declares
         out.append(ch)
+    return out + _stale_endpoints(c, live, observed, {ch.field for ch in out})
+
+
+def _stale_endpoints(c: DesiredContainer, live: ContainerInfo, observed: Observed,
+                     named: set[str]) -> list[FieldChange]:
+    """Declared networks the container's endpoint refers to by an id that is no longer the
+    network's (removed under a stopped container, made again): joined again in place."""
+    declared = {n.network: sorted(n.aliases) for n in c.config.networks}
+    out = []
+    for net, made_on in live.network_ids:
+        field = f"networks.{net}"
+        have = observed.networks.get(net)
+        if made_on and net in declared and field not in named and (
+                have is None or have.id != made_on):
+            out.append(FieldChange(field, None, show(declared[net]), in_place=True))
     return out

@@ -341,6 +341,8 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
         started_at=_time(state.get("StartedAt")),
         ip_addresses=ips,
         host_ports=_ports(settings.get("Ports")),
+        network_ids=tuple((net, (ep or {}).get("NetworkID") or "")
+                          for net, ep in sorted((settings.get("Networks") or {}).items())),
         anonymous_volumes=anonymous(data),
     )
 

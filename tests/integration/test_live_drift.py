@@ -173,3 +173,31 @@ def test_external_network_dropped_from_the_spec_is_left(project: Project) -> Non
     assert set(p.container("a").attrs["NetworkSettings"]["Networks"]) == {f"{p.name}_default"}
     assert p.diff().code == 0
     ext.remove()
+
+
+def test_network_removed_under_a_stopped_container_is_joined_again(project: Project) -> None:
+    """``docker network rm`` (or ``docker network prune``) takes a project network that only
+    stopped containers use; the container keeps an endpoint on the removed network's id
+    and could never start again. The next pass makes the network and joins it again in
+    place, so a later start works; ``diff`` says so instead of "no changes"."""
+    p = project
+    p.write_project_file()
+    p.write("a.toml", loop_container(p.n("a")))
+    p.apply_ok()
+    p.write("a.toml", loop_container(p.n("a"), state='"stopped"'))
+    p.apply_ok()
+    ids = p.ids()
+    p.client.networks.get(f"{p.name}_default").remove()
+
+    diff = p.diff("--output", "json")
+    assert diff.code == 2, str(diff)
+    action = next(a for a in json.loads(diff.out)["actions"] if a["name"] == p.n("a"))
+    assert action["kind"] == "update" and action["cause"] == "drift", action
+    assert [c["field"] for c in action["changes"]] == [f"networks.{p.name}_default"], action
+    p.apply_ok()
+    assert p.diff().code == 0
+    p.write("a.toml", loop_container(p.n("a")))
+    started = p.apply()
+    assert started.code == 0, str(started)
+    assert p.ids() == ids, "the same container, joined again in place"
+    assert p.container("a").status == "running"
