@@ -130,7 +130,7 @@ def project_name() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def busybox_ref(docker_driver: Any) -> str:
     """``dockwright-test/busybox:latest``, built on first use."""
-    return busybox_image(docker_driver.api)
+    return busybox_image()
 
 
 @pytest.fixture(scope="session")

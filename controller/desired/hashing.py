@@ -9,7 +9,7 @@ never causes a recreate (fields decide). Files a spec refers to (env_file,
 secret files, build contexts, archives) take part through their content
 digests; those of secrets are keyed (``controller.desired.hostkey``).
 Neighbours: ``controller.desired.state`` computes hashes,
-``controller.planning.observe``/``plan`` compare them; ``controller.desired.dockerignore``
+``controller.planning.observe``/``plan`` compare them; ``dwutil.dockerignore``
 says which paths of a build context count. Pure, no runtime calls.
 """
 
@@ -26,7 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from controller.desired import dockerignore
+from dwutil import dockerignore
 
 _CHUNK = 1 << 20
 
@@ -156,7 +156,7 @@ def tree_digest(root: Path, dockerfile: str | None = None) -> str:
     Covers relative paths, file types and permission bits, file bytes, symlinks
     as links (their target, never followed) and empty folders, in a fixed
     order; skips what the context's ``.dockerignore`` excludes
-    (``controller.desired.dockerignore``), except ``dockerfile`` (relative to ``root``,
+    (``dwutil.dockerignore``), except ``dockerfile`` (relative to ``root``,
     default ``Dockerfile``; one outside the context is not read) and
     ``.dockerignore`` itself, which always count.
     """

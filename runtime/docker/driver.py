@@ -1,38 +1,37 @@
-"""The Docker Engine driver: the ``Driver`` protocol over the docker SDK's low-level API.
+"""The Docker Engine driver: the ``Driver`` protocol over the Engine API.
 
-Role: implements ``runtime.driver.Driver`` for a Docker daemon with
-``docker.APIClient`` (no model objects: the high-level ``containers.list()``
-inspects every container). Every list is one API call; every SDK call runs
-inside ``mapped_errors`` so callers only ever see ``runtime.errors``. On a
-local unix socket the JSON calls skip the SDK (whose import costs more than a
-no-op ``diff``) and go through ``runtime.docker.http.EngineClient``, which
-mirrors the ``APIClient`` methods used here; the SDK is imported on first use
-of a streaming call (pull, build, load, events, logs, exec) or a TCP/TLS host.
-Neighbours: ``runtime.docker.http`` (the unix-socket client),
-``runtime.docker.convert`` (values <-> API JSON, pure),
-``runtime.docker.images`` (pull/build/load), ``runtime.docker.events``
-(the event stream), ``runtime.docker.errors`` (exception mapping);
-``runtime.registry`` instantiates :class:`DockerDriver` lazily.
+Role: implements ``runtime.driver.Driver`` for a Docker daemon with the calls of
+``runtime.docker.engine.Engine`` (no model objects: every list is one API call)
+over one ``runtime.docker.transport.Transport``, chosen when the driver is built
+(``runtime.docker.sdk.transport_for``): the stdlib client on a local unix socket
+(``runtime.docker.http``; the docker SDK, whose import costs more than a no-op
+``diff``, is never loaded then), the SDK's session for TCP/TLS daemons
+(``runtime.docker.sdk``). Every call runs inside ``mapped_errors`` so callers only
+ever see ``runtime.errors``. Neighbours: ``runtime.docker.convert`` (values <->
+API JSON, pure), ``runtime.docker.images`` (pull/build/load),
+``runtime.docker.events`` (the event stream), ``runtime.docker.errors``
+(exception mapping); ``runtime.registry`` instantiates :class:`DockerDriver`
+lazily.
 
-The client is created on first use (importing this module costs no connection)
-and is safe to share between the controller's worker threads.
+Building the driver opens no connection (the API version is negotiated on first
+use), and it is safe to share between the controller's worker threads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from runtime.docker import convert, images
-from runtime.docker.errors import import_sdk, mapped_errors
+from runtime.docker.engine import Decoded, Engine
+from runtime.docker.errors import mapped_errors
 from runtime.docker.events import DockerEventStream
-from runtime.docker.http import EngineClient, socket_path
+from runtime.docker.sdk import transport_for
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.types import (
     ContainerConfig,
@@ -67,71 +66,39 @@ class DockerDriver:
     def __init__(self, base_url: str | None = None, timeout: float = 60, **_: Any) -> None:
         self.base_url = base_url
         self.timeout = timeout
-        self._client: Any = None
-        self._engine: EngineClient | None = None
+        self.transport = transport_for(base_url, timeout)
+        self._engine = Engine(self.transport)
+        self._negotiated = False
         self._lock = threading.Lock()
         self._swap_limit: bool | None = None
 
     # plumbing ---------------------------------------------------------------
     @property
-    def api(self) -> Any:
-        """The shared ``docker.APIClient`` (created on first use)."""
-        if self._client is None:
-            import_sdk()
-            import docker
-            import docker.utils
-
-            with mapped_errors("read the Docker settings (DOCKER_HOST, DOCKER_TLS_VERIFY)"):
-                kwargs: dict[str, Any] = dict(docker.utils.kwargs_from_env())
-            if self.base_url:
-                kwargs["base_url"] = self.base_url
-            address = kwargs.get("base_url") or "unix:///var/run/docker.sock"
-            with self._lock, mapped_errors(f"connect to the Docker daemon at {address}"):
-                if self._client is None:
-                    self._client = docker.APIClient(
-                        version="auto", timeout=cast(int, self.timeout), max_pool_size=32, **kwargs
-                    )
-        return self._client
-
-    @property
-    def calls(self) -> Any:
-        """The client for JSON calls: an ``EngineClient`` on a local unix socket (API
-        version negotiated on first use), else the SDK's ``APIClient``."""
-        if self._engine is not None:
-            return self._engine
-        path = socket_path(self.base_url)
-        if path is None:
-            return self.api
-        address = self.base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-        with self._lock, mapped_errors(f"connect to the Docker daemon at {address}"):
-            if self._engine is None:
-                engine = EngineClient(path, self.timeout)
-                engine.negotiate()
-                self._engine = engine
+    def api(self) -> Engine:
+        """The Engine API calls (the API version negotiated on first use)."""
+        if not self._negotiated:
+            with self._lock, mapped_errors(
+                    f"connect to the Docker daemon at {self.transport.address}"):
+                self.transport.negotiate()
+                self._negotiated = True
         return self._engine
 
     def ping(self) -> None:
         with mapped_errors("ping the Docker daemon"):
-            self.calls.ping()
+            self.api.ping()
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-            engine, self._engine = self._engine, None
-        if client is not None:
-            client.close()
-        if engine is not None:
-            engine.close()
+        self.transport.close()
 
     # containers -------------------------------------------------------------
     def list_containers(self, labels: Mapping[str, str] | None = None) -> list[ContainerSummary]:
         with mapped_errors("list containers"):
-            rows = self.calls.containers(all=True, filters=convert.label_filters(labels))
+            rows = self.api.containers(convert.label_filters(labels))
         return [convert.container_summary(row) for row in rows]
 
     def inspect_container(self, ref: str) -> ContainerInfo:
         with mapped_errors(f"inspect container {_short(ref)}"):
-            data = self.calls.inspect_container(ref)
+            data = self.api.inspect_container(ref)
         return convert.container_info(data, self.swap_limit)
 
     def swap_limit(self) -> bool:
@@ -139,18 +106,18 @@ class DockerDriver:
         reports -1 as every container's memory + swap. Asked once, on first need."""
         if self._swap_limit is None:
             with mapped_errors("read the Docker daemon's info"):
-                self._swap_limit = bool((self.calls.info() or {}).get("SwapLimit", True))
+                self._swap_limit = bool((self.api.info() or {}).get("SwapLimit", True))
         return self._swap_limit
 
     def create_container(self, config: ContainerConfig) -> str:
         body = convert.create_body(config)
         with mapped_errors(f"create container {config.name}"):
-            created = self.calls.create_container_from_config(body, name=config.name)
+            created = self.api.create_container(body, name=config.name)
         cid: str = created["Id"]
         try:
             for attach in config.networks[1:]:
                 with mapped_errors(f"connect container {config.name} to network {attach.network}"):
-                    self.calls.connect_container_to_network(
+                    self.api.connect(
                         cid, attach.network, aliases=list(attach.aliases) or None
                     )
         except BaseException:
@@ -159,35 +126,30 @@ class DockerDriver:
                 contextlib.suppress(RuntimeError_),
                 mapped_errors(f"remove half-created container {config.name}"),
             ):
-                self.calls.remove_container(cid, force=True)
+                self.api.remove_container(cid, force=True)
             raise
         return cid
 
     def start_container(self, ref: str) -> None:
         with mapped_errors(f"start container {_short(ref)}"):
-            self.calls.start(ref)
+            self.api.start(ref)
 
     def stop_container(self, ref: str, timeout: float | None = None) -> None:
         # Docker sends the stop signal, waits `t` seconds, then SIGKILL: this is
         # what bounds busybox's SIGTERM-ignoring PID 1.
-        api = self.calls
-        params = {} if timeout is None else {"t": max(0, math.ceil(timeout))}
+        seconds = None if timeout is None else max(0, math.ceil(timeout))
         # The HTTP wait must outlast the stop timeout (the container's own when None).
         wait = self.timeout + (STOP_WAIT_UNKNOWN if timeout is None else math.ceil(timeout))
         with mapped_errors(f"stop container {_short(ref)}"):
-            if isinstance(api, EngineClient):
-                api.stop(ref, params, wait)
-                return
-            res = api._post(api._url("/containers/{0}/stop", ref), params=params, timeout=wait)
-            api._raise_for_status(res)
+            self.api.stop(ref, seconds, wait)
 
     def remove_container(self, ref: str, *, force: bool = True) -> None:
         with mapped_errors(f"remove container {_short(ref)}"):
-            self.calls.remove_container(ref, force=force, v=False)
+            self.api.remove_container(ref, force=force)
 
     def rename_container(self, ref: str, new_name: str) -> None:
         with mapped_errors(f"rename container {_short(ref)} to {new_name}"):
-            self.calls.rename(ref, new_name)
+            self.api.rename(ref, new_name)
 
     def update_container(
         self, ref: str, *, restart: RestartSpec | None = None,
@@ -201,20 +163,20 @@ class DockerDriver:
             # container keeps running and keeps its id)
             with mapped_errors(f"set the aliases of container {_short(ref)} on network "
                                f"{attach.network}"):
-                self.calls.disconnect_container_from_network(ref, attach.network)
-                self.calls.connect_container_to_network(
+                self.api.disconnect(ref, attach.network)
+                self.api.connect(
                     ref, attach.network, aliases=list(attach.aliases) or None)
 
     def connect_network(self, ref: str, attach: NetworkAttach) -> None:
         with mapped_errors(f"connect container {_short(ref)} to network {attach.network}"):
-            self.calls.connect_container_to_network(
+            self.api.connect(
                 ref, attach.network, aliases=list(attach.aliases) or None)
 
     def disconnect_network(self, ref: str, network: str) -> None:
         what = f"disconnect container {_short(ref)} from network {network}"
         try:
             with mapped_errors(what):
-                self.calls.disconnect_container_from_network(ref, network)
+                self.api.disconnect(ref, network)
         except Transient as exc:  # Docker answers 500 for an endpoint that is not there
             if "is not connected" not in exc.message:
                 raise
@@ -222,7 +184,7 @@ class DockerDriver:
 
     def unpause_container(self, ref: str) -> None:
         with mapped_errors(f"unpause container {_short(ref)}"):
-            self.calls.unpause(ref)
+            self.api.unpause(ref)
 
     def _update_limits(
         self, ref: str, restart: RestartSpec | None, resources: ResourceSpec | None
@@ -245,49 +207,26 @@ class DockerDriver:
         if not body:
             return
         with mapped_errors(f"update container {_short(ref)}"):
-            api = self.calls
-            if isinstance(api, EngineClient):
-                api.update(ref, body)
-                return
-            res = api._post_json(api._url("/containers/{0}/update", ref), data=body)
-            api._raise_for_status(res)
+            self.api.update(ref, body)
 
     def exec_in(self, ref: str, command: Sequence[str], *, tty: bool = False) -> ExecResult:
         with mapped_errors(f"exec in container {_short(ref)}"):
-            created = self.api.exec_create(ref, list(command), stdout=True, stderr=True, tty=tty)
-            output = self.api.exec_start(created["Id"], tty=tty)
-            code = self.api.exec_inspect(created["Id"]).get("ExitCode")
-        return ExecResult(exit_code=-1 if code is None else int(code), output=bytes(output or b""))
+            code, output = self.api.exec_run(ref, list(command), tty=tty)
+        return ExecResult(exit_code=-1 if code is None else code, output=output)
 
     def logs(self, ref: str, *, follow: bool = False, tail: int | None = None) -> Iterator[bytes]:
         """stdout and stderr interleaved as written; with ``follow`` until the container ends
         (no read timeout then). Closing the iterator closes the connection."""
         what = f"logs of container {ref}"
-        api = self.api
         with mapped_errors(what):
-            tty = bool((api.inspect_container(ref).get("Config") or {}).get("Tty"))
-            params = {
-                "stdout": 1,
-                "stderr": 1,
-                "follow": int(follow),
-                "tail": "all" if tail is None else str(tail),
-            }
-            res = api._get(
-                api._url("/containers/{0}/logs", ref),
-                params=params,
-                stream=True,
-                timeout=None if follow else self.timeout,
-            )
-            api._raise_for_status(res)
-        if tty:
-            chunks = res.iter_content(chunk_size=None)
-        else:
-            chunks = api._multiplexed_response_stream_helper(res)
-        return _guarded(chunks, res, what)
+            tty = bool((self.api.inspect_container(ref).get("Config") or {}).get("Tty"))
+            chunks = self.api.logs(ref, follow=follow, tail=tail, tty=tty,
+                                   timeout=None if follow else self.timeout)
+        return _guarded(chunks, what)
 
     # images -----------------------------------------------------------------
     def image_info(self, ref: str) -> ImageInfo | None:
-        return images.image_info(self.calls, ref)
+        return images.image_info(self.api, ref)
 
     def pull_image(self, ref: str) -> ImageInfo:
         return images.pull(self.api, ref)
@@ -309,7 +248,7 @@ class DockerDriver:
     # volumes ----------------------------------------------------------------
     def list_volumes(self, labels: Mapping[str, str] | None = None) -> list[VolumeInfo]:
         with mapped_errors("list volumes"):
-            data = self.calls.volumes(filters=convert.label_filters(labels) or None)
+            data = self.api.volumes(convert.label_filters(labels) or None)
         return [convert.volume_info(v) for v in (data or {}).get("Volumes") or []]
 
     def create_volume(self, config: VolumeConfig) -> VolumeInfo:
@@ -324,42 +263,32 @@ class DockerDriver:
                 f"volume {config.name} already exists", hint="remove it or use another name"
             )
         with mapped_errors(f"create volume {config.name}"):
-            data = self.api.create_volume(
-                name=config.name,
-                driver=config.driver,
-                driver_opts=dict(config.driver_opts) or None,
-                labels=dict(config.labels) or None,
-            )
+            data = self.api.create_volume({
+                "Name": config.name,
+                "Driver": config.driver,
+                "DriverOpts": dict(config.driver_opts),
+                "Labels": dict(config.labels),
+            })
         return convert.volume_info(data)
 
     def remove_volume(self, name: str) -> None:
         with mapped_errors(f"remove volume {name}"):
-            self.calls.remove_volume(name)
+            self.api.remove_volume(name)
 
     # networks ---------------------------------------------------------------
     def list_networks(self, labels: Mapping[str, str] | None = None) -> list[NetworkInfo]:
         with mapped_errors("list networks"):
-            rows = self.calls.networks(filters=convert.label_filters(labels) or None)
+            rows = self.api.networks(convert.label_filters(labels) or None)
         return [convert.network_info(row) for row in rows or []]
 
     def create_network(self, config: NetworkConfig) -> NetworkInfo:
-        import_sdk()
-        import docker.types
-
-        ipam = None
+        body: dict[str, Any] = {"Name": config.name, "Driver": config.driver,
+                                "CheckDuplicate": True, "Internal": config.internal,
+                                "Labels": dict(config.labels)}
         if config.subnet:
-            ipam = docker.types.IPAMConfig(
-                pool_configs=[docker.types.IPAMPool(subnet=config.subnet)]
-            )
+            body["IPAM"] = {"Driver": "default", "Config": [{"Subnet": config.subnet}]}
         with mapped_errors(f"create network {config.name}"):
-            created = self.api.create_network(
-                config.name,
-                driver=config.driver,
-                ipam=ipam,
-                check_duplicate=True,
-                internal=config.internal,
-                labels=dict(config.labels) or None,
-            )
+            created = self.api.create_network(body)
             data = self.api.inspect_network(created["Id"])
         return convert.network_info(data)
 
@@ -372,7 +301,7 @@ class DockerDriver:
         for attempt in range(NETWORK_REMOVE_ATTEMPTS):
             try:
                 with mapped_errors(f"remove network {name}"):
-                    self.calls.remove_network(name)
+                    self.api.remove_network(name)
                 return
             except Transient as exc:
                 if "active endpoints" not in exc.message:
@@ -396,19 +325,19 @@ class DockerDriver:
         containers that no longer exist (never those of live ones)."""
         live: list[str] = []
         with mapped_errors(f"inspect network {name}"):
-            data = self.calls.inspect_network(name)
+            data = self.api.inspect_network(name)
         for cid, endpoint in (data.get("Containers") or {}).items():
             ep_name = (endpoint or {}).get("Name") or cid
             try:
                 with mapped_errors(f"inspect container {cid}"):
-                    self.calls.inspect_container(cid)
+                    self.api.inspect_container(cid)
                 live.append(ep_name)
                 continue
             except NotFound:
                 pass
             try:
                 with mapped_errors(f"disconnect stale endpoint {ep_name} from network {name}"):
-                    self.calls.disconnect_container_from_network(ep_name, name, force=True)
+                    self.api.disconnect(ep_name, name, force=True)
             except (NotFound, Conflict, Transient):
                 pass  # the removal retry says whether it helped
         return live
@@ -425,9 +354,9 @@ class DockerDriver:
             return None
 
 
-def _guarded(chunks: Iterator[bytes], response: Any, what: str) -> Iterator[bytes]:
+def _guarded(chunks: Decoded, what: str) -> Iterator[bytes]:
     try:
         with mapped_errors(what):
             yield from chunks
     finally:
-        response.close()
+        chunks.close()

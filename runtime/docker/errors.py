@@ -1,9 +1,11 @@
-"""Map the docker SDK's and requests' exceptions onto ``runtime.errors``.
+"""Map the transports' exceptions (and the docker SDK's) onto ``runtime.errors``.
 
 Role: the single boundary where foreign exceptions become dockwright's error
 tree (principle 6), in the style of httpx/docker-py: one context manager,
-:func:`mapped_errors`, wraps every SDK call of the Docker driver and re-raises
-a ``runtime.errors`` exception chained with ``from exc``. Neighbours:
+:func:`mapped_errors`, wraps every Engine API call of the Docker driver and
+re-raises a ``runtime.errors`` exception chained with ``from exc``: the
+``Engine*`` errors both transports raise (``runtime.docker.transport``), and the
+SDK's and requests' own (the SDK's client set-up for TCP/TLS daemons). Neighbours:
 ``runtime.docker.driver``, ``runtime.docker.images`` and
 ``runtime.docker.events`` use it; ``runtime.errors`` defines the targets.
 """
@@ -18,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from runtime.docker.http import EngineError, EngineTimeout
+from runtime.docker.transport import EngineError, EngineTimeout
 from runtime.errors import (
     Conflict,
     ImageError,

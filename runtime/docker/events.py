@@ -1,7 +1,8 @@
 """Container events from the Docker daemon as an ``EventStream``.
 
-Role: wraps ``GET /events`` (filtered on the daemon by type and action) in an
-iterator of ``runtime.types.Event`` that another thread can stop with
+Role: wraps ``GET /events`` (filtered on the daemon by type and action; read
+through the driver's ``runtime.docker.engine.Engine``, whichever transport it
+has) in an iterator of ``runtime.types.Event`` that another thread can stop with
 :meth:`DockerEventStream.close` (it shuts the HTTP socket down, so a blocked
 read returns at once). Only the actions the controller reacts to are passed
 on: lifecycle (die, stop, kill, oom, destroy, start, health_status), changes
@@ -11,7 +12,7 @@ they carry the container id but not its labels, so the stream asks
 ``labels_of`` for them, once per container, to tell an owned one). When the
 daemon goes away the iteration simply ends; the consumer subscribes again
 (level-triggered: it re-reads everything anyway).
-Neighbours: ``runtime.docker.driver`` (creates it),
+Neighbours: ``runtime.docker.driver`` (creates it), ``runtime.docker.engine``,
 ``runtime.docker.convert``, the controller's watch loop
 (consumes it).
 """
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from runtime.docker import convert
+from runtime.docker.engine import Engine
 from runtime.docker.errors import mapped_errors
 from runtime.types import Event
 
@@ -63,7 +65,7 @@ def from_api(data: dict[str, Any]) -> Event:
 class DockerEventStream:
     """Events from now on; iterate in one thread, ``close()`` from any."""
 
-    def __init__(self, api: Any, labels: Mapping[str, str] | None = None,
+    def __init__(self, api: Engine, labels: Mapping[str, str] | None = None,
                  labels_of: LabelsOf | None = None) -> None:
         # container events are matched on their labels here, not by the daemon: a label
         # filter there would drop the network events, which carry no container labels
@@ -74,7 +76,7 @@ class DockerEventStream:
         self._known: dict[str, bool] = {}  # container id -> owned (network events)
         self._closed = threading.Event()
         with mapped_errors("subscribe to Docker events"):
-            self._stream: Any = api.events(decode=True, filters=filters)
+            self._stream = api.events(filters)
 
     def __iter__(self) -> Iterator[Event]:
         with mapped_errors("read Docker events"):
@@ -83,7 +85,7 @@ class DockerEventStream:
                     raw = next(self._stream)
                 except StopIteration:
                     return
-                except (OSError, ValueError, AttributeError):
+                except (OSError, ValueError):
                     if self._closed.is_set():
                         return
                     raise
@@ -116,7 +118,7 @@ class DockerEventStream:
         if self._closed.is_set():
             return
         self._closed.set()
-        with contextlib.suppress(OSError, AttributeError):
+        with contextlib.suppress(OSError):
             self._stream.close()
 
     def __enter__(self) -> DockerEventStream:

@@ -1,32 +1,41 @@
 """Images on a Docker daemon: inspect, pull, build, load.
 
 Role: the image half of the Docker driver, kept apart so that ``driver.py``
-stays short. Functions take the shared low-level ``docker.APIClient`` (or, for
-:func:`image_info`, the driver's unix-socket ``EngineClient``) and
+stays short. Functions take the driver's ``runtime.docker.engine.Engine`` and
 return ``runtime.types.ImageInfo``; streamed progress is read to the end and
 an error in the stream becomes ``ImageError`` with the tail of the log (the
-daemon reports pull/build failures inside a 200 response). The pull *policy*
-is the controller's business; :func:`pull` just pulls. Neighbours:
-``runtime.docker.driver`` (delegates here), ``runtime.docker.convert``
-(shared JSON helpers), ``runtime.docker.errors``.
+daemon reports pull/build failures inside a 200 response). A build context is
+sent as a tar of exactly the paths ``dwutil.dockerignore.walk`` lists (the ones
+the controller's context digest covers); an archive is uploaded as it is. The
+pull *policy* is the controller's business; :func:`pull` just pulls.
+Neighbours: ``runtime.docker.driver`` (delegates here), ``runtime.docker.engine``
+(the calls), ``runtime.docker.convert`` (shared JSON helpers),
+``runtime.docker.errors``.
 """
 
 from __future__ import annotations
 
+import os
+import tarfile
+import tempfile
+import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from dwutil import dockerignore
 from runtime.docker import convert
-from runtime.docker.errors import import_sdk, mapped_errors
+from runtime.docker.engine import Engine
+from runtime.docker.errors import mapped_errors
+from runtime.docker.transport import Upload
 from runtime.errors import ImageError, InvalidRequest, NotFound
 from runtime.types import ImageInfo, pairs
 
 LOG_TAIL = 20
 
 
-def image_info(api: Any, ref: str) -> ImageInfo | None:
+def image_info(api: Engine, ref: str) -> ImageInfo | None:
     """The local image behind a reference or id, or None when absent."""
     try:
         with mapped_errors(f"inspect image {ref}"):
@@ -55,7 +64,7 @@ def from_api(data: dict[str, Any]) -> ImageInfo:
     )
 
 
-def _require(api: Any, ref: str, action: str) -> ImageInfo:
+def _require(api: Engine, ref: str, action: str) -> ImageInfo:
     info = image_info(api, ref)
     if info is None:
         raise ImageError(f"{action} {ref} finished but the image is not present")
@@ -83,24 +92,50 @@ def _drain(chunks: Iterable[dict[str, Any]], what: str, hint: str) -> list[str]:
     return lines
 
 
-def pull(api: Any, ref: str) -> ImageInfo:
-    """Pull ``ref`` (tag or digest; ``latest`` when neither) and return what arrived."""
-    import_sdk()
-    import docker.utils
+def split_reference(ref: str) -> tuple[str, str]:
+    """``repo[:tag][@digest]`` -> (repository, tag or digest); ``latest`` when neither."""
+    if "@" in ref:
+        repository, digest = ref.split("@", 1)
+        return repository, digest
+    name, _, tag = ref.rpartition(":")
+    if name and "/" not in tag:
+        return name, tag
+    return ref, "latest"
 
-    repository, tag = docker.utils.parse_repository_tag(ref)
+
+def pull(api: Engine, ref: str) -> ImageInfo:
+    """Pull ``ref`` (tag or digest; ``latest`` when neither) and return what arrived."""
+    repository, tag = split_reference(ref)
     hint = "check the image reference and that the registry is reachable"
     try:
         with mapped_errors(f"pull image {ref}"):
-            stream = api.pull(repository, tag=tag or "latest", stream=True, decode=True)
-            _drain(stream, f"pull image {ref}", hint)
+            stream = api.pull(repository, tag)
+            try:
+                _drain(stream, f"pull image {ref}", hint)
+            finally:
+                stream.close()
     except (NotFound, InvalidRequest) as exc:
         raise ImageError(f"pull image {ref} failed: {exc.message}", hint=hint) from exc
     return _require(api, ref, "pull of")
 
 
+def context_tar(context: Path, dockerfile: str | None, into: IO[bytes]) -> str | None:
+    """Write the build context as a tar into ``into``: the paths Docker's rules send
+    (``.dockerignore`` applied). A Dockerfile outside the context is added under a
+    name of its own; returns the Dockerfile's name inside the tar (None: default)."""
+    name = dockerignore.dockerfile_in_context(context, dockerfile) if dockerfile else None
+    with tarfile.open(fileobj=into, mode="w") as tar:
+        for rel, path in dockerignore.walk(context, dockerfile):
+            tar.add(str(path), arcname=rel.rstrip("/"), recursive=False)
+        if dockerfile and name is None:
+            name = f".dockerfile.{uuid.uuid4().hex[:20]}"
+            tar.add(str(context / dockerfile), arcname=name, recursive=False)
+    into.seek(0)
+    return name
+
+
 def build(
-    api: Any,
+    api: Engine,
     context: Path,
     tag: str,
     *,
@@ -115,36 +150,45 @@ def build(
         raise ImageError(f"{what}: the build context is not a directory", hint=hint)
     if dockerfile and not (context / dockerfile).is_file() and not Path(dockerfile).is_file():
         raise ImageError(f"{what}: Dockerfile {dockerfile} not found", hint=hint)
-    try:
-        with mapped_errors(what):
-            stream = api.build(
-                path=str(context),
-                tag=tag,
-                dockerfile=dockerfile,
-                buildargs=dict(args) if args else None,
-                labels=dict(labels) if labels else None,
-                rm=True,
-                forcerm=True,
-                decode=True,
-            )
-            _drain(stream, what, hint)
-    except (NotFound, InvalidRequest) as exc:
-        raise ImageError(f"{what} failed: {exc.message}", hint=hint) from exc
+    with tempfile.TemporaryFile(prefix="dockwright-context-") as tar:
+        try:
+            name = context_tar(context, dockerfile, tar)
+        except OSError as exc:
+            raise ImageError(f"{what}: cannot read the build context: {exc}",
+                             hint="check the permissions of the files in the context") from exc
+        params: dict[str, Any] = {"t": tag, "rm": 1, "forcerm": 1, "dockerfile": name,
+                                  "buildargs": dict(args) if args else None,
+                                  "labels": dict(labels) if labels else None}
+        upload = Upload(tar, os.fstat(tar.fileno()).st_size, "application/x-tar")
+        try:
+            with mapped_errors(what):
+                stream = api.build(upload, {k: v for k, v in params.items() if v is not None})
+                try:
+                    _drain(stream, what, hint)
+                finally:
+                    stream.close()
+        except (NotFound, InvalidRequest) as exc:
+            raise ImageError(f"{what} failed: {exc.message}", hint=hint) from exc
     return _require(api, tag, "build of")
 
 
-def load(api: Any, archive: Path) -> list[str]:
+def load(api: Engine, archive: Path) -> list[str]:
     """Load a ``docker save`` archive; return the references (or ids) it carried."""
     what = f"load image archive {archive}"
     hint = "pass an archive written by `docker save`"
     try:
         handle = archive.open("rb")
+        size = os.fstat(handle.fileno()).st_size
     except OSError as exc:
         raise ImageError(f"{what}: {exc}", hint="check the archive path") from exc
     with handle:
         try:
             with mapped_errors(what):
-                lines = _drain(api.load_image(handle), what, hint)
+                stream = api.load(Upload(handle, size, "application/x-tar"))
+                try:
+                    lines = _drain(stream, what, hint)
+                finally:
+                    stream.close()
         except (NotFound, InvalidRequest) as exc:
             raise ImageError(f"{what} failed: {exc.message}", hint=hint) from exc
     refs: list[str] = []

@@ -43,9 +43,9 @@ def tags(driver: Driver) -> Iterator[list[str]]:
     made: list[str] = []
     yield made
     if driver.name == "docker" and made:
-        import docker.errors
+        import docker
 
-        api = driver.api  # type: ignore[attr-defined]
+        api = docker.APIClient(version="auto")
         for ref in made:
             with contextlib.suppress(docker.errors.NotFound):
                 api.remove_image(ref, force=True)

@@ -1,4 +1,4 @@
-"""``.dockerignore`` rules (``controller.desired.dockerignore``) and the build-context digest.
+"""``.dockerignore`` rules (``dwutil.dockerignore``) and the build-context digest.
 
 The matcher tables follow moby's ``patternmatcher_test.go`` and
 ``ignorefile_test.go``; the walk tables follow docker-py's
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.desired import dockerignore
-from controller.desired.dockerignore import BadPattern, PatternMatcher, parse
+from dwutil import dockerignore
+from dwutil.dockerignore import BadPattern, PatternMatcher, parse
 from controller.desired.hashing import tree_digest
 
 # (pattern, path, excluded) — moby TestMatches / TestMatch, MatchesOrParentMatches semantics.

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from runtime.docker.driver import DockerDriver
@@ -84,11 +85,7 @@ def test_a_daemon_that_does_not_answer_is_transient(silent_socket: str) -> None:
 
 def _count_requests(driver: DockerDriver) -> list[str]:
     seen: list[str] = []
-    calls = driver.calls  # the unix-socket client, or the SDK's for a TCP/TLS daemon
-    if hasattr(calls, "hooks") and isinstance(calls.hooks, list):
-        calls.hooks.append(lambda method, url: seen.append(url))
-    else:
-        calls.hooks["response"].append(lambda resp, *a, **k: seen.append(resp.request.url))
+    driver.transport.hooks.append(lambda method, url: seen.append(url))  # type: ignore[attr-defined]
     return seen
 
 
@@ -146,7 +143,7 @@ def test_foreign_binds_and_tmpfs_are_read_back(
     docker_driver: DockerDriver, busybox_ref: str, project_name: str, tmp_path: Path
 ) -> None:
     """A container made with `docker run -v name:/data:ro -v /h:/h --tmpfs /t:size=1m`."""
-    api = docker_driver.api
+    api = docker.APIClient(version="auto")
     created = api.create_container(
         busybox_ref,
         command=list(LOOP),

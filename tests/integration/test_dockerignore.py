@@ -3,7 +3,7 @@
 A changed ignored file (a log, ``.git/``, ``node_modules/``, a local ``.env``)
 is not sent to Docker's build, so it must neither rebuild the image nor
 recreate the container; a changed file that is sent must do both. Neighbours:
-``controller.desired.dockerignore`` / ``controller.desired.hashing.tree_digest`` (under test),
+``dwutil.dockerignore`` / ``controller.desired.hashing.tree_digest`` (under test),
 ``tests/integration/test_images.py`` (the build basics).
 """
 

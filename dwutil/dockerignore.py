@@ -26,10 +26,10 @@ still walked when any exception pattern could match below it (docker-py
 only walks it for literal exceptions). A ``.dockerignore`` with a malformed
 pattern (which Docker rejects) is disregarded: everything counts.
 
-Neighbours: ``controller.desired.hashing`` digests what :func:`walk` lists. The
-matcher is pure; :func:`context_filter` and :func:`walk` read the context
-(never following a link). Docker's own tar is made by docker-py
-(``runtime.docker.images.build``), which applies the same file.
+Neighbours: ``controller.desired.hashing`` digests what :func:`walk` lists and
+``runtime.docker.images.build`` tars exactly those paths, so the digest and the
+context sent agree. The matcher is pure; :func:`context_filter` and :func:`walk`
+read the context (never following a link).
 """
 
 from __future__ import annotations

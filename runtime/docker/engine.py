@@ -1,0 +1,189 @@
+"""The Docker Engine API calls the driver makes, on any ``Transport``.
+
+Role: one method per endpoint the Docker driver uses (paths, query parameters,
+JSON bodies), written once for both transports (``runtime.docker.http`` on a unix
+socket, ``runtime.docker.sdk`` for TCP/TLS). Answers are the API's JSON; streams
+come back decoded (:func:`runtime.docker.transport.json_lines` for progress and
+events, :func:`~runtime.docker.transport.demultiplexed` for the output of a
+container without a TTY). Errors are the transport's; the caller wraps calls in
+``runtime.docker.errors.mapped_errors``. Neighbours: ``runtime.docker.driver``,
+``runtime.docker.images``, ``runtime.docker.events``.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from runtime.docker.transport import (
+    Stream,
+    Transport,
+    Upload,
+    demultiplexed,
+    filters,
+    json_lines,
+)
+
+
+def _q(arg: str) -> str:
+    return urllib.parse.quote(arg, safe="/:")
+
+
+def _b(value: bool) -> str:
+    return "1" if value else "0"
+
+
+class Decoded:
+    """A stream's decoded values; ``close()`` closes the stream (from any thread)."""
+
+    def __init__(self, stream: Stream, values: Iterator[Any]) -> None:
+        self._stream, self._values = stream, values
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._values
+
+    def __next__(self) -> Any:
+        return next(self._values)
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class Engine:
+    """The API subset of the Docker driver over ``transport``."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.address = transport.address
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self.transport.request("GET", path, params=params)
+
+    def _post(self, path: str, body: Any = None, timeout: float | None = None,
+              **params: Any) -> Any:
+        return self.transport.request("POST", path, params=params, body=body, timeout=timeout)
+
+    def _delete(self, path: str, **params: Any) -> Any:
+        return self.transport.request("DELETE", path, params=params)
+
+    def ping(self) -> bool:
+        return bool(self.transport.request("GET", "/_ping", versioned=False) == "OK")
+
+    def info(self) -> Any:
+        return self._get("/info")
+
+    # containers -------------------------------------------------------------------
+    def containers(self, selector: Mapping[str, Any] | None = None) -> Any:
+        return self._get("/containers/json", limit=-1, all=1, size=0, trunc_cmd=0,
+                         filters=filters(selector))
+
+    def inspect_container(self, ref: str) -> Any:
+        return self._get(f"/containers/{_q(ref)}/json")
+
+    def create_container(self, config: Mapping[str, Any], name: str) -> Any:
+        return self._post("/containers/create", {k: v for k, v in config.items()
+                                                 if v is not None}, name=name)
+
+    def start(self, ref: str) -> None:
+        self._post(f"/containers/{_q(ref)}/start")
+
+    def stop(self, ref: str, seconds: int | None, wait: float) -> None:
+        self._post(f"/containers/{_q(ref)}/stop", timeout=wait, t=seconds)
+
+    def unpause(self, ref: str) -> None:
+        self._post(f"/containers/{_q(ref)}/unpause")
+
+    def remove_container(self, ref: str, force: bool = False) -> None:
+        self._delete(f"/containers/{_q(ref)}", v=_b(False), link=_b(False), force=_b(force))
+
+    def rename(self, ref: str, name: str) -> None:
+        self._post(f"/containers/{_q(ref)}/rename", name=name)
+
+    def update(self, ref: str, body: Mapping[str, Any]) -> None:
+        self._post(f"/containers/{_q(ref)}/update", dict(body))
+
+    def logs(self, ref: str, *, follow: bool, tail: int | None, tty: bool,
+             timeout: float | None) -> Decoded:
+        stream = self.transport.stream(
+            "GET", f"/containers/{_q(ref)}/logs", timeout=timeout,
+            params={"stdout": 1, "stderr": 1, "follow": int(follow),
+                    "tail": "all" if tail is None else str(tail)})
+        return Decoded(stream, iter(stream) if tty else demultiplexed(iter(stream)))
+
+    def exec_run(self, ref: str, command: list[str], *, tty: bool) -> tuple[int | None, bytes]:
+        """Run ``command`` in a container to its end: (exit code, output)."""
+        created = self._post(f"/containers/{_q(ref)}/exec", {
+            "Cmd": command, "AttachStdout": True, "AttachStderr": True, "AttachStdin": False,
+            "Tty": tty})
+        exec_id = _q(created["Id"])
+        stream = self.transport.stream("POST", f"/exec/{exec_id}/start",
+                                       body={"Detach": False, "Tty": tty})
+        try:
+            output = b"".join(iter(stream) if tty else demultiplexed(iter(stream)))
+        finally:
+            stream.close()
+        code = (self._get(f"/exec/{exec_id}/json") or {}).get("ExitCode")
+        return (None if code is None else int(code)), output
+
+    # networks -----------------------------------------------------------------------
+    def networks(self, selector: Mapping[str, Any] | None = None) -> Any:
+        return self._get("/networks", filters=filters(selector))
+
+    def inspect_network(self, ref: str) -> Any:
+        return self._get(f"/networks/{_q(ref)}")
+
+    def create_network(self, body: Mapping[str, Any]) -> Any:
+        return self._post("/networks/create", dict(body))
+
+    def remove_network(self, ref: str) -> None:
+        self._delete(f"/networks/{_q(ref)}")
+
+    def connect(self, container: str, network: str, aliases: list[str] | None = None) -> None:
+        self._post(f"/networks/{_q(network)}/connect", {
+            "Container": container, "EndpointConfig": {"Aliases": aliases} if aliases else {}})
+
+    def disconnect(self, container: str, network: str, force: bool = False) -> None:
+        body: dict[str, Any] = {"Container": container}
+        if force:
+            body["Force"] = True
+        self._post(f"/networks/{_q(network)}/disconnect", body)
+
+    # volumes ------------------------------------------------------------------------
+    def volumes(self, selector: Mapping[str, Any] | None = None) -> Any:
+        return self._get("/volumes", filters=filters(selector))
+
+    def inspect_volume(self, name: str) -> Any:
+        return self._get(f"/volumes/{_q(name)}")
+
+    def create_volume(self, body: Mapping[str, Any]) -> Any:
+        return self._post("/volumes/create", dict(body))
+
+    def remove_volume(self, name: str) -> None:
+        self._delete(f"/volumes/{_q(name)}")
+
+    # images -------------------------------------------------------------------------
+    def inspect_image(self, ref: str) -> Any:
+        return self._get(f"/images/{_q(ref)}/json")
+
+    def pull(self, repository: str, tag: str) -> Decoded:
+        stream = self.transport.stream("POST", "/images/create",
+                                       params={"fromImage": repository, "tag": tag})
+        return Decoded(stream, json_lines(iter(stream)))
+
+    def build(self, context: Upload, params: Mapping[str, Any]) -> Decoded:
+        query = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
+        stream = self.transport.stream("POST", "/build", params=query, upload=context)
+        return Decoded(stream, json_lines(iter(stream)))
+
+    def load(self, archive: Upload) -> Decoded:
+        stream = self.transport.stream("POST", "/images/load", params={"quiet": 0},
+                                       upload=archive)
+        return Decoded(stream, json_lines(iter(stream)))
+
+    # events -------------------------------------------------------------------------
+    def events(self, event_filters: Mapping[str, Any]) -> Decoded:
+        stream = self.transport.stream("GET", "/events", params={
+            "filters": filters(event_filters)})
+        return Decoded(stream, json_lines(iter(stream)))
