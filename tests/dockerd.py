@@ -6,19 +6,24 @@ up), so a test can stop and restart it, or run examples that use fixed
 container names and host ports, without touching the shared daemon or the
 host's network. (A ``dockerd --bridge none`` in the host's namespace would
 even delete the host's docker0: moby's removeDefaultBridgeInterface.)
+``tcp_port`` also makes it listen on ``127.0.0.1:<port>`` (plain TCP) in its
+namespace; :meth:`PrivateDockerd.tcp_url` relays a host loopback port to it.
 Neighbours: ``tests/watch/test_runtime_restart.py``,
-``tests/test_examples_e2e.py``.
+``tests/test_examples_e2e.py``, ``tests/docker/test_tcp_endpoint.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -32,10 +37,12 @@ class PrivateDockerd:
     """``start()``, ``stop()``, ``kill()``, ``client()``; ``url`` is its ``DOCKER_HOST``.
     ``extra``: more ``dockerd`` arguments (e.g. ``--add-runtime``)."""
 
-    def __init__(self, base: Path | None = None, extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, base: Path | None = None, extra: tuple[str, ...] = (),
+                 tcp_port: int | None = None) -> None:
         self.base = base or Path(tempfile.mkdtemp(prefix=f"dwt-{uuid.uuid4().hex[:6]}-",
                                                   dir="/tmp"))
-        self.extra = extra
+        self.extra = extra + (("--host", f"tcp://127.0.0.1:{tcp_port}") if tcp_port else ())
+        self.tcp_port = tcp_port
         self.sock = self.base / "docker.sock"
         self.url = f"unix://{self.sock}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -81,6 +88,17 @@ class PrivateDockerd:
         code = ("import sys, urllib.request; "
                 "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())")
         return self.in_netns([sys.executable, "-c", code, url]).stdout
+
+    def tcp_url(self) -> str:
+        """``tcp://127.0.0.1:PORT`` on the host's loopback, relayed to the daemon's TCP
+        listener in its namespace (each relayed connection is made from a thread that
+        entered that namespace)."""
+        assert self.proc is not None and self.tcp_port
+        listener = socket.create_server(("127.0.0.1", 0))
+        netns = f"/proc/{self.proc.pid}/ns/net"
+        threading.Thread(target=_relay_accept, args=(listener, netns, self.tcp_port),
+                         daemon=True).start()
+        return f"tcp://127.0.0.1:{listener.getsockname()[1]}"
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -140,3 +158,36 @@ class PrivateDockerd:
         for mount in (self.base / "data", self.base):  # dockerd bind-mounts its data root
             subprocess.run(["umount", "-R", str(mount)], capture_output=True, check=False)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _relay_accept(listener: socket.socket, netns: str, port: int) -> None:
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_relay, args=(client, netns, port), daemon=True).start()
+
+
+def _relay(client: socket.socket, netns: str, port: int) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    with open(netns, "rb") as ns:  # this thread only: a network namespace is per task
+        if libc.setns(ns.fileno(), 0x40000000) != 0:  # CLONE_NEWNET
+            client.close()
+            raise OSError(ctypes.get_errno(), "setns into the private dockerd's namespace")
+    upstream = socket.create_connection(("127.0.0.1", port), timeout=30)
+    upstream.settimeout(None)
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+    back.start()
+    pump(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()

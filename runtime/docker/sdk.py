@@ -117,9 +117,8 @@ class SdkTransport:
         kwargs: dict[str, Any] = {"params": query, "stream": stream,
                                   "timeout": (self.timeout, timeout)}
         if upload is not None:
-            kwargs["data"] = upload.chunks()
-            kwargs["headers"] = {"Content-Type": upload.content_type,
-                                 "Content-Length": str(upload.size)}
+            kwargs["data"] = upload.file  # a file: sent with its length (not chunked)
+            kwargs["headers"] = {"Content-Type": upload.content_type}
         elif body is not None:
             kwargs["json"] = body
         try:
