@@ -67,7 +67,7 @@ class DockerDriver:
         self.base_url = base_url
         self.timeout = timeout
         self.transport = transport_for(base_url, timeout)
-        self._engine = Engine(self.transport)
+        self._engine = Engine(self.transport, timeout)
         self._negotiated = False
         self._lock = threading.Lock()
         self._swap_limit: bool | None = None

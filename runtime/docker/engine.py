@@ -54,9 +54,10 @@ class Decoded:
 class Engine:
     """The API subset of the Docker driver over ``transport``."""
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, timeout: float) -> None:
         self.transport = transport
         self.address = transport.address
+        self.timeout = timeout  # the longest silence in a progress stream
 
     def _get(self, path: str, **params: Any) -> Any:
         return self.transport.request("GET", path, params=params)
@@ -168,18 +169,19 @@ class Engine:
         return self._get(f"/images/{_q(ref)}/json")
 
     def pull(self, repository: str, tag: str) -> Decoded:
-        stream = self.transport.stream("POST", "/images/create",
+        stream = self.transport.stream("POST", "/images/create", timeout=self.timeout,
                                        params={"fromImage": repository, "tag": tag})
         return Decoded(stream, json_lines(iter(stream)))
 
     def build(self, context: Upload, params: Mapping[str, Any]) -> Decoded:
         query = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
-        stream = self.transport.stream("POST", "/build", params=query, upload=context)
+        stream = self.transport.stream("POST", "/build", params=query, upload=context,
+                                       timeout=self.timeout)
         return Decoded(stream, json_lines(iter(stream)))
 
     def load(self, archive: Upload) -> Decoded:
         stream = self.transport.stream("POST", "/images/load", params={"quiet": 0},
-                                       upload=archive)
+                                       upload=archive, timeout=self.timeout)
         return Decoded(stream, json_lines(iter(stream)))
 
     # events -------------------------------------------------------------------------

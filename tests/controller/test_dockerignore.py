@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from controller.desired.hashing import tree_digest
 from dwutil import dockerignore
 from dwutil.dockerignore import BadPattern, PatternMatcher, parse
-from controller.desired.hashing import tree_digest
 
 # (pattern, path, excluded) — moby TestMatches / TestMatch, MatchesOrParentMatches semantics.
 SINGLE = [
