@@ -154,23 +154,18 @@ def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Entr
 
 def store(folder: Path | None, name: str, used: Mapping[str, str | None],
           resolved: list[tuple[str, str, str]], outcome: Any) -> None:
-    """Write an entry atomically (temp file + rename); failures are ignored."""
+    """Write an entry atomically (``dwutil.atomic``); failures are ignored."""
     if folder is None:
         return
     import pickle
-    import tempfile  # only on a miss: it costs start-up time
+
+    from dwutil.atomic import write_atomic
 
     entry = Entry(tuple(sorted(used.items())), tuple(resolved), outcome)
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, folder / name)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(folder / name, pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL),
+                     mode=0o600)
         _trim(folder)
     except Exception:  # a read-only or full disk only costs speed
         return

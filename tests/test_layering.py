@@ -1,7 +1,8 @@
 """The layers of DESIGN.md, enforced by parsing every import with ``ast``.
 
 ``controller`` may import ``specs`` and ``runtime``; ``specs`` and ``runtime``
-import neither each other nor ``controller``; a driver package under
+import neither each other nor ``controller``; ``dwutil`` (stdlib-only helpers)
+may be imported by all three and imports none of them; a driver package under
 ``runtime/<driver>/`` does not import another driver. Inside ``controller/``
 the rooms depend downward only (commands -> service -> execution -> planning ->
 desired; ``errors`` and ``logging`` serve every room and import none), and no
@@ -16,8 +17,9 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("controller", "specs", "runtime")
-FORBIDDEN = {"specs": {"runtime", "controller"}, "runtime": {"specs", "controller"}}
+PACKAGES = ("controller", "specs", "runtime", "dwutil")
+FORBIDDEN = {"specs": {"runtime", "controller"}, "runtime": {"specs", "controller"},
+             "dwutil": {"controller", "specs", "runtime"}}
 # controller rooms, lowest first; a room may import only rooms at or below its own level
 ROOMS = ("desired", "planning", "execution", "service", "commands")
 BASE = frozenset({"errors", "logging"})  # controller modules every room may use
@@ -195,6 +197,8 @@ def test_the_check_catches_violations(tmp_path: Path) -> None:
                                      "from runtime import types\n"),
         "runtime/native/__init__.py": "",
         "runtime/native/driver.py": "from ..docker.driver import x\nfrom specs.models import y\n",
+        "dwutil/__init__.py": "",
+        "dwutil/probe.py": "from runtime import types\nimport os\n",
     }
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -210,4 +214,6 @@ def test_the_check_catches_violations(tmp_path: Path) -> None:
         "runtime/native/driver.py:1: driver native must not import runtime.docker.driver",
         "runtime/native/driver.py:1: driver native must not import runtime.docker.driver.x",
         "runtime/native/driver.py:2: runtime must not import specs.models",
+        "dwutil/probe.py:1: dwutil must not import runtime",
+        "dwutil/probe.py:1: dwutil must not import runtime.types",
     ])

@@ -20,16 +20,15 @@ being ``$DOCKWRIGHT_STATE_DIR``, else ``/var/lib/dockwright`` as root, else
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from controller.desired.hashing import HASH_SCHEME
 from controller.desired.hostkey import state_dir
+from dwutil.atomic import write_atomic
+from dwutil.lock import locked
 
 MAX_ENTRIES = 5000
 
@@ -95,19 +94,12 @@ def record_many(runtime: str, project: str, entries: Iterable[tuple[str, Entry]]
     path = _path(runtime, project)
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked(path.with_suffix(".lock")):
             known = read(runtime, project)
             for container_id, entry in new:
                 known.pop(container_id, None)
                 known[container_id] = entry  # newest last: trimming keeps the newest
             if len(known) > MAX_ENTRIES:
                 known = dict(list(known.items())[-MAX_ENTRIES:])
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ledger-")
-            try:
-                with os.fdopen(fd, "w") as f:
-                    json.dump({k: e.to_json() for k, e in known.items()}, f)
-                os.replace(tmp, path)
-            finally:  # a failed write leaves no temp file behind
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            write_atomic(path, json.dumps({k: e.to_json() for k, e in known.items()}),
+                         mode=0o600)

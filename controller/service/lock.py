@@ -2,7 +2,7 @@
 
 Role: ``watch`` holds the lock of its project for its whole life and ``apply``
 for one pass, so that two controllers never act on the same project at once.
-The lock is an ``flock`` on ``/run/dockwright/<project>.lock`` (a per-user temp
+The lock is an ``flock`` (``dwutil.lock``) on ``/run/dockwright/<project>.lock`` (a per-user temp
 folder when ``/run`` is not writable, or ``$DOCKWRIGHT_LOCK_DIR``); the file
 holds JSON describing the holder (pid, host, command, start time) so that the
 refusal can name it. The kernel drops the lock when the holder dies, even on
@@ -13,8 +13,6 @@ refusal can name it. The kernel drops the lock when the holder dies, even on
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import json
 import os
 import re
@@ -24,11 +22,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from controller.errors import LockHeld
+from dwutil.lock import LockBusy, LockError, locked
 
 RUN_DIR = Path("/run/dockwright")
 POLL = 0.1
@@ -91,31 +90,31 @@ def project_lock(
     up waiting with :class:`LockHeld`).
     """
     path = lock_path(project)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    try:
-        waited = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise LockHeld(f"cannot lock {path}: {exc}",
-                                   hint="check the folder's permissions") from exc
-                holder = read_holder(path)
-                if not wait:
-                    raise LockHeld(
-                        f"project {project!r} is controlled by {describe_holder(holder)}",
-                        hint=f"stop that process, or pass --wait-lock to wait for it (lock {path})",
-                    ) from exc
-                if not waited and on_wait is not None:
-                    on_wait(holder)
-                waited = True
-                if cancel is not None and cancel.wait(POLL):
-                    raise LockHeld(f"stopped while waiting for the lock of {project!r}",
-                                   hint=f"held by {describe_holder(holder)}") from exc
-                if cancel is None:
-                    time.sleep(POLL)
+    waited = False
+    holding = ExitStack()  # entered here, left after the yield: the body's errors pass by
+    while True:
+        try:
+            fd = holding.enter_context(locked(path, mode=0o644, blocking=False))
+            break
+        except LockBusy as exc:
+            holder = read_holder(path)
+            if not wait:
+                raise LockHeld(
+                    f"project {project!r} is controlled by {describe_holder(holder)}",
+                    hint=f"stop that process, or pass --wait-lock to wait for it (lock {path})",
+                ) from exc
+            if not waited and on_wait is not None:
+                on_wait(holder)
+            waited = True
+            if cancel is not None and cancel.wait(POLL):
+                raise LockHeld(f"stopped while waiting for the lock of {project!r}",
+                               hint=f"held by {describe_holder(holder)}") from exc
+            if cancel is None:
+                time.sleep(POLL)
+        except LockError as exc:
+            raise LockHeld(f"cannot lock {path}: {exc.strerror}",
+                           hint="check the folder's permissions") from exc
+    with holding:
         record = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -131,6 +130,3 @@ def project_lock(
             yield record
         finally:
             os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)

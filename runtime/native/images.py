@@ -24,18 +24,18 @@ Neighbours: ``runtime.native.archive`` (archives), ``runtime.native.distribution
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dwutil.atomic import write_atomic
+from dwutil.lock import locked
 from runtime.errors import ImageError, InvalidRequest
 from runtime.native import distribution
 from runtime.native.archive import ImageArchive
@@ -77,7 +77,7 @@ class ImageStore:
     def load_archive(self, path: Path) -> list[str]:
         """Load every image of a ``docker save`` / OCI archive; return their refs (ids if none)."""
         loaded: list[tuple[str, list[str]]] = []
-        with self._lock("store.lock", fcntl.LOCK_SH), ImageArchive(Path(path)) as archive:
+        with self._lock("store.lock", shared=True), ImageArchive(Path(path)) as archive:
             for image in archive.images():
                 what = f"image {image.id[:19]} from {path}"
                 config = load_json(image.config, f"config of {what}")
@@ -95,7 +95,7 @@ class ImageStore:
                 manifest = self._write_blob(image.manifest) if image.manifest else None
                 self._write_record(image.id, manifest=manifest)
                 loaded.append((image.id, [self._key(ref, what) for ref in image.refs]))
-            with self._lock("refs.lock", fcntl.LOCK_EX):  # still under store.lock: no prune
+            with self._lock("refs.lock"):  # still under store.lock: no prune
                 refs = self._read_refs()
                 for image_id, keys in loaded:
                     refs.update(dict.fromkeys(keys, image_id))
@@ -105,7 +105,7 @@ class ImageStore:
     def pull(self, ref: str) -> StoredImage:
         """Pull ``ref`` from its registry (missing layers only) and tag it locally."""
         parsed = parse_reference(ref)
-        with self._lock("store.lock", fcntl.LOCK_SH):
+        with self._lock("store.lock", shared=True):
             pulled = distribution.pull(parsed, self.layers, have_layer=self._has_layer)
             self._write_blob(pulled.config)
             self._write_blob(pulled.manifest)
@@ -114,7 +114,7 @@ class ImageStore:
             self._write_record(pulled.id, manifest=pulled.manifest_digest,
                                index=pulled.index_digest)
             repo_digest = parsed.with_digest(pulled.index_digest or pulled.manifest_digest)
-            with self._lock("refs.lock", fcntl.LOCK_EX):
+            with self._lock("refs.lock"):
                 refs = self._read_refs()
                 refs[parsed.familiar()] = pulled.id
                 refs[repo_digest.familiar()] = pulled.id
@@ -148,7 +148,7 @@ class ImageStore:
 
         Its layers and blobs stay until ``prune``. ``ImageNotFound`` when nothing matches.
         """
-        with self._lock("store.lock", fcntl.LOCK_EX), self._lock("refs.lock", fcntl.LOCK_EX):
+        with self._lock("store.lock"), self._lock("refs.lock"):
             refs = self._read_refs()
             try:
                 key: str | None = parse_reference(ref).familiar()
@@ -173,7 +173,7 @@ class ImageStore:
         Returns the removed image ids. Also clears leftovers of interrupted loads.
         """
         removed: list[str] = []
-        with self._lock("store.lock", fcntl.LOCK_EX), self._lock("refs.lock", fcntl.LOCK_EX):
+        with self._lock("store.lock"), self._lock("refs.lock"):
             refs = self._read_refs()
             live = set(refs.values()) | {i if i.startswith("sha256:") else f"sha256:{i}"
                                          for i in keep}
@@ -204,13 +204,9 @@ class ImageStore:
 
     # internals ----------------------------------------------------------------
     @contextmanager
-    def _lock(self, name: str, mode: int) -> Iterator[None]:
-        fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, mode)
+    def _lock(self, name: str, *, shared: bool = False) -> Iterator[None]:
+        with locked(self.root / name, shared=shared):
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
     def _key(self, ref: str, what: str) -> str:
         try:
@@ -223,15 +219,9 @@ class ImageStore:
         return (self.layers / diff_id.removeprefix("sha256:")).is_dir()
 
     def _atomic_write(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
         try:
-            with open(tmp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, data, mode=0o644)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise ImageError(f"cannot write {path}: {exc}",
                              hint="check free space and permissions of the state folder") from exc
 

@@ -1,7 +1,7 @@
 """Container records: the native runtime's own state, one JSON file per container.
 
 Role: ``<state_dir>/containers/<id>/record.json`` is written atomically
-(temp file + rename) BEFORE anything else of the container is created, so a
+(``dwutil.atomic``) BEFORE anything else of the container is created, so a
 crash at any point leaves a record that names every kernel object to clean up
 (all of them are named from the id). A record holds the ``ContainerConfig``,
 image id, lifecycle ``phase`` (creating/ready/deleting), state, pids, exit
@@ -10,7 +10,7 @@ its create generated (``fresh_volumes``, written before they exist). Names
 are unique through ``<state_dir>/names/<name>`` files made with O_EXCL
 (``Conflict`` on a clash).
 Read-modify-write goes through :meth:`RecordStore.update` under a short
-flock on the container's ``rlock`` file (the shim and the driver both write
+lock (``dwutil.lock``) on the container's ``rlock`` file (the shim and the driver both write
 records); a create, start, restart or delete in progress holds
 :meth:`RecordStore.hold` (an flock on ``<state_dir>/locks/<id>``) for its
 whole duration, so ``gc`` can tell a live operation from one whose process died.
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
-import fcntl
 import json
 import os
 import secrets
@@ -33,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dwutil.atomic import write_atomic
+from dwutil.lock import LockBusy, locked
 from runtime.errors import Conflict, InvalidRequest, NotFound
 from runtime.types import (
     ContainerConfig,
@@ -181,10 +181,7 @@ def config_from_json(d: dict[str, Any]) -> ContainerConfig:
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as f:
-        json.dump(data, f)  # no fsync: rename is atomic against process crashes, which
-    tmp.replace(path)  # is what gc handles; after a power loss gc re-derives state anyway
+    write_atomic(path, json.dumps(data), mode=0o644)
 
 
 class RecordStore:
@@ -279,30 +276,19 @@ class RecordStore:
     @contextlib.contextmanager
     def hold(self, cid: str, *, blocking: bool = True) -> Iterator[bool]:
         """flock the container's lock file; yields False when ``blocking=False`` and busy."""
-        fd = os.open(self.locks / cid, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-            except OSError as exc:
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                    yield False
-                    return
-                raise
-            yield True
-        finally:
-            os.close(fd)
+            with locked(self.locks / cid, mode=0o644, blocking=blocking):
+                yield True
+        except LockBusy:
+            yield False
 
     def update(self, cid: str, change: Callable[[Record], None]) -> Record:
         """Read, change and write the record atomically with respect to other writers."""
         lay = self.layout(cid)
-        fd = os.open(lay.dir / "rlock", os.O_RDWR | os.O_CREAT, 0o644) if lay.dir.exists() else -1
-        if fd < 0:
+        if not lay.dir.exists():
             raise NotFound(f"no such container: {cid}")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with locked(lay.dir / "rlock", mode=0o644):
             rec = self.read(cid)
             change(rec)
             _write_atomic(lay.record, rec.to_json())
             return rec
-        finally:
-            os.close(fd)
