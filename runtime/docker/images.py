@@ -16,9 +16,6 @@ Neighbours: ``runtime.docker.driver`` (delegates here), ``runtime.docker.engine`
 from __future__ import annotations
 
 import os
-import tarfile
-import tempfile
-import uuid
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -123,6 +120,9 @@ def context_tar(context: Path, dockerfile: str | None, into: IO[bytes]) -> str |
     """Write the build context as a tar into ``into``: the paths Docker's rules send
     (``.dockerignore`` applied). A Dockerfile outside the context is added under a
     name of its own; returns the Dockerfile's name inside the tar (None: default)."""
+    import tarfile  # only for a build: it costs start-up time
+    import uuid
+
     name = dockerignore.dockerfile_in_context(context, dockerfile) if dockerfile else None
     with tarfile.open(fileobj=into, mode="w") as tar:
         for rel, path in dockerignore.walk(context, dockerfile):
@@ -150,6 +150,8 @@ def build(
         raise ImageError(f"{what}: the build context is not a directory", hint=hint)
     if dockerfile and not (context / dockerfile).is_file() and not Path(dockerfile).is_file():
         raise ImageError(f"{what}: Dockerfile {dockerfile} not found", hint=hint)
+    import tempfile
+
     with tempfile.TemporaryFile(prefix="dockwright-context-") as tar:
         try:
             name = context_tar(context, dockerfile, tar)
