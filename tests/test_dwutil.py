@@ -52,7 +52,7 @@ def test_a_failed_replace_leaves_the_old_file_and_no_temp_file(tmp_path: Path) -
 
 def test_a_folder_that_takes_no_file_fails_clearly(tmp_path: Path) -> None:
     target = tmp_path / "missing" / "f"
-    with pytest.raises(WriteError, match="cannot write .*missing/f") as caught:
+    with pytest.raises(WriteError, match=r"cannot write .*missing/f") as caught:
         write_atomic(target, "x", mode=0o600)
     assert isinstance(caught.value.__cause__, FileNotFoundError)
 
@@ -95,9 +95,9 @@ def test_reentrant_within_a_thread_only_when_asked(tmp_path: Path) -> None:
     path = tmp_path / "c.lock"
     with locked(path, reentrant=True), locked(path, reentrant=True) as inner:
         assert inner == -1
-    with locked(path), pytest.raises(LockBusy):  # a second descriptor is another holder
-        with locked(path, blocking=False):
-            pass
+    # a second descriptor is another holder, even in the same thread
+    with locked(path), pytest.raises(LockBusy), locked(path, blocking=False):
+        pass
 
 
 def test_an_unopenable_lock_file_fails_clearly(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from dwutil.atomic import write_atomic
 from runtime.errors import Conflict, NotFound
 from runtime.native.records import Record, RecordStore
 from runtime.native.volumes import POPULATED, Volumes
@@ -120,9 +121,7 @@ def migrate(records: RecordStore, cid: str) -> Record:
         spec = None
     if spec is not None:
         spec["mounts"] = _repoint(spec.get("mounts", []), moved, with_volume=False)
-        tmp = lay.config.with_suffix(".tmp")
-        tmp.write_text(json.dumps(spec))
-        tmp.replace(lay.config)
+        write_atomic(lay.config, json.dumps(spec), mode=0o644)
 
     def change(r: Record) -> None:
         r.mounts = _repoint(r.mounts, moved, with_volume=True)

@@ -24,6 +24,7 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from dwutil.atomic import write_atomic
 from runtime.errors import Conflict, InvalidRequest, NotFound, Transient
 from runtime.types import VolumeConfig, VolumeInfo
 
@@ -66,9 +67,7 @@ class Volumes:
         (vdir / "_data").mkdir(exist_ok=True)
         meta = {"name": config.name, "driver": "local", "labels": dict(config.labels),
                 "options": dict(config.driver_opts)}  # fmt: skip
-        tmp = vdir / ".volume.json.tmp"
-        tmp.write_text(json.dumps(meta))
-        tmp.replace(vdir / "volume.json")
+        write_atomic(vdir / "volume.json", json.dumps(meta), mode=0o644)
         return self._info(config.name, meta)
 
     def _info(self, name: str, meta: Mapping[str, object]) -> VolumeInfo:
