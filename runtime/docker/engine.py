@@ -59,51 +59,51 @@ class Engine:
         self.address = transport.address
         self.timeout = timeout  # the longest silence in a progress stream
 
-    def _get(self, path: str, **params: Any) -> Any:
+    def _fetch(self, path: str, **params: Any) -> Any:
         return self.transport.request("GET", path, params=params)
 
-    def _post(self, path: str, body: Any = None, timeout: float | None = None,
+    def _send(self, path: str, body: Any = None, timeout: float | None = None,
               **params: Any) -> Any:
         return self.transport.request("POST", path, params=params, body=body, timeout=timeout)
 
-    def _delete(self, path: str, **params: Any) -> Any:
+    def _remove(self, path: str, **params: Any) -> Any:
         return self.transport.request("DELETE", path, params=params)
 
     def ping(self) -> bool:
         return bool(self.transport.request("GET", "/_ping", versioned=False) == "OK")
 
     def info(self) -> Any:
-        return self._get("/info")
+        return self._fetch("/info")
 
     # containers -------------------------------------------------------------------
     def containers(self, selector: Mapping[str, Any] | None = None) -> Any:
-        return self._get("/containers/json", limit=-1, all=1, size=0, trunc_cmd=0,
+        return self._fetch("/containers/json", limit=-1, all=1, size=0, trunc_cmd=0,
                          filters=filters(selector))
 
     def inspect_container(self, ref: str) -> Any:
-        return self._get(f"/containers/{_q(ref)}/json")
+        return self._fetch(f"/containers/{_q(ref)}/json")
 
     def create_container(self, config: Mapping[str, Any], name: str) -> Any:
-        return self._post("/containers/create", {k: v for k, v in config.items()
+        return self._send("/containers/create", {k: v for k, v in config.items()
                                                  if v is not None}, name=name)
 
     def start(self, ref: str) -> None:
-        self._post(f"/containers/{_q(ref)}/start")
+        self._send(f"/containers/{_q(ref)}/start")
 
     def stop(self, ref: str, seconds: int | None, wait: float) -> None:
-        self._post(f"/containers/{_q(ref)}/stop", timeout=wait, t=seconds)
+        self._send(f"/containers/{_q(ref)}/stop", timeout=wait, t=seconds)
 
     def unpause(self, ref: str) -> None:
-        self._post(f"/containers/{_q(ref)}/unpause")
+        self._send(f"/containers/{_q(ref)}/unpause")
 
     def remove_container(self, ref: str, force: bool = False) -> None:
-        self._delete(f"/containers/{_q(ref)}", v=_b(False), link=_b(False), force=_b(force))
+        self._remove(f"/containers/{_q(ref)}", v=_b(False), link=_b(False), force=_b(force))
 
     def rename(self, ref: str, name: str) -> None:
-        self._post(f"/containers/{_q(ref)}/rename", name=name)
+        self._send(f"/containers/{_q(ref)}/rename", name=name)
 
     def update(self, ref: str, body: Mapping[str, Any]) -> None:
-        self._post(f"/containers/{_q(ref)}/update", dict(body))
+        self._send(f"/containers/{_q(ref)}/update", dict(body))
 
     def logs(self, ref: str, *, follow: bool, tail: int | None, tty: bool,
              timeout: float | None) -> Decoded:
@@ -115,7 +115,7 @@ class Engine:
 
     def exec_run(self, ref: str, command: list[str], *, tty: bool) -> tuple[int | None, bytes]:
         """Run ``command`` in a container to its end: (exit code, output)."""
-        created = self._post(f"/containers/{_q(ref)}/exec", {
+        created = self._send(f"/containers/{_q(ref)}/exec", {
             "Cmd": command, "AttachStdout": True, "AttachStderr": True, "AttachStdin": False,
             "Tty": tty})
         exec_id = _q(created["Id"])
@@ -125,48 +125,48 @@ class Engine:
             output = b"".join(iter(stream) if tty else demultiplexed(iter(stream)))
         finally:
             stream.close()
-        code = (self._get(f"/exec/{exec_id}/json") or {}).get("ExitCode")
+        code = (self._fetch(f"/exec/{exec_id}/json") or {}).get("ExitCode")
         return (None if code is None else int(code)), output
 
     # networks -----------------------------------------------------------------------
     def networks(self, selector: Mapping[str, Any] | None = None) -> Any:
-        return self._get("/networks", filters=filters(selector))
+        return self._fetch("/networks", filters=filters(selector))
 
     def inspect_network(self, ref: str) -> Any:
-        return self._get(f"/networks/{_q(ref)}")
+        return self._fetch(f"/networks/{_q(ref)}")
 
     def create_network(self, body: Mapping[str, Any]) -> Any:
-        return self._post("/networks/create", dict(body))
+        return self._send("/networks/create", dict(body))
 
     def remove_network(self, ref: str) -> None:
-        self._delete(f"/networks/{_q(ref)}")
+        self._remove(f"/networks/{_q(ref)}")
 
     def connect(self, container: str, network: str, aliases: list[str] | None = None) -> None:
-        self._post(f"/networks/{_q(network)}/connect", {
+        self._send(f"/networks/{_q(network)}/connect", {
             "Container": container, "EndpointConfig": {"Aliases": aliases} if aliases else {}})
 
     def disconnect(self, container: str, network: str, force: bool = False) -> None:
         body: dict[str, Any] = {"Container": container}
         if force:
             body["Force"] = True
-        self._post(f"/networks/{_q(network)}/disconnect", body)
+        self._send(f"/networks/{_q(network)}/disconnect", body)
 
     # volumes ------------------------------------------------------------------------
     def volumes(self, selector: Mapping[str, Any] | None = None) -> Any:
-        return self._get("/volumes", filters=filters(selector))
+        return self._fetch("/volumes", filters=filters(selector))
 
     def inspect_volume(self, name: str) -> Any:
-        return self._get(f"/volumes/{_q(name)}")
+        return self._fetch(f"/volumes/{_q(name)}")
 
     def create_volume(self, body: Mapping[str, Any]) -> Any:
-        return self._post("/volumes/create", dict(body))
+        return self._send("/volumes/create", dict(body))
 
     def remove_volume(self, name: str) -> None:
-        self._delete(f"/volumes/{_q(name)}")
+        self._remove(f"/volumes/{_q(name)}")
 
     # images -------------------------------------------------------------------------
     def inspect_image(self, ref: str) -> Any:
-        return self._get(f"/images/{_q(ref)}/json")
+        return self._fetch(f"/images/{_q(ref)}/json")
 
     def pull(self, repository: str, tag: str) -> Decoded:
         stream = self.transport.stream("POST", "/images/create", timeout=self.timeout,

@@ -247,7 +247,7 @@ class EngineClient:
             conn = self._local.conn = _Connection(self.path, self.timeout)
         return conn
 
-    def _url(self, method: str, path: str, params: Params, versioned: bool) -> str:
+    def _target(self, method: str, path: str, params: Params, versioned: bool) -> str:
         if versioned and not self._prefix:
             self.negotiate()
         url = (self._prefix if versioned else "") + path
@@ -269,7 +269,7 @@ class EngineClient:
 
     def request(self, method: str, path: str, *, params: Params = None, body: Any = None,
                 timeout: float | None = None, versioned: bool = True) -> Any:
-        url = self._url(method, path, params, versioned)
+        url = self._target(method, path, params, versioned)
         headers, data = self._headers(body)
         conn = self._connection()
         wait = self.timeout if timeout is None else timeout
@@ -302,7 +302,7 @@ class EngineClient:
 
     def stream(self, method: str, path: str, *, params: Params = None, body: Any = None,
                upload: Upload | None = None, timeout: float | None = None) -> _SocketStream:
-        url = self._url(method, path, params, True)
+        url = self._target(method, path, params, True)
         headers, data = self._headers(body)
         conn = _Connection(self.path, self.timeout)  # its own: it stays busy while read
         try:
