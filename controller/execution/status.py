@@ -55,13 +55,17 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
             entry["actual"] = "absent" if action.kind in (
                 Kind.CREATE_NETWORK, Kind.CREATE_VOLUME) else "present"
         resources.append(entry)
+    present = {"volume": set(observed.volumes), "network": set(observed.networks)}
     for kind, items in (("volume", prepared.desired.volumes),
                         ("network", prepared.desired.networks)):
         for item in items:
             if f"{kind}:{item.name}" not in seen:
-                resources.append({"kind": kind, "resource": item.name, "name": item.name,
-                                  "desired": "present", "actual": "present", "in_sync": True,
-                                  "reason": "in sync", "action": "noop", "cause": "none"})
+                there = item.name in present[kind]  # an external one is never made
+                resources.append({
+                    "kind": kind, "resource": item.name, "name": item.name,
+                    "desired": "present", "actual": "present" if there else "absent",
+                    "in_sync": there, "reason": "in sync" if there else
+                    "declared external but does not exist", "action": "noop", "cause": "none"})
     for error in plan.errors:
         resources.append({"kind": "container", "resource": error.resource, "name": error.resource,
                           "desired": "running", "actual": "unknown", "in_sync": False,
@@ -74,7 +78,8 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
                           "action": "frozen", "cause": "none"})
     return {
         "project": plan.project, "revision": plan.revision,
-        "in_sync": not plan.has_changes and not plan.errors and prepared.specs.ok,
+        "in_sync": not plan.has_changes and not plan.errors and prepared.specs.ok and all(
+            r["in_sync"] for r in resources if r["action"] != "frozen"),
         "resources": resources,
         "invalid_files": sorted(plan.invalid_files),
         "spec_errors": [e.as_json() for e in prepared.specs.all_errors()],

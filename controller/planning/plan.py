@@ -29,6 +29,7 @@ from controller.planning.actions import (
     PlanError,
 )
 from controller.planning.diff import FieldChange, summarise
+from controller.planning.external import missing_external
 from controller.planning.livediff import live_changes
 from controller.planning.observe import Observed
 from controller.planning.recovery import recover
@@ -345,6 +346,10 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
     p = _Planner(desired, observed, prune, prune_volumes, skip)
     p.hold_frozen()
     p.foreign()
+    for resource, error in missing_external(desired, observed):
+        if resource not in p.held:
+            p.held.add(resource)
+            p.errors.append(error)
     fetched = p.images()
     for c in desired.containers:
         if c.resource not in p.held:
