@@ -1,7 +1,7 @@
 """Per-field comparison of a desired container with the live one: the container rule table.
 
 Role: :data:`RULES` gives every ``runtime.types.ContainerConfig`` field one
-``controller.planning.fieldrules.Row``: its comparator (strict, if-set, set,
+``controller.planning.fieldrules.Row``: its comparator (strict, set,
 keys, image-default, quantity, ignore), whether a difference is updated in
 place (restart, resources, network membership and aliases) or needs a
 recreate, and the field's own parameters: how values are shown (port and
@@ -121,7 +121,9 @@ RULES: dict[str, Row] = {
     "env": Row(Kind.KEYS, masked=True, from_defaults=True),  # image env merged in
     "workdir": Row(Kind.IMAGE_DEFAULT, display=_text),
     "user": Row(Kind.IMAGE_DEFAULT, display=_text),
-    "hostname": Row(Kind.IF_SET),  # unset: the runtime's (the short id)
+    # unset: the runtime's own (the short id), which every driver reports as None, so a
+    # hostname taken out of the spec is a change (not "if set": the old one would stay)
+    "hostname": Row(Kind.STRICT),
     "labels": Row(Kind.KEYS, skip_prefix=OWN_LABEL_PREFIX, from_defaults=True),
     "ports": Row(Kind.SET, display=_port),
     "mounts": Row(Kind.SET, display=_mount, live=_live_mounts),

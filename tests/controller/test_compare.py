@@ -76,8 +76,15 @@ def test_image_defaults_do_not_count_as_changes() -> None:
         want, env=(("LANG", "C"), ("A", "1"), ("PATH", "/bin")),
         labels=(("a", "2"), ("vendor", "v"), ("z", "1"), (LABEL_HASH, "h")),
         ports=(PortBinding(80, "tcp", "0.0.0.0", 8080),),
-        networks=(NetworkAttach("n", ("y", "x")),), hostname="abc123")
+        networks=(NetworkAttach("n", ("y", "x")),))
     assert compare(want, runtime_view, IMAGE) == []
+
+
+def test_a_hostname_set_then_dropped_is_a_change() -> None:
+    """Unset is the runtime's own hostname (reported as None): an old one is a change."""
+    have = converged(desired(hostname="custom"))
+    assert [c.field for c in compare(desired(), have, IMAGE)] == ["hostname"]
+    assert compare(desired(), converged(desired()), IMAGE) == []
 
 
 def test_entrypoint_override_drops_the_image_command() -> None:

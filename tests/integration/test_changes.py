@@ -202,3 +202,21 @@ def test_a_removed_link_removes_the_alias_after_an_in_place_add(project: Project
     aliases = {a for n in nets.values() for a in (n.get("Aliases") or [])}
     assert "database" not in aliases, aliases
     assert p.diff().code == 0
+
+
+def test_a_hostname_dropped_from_the_spec_is_a_change(project: Project) -> None:
+    """Setting ``hostname`` and taking it out again: the container must not keep the old
+    name while ``diff`` says "no changes" (unset means the runtime's own, the short id)."""
+    p = project
+    p.write("a.toml", loop_container(p.n("a"), hostname='"custom-host"'))
+    p.apply_ok()
+    assert p.exec("a", "hostname")[1].strip() == "custom-host"
+    p.write("a.toml", loop_container(p.n("a")))
+    diff = p.diff("--output", "json")
+    assert diff.code == 2, str(diff)
+    action = next(a for a in json.loads(diff.out)["actions"] if a["name"] == p.n("a"))
+    assert [c["field"] for c in action["changes"]] == ["hostname"], action
+    p.apply_ok()
+    c = p.container("a")
+    assert p.exec("a", "hostname")[1].strip() == c.id[:12]
+    assert p.diff().code == 0
