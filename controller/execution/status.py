@@ -43,6 +43,8 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
                                  "cause": action.cause.value}
         if action.object == "container":
             have = observed.containers.get(action.name)
+            if action.name in observed.inspected:  # newer than the list (a pause shows first)
+                have = observed.inspected[action.name].summary
             c = action.container
             entry["desired"] = c.state if c is not None else "absent"
             entry["actual"] = have.state.value if have else "absent"

@@ -148,6 +148,10 @@ class _Planner:
             self.add(replace(base, kind=Kind.RECREATE, reason="gone while it was observed",
                              cause=Cause.DRIFT))
             return
+        # the inspect came after the list, and Docker's list shows a pause only once the
+        # pause event is out (a pass that event started lists it running): the inspect decides
+        have = live.summary
+        base = replace(base, was_running=have.state is State.RUNNING)
         if self.desired.invalid_files:  # links of frozen files are unknown: keep aliases
             c = c.with_aliases({n.network: set(n.aliases) for n in live.config.networks})
             base = replace(base, container=c)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from runtime.fake import FakeContainer, FakeDriver
 from runtime.types import (
     LABEL_HASH,
     LABEL_UPDATE_HASH,
+    ContainerSummary,
     NetworkAttach,
     ResourceSpec,
     RestartSpec,
@@ -144,3 +146,27 @@ def test_unkeyed_file_digest_of_the_same_content_is_adopted(tmp_path: Path) -> N
     plan = plan_of(root, driver)
     assert causes(plan)["db"] == ("recreate", Cause.SPEC)
     assert [c.field for c in plan.changes[0].changes if c.secret] == ["env.PASS", "secret[pass]"]
+
+
+class LaggingList(FakeDriver):
+    """Docker answers ``GET /containers/json`` from a view it updates only after it has
+    sent the ``pause`` event (the inspect reads the container itself): a pass started by
+    that event lists the container running and inspects it paused."""
+
+    def list_containers(self, labels: Mapping[str, str] | None = None
+                        ) -> list[ContainerSummary]:
+        return [dataclasses.replace(s, state=State.RUNNING) if s.state is State.PAUSED else s
+                for s in super().list_containers(labels)]
+
+
+def test_a_pause_the_list_does_not_show_yet_is_seen_by_the_inspect(tmp_path: Path) -> None:
+    root = write(tmp_path / "specs", SPECS)
+    driver = LaggingList()
+    driver.add_image(IMAGE, "sha256:busybox", env=(("PATH", "/bin"),), command=("sh",))
+    converge(root, driver)
+    live(driver, "db").state = State.PAUSED
+    plan = plan_of(root, driver)
+    assert causes(plan)["db"] == ("update", Cause.DRIFT)
+    assert {c.field for a in plan.changes for c in a.changes} == {"state"}
+    converge(root, driver)
+    assert live(driver, "db").state is State.RUNNING
