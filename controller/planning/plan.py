@@ -149,8 +149,11 @@ class _Planner:
                              cause=Cause.DRIFT))
             return
         # the inspect came after the list, and Docker's list shows a pause only once the
-        # pause event is out (a pass that event started lists it running): the inspect decides
-        have = live.summary
+        # pause event is out (a pass that event started lists it running): the inspect
+        # decides, except for a container being removed (its destroy event starts the next
+        # pass, which creates it again)
+        if live.summary.state not in (State.REMOVING, State.DEAD):
+            have = live.summary
         base = replace(base, was_running=have.state is State.RUNNING)
         if self.desired.invalid_files:  # links of frozen files are unknown: keep aliases
             c = c.with_aliases({n.network: set(n.aliases) for n in live.config.networks})
