@@ -307,8 +307,11 @@ class WatchService:
         self._runtime_delay = 0.5
         self.backoff.success(f"project:{self.project}")
         rid = result.reconcile_id
-        # containers this pass did not look at (in backoff) keep what was known of them
-        self._in_sync = result.in_sync() | (self._in_sync & skip)
+        # containers this pass did not look at (in backoff), or failed to change (e.g. a
+        # start of one being removed by hand), keep what was known of them: a create that
+        # puts such a one back is still drift
+        unsure = skip | {f.resource for f in result.failures}
+        self._in_sync = result.in_sync() | (self._in_sync & unsure)
         for outcome in result.acted:
             fields = dict(reconcile_id=rid, project=self.project, resource=outcome.resource,
                           name=outcome.action.name, object=outcome.action.object,
