@@ -139,6 +139,8 @@ def native_watch(tmp_path: Path, watch_archive: Path) -> Iterator[NativeWatch]:
     nw = NativeWatch(project=f"dwt-{uuid.uuid4().hex[:8]}", state=tmp_path / "state",
                      specs=specs, archive=watch_archive,
                      env={"DOCKWRIGHT_LOCK_DIR": str(tmp_path / "locks")})
+    (specs / "project.toml").write_text(  # the image archive lives outside the spec folder
+        f'[project]\nname = "{nw.project}"\nallow_host_paths = ["{watch_archive.parent}"]\n')
     try:
         yield nw
     finally:
