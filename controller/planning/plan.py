@@ -144,9 +144,9 @@ class _Planner:
                              cause=Cause.SPEC))
             return
         live = self.observed.inspected.get(c.name)
-        if live is None:  # removed between the list and the inspect
-            self.add(replace(base, kind=Kind.RECREATE, reason="gone while it was observed",
-                             cause=Cause.DRIFT))
+        if live is None:  # removed between the list and the inspect (by id: not renamed)
+            self.add(replace(base, kind=Kind.CREATE, reason="gone while it was observed",
+                             observed_id=None, was_running=False, cause=Cause.DRIFT))
             return
         # the inspect came after the list, and Docker's list shows a pause only once the
         # pause event is out (a pass that event started lists it running): the inspect
@@ -155,6 +155,9 @@ class _Planner:
         if live.summary.state not in (State.REMOVING, State.DEAD):
             have = live.summary
         base = replace(base, was_running=have.state is State.RUNNING)
+        if have.state is State.REMOVING:  # `docker rm` under way: its destroy event follows
+            self.add(replace(base, reason="being removed: made again once it is gone"))
+            return
         if self.desired.invalid_files:  # links of frozen files are unknown: keep aliases
             c = c.with_aliases({n.network: set(n.aliases) for n in live.config.networks})
             base = replace(base, container=c)

@@ -25,6 +25,7 @@ from runtime.fake import FakeContainer, FakeDriver
 from runtime.types import (
     LABEL_HASH,
     LABEL_UPDATE_HASH,
+    ContainerInfo,
     ContainerSummary,
     NetworkAttach,
     ResourceSpec,
@@ -170,3 +171,40 @@ def test_a_pause_the_list_does_not_show_yet_is_seen_by_the_inspect(tmp_path: Pat
     assert {c.field for a in plan.changes for c in a.changes} == {"state"}
     converge(root, driver)
     assert live(driver, "db").state is State.RUNNING
+
+
+class RemovedAfterList(FakeDriver):
+    """``docker rm -f`` between a pass's list and its inspect: the inspect finds nothing."""
+
+    gone: str = ""
+
+    def inspect_container(self, ref: str) -> ContainerInfo:
+        found = super().inspect_container(ref)
+        if found.config.name == self.gone:
+            with self._lock:
+                self.containers.pop(found.summary.id)
+            return super().inspect_container(ref)  # NotFound now
+        return found
+
+
+def test_a_container_removed_while_observed_is_created_again_as_drift(tmp_path: Path) -> None:
+    root = write(tmp_path / "specs", SPECS)
+    driver = RemovedAfterList()
+    driver.add_image(IMAGE, "sha256:busybox", env=(("PATH", "/bin"),), command=("sh",))
+    converge(root, driver)
+    driver.gone = "web"
+    plan = plan_of(root, driver)
+    driver.gone = ""
+    assert causes(plan)["web"] == ("create", Cause.DRIFT)
+    converge(root, driver)
+    assert live(driver, "web").state is State.RUNNING
+
+
+def test_a_container_being_removed_is_not_started(tmp_path: Path) -> None:
+    """``docker rm -f`` under way (state ``removing``): no start that Docker would refuse;
+    its destroy event starts the pass that makes it again."""
+    root, driver = converged(tmp_path)
+    live(driver, "web").state = State.REMOVING
+    plan = plan_of(root, driver)
+    assert causes(plan)["web"] == ("noop", Cause.NONE)
+    assert not plan.changes
