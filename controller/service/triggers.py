@@ -141,7 +141,8 @@ class SpecWatcher:
     (a link swapped with ``mv -T``, as git-sync and config mounts do) and notices a
     directory removed and made again (a new inode), moving the recursive watch to what
     ``root`` is now. A second, flat watch on ``root``'s parent sees the swap or the
-    re-creation as it happens. Only events that can change a pass count: spec files
+    re-creation as it happens (while ``root`` is a dangling link, any entry made there
+    may be its target coming back). Only events that can change a pass count: spec files
     (``*.toml`` outside hidden folders), ``<root>/.env``, and the files a pass read
     for the specs (:meth:`set_references`: env files, secrets, build contexts,
     archives); a log file or an editor's swap file written into the directory does not.
@@ -241,8 +242,10 @@ class SpecWatcher:
         """An event in ``root``'s parent: the link swapped, the directory removed or made."""
         names = {Path(str(p)).name for p in (event.src_path, getattr(event, "dest_path", ""))
                  if p}
-        if self.root.name not in names or event.event_type in ("opened", "closed_no_write"):
+        if event.event_type in ("opened", "closed_no_write"):
             return
+        if self.root.name not in names and self.target is not None:
+            return  # while a link dangles, a sibling made again may be its target
         if self._arm():
             self._debouncer.poke()
 

@@ -56,7 +56,7 @@ def points(total: int) -> list[int]:
     """``POINTS`` request numbers spread over ``1..total`` (all when ``POINTS`` >= total)."""
     if total <= 0:
         return []
-    if POINTS >= total:
+    if total <= POINTS:
         return list(range(1, total + 1))
     return sorted({1 + round(i * (total - 1) / max(POINTS - 1, 1)) for i in range(POINTS)})
 

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
 from tests.conftest import wait_for
@@ -49,11 +50,10 @@ def _fill(folder: Path) -> Path:
                 out.flush()
         except OSError as exc:
             assert exc.errno == errno.ENOSPC, exc
-    with contextlib.suppress(OSError):  # a last small block too
-        with (folder / "filler2").open("wb") as out:
-            while True:
-                out.write(b"\0" * 512)
-                out.flush()
+    with contextlib.suppress(OSError), (folder / "filler2").open("wb") as out:  # a last block
+        while True:
+            out.write(b"\0" * 512)
+            out.flush()
     return filler
 
 
@@ -107,7 +107,10 @@ def _deployed(b: Bench, link: Path) -> bool:
     states = b.states()
     if set(states) != {"web", "api"} or set(states.values()) != {"running"}:
         return False
-    code, out = b.exec("web", 'echo "$V"')
+    try:
+        code, out = b.exec("web", 'echo "$V"')
+    except docker.errors.APIError:  # the watch is replacing it right now
+        return False
     return code == 0 and out.strip() == str(b.versions["web"]) and \
         b.cli("diff", str(link)).code == 0
 
@@ -146,7 +149,8 @@ def test_spec_directory_swapped_removed_and_restored_under_watch(bench: Bench,
                 except pytest.fail.Exception:
                     done = False
             recovery = b.cli("diff", str(link))
-            wrong = [] if done else ["the watch never deployed what the link shows"]
+            log = (b.daemon.base / "cli.log").read_text(errors="replace")[-3000:]
+            wrong = [] if done else [f"the watch never deployed what the link shows: {log}"]
             if case.startswith("removed") and set(left) != {"web", "api"}:
                 wrong.append(f"a vanished spec directory removed containers: {left}")
             b.outcome(kind, case, gap.longest, recovery, wrong=wrong)
