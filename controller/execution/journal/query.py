@@ -75,6 +75,21 @@ def _in(column: str, values: frozenset[str], where: list[str], args: list[Any]) 
         args.extend(sorted(values))
 
 
+def _scope(f: Filter, table: str, time_column: str, where: list[str], args: list[Any]) -> None:
+    """The conditions entries and passes share: project, runtime, time window, paging."""
+    for column, value in (("project", f.project), ("runtime", f.runtime)):
+        if value is not None:
+            where.append(f"{table}.{column} = ?")
+            args.append(value)
+    for op, bound in ((">=", f.since), ("<", f.until)):
+        if bound is not None:
+            where.append(f"{table}.{time_column} {op} ?")
+            args.append(bound)
+    if f.before_id is not None:
+        where.append(f"{table}.id < ?")
+        args.append(f.before_id)
+
+
 def _revision(commit: str | None, dirty: int, author: str | None, date: str | None,
               subject: str | None) -> RevisionInfo | None:
     if not commit:
@@ -158,22 +173,10 @@ class Reader:
         """Entries matching ``f``, newest first."""
         where: list[str] = []
         args: list[Any] = []
-        for column, value in (("e.project", f.project), ("e.runtime", f.runtime)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
+        _scope(f, "e", "at", where, args)
         if f.resource is not None:
             where.append("(e.resource = ? OR e.name = ?)")
             args += [f.resource, f.resource]
-        if f.since is not None:
-            where.append("e.at >= ?")
-            args.append(f.since)
-        if f.until is not None:
-            where.append("e.at < ?")
-            args.append(f.until)
-        if f.before_id is not None:
-            where.append("e.id < ?")
-            args.append(f.before_id)
         _in("e.cause", f.causes, where, args)
         _in("e.outcome", f.outcomes, where, args)
         _in("e.action", f.actions, where, args)
@@ -187,19 +190,7 @@ class Reader:
         """Passes matching ``f`` (project, runtime, time window, sources), newest first."""
         where: list[str] = []
         args: list[Any] = []
-        for column, value in (("p.project", f.project), ("p.runtime", f.runtime)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if f.since is not None:
-            where.append("p.finished >= ?")
-            args.append(f.since)
-        if f.until is not None:
-            where.append("p.finished < ?")
-            args.append(f.until)
-        if f.before_id is not None:
-            where.append("p.id < ?")
-            args.append(f.before_id)
+        _scope(f, "p", "finished", where, args)
         _in("p.source", f.sources, where, args)
         sql = (f"SELECT {_PASS_COLUMNS} FROM passes p LEFT JOIN revisions r ON "
                "r.commit_id = p.commit_id" + (f" WHERE {' AND '.join(where)}" if where else "")
