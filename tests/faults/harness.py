@@ -20,6 +20,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,18 +62,17 @@ def points(total: int) -> list[int]:
     return sorted({1 + round(i * (total - 1) / max(POINTS - 1, 1)) for i in range(POINTS)})
 
 
-class Gap:
-    """Polls the daemon (straight, not through the proxy) for running copies of
-    ``service`` (its name, or its renamed ``_dw-old-`` copy); ``longest`` is the
-    longest stretch with none running (an unreachable daemon counts as none)."""
+class Downtime:
+    """Polls ``up()`` every 50 ms while open; ``longest`` is the longest stretch in which
+    it answered False."""
 
-    def __init__(self, daemon: PrivateDockerd, project: str, service: str) -> None:
-        self.daemon, self.project, self.service = daemon, project, service
+    def __init__(self, up: Callable[[], bool]) -> None:
+        self._up_now = up
         self.longest = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
-    def __enter__(self) -> Gap:
+    def __enter__(self) -> Downtime:
         self._thread.start()
         return self
 
@@ -80,28 +80,10 @@ class Gap:
         self._stop.set()
         self._thread.join(10)
 
-    def _up(self, client: Any) -> bool:
-        try:
-            rows = client.api.containers(filters={"label": f"{LABEL_PROJECT}={self.project}",
-                                                  "status": "running"})
-        except Exception:
-            return False
-        names = [str(c["Names"][0]).lstrip("/") for c in rows]
-        return any(n == self.service or n.startswith(f"{self.service}_dw-old-") for n in names)
-
     def _poll(self) -> None:
-        client: Any = None
         down_since: float | None = None
         while not self._stop.is_set():
-            if client is None:
-                try:
-                    client = self.daemon.client()
-                except Exception:
-                    client = None
-            up = client is not None and self._up(client)
-            if not up and client is not None:
-                client.close()
-                client = None
+            up = self._up_now()
             now = time.monotonic()
             if up:
                 down_since = None
@@ -109,8 +91,39 @@ class Gap:
                 down_since = now if down_since is None else down_since
                 self.longest = max(self.longest, now - down_since)
             self._stop.wait(0.05)
-        if client is not None:
-            client.close()
+
+
+class Gap(Downtime):
+    """Polls the daemon (straight, not through the proxy) for running copies of
+    ``service`` (its name, or its renamed ``_dw-old-`` copy); ``longest`` is the
+    longest stretch with none running (an unreachable daemon counts as none)."""
+
+    def __init__(self, daemon: PrivateDockerd, project: str, service: str) -> None:
+        self.daemon, self.project, self.service = daemon, project, service
+        self._client: Any = None
+        super().__init__(self._running)
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _running(self) -> bool:
+        if self._client is None:
+            try:
+                self._client = self.daemon.client()
+            except Exception:
+                return False
+        try:
+            rows = self._client.api.containers(
+                filters={"label": f"{LABEL_PROJECT}={self.project}", "status": "running"})
+        except Exception:
+            self._client.close()
+            self._client = None
+            return False
+        names = [str(c["Names"][0]).lstrip("/") for c in rows]
+        return any(n == self.service or n.startswith(f"{self.service}_dw-old-") for n in names)
 
 
 class Bench:

@@ -16,11 +16,11 @@ Neighbours: ``tests/faults/harness.py`` (the table's rows),
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,7 +30,7 @@ import pytest
 
 from runtime.native.driver import NativeDriver
 from runtime.types import LABEL_PROJECT, State
-from tests.faults.harness import LOOP, POINTS, row
+from tests.faults.harness import LOOP, POINTS, Downtime, row
 from tests.images import BUSYBOX
 from tests.integration.conftest import ROOT, Run, run_cli
 from tests.native.conftest import busybox_archive
@@ -90,37 +90,17 @@ class NativeBench:
         return kept
 
 
-class Gap:
-    """The longest time with no running ``web`` while it is open (50 ms polls)."""
+def downtime(bench: NativeBench) -> Downtime:
+    """The longest time with no running ``web`` (a record being written when read counts
+    as the last answer, not as down)."""
+    last = [True]
 
-    def __init__(self, bench: NativeBench) -> None:
-        self.bench, self.longest = bench, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
+    def up() -> bool:
+        with contextlib.suppress(Exception):  # a record read while it is being written
+            last[0] = bench.states().get(bench.web) is State.RUNNING
+        return last[0]
 
-    def __enter__(self) -> Gap:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-    def _poll(self) -> None:
-        down_since: float | None = None
-        while not self._stop.is_set():
-            try:
-                up = self.bench.states().get(self.bench.web) is State.RUNNING
-            except Exception:  # a record being written: count as not known, not as down
-                up = down_since is None
-            now = time.monotonic()
-            if up:
-                down_since = None
-            elif down_since is None:
-                down_since = now
-            else:
-                self.longest = max(self.longest, now - down_since)
-            self._stop.wait(0.05)
+    return Downtime(up)
 
 
 @pytest.fixture
@@ -184,7 +164,7 @@ def test_native_apply_killed_during_a_recreate(nbench: NativeBench) -> None:
     duration = time.monotonic() - started
     for i, delay in enumerate(_offsets(duration), start=2):
         b.write(str(i))
-        with Gap(b) as gap:
+        with downtime(b) as gap:
             _killed_after(b, delay, "apply")
             recovery = b.cli("apply")
         _check(b, kind, f"killed {delay:.2f}s into a {duration:.2f}s recreate", gap.longest,
