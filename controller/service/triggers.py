@@ -288,7 +288,6 @@ class EventWatcher:
         self.retry_cap = retry_cap
         self._stream: Any = None
         self._lock = threading.Lock()
-        self.events_seen = 0
         self._thread = threading.Thread(target=self._run, name="dw-events", daemon=True)
 
     def start(self) -> None:
@@ -323,7 +322,6 @@ class EventWatcher:
                     self._enqueue("reconnect")
                 subscribed_before, delay, failures = True, 0.25, 0
                 for event in stream:
-                    self.events_seen += 1
                     action = event.action.split(":")[0]
                     if action in RUNTIME_ACTIONS:
                         log.debug("runtime_event", project=self.project,
