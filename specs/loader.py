@@ -9,7 +9,8 @@ the files involved. It never raises on bad input: every problem becomes a
 located :class:`~specs.result.SpecError`. Neighbours: ``specs.models`` (the
 schema), ``specs.errors_format`` (friendly messages), ``specs.locate`` (lines),
 ``specs.validate`` (cross-file checks), ``specs.result`` (what it returns),
-``specs.cache`` (per-file results of earlier runs);
+``specs.cache`` (per-file results of earlier runs), ``specs.runtimes`` (keys the
+chosen runtime does not support);
 called by the controller and the ``validate`` command.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from specs import cache, validate
+from specs import cache, runtimes, validate
 from specs.cache import RESOLVED
 from specs.confine import Bounds
 from specs.errors_format import Problem, hinted, problems, unknown_table
@@ -352,12 +353,13 @@ def _declares_project(file: _File) -> bool:
 
 
 def load_dir(root: Path, environ: Mapping[str, str] | None = None, *,
-             checkout: Path | None = None) -> SpecSet:
+             checkout: Path | None = None, runtime: str | None = None) -> SpecSet:
     """Load and validate a spec directory; every problem is in the result, never raised.
 
     ``checkout``: the git work tree holding ``root`` in ``watch --git``; files the
     specs read must then lie inside it, and bind mounts of sensitive host places need
-    ``[project] allow_host_paths`` (``specs.confine``)."""
+    ``[project] allow_host_paths`` (``specs.confine``). ``runtime``: the runtime the
+    specs are for; a key it does not support is a located error (``specs.runtimes``)."""
     root = Path(root)
     if root.is_file():
         return SpecSet(root, errors=(SpecError(str(root), None, "",
@@ -377,8 +379,13 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None, *,
     salvaged = [r for f in files for r in f.salvaged]
     project = next((f.project for f in files if f.project is not None), None) or default_project()
     bounds = Bounds.of(str(checkout or root), project.allow_host_paths, checkout is not None)
-    errors, checked, warnings = validate.check(
-        root, results, lambda rel, path: by_rel[rel].line_of(path), salvaged, bounds)
+
+    def line_of(rel: str, path: KeyPath) -> int | None:
+        return by_rel[rel].line_of(path)
+
+    errors, checked, warnings = validate.check(root, results, line_of, salvaged, bounds)
+    declared = [r for f in results for r in f.resources]
+    errors += runtimes.check([*declared, *salvaged], runtime, line_of)
     for error in errors:
         by_rel[error.file].errors.append(error)
     return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors),

@@ -184,7 +184,7 @@ def run_apply(args: argparse.Namespace) -> int:
     journal = _journal(args)
     # loaded once: for the lock's project name and for the pass; the pass observes the
     # runtime only once the lock is held
-    specs, recipe = recipe_of(args.dir, args.project)
+    specs, recipe = recipe_of(args.dir, args.project, runtime=args.runtime)
     if args.output != "json":
         print_spec_warnings(specs.warnings)
     driver = open_runtime(args)

@@ -37,7 +37,7 @@ def _summary(count: dict[str, int]) -> str:
 def run_validate(args: argparse.Namespace) -> int:
     from specs.loader import load_dir
 
-    specs = load_dir(args.dir)
+    specs = load_dir(args.dir, runtime=args.runtime)
     errors = sorted(specs.all_errors(), key=lambda e: (e.file, e.line or 0, e.key_path, e.message))
     shown = sorted([*errors, *specs.warnings],
                    key=lambda e: (e.file, e.line or 0, e.key_path, e.message))

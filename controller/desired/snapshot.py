@@ -4,7 +4,7 @@ Role: the fast path of ``controller.execution.reconcile.prepare`` for one-shot c
 (``diff``, ``apply``, ``status``). After a full load of a valid spec
 directory, :func:`store` keeps its :class:`~controller.desired.recipe.Recipe` (pure
 data, no secret: env is kept as steps) keyed by the bytes of every spec file,
-the directory, ``--project`` and a fingerprint of the code that made it.
+the directory, ``--project``, the runtime and a fingerprint of the code that made it.
 :func:`lookup` serves it again only when the same facts hold that a full load
 would depend on: the variables interpolation used (environment and ``.env``),
 the paths the models resolved, and the answer to every existence check the
@@ -53,9 +53,11 @@ def _folder() -> Path | None:
 
 
 def _key(root: Path, project: str | None, files: list[tuple[str, str]],
-         checkout: Path | None = None) -> str:
+         checkout: Path | None = None, runtime: str | None = None) -> str:
     digest = hashlib.sha256(_code_fingerprint().encode())
     digest.update(f"\0{os.path.abspath(root)}\0{root.resolve()}\0{project or ''}\0".encode())
+    if runtime is not None:  # the runtime decides which keys are errors (specs.runtimes)
+        digest.update(f"runtime\0{runtime}\0".encode())
     if checkout is not None:  # git mode confines the specs otherwise
         digest.update(f"git\0{checkout.resolve()}\0".encode())
     for rel, sha in files:
@@ -63,8 +65,8 @@ def _key(root: Path, project: str | None, files: list[tuple[str, str]],
     return digest.hexdigest()
 
 
-def lookup(root: Path, project: str | None,
-           checkout: Path | None = None) -> tuple[Recipe, SpecSet] | None:
+def lookup(root: Path, project: str | None, checkout: Path | None = None,
+           runtime: str | None = None) -> tuple[Recipe, SpecSet] | None:
     """The recipe of an unchanged, valid spec directory and a summary of its files; None
     on any change (or when caching is off): the caller then loads the directory."""
     folder = _folder()
@@ -80,7 +82,7 @@ def lookup(root: Path, project: str | None,
     values, dotenv_errors = variables(root)
     if not files or dotenv_errors:
         return None
-    entry = cache.lookup(folder, _key(root, project, files, checkout), values)
+    entry = cache.lookup(folder, _key(root, project, files, checkout, runtime), values)
     if entry is None or not isinstance(entry.outcome, tuple) or len(entry.outcome) != 3:
         return None
     recipe, summary, checked = entry.outcome
@@ -93,7 +95,7 @@ def lookup(root: Path, project: str | None,
 
 
 def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet,
-          checkout: Path | None = None) -> None:
+          checkout: Path | None = None, runtime: str | None = None) -> None:
     """Keep the recipe of a fully loaded, valid directory for the next run."""
     folder = _folder()
     if folder is None or specs.summary or not specs.ok or not specs.files:
@@ -105,5 +107,5 @@ def store(root: Path, project: str | None, recipe: Recipe, specs: SpecSet,
         resolved.extend(f.resolved)
     summary: Summary = tuple((f.path, f.digest, f.declared) for f in specs.files)
     files = [(f.path, f.digest) for f in specs.files]
-    cache.store(folder, _key(root, project, files, checkout), used, resolved,
+    cache.store(folder, _key(root, project, files, checkout, runtime), used, resolved,
                 (recipe, summary, specs.checked))

@@ -20,29 +20,33 @@ if TYPE_CHECKING:
     from specs.result import SpecSet
 
 
-def load(root: Path, checkout: Path | None = None) -> SpecSet:
+def load(root: Path, checkout: Path | None = None, runtime: str | None = None) -> SpecSet:
     """Load and validate the whole directory (every problem in the result); ``checkout``:
-    the git work tree of ``watch --git``, which confines what the specs may read."""
+    the git work tree of ``watch --git``, which confines what the specs may read;
+    ``runtime``: the runtime the specs are for (its unsupported keys are errors)."""
     from specs.loader import load_dir
 
-    return load_dir(root, checkout=checkout)
+    return load_dir(root, checkout=checkout, runtime=runtime)
 
 
 def recipe_of(root: Path, project: str | None = None, specs: SpecSet | None = None,
-              checkout: Path | None = None) -> tuple[SpecSet, Recipe]:
+              checkout: Path | None = None, runtime: str | None = None
+              ) -> tuple[SpecSet, Recipe]:
     """The spec directory's recipe: from ``specs`` when given, else from the snapshot of an
-    earlier run when nothing it depends on changed, else by loading (and snapshotting)."""
+    earlier run when nothing it depends on changed, else by loading (and snapshotting).
+    ``runtime``: the runtime the pass is for; a key it does not support is a spec error
+    (``specs.runtimes``), and the snapshot is kept per runtime."""
     from controller.desired import naming, snapshot
 
     if specs is None:
-        hit = snapshot.lookup(root, project, checkout)
+        hit = snapshot.lookup(root, project, checkout, runtime)
         if hit is not None:
             recipe, summary = hit
             return summary, recipe
     from controller.desired.normalise import normalise  # spec models: pydantic loads here
 
-    loaded = specs if specs is not None else load(root, checkout)
+    loaded = specs if specs is not None else load(root, checkout, runtime)
     recipe = normalise(loaded, naming.project_name(root, loaded, project))
     if specs is None:
-        snapshot.store(root, project, recipe, loaded, checkout)
+        snapshot.store(root, project, recipe, loaded, checkout, runtime)
     return loaded, recipe

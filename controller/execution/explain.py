@@ -284,7 +284,7 @@ def explain(name: str, driver: Driver, *, root: Path | None = None, project: str
     if root is not None:
         from controller.desired.specload import load
 
-        specs = load(root)
+        specs = load(root, runtime=driver.name)
         prepared = prepare(root, driver, project=project, specs=specs)
         project = prepared.plan.project
         for c in prepared.desired.containers:

@@ -82,7 +82,7 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
     ``specs`` and ``recipe``: the directory as the caller loaded it
     (``controller.desired.specload``)."""
     if recipe is None:
-        specs, recipe = recipe_of(root, project, specs, options.checkout)
+        specs, recipe = recipe_of(root, project, specs, options.checkout, driver.name)
     elif specs is None:
         raise ValueError("prepare: a recipe comes with the SpecSet it was made from")
     rev = revision if revision is not None else git_revision(root)

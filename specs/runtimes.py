@@ -1,0 +1,127 @@
+"""Which runtime supports which spec key: one table, and the check that reads it.
+
+Role: ``ROWS`` is the single table "key path -> the runtimes that support it, and the
+fix to print otherwise". A row names a key path below a table kind
+(``container.security_opt``, ``container.resources.reservations.cpus``; ``*`` stands
+for every entry of a table-valued key such as ``container.secrets.*.uid``), the
+runtimes that can carry it out, the fix, and optionally a condition on the value (only
+``network_mode = "container:..."`` is refused, ``"host"`` is fine). :func:`check` turns
+every key of a loaded spec directory that its runtime does not support into a located
+:class:`~specs.result.SpecError` (``web.toml:7: container.web.security_opt: not
+supported by the native runtime — ...``), so the file is frozen instead of being
+applied without the key. A key counts as used when its value is not empty, not
+``false`` and not ``None``: ``privileged = false`` asks for nothing. A runtime this
+table does not know (a test's fake) gets no check. Neighbours: ``specs.loader``
+(``load_dir(..., runtime=R)`` calls :func:`check`), ``specs.models`` (the keys),
+``specs.locate`` (the key path's line). Runtime names are spelt here, not imported:
+``specs`` never imports ``runtime``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from specs.locate import KeyPath, format_path
+from specs.result import Resource, SpecError
+
+DOCKER, NATIVE, SWARM = "docker", "native", "swarm"
+RUNTIMES = (DOCKER, NATIVE, SWARM)
+LineOf = Callable[[str, KeyPath], "int | None"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One key path, the runtimes that support it and the fix for the others."""
+
+    key: str  # "container.security_opt"; "*" = every entry of a table-valued key
+    runtimes: frozenset[str]
+    fix: str
+    # only values for which this holds are refused; None: any value in use
+    when: Callable[[Any], bool] | None = None
+    what: str = ""  # the refused value in words ('network_mode = "container:NAME"')
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.key.split("."))
+
+
+def _only(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+ROWS: tuple[Row, ...] = (
+    Row("container.volumes_from", _only(DOCKER, NATIVE),
+        "Swarm tasks share no container's volumes: declare a named volume and mount it in "
+        "each container that needs it"),
+)
+
+
+def _used(value: Any) -> bool:
+    """Whether a key's value asks for something (empty, ``false`` and unset do not)."""
+    if value is None or value is False:
+        return False
+    if isinstance(value, str | tuple | list | dict | frozenset | set):
+        return bool(value)
+    if isinstance(value, BaseModel):
+        return any(_used(getattr(value, name)) for name in type(value).model_fields)
+    return True
+
+
+def _walk(value: Any, path: Sequence[str], at: KeyPath) -> Iterator[tuple[KeyPath, Any]]:
+    """(key path as written, value) of every place ``path`` leads to below ``value``; a
+    field the models do not have (yet) leads nowhere."""
+    if not path:
+        yield at, value
+        return
+    head, rest = path[0], path[1:]
+    if head == "*":
+        if isinstance(value, dict):
+            for name, item in value.items():
+                yield from _walk(item, rest, (*at, str(name)))
+        return
+    if isinstance(value, BaseModel):
+        if head in type(value).model_fields:
+            yield from _walk(getattr(value, head), rest, (*at, head))
+    elif isinstance(value, dict) and head in value:
+        yield from _walk(value[head], rest, (*at, head))
+
+
+def _supported_by(row: Row) -> str:
+    names = [name for name in RUNTIMES if name in row.runtimes]
+    if not names:
+        return "no runtime supports it yet"
+    listed = " and ".join(names) if len(names) < 3 else ", ".join(names)
+    return f"only {listed} {'supports' if len(names) == 1 else 'support'} it"
+
+
+def unsupported(resource: Resource, runtime: str,
+                rows: Sequence[Row] = ROWS) -> Iterator[tuple[KeyPath, Row]]:
+    """(key path, row) of every key of ``resource`` that ``runtime`` does not support."""
+    for row in rows:
+        kind, *path = row.path
+        if kind != resource.kind or runtime in row.runtimes:
+            continue
+        for at, value in _walk(resource.spec, path, (kind, resource.name)):
+            if _used(value) and (row.when is None or row.when(value)):
+                yield at, row
+
+
+def check(resources: Sequence[Resource], runtime: str | None, line_of: LineOf,
+          rows: Sequence[Row] = ROWS) -> list[SpecError]:
+    """A located error for every key of ``resources`` that ``runtime`` does not support;
+    none when the runtime is not known here (None, or a test's fake)."""
+    if runtime not in RUNTIMES:
+        return []
+    errors = []
+    for resource in resources:
+        for at, row in unsupported(resource, runtime, rows):
+            subject = f"{row.what} is" if row.what else ""
+            message = (f"{subject} not supported by the {runtime} runtime "
+                       f"({_supported_by(row)})").lstrip()
+            errors.append(SpecError(resource.file, line_of(resource.file, at), format_path(at),
+                                    message, row.fix))
+    return errors
