@@ -9,10 +9,13 @@ controller's CLI calls :func:`open_driver`.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.driver import Driver
 from runtime.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from runtime.swarm.driver import SwarmDriver
 
 DRIVERS = {
     "docker": "runtime.docker.driver:DockerDriver",
@@ -21,7 +24,7 @@ DRIVERS = {
 
 
 def open_driver(name: str, **options: Any) -> Driver:
-    """Instantiate the driver called ``name`` (``docker``, ``native`` or ``swarm``)."""
+    """Instantiate the container driver called ``name`` (``docker`` or ``native``)."""
     target = DRIVERS.get(name)
     if target is None:
         raise InvalidRequest(
@@ -36,3 +39,11 @@ def open_driver(name: str, **options: Any) -> Driver:
         ) from exc
     driver: Driver = getattr(module, attr)(**options)
     return driver
+
+
+def open_swarm(base_url: str | None = None) -> SwarmDriver:
+    """The Swarm runtime's driver (services, not containers: not a ``Driver``), reaching
+    the manager at ``base_url``, else ``DOCKER_HOST``, else the local socket."""
+    from runtime.swarm.driver import SwarmDriver
+
+    return SwarmDriver(base_url)

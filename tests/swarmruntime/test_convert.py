@@ -1,0 +1,83 @@
+"""``runtime.swarm.convert``: a desired service spec survives the trip through the API's
+JSON, and a live spec as the server fills it in normalises to the desired one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtime.swarm import convert
+from runtime.swarm.spec import (
+    FileRef,
+    Placement,
+    Resources,
+    RestartPolicy,
+    ServicePort,
+    ServiceSpec,
+    UpdatePolicy,
+)
+from runtime.types import HealthSpec, MountSpec, NetworkAttach
+
+FULL = convert.canonical(ServiceSpec(
+    name="web", image="busybox", command=("sleep", "1000"), entrypoint=("/bin/sh", "-c"),
+    env=(("B", "2"), ("A", "1")), labels=(("io.dockwright.project", "p"),),
+    container_labels=(("a", "b"),), workdir="/w", user="1000", hostname="h", tty=True,
+    stdin_open=True, stop_signal="SIGINT", stop_grace=3.0,
+    healthcheck=HealthSpec(("CMD", "true"), 1.0, 2.0, 3, 4.0),
+    mounts=(MountSpec("volume", "/data", "vol"), MountSpec("tmpfs", "/t", None, False, 1024)),
+    files=(FileRef("secret", "p_pw_0123456789ab", "pw"), FileRef("config", "p_c_1", "/etc/c")),
+    networks=(NetworkAttach("p_default", ("db", "a")),), restart=RestartPolicy("none"),
+    resources=Resources(64 << 20, 0.5, 100, 16 << 20, 0.25),
+    placement=Placement(("node.role==worker",), ("spread=node.labels.zone",), 2),
+    replicas=3, update=UpdatePolicy(2, 1.5, "rollback", 3.0, 0.1, "start-first"),
+    rollback=UpdatePolicy(order="start-first"), endpoint_mode="dnsrr",
+    ports=(ServicePort(80, 8080, "tcp", "host"), ServicePort(53, None, "udp"))))
+
+
+def test_round_trip_through_the_api_json() -> None:
+    body = convert.to_api(FULL, {"p_pw_0123456789ab": "sid", "p_c_1": "cid"})
+    body["TaskTemplate"]["Networks"][0]["Target"] = "netid"  # the server stores ids
+    assert convert.from_api(body, {"netid": "p_default"}) == FULL
+    assert body["TaskTemplate"]["ContainerSpec"]["Env"] == ["A=1", "B=2"]
+    assert body["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretID"] == "sid"
+    assert body["TaskTemplate"]["RestartPolicy"]["Condition"] == "none"
+    assert body["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 3_000_000_000
+
+
+def test_server_defaults_and_client_additions_normalise_away() -> None:
+    """What the server adds on create (and a client's digest pin) is no difference."""
+    live: dict[str, Any] = {
+        "Name": "x", "Labels": {},
+        "TaskTemplate": {
+            "ContainerSpec": {"Image": "busybox:latest@sha256:" + "0" * 64, "Init": False,
+                              "DNSConfig": {}, "Isolation": "default",
+                              "StopGracePeriod": 10_000_000_000},
+            "Resources": {"Limits": {}, "Reservations": {}},
+            "RestartPolicy": {"Condition": "any", "Delay": 5_000_000_000, "MaxAttempts": 0},
+            "Placement": {}, "ForceUpdate": 0, "Runtime": "container"},
+        "Mode": {"Replicated": {"Replicas": 1}},
+        "UpdateConfig": {"Parallelism": 1, "FailureAction": "pause",
+                         "Monitor": 5_000_000_000, "MaxFailureRatio": 0,
+                         "Order": "stop-first"},
+        "EndpointSpec": {"Mode": "vip"}}
+    assert convert.from_api(live, {}) == convert.canonical(ServiceSpec("x", "busybox"))
+
+
+def test_a_list_entry_without_defaults_reads_the_same() -> None:
+    """``GET /services`` does not insert defaults: absent means the default."""
+    bare = {"Name": "x", "TaskTemplate": {"ContainerSpec": {"Image": "busybox"}},
+            "Mode": {"Replicated": {"Replicas": 1}}}
+    assert convert.from_api(bare, {}) == convert.canonical(ServiceSpec("x", "busybox"))
+
+
+def test_global_mode_has_no_replica_count() -> None:
+    spec = convert.canonical(ServiceSpec("g", "busybox:1", mode="global", replicas=5))
+    assert spec.replicas == 0
+    assert convert.from_api(convert.to_api(spec), {}) == spec
+
+
+def test_canonical_image() -> None:
+    assert convert.canonical_image("busybox") == "busybox:latest"
+    assert convert.canonical_image("reg:5000/app") == "reg:5000/app:latest"
+    assert convert.canonical_image("reg:5000/app:2@sha256:" + "a" * 64) == "reg:5000/app:2"
+    pinned = "app@sha256:" + "a" * 64
+    assert convert.canonical_image(pinned) == pinned
