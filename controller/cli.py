@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "controller.commands.inspect",  # ps, logs, exec
     "controller.commands.watch",  # watch
     "controller.commands.history",  # history, why
+    "controller.commands.compose_import",  # import
 )
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2

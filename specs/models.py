@@ -294,6 +294,9 @@ class Container(Model):
     """``[container.NAME]``: one container (or ``replicas`` copies of it)."""
 
     image: ImageSpec
+    # the runtime name, when it is not the table's name (docker-compose's ``app_web_1``);
+    # ``{n}`` stands for the replica number (needed with replicas > 1)
+    container_name: str | None = None
     command: Args | None = None
     entrypoint: Args | None = None
     workdir: str | None = None
@@ -345,6 +348,21 @@ class Container(Model):
             if not ENV_NAME_RE.match(key):
                 raise ValueError(f"invalid environment variable name {key!r}")
         return value
+
+    @field_validator("container_name")
+    @classmethod
+    def _container_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_name(value.replace("{n}", "1"), "container_name", 2)
+        return value
+
+    @model_validator(mode="after")
+    def _replica_names(self) -> Container:
+        if self.container_name and self.replicas > 1 and "{n}" not in self.container_name:
+            raise ValueError(f"container_name {self.container_name!r} names one container but "
+                             f"replicas = {self.replicas}: put {{n}} where the replica number "
+                             f"goes, e.g. \"{self.container_name}_{{n}}\"")
+        return self
 
     @field_validator("workdir")
     @classmethod

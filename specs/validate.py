@@ -264,20 +264,37 @@ def _absent_dependencies(containers: list[Resource], out: _Out) -> None:
                         f"remove this reference, or give {dep} another state")
 
 
+def _runtime_names(name: str, spec: Container) -> list[str]:
+    if spec.container_name:
+        return [spec.container_name.replace("{n}", str(i)) for i in range(1, spec.replicas + 1)]
+    return [name] if spec.replicas == 1 else [f"{name}-{i}" for i in range(1, spec.replicas + 1)]
+
+
 def _replica_names(containers: list[Resource], files: dict[str, str], out: _Out) -> None:
-    """``web`` with replicas = 3 runs as web-1..web-3: no container may be declared so."""
+    """``web`` with replicas = 3 runs as web-1..web-3: no container may be declared so; no
+    two containers may run under one name (``container_name``)."""
+    runs: dict[str, Resource] = {}
     for res in containers:
         spec = res.spec
         assert isinstance(spec, Container)
-        if spec.replicas < 2:
+        for runtime in _runtime_names(res.name, spec):
+            other = runs.setdefault(runtime, res)
+            named = spec.container_name or getattr(other.spec, "container_name", None)
+            if other is not res and named:  # plain names: the duplicate and replica checks
+                out.add(res.file, ("container", res.name, "container_name"),
+                        f"runs as {runtime}, the name of container {other.name} "
+                        f"({_where(other.file, other.line)})",
+                        "give one of them another container_name")
+        if spec.replicas < 2 or spec.container_name:
             continue
         for i in range(1, spec.replicas + 1):
-            other = f"{res.name}-{i}"
-            if other in files:
-                there = _where(files[other], out.line_of(files[other], ("container", other)))
+            other_name = f"{res.name}-{i}"
+            if other_name in files:
+                there = _where(files[other_name], out.line_of(files[other_name],
+                                                              ("container", other_name)))
                 out.add(res.file, ("container", res.name, "replicas"),
-                        f"replica {other} has the name of another declared container ({there})",
-                        f"rename container {other} or {res.name}")
+                        f"replica {other_name} has the name of another declared container "
+                        f"({there})", f"rename container {other_name} or {res.name}")
 
 
 def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:

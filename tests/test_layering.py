@@ -26,7 +26,7 @@ SHARED = {"swarm": frozenset({"runtime.docker.transport", "runtime.docker.http",
 FORBIDDEN = {"specs": {"runtime", "controller"}, "runtime": {"specs", "controller"},
              "dwutil": {"controller", "specs", "runtime"}}
 # controller rooms, lowest first; a room may import only rooms at or below its own level
-ROOMS = ("desired", "planning", "execution", "service", "commands")
+ROOMS = ("desired", "compose", "planning", "execution", "service", "commands")
 BASE = frozenset({"errors", "logging"})  # controller modules every room may use
 
 

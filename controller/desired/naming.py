@@ -41,8 +41,12 @@ def default_network(project: str) -> str:
     return f"{project}_default"
 
 
-def instance_names(name: str, replicas: int) -> list[str]:
-    """``web`` -> ``["web"]``; with 3 replicas ``["web-1", "web-2", "web-3"]``."""
+def instance_names(name: str, replicas: int, container_name: str | None = None) -> list[str]:
+    """``web`` -> ``["web"]``; with 3 replicas ``["web-1", "web-2", "web-3"]``. A
+    ``container_name`` replaces the name; its ``{n}`` is the replica number
+    (``app_web_{n}`` -> ``app_web_1``..., docker-compose's names)."""
+    if container_name:
+        return [container_name.replace("{n}", str(i)) for i in range(1, replicas + 1)]
     if replicas == 1:
         return [name]
     return [f"{name}-{i}" for i in range(1, replicas + 1)]

@@ -50,6 +50,7 @@ class _Normaliser:
             for dep, cond in spec.depends_on.items():
                 self.conditions.setdefault(dep, set()).add(cond)
         self.replicas = {r.name: _container(r).replicas for r in containers}
+        self.given = {r.name: _container(r).container_name for r in containers}
 
     def image(self, res: Resource, spec: Container) -> DesiredImage:
         img = spec.image
@@ -104,7 +105,8 @@ class _Normaliser:
         stop_timeout = spec.stop_timeout if spec.stop_timeout is not None \
             else defaults.stop_timeout
         hc = spec.healthcheck
-        vfrom = tuple((naming.instance_names(v.container, self.replicas.get(v.container, 1))[0]
+        vfrom = tuple((naming.instance_names(v.container, self.replicas.get(v.container, 1),
+                                             self.given.get(v.container))[0]
                        if self.replicas.get(v.container, 1) else v.container, v.read_only)
                       for v in spec.volumes_from)
         image = self.image(res, spec)
@@ -125,7 +127,8 @@ class _Normaliser:
             stop_timeout=stop_timeout)
         return ContainerRecipe(
             resource=res.name, file=res.file,
-            names=tuple(naming.instance_names(res.name, spec.replicas)), config=config,
+            names=tuple(naming.instance_names(res.name, spec.replicas, spec.container_name)),
+            config=config,
             image=image, env=self.env(spec), state=spec.state,
             depends_on=tuple(sorted(spec.depends_on.items())),
             links=tuple(dict.fromkeys(link.target for link in spec.links)),
