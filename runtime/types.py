@@ -98,9 +98,30 @@ class ResourceSpec:
     memory: int | None = None  # bytes
     cpus: float | None = None  # cores
     pids: int | None = None
-    # live only: memory + swap in bytes (-1: unlimited swap) when it is not what the
-    # runtime sets for ``memory`` by itself; a spec never sets it, so a value is drift
+    # memory + swap in bytes (-1: unlimited swap); None: what the runtime sets for
+    # ``memory`` by itself (twice it on Docker), which a live value equal to it reports too
     memory_swap: int | None = None
+    cpu_shares: int | None = None  # relative CPU weight (None: the runtime's, 1024)
+    cpuset: str | None = None  # CPUs allowed, "0-1"
+    memory_reservation: int | None = None  # bytes: a soft limit
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A host device made available in the container, with its cgroup permissions."""
+
+    host: str
+    container: str
+    permissions: str = "rwm"
+
+
+@dataclass(frozen=True)
+class UlimitSpec:
+    """A resource limit (``setrlimit``) by its name (``nofile``, ``nproc``, ...)."""
+
+    name: str
+    soft: int
+    hard: int
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,32 @@ class ContainerConfig:
     tty: bool = False
     stop_signal: str | None = None
     stop_timeout: float | None = None
+    # host-level settings; each default is "not set" (the runtime's own), left out of hashes
+    init: bool | None = None
+    cap_add: tuple[str, ...] = ()  # upper case, without "CAP_", sorted
+    cap_drop: tuple[str, ...] = ()
+    privileged: bool = False
+    devices: tuple[DeviceSpec, ...] = ()
+    extra_hosts: Pairs = ()  # (host name, ip), sorted
+    dns: tuple[str, ...] = ()  # in order (the resolver tries them so)
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    ulimits: tuple[UlimitSpec, ...] = ()  # sorted by name
+    sysctls: Pairs = ()
+    log_driver: str | None = None  # None: the runtime's default driver
+    log_options: Pairs = ()
+    security_opt: tuple[str, ...] = ()
+    read_only: bool = False
+    shm_size: int | None = None  # bytes
+    tmpfs: Pairs = ()  # (path, mount options), sorted by path
+    group_add: tuple[str, ...] = ()
+    network_mode: str | None = None  # "host" | "none" | "bridge" | "container:NAME"
+    pid_mode: str | None = None  # "host" | "container:NAME"
+    ipc_mode: str | None = None  # "host" | "private" | "shareable" | "none" | "container:NAME"
+    expose: tuple[str, ...] = ()  # "8080/tcp", sorted; ports published by ``ports`` left out
+    domainname: str | None = None
+    mac_address: str | None = None
+    oom_score_adj: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +220,7 @@ class ContainerInfo:
     # inherited through volumes_from: type "volume", source = the generated volume name,
     # sorted by target. A runtime that creates no such volumes reports ().
     anonymous_volumes: tuple[MountSpec, ...] = ()
+    log_default: str = ""  # the runtime's default log driver ("": none, or not known)
 
 
 @dataclass(frozen=True)

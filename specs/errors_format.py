@@ -107,12 +107,10 @@ SYNONYMS: dict[str, str] = {
 
 # docker-compose keys with no counterpart here (yet): named as such, never "did you mean".
 UNSUPPORTED: frozenset[str] = frozenset({
-    "devices", "dns", "dns_search", "dns_opt", "extra_hosts", "cap_add", "cap_drop",
-    "privileged", "security_opt", "ulimits", "sysctls", "logging", "network_mode", "pid",
-    "ipc", "shm_size", "tmpfs", "init", "expose", "secrets", "configs", "deploy", "profiles",
-    "platform", "userns_mode", "cgroup_parent", "cgroup", "domainname", "mac_address",
-    "group_add", "runtime", "mem_reservation", "memswap_limit", "mem_swappiness",
-    "cpu_shares", "cpu_quota", "cpu_period", "cpuset", "oom_kill_disable", "oom_score_adj",
+    "secrets", "configs", "deploy", "profiles",
+    "platform", "userns_mode", "cgroup_parent", "cgroup",
+    "runtime", "mem_reservation", "memswap_limit", "mem_swappiness",
+    "cpu_quota", "cpu_period", "oom_kill_disable",
     "external_links", "isolation", "storage_opt", "device_cgroup_rules", "gpus",
     "blkio_config", "credential_spec", "annotations", "attach", "pull_policy", "post_start",
     "pre_stop", "develop", "extends", "use_api_socket",

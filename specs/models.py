@@ -23,9 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationInfo,
     field_validator,
@@ -34,6 +32,8 @@ from pydantic import (
 
 from specs import units
 from specs.cache import RESOLVED, resolve_path
+from specs.hostmodels import Healthcheck, HostKeys, Resources
+from specs.modelbase import Duration, Model, Size
 from specs.names import (
     ENV_NAME_RE,
     check_alias,
@@ -61,17 +61,7 @@ def _resolve(value: object, info: ValidationInfo) -> object:
 
 
 PathStr = Annotated[str, BeforeValidator(_resolve)]
-Duration = Annotated[float, BeforeValidator(units.parse_duration)]
-Size = Annotated[int, BeforeValidator(units.parse_size)]
-
-
 Args = Annotated[tuple[str, ...], BeforeValidator(units.split_command)]
-
-
-class Model(BaseModel):
-    """Base: strict keys, immutable, no coercion of strings into numbers."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, defer_build=True)
 
 
 class EnvFromFile(Model):
@@ -257,40 +247,10 @@ class RestartPolicy(Model):
         return f"on-failure:{self.max_retries}" if self.max_retries else self.name
 
 
-class Healthcheck(Model):
-    """A health probe; ``test`` is normalised to start with CMD, CMD-SHELL or NONE."""
-
-    test: tuple[str, ...]
-    interval: Duration | None = None
-    timeout: Duration | None = None
-    retries: int | None = Field(default=None, ge=0)
-    start_period: Duration | None = None
-
-    @field_validator("test", mode="before")
-    @classmethod
-    def _test(cls, value: object) -> object:
-        if isinstance(value, str):
-            return ("CMD-SHELL", value)
-        if isinstance(value, list | tuple):
-            if not value:
-                raise ValueError("test must not be empty")
-            if value[0] not in ("CMD", "CMD-SHELL", "NONE"):
-                return ("CMD", *value)
-        return value
-
-
-class Resources(Model):
-    """Limits: memory in bytes, cpus as a fraction of cores, pids as a count."""
-
-    memory: Size | None = None
-    cpus: float | None = Field(default=None, gt=0)
-    pids: int | None = Field(default=None, gt=0)
-
-
 Condition = Literal["started", "healthy", "completed"]
 
 
-class Container(Model):
+class Container(HostKeys):  # host-level keys (init, cap_add, logging, ...): HostKeys
     """``[container.NAME]``: one container (or ``replicas`` copies of it)."""
 
     image: ImageSpec
@@ -307,7 +267,7 @@ class Container(Model):
     tty: bool = False
     env: dict[str, EnvValue] = Field(default_factory=dict)
     env_file: tuple[PathStr, ...] = ()
-    ports: tuple[Port, ...] = ()
+    ports: Annotated[tuple[Port, ...], BeforeValidator(units.expand_ports)] = ()
     volumes: tuple[Mount, ...] = ()
     volumes_from: tuple[VolumesFrom, ...] = ()
     links: tuple[Link, ...] = ()

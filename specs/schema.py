@@ -33,6 +33,7 @@ _ARGS = {"anyOf": [
     {"type": "array", "items": {"type": "string"}},
 ]}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
+_TEXT = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
 
 # (definition, property) -> schema of what may be written there.
 _PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -62,6 +63,16 @@ _PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
     ("Healthcheck", "timeout"): _DURATION,
     ("Healthcheck", "start_period"): _DURATION,
     ("Resources", "memory"): _SIZE,
+    ("Resources", "memory_swap"): {"anyOf": [*_SIZE["anyOf"], {"const": -1},
+                                             {"const": "unlimited"}]},
+    ("Reservations", "memory"): _SIZE,
+    ("Container", "shm_size"): _SIZE,
+    ("Container", "sysctls"): {"type": "object", "additionalProperties": _TEXT},
+    ("Logging", "options"): {"type": "object", "additionalProperties": _TEXT},
+    ("Container", "expose"): {"type": "array", "items": {"anyOf": [
+        {"type": "string", "pattern": r"^\d+(-\d+)?(/(tcp|udp|sctp))?$",
+         "examples": ["8080", "9000/udp"]},
+        {"type": "integer", "minimum": 1, "maximum": 65535}]}},
     ("Mount", "size"): _SIZE,
     ("ProjectDefaults", "stop_timeout"): _DURATION,
     ("ProjectDefaults", "restart"): {"$ref": "#/$defs/RestartPolicy"},
@@ -71,8 +82,9 @@ _PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
 _SHORT: dict[str, dict[str, Any]] = {
     "Port": {"anyOf": [
         {"type": "string",
-         "pattern": r"^(\[[0-9a-fA-F:.]+\]:|[0-9.]+:)?(\d*:)?\d+(/(tcp|udp|sctp))?$",
-         "examples": ["8080:80", "127.0.0.1:5353:53/udp"]},
+         "pattern": r"^(\[[0-9a-fA-F:.]+\]:|[0-9.]+:)?((\d+(-\d+)?)?:)?\d+(-\d+)?"
+                    r"(/(tcp|udp|sctp))?$",
+         "examples": ["8080:80", "127.0.0.1:5353:53/udp", "8000-8010:8000-8010"]},
         {"type": "integer", "minimum": 1, "maximum": 65535}]},
     "Mount": {"type": "string", "pattern": r"^([^:]+:)?/[^:]*(:(ro|rw))?$",
               "examples": ["data:/var/lib/data", "./site:/www:ro"]},
@@ -80,6 +92,9 @@ _SHORT: dict[str, dict[str, Any]] = {
     "Link": {"type": "string",
              "pattern": r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*(:[a-zA-Z0-9][a-zA-Z0-9_.-]*)?$",
              "examples": ["db:database"]},
+    "Device": {"type": "string", "pattern": r"^/[^:]*(:/[^:]*)?(:[rwm]+)?$",
+               "examples": ["/dev/fuse", "/dev/sda:/dev/xvda:r"]},
+    "Ulimit": {"type": "integer", "minimum": -1, "description": "soft and hard limit"},
     "RestartPolicy": {"anyOf": [
         {"type": "string", "pattern": r"^(no|always|unless-stopped|on-failure(:\d+)?)$"},
         {"const": False}]},

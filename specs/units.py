@@ -62,6 +62,24 @@ def parse_size(value: object) -> int:
     )
 
 
+def parse_swap(value: object) -> int:
+    """``resources.memory_swap``: a size, or -1 (or ``"unlimited"``) for unlimited swap."""
+    if value == -1 or value == "unlimited":
+        return -1
+    return parse_size(value)
+
+
+_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
+
+def check_cpuset(value: str) -> str:
+    """``"0-1"``, ``"0,2"``: the CPUs a container may run on."""
+    if not _CPUSET.match(value):
+        raise ValueError(f"invalid cpuset {value!r}: list CPU numbers and ranges, e.g. \"0-1\" "
+                         "or \"0,2\"")
+    return value
+
+
 @dataclass(frozen=True)
 class PortParts:
     """The pieces of a ``"[ip:]host:container[/proto]"`` string."""
@@ -75,8 +93,8 @@ class PortParts:
 def _port_number(text: str, what: str, spec: str) -> int:
     if not text.isdigit() or not 0 < int(text) < 65536:
         raise ValueError(
-            f"invalid {what} port {text!r} in {spec!r}: expected a number from 1 to 65535 "
-            "(ranges are not supported: list each port)"
+            f"invalid {what} port {text!r} in {spec!r}: expected a number from 1 to 65535, "
+            "or a range such as \"8000-8010\""
         )
     return int(text)
 
@@ -104,6 +122,72 @@ def parse_port(spec: str) -> PortParts:
         raise ValueError(f"invalid port {spec!r}: expected \"[ip:]host:container[/tcp|udp]\"")
     host = None if parts[0] == "" else _port_number(parts[0], "host", spec)
     return PortParts(_port_number(parts[1], "container", spec), host, ip or None, protocol)
+
+
+def _port_range(text: str, what: str, spec: str) -> list[int]:
+    """``"8000-8010"`` -> [8000..8010]; ``"80"`` -> [80]; "" -> []."""
+    first, dash, last = text.partition("-")
+    if not dash:
+        return [_port_number(text, what, spec)] if text else []
+    low, high = _port_number(first, what, spec), _port_number(last, what, spec)
+    if high < low:
+        raise ValueError(f"invalid {what} port range {text!r} in {spec!r}: the first port must "
+                         "not be above the last")
+    return list(range(low, high + 1))
+
+
+def expand_port_range(spec: str) -> list[str]:
+    """``"8000-8002:9000-9002/udp"`` -> one short port string per port (in order); a
+    string without a range comes back as it is. The host range and the container range
+    must have the same length (compose's rule)."""
+    text, slash, protocol = spec.rpartition("/") if "/" in spec else (spec, "", "")
+    head, tail = "", text
+    if tail.startswith("["):  # IPv6 address: keep it whole
+        end = tail.find("]")
+        head, tail = tail[: end + 1], tail[end + 1 :]
+    if "-" not in tail:
+        return [spec]
+    parts = tail.split(":")
+    container = _port_range(parts[-1], "container", spec)
+    host = _port_range(parts[-2], "host", spec) if len(parts) > 1 else []
+    if host and len(host) != len(container):
+        raise ValueError(f"invalid port range {spec!r}: the host range and the container range "
+                         "must hold as many ports, e.g. \"8000-8010:8000-8010\"")
+    prefix = head + ":".join(parts[:-2]) + (":" if len(parts) > 2 else "")
+    out = []
+    for i, port in enumerate(container):
+        shown = f"{host[i] if host else ''}:{port}" if len(parts) > 1 else str(port)
+        out.append(f"{prefix}{shown}{slash}{protocol}")
+    return out
+
+
+def expand_ports(value: object) -> object:
+    """The ``ports`` list with every range string expanded in place (one entry per port)."""
+    if not isinstance(value, list | tuple):
+        return value
+    out: list[object] = []
+    for item in value:
+        out.extend(expand_port_range(item) if isinstance(item, str) else [item])
+    return value if len(out) == len(value) else type(value)(out)
+
+
+def parse_expose(value: object) -> object:
+    """``expose``: ``"8080"``, ``8080``, ``"9000/udp"``, ``"8000-8002"`` -> ``"8080/tcp"``
+    forms, sorted, each port once."""
+    if not isinstance(value, list | tuple):
+        return value
+    out: set[str] = set()
+    for item in value:
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            raise ValueError("expected a list of ports, e.g. expose = [\"8080\", \"9000/udp\"]")
+        text, _, protocol = item.partition("/")
+        protocol = (protocol or "tcp").lower()
+        if protocol not in ("tcp", "udp", "sctp"):
+            raise ValueError(f"invalid protocol {protocol!r} in {item!r}: use tcp, udp or sctp")
+        out.update(f"{port}/{protocol}" for port in _port_range(text, "exposed", item))
+    return tuple(sorted(out, key=lambda p: (int(p.partition("/")[0]), p)))
 
 
 @dataclass(frozen=True)

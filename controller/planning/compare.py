@@ -31,7 +31,7 @@ import json
 
 from controller.desired.naming import LABEL_FILES
 from controller.desired.state import DesiredContainer
-from controller.planning import anonymous
+from controller.planning import anonymous, hostrules
 from controller.planning.diff import FieldChange
 from controller.planning.fieldrules import Kind, Row, Sides, Update, diff, in_place
 from runtime.imagedefaults import merge
@@ -80,15 +80,21 @@ def _health(h: HealthSpec | None) -> str | None:
     return " ".join(parts)
 
 
+_LIFTED = ("memory", "cpus", "pids", "cpu_shares", "cpuset", "memory_reservation")
+
+
 def _lifts_limit(old: ResourceSpec, new: ResourceSpec) -> bool:
-    return bool((old.memory and not new.memory) or (old.cpus and not new.cpus)
-                or (old.pids and not new.pids))
+    """Docker cannot take a limit away in place (0 and "" mean "unchanged" to an update)."""
+    return any(getattr(old, k) and not getattr(new, k) for k in _LIFTED)
 
 
 def _resources(r: ResourceSpec) -> str:
     text = f"memory={r.memory or 0} cpus={r.cpus or 0:g} pids={r.pids or 0}"
-    if r.memory_swap:  # set by hand (a spec leaves it to the runtime): an update resets it
+    if r.memory_swap:  # unset: the runtime's own for the memory limit; an update resets it
         text += f" memory+swap={'unlimited' if r.memory_swap < 0 else r.memory_swap}"
+    for key in ("cpu_shares", "cpuset", "memory_reservation"):
+        if getattr(r, key):
+            text += f" {key}={getattr(r, key)}"
     return text
 
 
@@ -109,7 +115,9 @@ def _aliases(value: tuple[NetworkAttach, ...]) -> dict[str, list[str]]:
 
 
 def _live_mounts(sides: Sides) -> tuple[MountSpec, ...]:
-    return anonymous.live_mounts(sides.source, sides.want.mounts, sides.defaults)
+    mounts = anonymous.live_mounts(sides.source, sides.want.mounts, sides.defaults)
+    keyed = hostrules.tmpfs_mounts(sides)  # reported as mounts, declared by ``tmpfs``
+    return tuple(m for m in mounts if m.target not in keyed) if keyed else mounts
 
 
 IN_PLACE = Update.IN_PLACE
@@ -136,6 +144,7 @@ RULES: dict[str, Row] = {
     "tty": Row(Kind.STRICT),
     "stop_signal": Row(Kind.IMAGE_DEFAULT, display=_text),
     "stop_timeout": Row(Kind.QUANTITY, unit="s", step=1.0, default=DOCKER_STOP_TIMEOUT),
+    **hostrules.ROWS,  # init, cap_add, ..., oom_score_adj: the host-level fields
 }
 
 

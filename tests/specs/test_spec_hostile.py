@@ -69,7 +69,7 @@ def test_two_character_names_pass_one_character_names_fail(tmp_path: Path) -> No
 
 
 @pytest.mark.parametrize(("key", "hint"), [
-    ("devices", "is not supported yet"), ("dns", "is not supported yet"),
+    ("userns_mode", "is not supported yet"), ("cgroup_parent", "is not supported yet"),
     ("enviroment", "did you mean 'env'?"), ("restrat", "did you mean 'restart'?"),
     ("zzz", "known keys:")])
 def test_unknown_keys_suggest_only_close_matches(tmp_path: Path, key: str, hint: str) -> None:

@@ -1,0 +1,142 @@
+"""The comparison rows of a container's host-level fields, and the server defaults they know.
+
+Role: one ``controller.planning.fieldrules.Row`` per host-level field of
+``runtime.types.ContainerConfig`` (capabilities, devices, DNS, ulimits,
+logging, namespaces, ``expose``, ...), merged into the container rule table
+of ``controller.planning.compare``. Each row says what the runtime fills in
+when the spec leaves a field unset, as the Docker daemon reports it in an
+inspect: a 64 MiB ``/dev/shm``, an OOM score adjustment of 0, the daemon's
+default log driver (``ContainerInfo.log_default``) with the daemon's default
+log options merged into a container of that driver, the IPC mode
+``private`` or ``shareable`` (the daemon's choice), ``label=disable`` added to
+the security options of a privileged container or one in the host's pid or
+IPC namespace, the image's exposed ports added to ``expose``; and tmpfs
+mounts of the ``tmpfs`` key that the runtime reports in the form of a
+``volumes`` tmpfs mount. Every difference needs a recreate. Pure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from controller.planning.fieldrules import Kind, Row, Sides
+from runtime.types import ContainerInfo, DeviceSpec, ImageInfo, MountSpec, UlimitSpec
+
+DOCKER_SHM_SIZE = 64 * 1024 * 1024  # bytes: /dev/shm when the spec sets no shm_size
+DEFAULT_IPC_MODES = frozenset({"private", "shareable"})  # the daemon's default is one
+ADDED_SECURITY_OPT = "label=disable"
+
+
+def _device(d: DeviceSpec) -> str:
+    return f"{d.host}:{d.container}:{d.permissions}"
+
+
+def _ulimits(value: tuple[UlimitSpec, ...]) -> dict[str, str]:
+    return {u.name: f"{u.soft}:{u.hard}" for u in value}
+
+
+def _list(value: tuple[str, ...]) -> list[str] | None:
+    return list(value) or None
+
+
+def _size(value: int | None) -> str | None:
+    return None if value is None else f"{value}b"
+
+
+def log_default(sides: Sides) -> str:
+    """The runtime's default log driver as the live container's runtime reported it."""
+    source = sides.source
+    return source.log_default if isinstance(source, ContainerInfo) else ""
+
+
+def _log_driver(sides: Sides) -> Any:
+    have = sides.have.log_driver
+    if sides.want.log_driver is None and have is not None and have == log_default(sides):
+        return None  # unset: the runtime's default driver
+    return have
+
+
+def _log_options(sides: Sides) -> Any:
+    """The daemon merges its own default options into a container of its default driver:
+    there, only the options the spec names are compared."""
+    have = sides.have.log_options
+    driver = sides.have.log_driver
+    if driver is None or driver == log_default(sides):
+        named = {k for k, _ in sides.want.log_options}
+        return tuple(kv for kv in have if kv[0] in named)
+    return have
+
+
+def _ipc_mode(sides: Sides) -> Any:
+    have = sides.have.ipc_mode
+    return None if sides.want.ipc_mode is None and have in DEFAULT_IPC_MODES else have
+
+
+def _security_opt(sides: Sides) -> Any:
+    c = sides.have
+    if ADDED_SECURITY_OPT in sides.want.security_opt or not (
+            c.privileged or "host" in (c.pid_mode, c.ipc_mode)):
+        return c.security_opt
+    return tuple(o for o in c.security_opt if o != ADDED_SECURITY_OPT)
+
+
+def _expose(sides: Sides) -> Any:
+    """The image's exposed ports join the container's; with the image unknown, only the
+    ports the spec names are compared."""
+    want = set(sides.want.expose)
+    image = sides.defaults
+    if isinstance(image, ImageInfo):
+        extra = {p if "/" in p else f"{p}/tcp" for p in image.exposed_ports} - want
+    else:
+        extra = set(sides.have.expose) - want
+    return tuple(p for p in sides.have.expose if p not in extra)
+
+
+def mount_form(m: MountSpec) -> str:
+    """The options a ``volumes`` tmpfs mount is written with (``runtime.docker.mounts``)."""
+    return ",".join(["ro" if m.read_only else "rw", *([f"size={m.size}"] if m.size else [])])
+
+
+def tmpfs_mounts(sides: Sides) -> frozenset[str]:
+    """Targets of live tmpfs mounts that are entries of the desired ``tmpfs`` key."""
+    paths = {p for p, _ in sides.want.tmpfs}
+    return frozenset(m.target for m in sides.have.mounts
+                     if m.type == "tmpfs" and m.target in paths)
+
+
+def _tmpfs(sides: Sides) -> Any:
+    moved = tmpfs_mounts(sides)
+    if not moved:
+        return sides.have.tmpfs
+    extra = tuple((m.target, mount_form(m)) for m in sides.have.mounts if m.target in moved)
+    return tuple(sorted((*sides.have.tmpfs, *extra)))
+
+
+ROWS: dict[str, Row] = {
+    # Docker keeps null (unset: the daemon's --init) apart from false
+    "init": Row(Kind.STRICT),
+    "cap_add": Row(Kind.SET),
+    "cap_drop": Row(Kind.SET),
+    "privileged": Row(Kind.STRICT),
+    "devices": Row(Kind.SET, display=_device),
+    "extra_hosts": Row(Kind.KEYS),
+    "dns": Row(Kind.STRICT, display=_list),  # in order: the resolver asks them so
+    "dns_search": Row(Kind.STRICT, display=_list),
+    "dns_opt": Row(Kind.SET),
+    "ulimits": Row(Kind.KEYS, entries=_ulimits),
+    "sysctls": Row(Kind.KEYS),
+    "log_driver": Row(Kind.STRICT, live=_log_driver),
+    "log_options": Row(Kind.KEYS, live=_log_options),
+    "security_opt": Row(Kind.SET, live=_security_opt),
+    "read_only": Row(Kind.STRICT),
+    "shm_size": Row(Kind.SERVER_DEFAULT, display=_size, default=DOCKER_SHM_SIZE),
+    "tmpfs": Row(Kind.KEYS, live=_tmpfs),
+    "group_add": Row(Kind.SET),
+    "network_mode": Row(Kind.STRICT),
+    "pid_mode": Row(Kind.STRICT),
+    "ipc_mode": Row(Kind.STRICT, live=_ipc_mode),
+    "expose": Row(Kind.SET, live=_expose),
+    "domainname": Row(Kind.STRICT),
+    "mac_address": Row(Kind.STRICT),
+    "oom_score_adj": Row(Kind.SERVER_DEFAULT, default=0),
+}
