@@ -55,6 +55,11 @@ def register(sub: Any) -> None:
                           "~/.cache/dockwright)")
     p.add_argument("--listen", metavar="ADDR",
                    help="serve /healthz /readyz /status /metrics on HOST:PORT, e.g. 127.0.0.1:9180")
+    p.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
+                   help="accept POST /hooks/git only when signed with the secret in FILE "
+                        "(GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token)")
+    p.add_argument("--insecure-listen", action="store_true",
+                   help="allow --listen on a non-loopback address without a webhook secret")
     p.add_argument("--resync", type=duration, default=60.0,
                    help="full pass at least this often (default: 60s; 0 disables)")
     p.add_argument("--wait-lock", action="store_true",
@@ -80,6 +85,43 @@ def _journal(args: argparse.Namespace) -> Any:
                           max_bytes=max_bytes)
 
 
+EXIT_REFUSED = 2  # a start refused for safety (an exposed --listen without a secret)
+
+
+def _check_listen(args: argparse.Namespace) -> str | None:
+    """Why ``--listen`` must not start as given (None: it may); warns for
+    ``--insecure-listen``. A non-loopback address needs a webhook secret."""
+    if not args.listen:
+        if args.webhook_secret_file is not None or args.insecure_listen:
+            import structlog
+
+            structlog.get_logger("dockwright.watch").warning(
+                "listen_options_unused", hint="--webhook-secret-file and --insecure-listen "
+                                              "only matter with --listen")
+        return None
+    from controller.service.httpd import parse_listen
+    from controller.service.httpserver import is_loopback
+
+    try:
+        host, _port = parse_listen(args.listen)
+    except ValueError as exc:
+        return str(exc)
+    if is_loopback(host) or args.webhook_secret_file is not None:
+        return None
+    if args.insecure_listen:
+        import structlog
+
+        structlog.get_logger("dockwright.watch").warning(
+            "insecure_listen", address=args.listen,
+            hint="anyone who reaches this address can trigger fetches and read the status: "
+                 "add --webhook-secret-file FILE")
+        return None
+    return (f"--listen {args.listen} is reachable from other hosts, and POST /hooks/git "
+            "would accept unsigned calls — add --webhook-secret-file FILE (the secret set in "
+            "the git host's webhook), listen on 127.0.0.1, or pass --insecure-listen to "
+            "accept the risk")
+
+
 def run_watch(args: argparse.Namespace) -> int:
     gc.enable()  # the CLI turns it off for one-shot commands; a service runs for months
     import structlog
@@ -95,6 +137,15 @@ def run_watch(args: argparse.Namespace) -> int:
 
     setup(args.log_format, verbose=args.verbose)
     log = structlog.get_logger("dockwright.watch")
+    refused = _check_listen(args)
+    if refused:
+        print(f"dockwright: error: {refused}", file=sys.stderr)
+        return EXIT_REFUSED
+    secret = None
+    if args.webhook_secret_file is not None:
+        from controller.service.webhook import load_secret
+
+        secret = load_secret(args.webhook_secret_file)
     stop = threading.Event()
     service: WatchService | None = None
 
@@ -166,7 +217,7 @@ def run_watch(args: argparse.Namespace) -> int:
             from controller.service.httpd import StatusServer, parse_listen
 
             host, port = parse_listen(args.listen)
-            server = StatusServer(service, host, port)
+            server = StatusServer(service, host, port, webhook_secret=secret)
             server.start()
         service.start()
         while not stop.wait(0.5):

@@ -39,7 +39,7 @@ class Trigger(StrEnum):
     RECONNECT = "reconnect"  # the runtime's event stream came back
     RESYNC = "resync"  # the periodic full pass
     GIT_FETCH = "git"  # a fetch moved the followed branch
-    GIT_HOOK = "hook"  # POST /hooks/git
+    WEBHOOK = "webhook"  # POST /hooks/git: a fetch asked for by the git host
     SIGNAL = "sighup"  # someone asked the service for a pass (SIGHUP)
     START = "start"  # the service started
     RETRY = "retry"  # a backoff delay ended, or the runtime is tried again

@@ -9,8 +9,10 @@ a pass; the revision is handed to ``controller.execution.reconcile.reconcile`` (
 shown in ``/status`` and logged. A failed fetch is logged and retried with
 exponential backoff while the last good revision stays checked out;
 ``POST /hooks/git`` (``controller.service.httpd``) calls :meth:`GitSource.trigger` to
-fetch at once. Neighbours: ``controller.service.loop`` (reads :attr:`GitSource.revision`
-and :attr:`GitSource.spec_root`), ``controller.service.queue`` (the enqueue target).
+fetch at once; the pass after such a fetch has the trigger ``webhook`` (instead of
+``git``), and is enqueued even when the branch did not move. Neighbours:
+``controller.service.loop`` (reads :attr:`GitSource.revision` and
+:attr:`GitSource.spec_root`), ``controller.service.queue`` (the enqueue target).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class GitSource:
         self.last_fetch: float | None = None  # unix time of the last successful fetch
         self.failures = 0
         self._wake = threading.Event()
+        self._hooked = False  # a webhook asked for the next fetch
+        self.hooks = 0  # webhook calls taken (POST /hooks/git)
         self._stopping = threading.Event()
         self._lock = threading.Lock()  # one fetch at a time
         self._thread = threading.Thread(target=self._run, name="dw-git", daemon=True)
@@ -100,8 +104,9 @@ class GitSource:
         elif self._git("remote", "get-url", "origin") != self.url:
             self._git("remote", "set-url", "origin", self.url)
 
-    def sync(self) -> str:
-        """Fetch the branch and check out its newest commit; return that revision.
+    def sync(self, trigger: str = "git") -> str:
+        """Fetch the branch and check out its newest commit; return that revision. A new
+        revision enqueues a pass with ``trigger``.
 
         Raises :class:`GitError`; the previous work tree and revision then stay.
         """
@@ -120,13 +125,13 @@ class GitSource:
                 log.info("git_revision", url=self.url, branch=self.branch, revision=fetched,
                          previous=previous)
                 if self.enqueue is not None:
-                    self.enqueue("git")
+                    self.enqueue(trigger)
             return fetched
 
-    def fetch_once(self) -> bool:
+    def fetch_once(self, trigger: str = "git") -> bool:
         """One :meth:`sync` that logs instead of raising; True on success."""
         try:
-            self.sync()
+            self.sync(trigger)
         except GitError as exc:
             self.failures += 1
             self.last_error = str(exc)
@@ -144,7 +149,9 @@ class GitSource:
 
     # service thread -------------------------------------------------------------
     def trigger(self) -> None:
-        """Fetch now (``POST /hooks/git``)."""
+        """Fetch now (``POST /hooks/git``); the pass that follows has the trigger ``webhook``."""
+        self.hooks += 1
+        self._hooked = True
         self._wake.set()
 
     def start(self) -> None:
@@ -160,7 +167,11 @@ class GitSource:
     def _run(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
-            self.fetch_once()
+            hooked, self._hooked = self._hooked, False
+            before = self.revision
+            if self.fetch_once("webhook" if hooked else "git") and hooked \
+                    and self.revision == before and self.enqueue is not None:
+                self.enqueue("webhook")  # asked for: a pass even when nothing moved
             self._wake.wait(self.retry_delay())
 
     def status(self) -> dict[str, Any]:
@@ -168,5 +179,5 @@ class GitSource:
             "url": self.url, "branch": self.branch, "path": self.path,
             "revision": self.revision, "worktree": str(self.worktree),
             "last_fetch": self.last_fetch, "last_error": self.last_error,
-            "failures": self.failures,
+            "failures": self.failures, "hooks": self.hooks,
         }

@@ -1,33 +1,37 @@
-"""The watch service's HTTP endpoint (stdlib ``http.server`` in a thread).
+"""The watch service's HTTP endpoint: its routes, on the hardened server.
 
-Role: ``--listen 127.0.0.1:PORT`` serves
+Role: ``--listen 127.0.0.1:PORT`` serves, through ``controller.service.httpserver``
+(bounded sizes, deadlines, a connection cap, safe headers, 405/404 for the rest):
 - ``GET /healthz``: 200 while the service runs;
 - ``GET /readyz``: 200 after the first successful pass while the runtime answers;
   503 with the reason before, and while the runtime is unreachable
   (``controller.service.readiness``);
 - ``GET /status``: the JSON of ``dockwright status --output json``
   (``controller.execution.status.status``) plus a ``watch`` object: applied revision,
-  quarantined files, spec errors, backoffs, crash loops, last pass;
+  quarantined files, spec errors, backoffs, crash loops, last pass, refused webhooks;
 - ``GET /metrics``: the Prometheus exposition (``controller.service.metrics``, in the
   format the scraper's ``Accept`` asks for), with the project's containers by state
   counted at scrape time (one list call);
-- ``POST /hooks/git``: fetch the git source now (202), 404 without one.
-Neighbours: ``controller.service.loop.WatchService`` (the state it shows),
-``controller.commands.watch`` (starts and stops it).
+- ``POST /hooks/git``: fetch the git source now (202; 404 without one); with a
+  webhook secret only a call signed the GitHub or GitLab way
+  (``controller.service.webhook``), else 401. The pass it causes is journaled with
+  the trigger ``webhook``. GitHub's ``ping`` event is answered 200 without a fetch.
+GETs read only. Other route sets (the dashboard) are mounted on :attr:`StatusServer.router`
+before :meth:`StatusServer.start`. Neighbours: ``controller.service.loop.WatchService`` (the
+state it shows), ``controller.commands.watch`` (starts and stops it).
 """
 
 from __future__ import annotations
 
-import json
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import structlog
 
-from controller.execution.result import Trigger
+from controller.service.httpserver import HTTPServer, Router
+from controller.service.httpwire import Limits, Request, Response, json_response
 from controller.service.loop import WatchService
+from controller.service.webhook import Rejections, verify
 from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
 
 log = structlog.get_logger("dockwright.watch")
@@ -47,27 +51,45 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class StatusServer:
-    """A threaded HTTP server bound to one ``WatchService``."""
+    """The watch service's HTTP endpoint, bound to one ``WatchService``."""
 
-    def __init__(self, service: WatchService, host: str, port: int) -> None:
+    def __init__(self, service: WatchService, host: str, port: int, *,
+                 webhook_secret: bytes | None = None, limits: Limits | None = None) -> None:
         self.service = service
-        handler = _handler_for(self)
-        self.httpd = ThreadingHTTPServer((host, port), handler)
-        self.httpd.daemon_threads = True
-        self.address = (str(self.httpd.server_address[0]), int(self.httpd.server_address[1]))
-        self._thread = threading.Thread(target=self.httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.5}, name="dw-httpd",
-                                        daemon=True)
+        self.webhook_secret = webhook_secret
+        self.rejections = Rejections()
+        self.router = _routes(self)
+        self.httpd = HTTPServer(host, port, self.router, limits=limits)
+        self.address = self.httpd.address
         service.metrics.count_resources(self._resources_by_state)
 
     def start(self) -> None:
-        self._thread.start()
-        log.info("http_listening", address=f"{self.address[0]}:{self.address[1]}")
+        self.httpd.start()
+        log.info("http_listening", address=f"{self.address[0]}:{self.address[1]}",
+                 webhook_signed=self.webhook_secret is not None)
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=2)
+        self.httpd.stop()
+
+    def git_hook(self, request: Request) -> Response:
+        """``POST /hooks/git``: the signature first (nothing else is told to a stranger)."""
+        service = self.service
+        scheme = "none"
+        if self.webhook_secret is not None:
+            verdict = verify(self.webhook_secret, request.headers, request.body)
+            if not verdict.ok:
+                self.rejections.note(request.client, verdict, service.project)
+                return json_response(401, {"error": verdict.reason})
+            scheme = verdict.scheme
+        git = service.git
+        if git is None:
+            return json_response(404, {"error": "this service has no git source (start it "
+                                                "with --git)"})
+        if request.headers.get("X-GitHub-Event") == "ping":
+            return json_response(200, {"pong": True, "revision": git.revision})
+        log.info("webhook", project=service.project, client=request.client, signed=scheme)
+        git.trigger()
+        return json_response(202, {"accepted": True, "revision": git.revision})
 
     # views ---------------------------------------------------------------------------
     def _resources_by_state(self) -> list[tuple[str, float]]:
@@ -113,6 +135,8 @@ class StatusServer:
         body["quarantined_files"] = watch["quarantined_files"]
         body["backoffs"] = backoffs
         body["crash_loops"] = watch["crash_loops"]
+        body["webhook"] = {"signed": self.webhook_secret is not None,
+                           **self.rejections.to_json()}
         return code, body
 
 
@@ -124,58 +148,29 @@ def _resource_entries(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in found if isinstance(v, dict)]
 
 
-def _handler_for(server: StatusServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "dockwright"
+def _routes(server: StatusServer) -> Router:
+    """The service's own routes (read-only GETs, the one POST)."""
+    service = server.service
+    router = Router()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("http_request", path=self.path, detail=format % args)
+    def healthz(_request: Request) -> Response:
+        return json_response(200, {"ok": True})
 
-        def _send(self, code: int, body: str | bytes, content_type: str) -> None:
-            data = body.encode() if isinstance(body, str) else body
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def readyz(_request: Request) -> Response:
+        ready, reason = service.readiness.check()
+        return json_response(200 if ready else 503, {"ready": ready, "reason": reason})
 
-        def _json(self, code: int, body: Any) -> None:
-            text = json.dumps(body, indent=2, sort_keys=True, default=str)
-            self._send(code, text + "\n", "application/json")
+    def status_view(_request: Request) -> Response:
+        code, body = server.status()
+        return json_response(code, body)
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            service = server.service
-            if path == "/healthz":
-                self._json(200, {"ok": True})
-            elif path == "/readyz":
-                ready, reason = service.readiness.check()
-                self._json(200 if ready else 503, {"ready": ready, "reason": reason})
-            elif path == "/status":
-                code, body = server.status()
-                self._json(code, body)
-            elif path == "/metrics":
-                data, content_type = service.metrics.exposition(self.headers.get("Accept"))
-                self._send(200, data, content_type)
-            else:
-                self._json(404, {"error": f"no such endpoint {path}",
-                                 "endpoints": ["/healthz", "/readyz", "/status", "/metrics",
-                                               "POST /hooks/git"]})
+    def metrics(request: Request) -> Response:
+        data, content_type = service.metrics.exposition(request.headers.get("Accept"))
+        return Response(200, data, content_type)
 
-        def do_POST(self) -> None:
-            path = self.path.split("?", 1)[0]
-            length = int(self.headers.get("Content-Length") or 0)
-            if length:
-                self.rfile.read(min(length, 1 << 20))
-            git = server.service.git
-            if path != "/hooks/git":
-                self._json(404, {"error": f"no such endpoint {path}"})
-            elif git is None:
-                self._json(404, {"error": "this service has no git source (start it with --git)"})
-            else:
-                server.service.metrics.triggers.labels(source=Trigger.GIT_HOOK.value).inc()
-                log.info("git_hook", project=server.service.project)
-                git.trigger()
-                self._json(202, {"accepted": True, "revision": git.revision})
-
-    return Handler
+    router.get("/healthz", healthz)
+    router.get("/readyz", readyz)
+    router.get("/status", status_view)
+    router.get("/metrics", metrics)
+    router.post("/hooks/git", server.git_hook)
+    return router

@@ -1,0 +1,155 @@
+"""The hardened endpoint's rules, on the real server over loopback sockets.
+
+Sizes (414 request line, 431 header line / count / total, 413 body by length and by
+chunks), framing (both lengths, bad chunks, unknown codings, absurd lengths), paths
+(``..`` plain and percent-encoded, backslashes, NUL: 400; a static folder is not left
+through a symlink), methods (405 with ``Allow``, HEAD without body, GETs change
+nothing), content types and the safe headers on every answer, 404 listing the
+endpoints. Neighbours: ``controller.service.httpserver``, ``controller.service.httpwire``;
+``tests/httpd/wire.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from controller.service.gitsource import GitSource
+from controller.service.httpd import StatusServer
+from controller.service.httpserver import HTTPServer, Router, static_files
+from controller.service.httpwire import Limits
+from tests.conftest import wait_for
+from tests.httpd.wire import raw, request
+
+Start = Callable[..., StatusServer]
+SAFE = {"x-content-type-options": "nosniff", "x-frame-options": "DENY",
+        "cache-control": "no-store"}
+
+
+def test_every_answer_has_its_type_length_and_the_safe_headers(endpoint: Start) -> None:
+    server = endpoint()
+    for path, kind in (("/healthz", "application/json"), ("/metrics", "text/plain"),
+                       ("/nope", "application/json")):
+        answer = request(server.address, "GET", path)
+        assert answer.headers["content-type"].startswith(kind), (path, answer.headers)
+        assert int(answer.headers["content-length"]) == len(answer.body)
+        assert {k: answer.headers.get(k) for k in SAFE} == SAFE, path
+        assert answer.headers["connection"] == "close"
+    missing = request(server.address, "GET", "/nope")
+    assert missing.status == 404 and "GET /healthz" in missing.json()["endpoints"]
+    assert request(server.address, "GET", "/healthz").json() == {"ok": True}
+
+
+def test_sizes_are_bounded(endpoint: Start) -> None:
+    server = endpoint(limits=Limits(body=1000))
+    at = server.address
+    assert raw(at, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n").status == 414
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000
+               + b"\r\n\r\n").status == 431
+    many = b"".join(b"X-%d: 1\r\n" % i for i in range(65))
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n").status == 431
+    total = b"".join(b"X-%d: %s\r\n" % (i, b"c" * 4000) for i in range(10))
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + total + b"\r\n").status == 431
+    most = b"".join(b"X-%d: 1\r\n" % i for i in range(63))  # with Host: the 64 allowed
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + most + b"\r\n").status == 200
+    big = request(at, "POST", "/hooks/git", body=b"x" * 1001)
+    assert big.status == 413 and "1000 bytes" in big.json()["error"]
+    chunked = (b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               + (b"200\r\n" + b"y" * 512 + b"\r\n") * 2 + b"0\r\n\r\n")
+    assert raw(at, chunked).status == 413
+    absurd = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999\r\n\r\n"
+    assert raw(at, absurd).status == 413
+
+
+@pytest.mark.parametrize(("framing", "status"), [
+    (b"Content-Length: 5\r\nTransfer-Encoding: chunked", 400),
+    (b"Content-Length: 5\r\nContent-Length: 6", 400),
+    (b"Content-Length: -1", 400),
+    (b"Content-Length: 0x10", 400),
+    (b"Content-Length: 1e3", 400),
+    (b"Transfer-Encoding: gzip", 501),
+    (b"Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0", 400),
+    (b"Transfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0", 400),
+    (b"Transfer-Encoding: chunked\r\n\r\n" + b"f" * 40 + b"\r\n", 400),
+])
+def test_bad_framing_is_refused(endpoint: Start, framing: bytes, status: int) -> None:
+    server = endpoint()
+    data = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n\r\n"
+    assert raw(server.address, data).status == status
+
+
+def test_chunked_body_within_bounds_is_read(endpoint: Start) -> None:
+    server = endpoint()
+    data = (b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n")
+    answer = raw(server.address, data)
+    assert answer.status == 404 and "no git source" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("path", [
+    "/../etc/passwd", "/%2e%2e/etc/passwd", "/static/%2E%2E/%2e%2e/etc/passwd",
+    "/static/..%2fsecret", "/static/.", "/a%5c..%5csecret", "/a%00b", "/%ff%fe",
+])
+def test_paths_that_walk_or_hide_are_refused(endpoint: Start, path: str) -> None:
+    assert request(endpoint().address, "GET", path).status == 400
+
+
+def test_a_static_folder_is_never_left(tmp_path: Path) -> None:
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (folder / "site.css").write_text("body{}")
+    (folder / ".hidden").write_text("no")
+    (tmp_path / "secret.txt").write_text("SECRET")
+    (folder / "link.txt").symlink_to(tmp_path / "secret.txt")
+    (folder / "sub").symlink_to(tmp_path)
+    router = Router()
+    router.get("/static/", static_files(folder, "/static/"), prefix=True)
+    server = HTTPServer("127.0.0.1", 0, router)
+    server.start()
+    try:
+        css = request(server.address, "GET", "/static/site.css")
+        assert css.status == 200 and css.body == b"body{}"
+        assert css.headers["content-type"] == "text/css; charset=utf-8"
+        assert css.headers["x-content-type-options"] == "nosniff"
+        for path in ("/static/link.txt", "/static/sub/secret.txt", "/static/.hidden",
+                     "/static/", "/static/nope.css", "/static//etc/passwd"):
+            answer = request(server.address, "GET", path)
+            assert answer.status == 404 and b"SECRET" not in answer.body, path
+    finally:
+        server.stop()
+
+
+def test_methods(endpoint: Start) -> None:
+    server = endpoint()
+    for method in ("PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "BREW"):
+        answer = request(server.address, method, "/healthz")
+        assert answer.status == 405 and answer.headers["allow"] == "GET, HEAD", method
+    head = request(server.address, "HEAD", "/healthz")
+    assert head.status == 200 and head.body == b"" and int(head.headers["content-length"]) > 0
+    post = request(server.address, "POST", "/status")
+    assert post.status == 405 and post.headers["allow"] == "GET, HEAD"
+
+
+def test_gets_change_nothing(endpoint: Start,
+                            git_source: tuple[GitSource, list[str]]) -> None:
+    git, enqueued = git_source
+    server = endpoint(git=git)
+    for method in ("GET", "HEAD"):
+        answer = request(server.address, method, "/hooks/git")
+        assert answer.status == 405 and answer.headers["allow"] == "POST"
+    assert git.hooks == 0
+    assert request(server.address, "POST", "/hooks/git").status == 202
+    assert git.hooks == 1
+    wait_for(lambda: "webhook" in enqueued, "the pass the webhook asked for")
+    assert enqueued == ["git", "webhook"]
+
+
+def test_http_versions_and_host(endpoint: Start) -> None:
+    at = endpoint().address
+    assert raw(at, b"GET /healthz HTTP/1.0\r\n\r\n").status == 200
+    assert raw(at, b"GET /healthz HTTP/1.1\r\n\r\n").status == 400  # no Host
+    assert raw(at, b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n").status == 505
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n").status == 400
+    assert raw(at, b"GET http://evil/healthz HTTP/1.1\r\nHost: x\r\n\r\n").status == 400
