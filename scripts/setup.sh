@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything dockwright needs on a Debian 12 host, as root:
 #   system packages (Docker Engine, crun/runc, conmon, nftables, a local registry,
-#   docker-compose for the benchmarks, busybox-static for test images), a Python venv
+#   docker-compose for the benchmarks, busybox-static for test images, chromium and its
+#   driver for the dashboard's browser tests), a Python venv
 #   in .venv with dockwright installed, a running Docker daemon, and the examples'
 #   busybox image archive. Safe to run again: every step checks before it acts.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(python3 python3-venv python3-pip git ca-certificates iproute2 nftables iptables
           docker.io crun runc conmon tini busybox-static docker-registry docker-compose procps
-          netcat-openbsd curl)
+          netcat-openbsd curl chromium chromium-driver)
 
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 

@@ -16,9 +16,10 @@ Role: ``--listen 127.0.0.1:PORT`` serves, through ``controller.service.httpserve
   webhook secret only a call signed the GitHub or GitLab way
   (``controller.service.webhook``), else 401. The pass it causes is journaled with
   the trigger ``webhook``. GitHub's ``ping`` event is answered 200 without a fetch.
-GETs read only. Other route sets (the dashboard) are mounted on :attr:`StatusServer.router`
-before :meth:`StatusServer.start`. Neighbours: ``controller.service.loop.WatchService`` (the
-state it shows), ``controller.commands.watch`` (starts and stops it).
+GETs read only. The web dashboard (``/``, ``/p/...``, ``/journal``, ``/events``:
+``controller.service.dashboard.routes``) is mounted on :attr:`StatusServer.router` here.
+Neighbours: ``controller.service.loop.WatchService`` (the state it shows),
+``controller.commands.watch`` (starts and stops it).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class StatusServer:
         self.webhook_secret = webhook_secret
         self.rejections = Rejections()
         self.router = _routes(self)
+        from controller.service.dashboard.routes import mount
+
+        self.dashboard = mount(self.router, service)  # /, /p/..., /journal, /events
         self.httpd = HTTPServer(host, port, self.router, limits=limits)
         self.address = self.httpd.address
         service.metrics.count_resources(self._resources_by_state)
@@ -69,6 +73,7 @@ class StatusServer:
                  webhook_signed=self.webhook_secret is not None)
 
     def stop(self) -> None:
+        self.dashboard.close()  # ends the event streams
         self.httpd.stop()
 
     def git_hook(self, request: Request) -> Response:

@@ -36,6 +36,7 @@ from controller.execution.result import PassResult, Trigger
 from controller.service.backoff import Backoff, CrashLoops
 from controller.service.gitsource import GitSource
 from controller.service.journalfeed import ServiceJournal
+from controller.service.listeners import Listeners
 from controller.service.metrics import WatchMetrics
 from controller.service.queue import ShutDown, WorkQueue
 from controller.service.readiness import Readiness
@@ -106,6 +107,7 @@ class WatchService:
         self.backoff = backoff or Backoff()
         self.crash_loops = crash_loops or CrashLoops()
         self.on_pass = on_pass  # told of every finished pass (tests)
+        self.listeners = Listeners()  # actions as they run, passes as they end (dashboard)
         self.journal = journal  # records every finished pass (controller.service.journalfeed)
         self.metrics = WatchMetrics()
         self.metrics.queue_depth.set_function(lambda: float(self.queue.depth()))
@@ -257,6 +259,7 @@ class WatchService:
         if event.get("event") == "action" and event.get("phase") == "start":
             log.debug("action_started", **{k: v for k, v in event.items()
                                            if k not in ("event", "phase")})
+        self.listeners.progress(event)
 
     # bookkeeping --------------------------------------------------------------------
     def _spec_dir_missing(self) -> None:
@@ -271,6 +274,7 @@ class WatchService:
         if first:
             log.warning("spec_dir_missing", project=self.project, root=str(self.root),
                         hint="restore the directory (or the link); the watch re-arms itself")
+            self.listeners.finished(None)
 
     def _runtime_unavailable(self, exc: Transient, key: str, driver: Driver | None) -> None:
         delay = self._runtime_delay
@@ -285,6 +289,8 @@ class WatchService:
             self.handle.invalidate(driver, exc)
         if isinstance(exc, Unavailable):
             self.readiness.failed(str(exc))
+        if first:
+            self.listeners.finished(None)
         self.queue.add_after(key, delay)
 
     def _record_error(self, event: str, exc: Exception, key: str) -> None:
@@ -296,6 +302,7 @@ class WatchService:
         self.metrics.passes.labels(result="error").inc()
         log.error(event, project=self.project, error=self.last_error, retry_in=delay,
                   exc_info=event == "pass_crashed")
+        self.listeners.finished(None)
         self.queue.add_after(key, delay)
 
     def _record(self, result: PassResult, key: str, skip: frozenset[str],
@@ -366,6 +373,7 @@ class WatchService:
         if self.journal is not None:
             self.journal.record(result, self.root, self.backoff.snapshot(),
                                 self.crash_loops.snapshot())
+        self.listeners.finished(result)
         if self.on_pass is not None:
             self.on_pass(result)
 

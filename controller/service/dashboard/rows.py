@@ -1,0 +1,156 @@
+"""Rows of the dashboard's pages, made from typed values (pure functions).
+
+Role: turns a journal ``Entry`` into an :class:`EntryRow`, a plan's actions (the last
+pass's ``controller.planning.actions.Plan``) with the live container list and the
+actions under way into :class:`ResourceRow` values, and a field change into a
+:class:`ChangeRow` with the masked values the plan and the journal already carry
+(``controller.planning.diff.FieldChange.to_json``, journal ``Change``): a secret is
+``***`` before it gets here. Neighbours: ``controller.service.dashboard.views`` (calls
+these), ``controller.service.dashboard.models`` (the values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from controller.execution.journal.records import Change, Entry
+from controller.execution.journal.values import iso
+from controller.execution.result import PassResult
+from controller.planning.actions import Action, Kind
+from controller.planning.diff import FieldChange
+from controller.service.dashboard.feed import InFlight
+from controller.service.dashboard.models import (
+    Badge,
+    ChangeRow,
+    EntryRow,
+    ResourceRow,
+    SpecErrorRow,
+    TaskRow,
+)
+from runtime.types import ContainerSummary, PortBinding
+
+OK, WARN, BAD, BUSY, IDLE = "ok", "warn", "bad", "busy", "idle"
+UNSET = "(unset)"
+
+
+def shown(value: str | None) -> str:
+    return UNSET if value is None else value
+
+
+def change_row(change: Change | FieldChange) -> ChangeRow:
+    """A change with its values as shown everywhere else (secrets masked)."""
+    if isinstance(change, FieldChange):
+        data = change.to_json()  # masks a secret's values
+        return ChangeRow(change.field, shown(data["old"]), shown(data["new"]), change.in_place)
+    return ChangeRow(change.field, shown(change.old), shown(change.new), change.in_place)
+
+
+def entry_row(e: Entry) -> EntryRow:
+    return EntryRow(e.id, iso(e.at), e.project, e.runtime, e.source, e.triggers, e.resource,
+                    e.object, e.name, e.action, e.cause, e.reason, e.outcome.value, e.ok,
+                    e.error, e.duration, e.revision.short if e.revision else None,
+                    e.revision.subject if e.revision else None,
+                    tuple(change_row(c) for c in e.changes))
+
+
+def spec_error_row(error: Mapping[str, Any]) -> SpecErrorRow:
+    line = error.get("line")
+    return SpecErrorRow(str(error.get("file") or ""), int(line) if line else None,
+                        str(error["key"]) if error.get("key") else None,
+                        str(error.get("message") or ""),
+                        str(error["hint"]) if error.get("hint") else None)
+
+
+def port_text(p: PortBinding) -> str:
+    host = f"{p.host_ip}:" if p.host_ip else ""
+    host += str(p.host_port) if p.host_port is not None else "*"
+    return f"{host}->{p.container_port}/{p.protocol}"
+
+
+def last_action_text(e: Entry | None) -> str | None:
+    if e is None:
+        return None
+    return f"{e.action} ({e.cause}) {e.outcome.value}, {iso(e.at)}"
+
+
+def _container_row(action: Action, live: ContainerSummary | None, flight: InFlight | None,
+                   result: PassResult, looping: bool, backoff: Mapping[str, Any] | None,
+                   last: Entry | None, tasks: tuple[TaskRow, ...]) -> ResourceRow:
+    c = action.container
+    desired = c.state if c is not None else "absent"
+    actual = live.state.value if live is not None else "absent"
+    health = live.health.value if live is not None and live.health.value != "none" else None
+    done = next((o for o in result.outcomes if o.action.id == action.id), None)
+    failed = result.failed.get(action.resource)
+    if flight is not None:
+        state = Badge("drifted" if flight.drift else "changing", WARN if flight.drift else BUSY)
+        reason = f"{flight.action} under way: {flight.reason}"
+    elif looping:
+        state, reason = Badge("crash-looping", BAD), "keeps dying: restarted with backoff"
+    elif backoff is not None:
+        state = Badge("backoff", BAD)
+        reason = (f"failed {backoff.get('failures')} time(s): left alone for "
+                  f"{float(backoff.get('delay') or 0):g}s ({backoff.get('reason')})")
+    elif failed is not None:
+        state, reason = Badge("failed", BAD), failed
+    elif desired == "running" and actual != "running":
+        state, reason = Badge("drifted", WARN), f"not running ({actual}): the next pass heals it"
+    elif desired == "absent" and live is not None:
+        state, reason = Badge("pending", WARN), action.reason
+    elif done is not None and done.ok and done.drift:
+        state, reason = Badge("healed", OK), f"drift corrected: {done.kind.value} ({action.reason})"
+    elif (done is not None and done.ok) or not action.changing:
+        state, reason = Badge("in sync", OK), action.reason if done is not None else "in sync"
+    else:
+        state, reason = Badge("pending", WARN), action.reason
+    image = c.config.image if c is not None else None
+    ports = tuple(port_text(p) for p in c.config.ports) if c is not None else ()
+    return ResourceRow("container", action.resource, action.name, state, reason, desired,
+                       actual, health, image, ports, live.id[:12] if live else None,
+                       last_action_text(last), tasks)
+
+
+def resource_rows(result: PassResult, live: Mapping[str, ContainerSummary],
+                  flights: Mapping[str, InFlight], looping: Iterable[str],
+                  backoffs: Mapping[str, Mapping[str, Any]], last: Mapping[str, Entry],
+                  tasks: Mapping[str, tuple[TaskRow, ...]] | None = None
+                  ) -> tuple[ResourceRow, ...]:
+    """Every resource of the last pass's plan, with its state now."""
+    loops = set(looping)
+    out: list[ResourceRow] = []
+    for action in result.plan.actions:
+        if action.object == "container":
+            out.append(_container_row(
+                action, live.get(action.name), flights.get(action.name), result,
+                action.resource in loops, backoffs.get(action.resource) or backoffs.get(
+                    action.name), last.get(action.resource), (tasks or {}).get(action.resource,
+                                                                                 ())))
+        elif action.object in ("volume", "network"):
+            removing = action.kind in (Kind.REMOVE_NETWORK, Kind.REMOVE_VOLUME)
+            making = action.kind in (Kind.CREATE_NETWORK, Kind.CREATE_VOLUME)
+            done = next((o for o in result.outcomes if o.action.id == action.id), None)
+            ok = not action.changing or (done is not None and done.ok)
+            state = Badge("in sync", OK) if ok else Badge("pending", WARN)
+            if done is not None and not done.ok:
+                state = Badge("failed", BAD)
+            actual = ("absent" if removing else "present") if ok else (
+                "absent" if making else "present")
+            out.append(ResourceRow(action.object, action.resource, action.name, state,
+                                   action.reason, "absent" if removing else "present", actual,
+                                   None, None, (), None, last_action_text(last.get(
+                                       action.resource))))
+    for error in result.plan.errors:
+        out.append(ResourceRow("container", error.resource, error.resource, Badge("error", BAD),
+                               f"{error.message} — {error.hint}" if error.hint else
+                               error.message, "running", "unknown", None, None, (), None,
+                               last_action_text(last.get(error.resource))))
+    for kind, name in sorted(result.plan.frozen):
+        live_c = live.get(name)
+        out.append(ResourceRow(kind, name, name, Badge("quarantined", WARN),
+                               "declared in an invalid spec file: left as it runs until the "
+                               "file is fixed", "frozen",
+                               live_c.state.value if live_c else "unchanged",
+                               None, None, (), live_c.id[:12] if live_c else None,
+                               last_action_text(last.get(name))))
+    return tuple(out)
