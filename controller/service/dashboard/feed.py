@@ -8,8 +8,8 @@ is *drifted* until the action ends) and each finished pass, and appends a
 short ring; ``/events`` streams (``controller.service.dashboard.routes``) wait on
 :meth:`Feed.wait` and send every message in order, so a browser sees a drift
 before the pass that healed it. It also keeps the project's container list
-(``containers``: one list call, reused until the next pass or for ``FRESH``
-seconds) so that pages never call the runtime more than that. Neighbours:
+with its volumes and networks (``listing``: three list calls, reused until the next
+pass or for ``FRESH`` seconds) so that pages never call the runtime more than that. Neighbours:
 ``controller.service.dashboard.views`` reads it.
 """
 
@@ -51,6 +51,17 @@ class InFlight:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """The project's objects on the runtime: containers by name, volume and network names;
+    ``error`` when the runtime did not answer."""
+
+    containers: dict[str, ContainerSummary]
+    volumes: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Message:
     version: int
     event: str  # action | pass | change
@@ -71,7 +82,7 @@ class Feed:
         self._in_flight: dict[str, InFlight] = {}
         self._closed = False
         self._passes = 0  # passes this feed saw end (the container list's freshness)
-        self._listed: tuple[int, float, dict[str, ContainerSummary], str | None] | None = None
+        self._listed: tuple[int, float, Listing] | None = None
         self._list_lock = threading.Lock()
         service.listeners.add(self)
 
@@ -141,24 +152,24 @@ class Feed:
         with self._cond:
             return dict(self._in_flight)
 
-    # the container list ---------------------------------------------------------------
-    def containers(self) -> tuple[dict[str, ContainerSummary], str | None]:
-        """The project's containers by name (and the error when the runtime did not
-        answer): one list call per pass, or per ``FRESH`` seconds."""
+    # the runtime's lists --------------------------------------------------------------
+    def listing(self) -> Listing:
+        """The project's containers, volumes and networks: three list calls per pass, or
+        per ``FRESH`` seconds."""
         with self._cond:
             passes = self._passes
         with self._list_lock:
             have = self._listed
             if have is not None and have[0] == passes and time.monotonic() - have[1] < FRESH:
-                return have[2], have[3]
-            error: str | None = None
-            found: dict[str, ContainerSummary] = {}
+                return have[2]
+            labels = {LABEL_PROJECT: self.service.project}
             try:
                 driver = self.service.handle.get()
-                for c in driver.list_containers({LABEL_PROJECT: self.service.project}):
-                    found[c.name.lstrip("/")] = c
+                found = Listing({c.name.lstrip("/"): c for c in driver.list_containers(labels)},
+                                tuple(sorted(v.name for v in driver.list_volumes(labels))),
+                                tuple(sorted(n.name for n in driver.list_networks(labels))))
             except Exception as exc:  # the runtime is down: pages still answer
-                error = f"{type(exc).__name__}: {exc}"
-                log.debug("dashboard_list_failed", error=error)
-            self._listed = (passes, time.monotonic(), found, error)
-            return found, error
+                found = Listing({}, error=f"{type(exc).__name__}: {exc}")
+                log.debug("dashboard_list_failed", error=found.error)
+            self._listed = (passes, time.monotonic(), found)
+            return found

@@ -11,6 +11,7 @@ these), ``controller.service.dashboard.models`` (the values).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ from controller.execution.journal.values import iso
 from controller.execution.result import PassResult
 from controller.planning.actions import Action, Kind
 from controller.planning.diff import FieldChange
-from controller.service.dashboard.feed import InFlight
+from controller.service.dashboard.feed import InFlight, Listing
 from controller.service.dashboard.models import (
     Badge,
     ChangeRow,
@@ -31,6 +32,7 @@ from controller.service.dashboard.models import (
 from runtime.types import ContainerSummary, PortBinding
 
 OK, WARN, BAD, BUSY, IDLE = "ok", "warn", "bad", "busy", "idle"
+HEALED_FOR = 600.0  # seconds a container put back after drift shows as "healed"
 UNSET = "(unset)"
 
 
@@ -99,7 +101,12 @@ def _container_row(action: Action, live: ContainerSummary | None, flight: InFlig
     elif desired == "absent" and live is not None:
         state, reason = Badge("pending", WARN), action.reason
     elif done is not None and done.ok and done.drift:
-        state, reason = Badge("healed", OK), f"drift corrected: {done.kind.value} ({action.reason})"
+        state, reason = Badge("healed", OK), (
+            f"drift corrected in the last pass: {done.kind.value} ({action.reason})")
+    elif (not action.changing and last is not None and last.ok and last.cause == "drift"
+          and time.time() - last.at < HEALED_FOR):
+        state = Badge("healed", OK)
+        reason = f"drift corrected at {iso(last.at)}: {last.action} ({last.reason})"
     elif (done is not None and done.ok) or not action.changing:
         state, reason = Badge("in sync", OK), action.reason if done is not None else "in sync"
     else:
@@ -111,13 +118,15 @@ def _container_row(action: Action, live: ContainerSummary | None, flight: InFlig
                        last_action_text(last), tasks)
 
 
-def resource_rows(result: PassResult, live: Mapping[str, ContainerSummary],
+def resource_rows(result: PassResult, listing: Listing,
                   flights: Mapping[str, InFlight], looping: Iterable[str],
                   backoffs: Mapping[str, Mapping[str, Any]], last: Mapping[str, Entry],
                   tasks: Mapping[str, tuple[TaskRow, ...]] | None = None
                   ) -> tuple[ResourceRow, ...]:
-    """Every resource of the last pass's plan, with its state now."""
+    """Every resource of the last pass's plan, with its state now, and the project's
+    volumes and networks the plan had nothing to do about."""
     loops = set(looping)
+    live = listing.containers
     out: list[ResourceRow] = []
     for action in result.plan.actions:
         if action.object == "container":
@@ -140,6 +149,11 @@ def resource_rows(result: PassResult, live: Mapping[str, ContainerSummary],
                                    action.reason, "absent" if removing else "present", actual,
                                    None, None, (), None, last_action_text(last.get(
                                        action.resource))))
+    named = {(x.kind, x.name) for x in out}
+    for kind, names in (("volume", listing.volumes), ("network", listing.networks)):
+        out.extend(ResourceRow(kind, n, n, Badge("in sync", OK), "in sync", "present",
+                               "present", None, None, (), None, last_action_text(last.get(n)))
+                   for n in names if (kind, n) not in named)
     for error in result.plan.errors:
         out.append(ResourceRow("container", error.resource, error.resource, Badge("error", BAD),
                                f"{error.message} — {error.hint}" if error.hint else

@@ -191,7 +191,7 @@ class Views:
         result = self.service.last_result
         if result is None:
             return ProjectPage(card, (), card.quarantined, (), self.journal is not None)
-        live, list_error = self.feed.containers()
+        listing = self.feed.listing()
         last: dict[str, Entry] = {}
         for e in recent:
             last.setdefault(e.resource, e)
@@ -199,11 +199,12 @@ class Views:
         if self.tasks is not None:
             tasks = {a.resource: self.tasks(name, a.resource) for a in result.plan.actions
                      if a.object == "container"}
-        resources = r.resource_rows(result, live, self.feed.in_flight(),
+        resources = r.resource_rows(result, listing, self.feed.in_flight(),
                                     card.crash_loops, self.service.backoff.snapshot(), last,
                                     tasks)
-        if list_error is not None:
-            card = _with_problem(card, f"the runtime did not list the containers: {list_error}")
+        if listing.error is not None:
+            card = _with_problem(card, f"the runtime did not list the containers: "
+                                       f"{listing.error}")
         return ProjectPage(card, resources, card.quarantined,
                            tuple(r.entry_row(e) for e in recent[:15]), self.journal is not None)
 
