@@ -32,6 +32,9 @@ def register(sub: Any) -> None:
                       help="do not plan removals of undeclared objects")
     diff.add_argument("--prune-volumes", action="store_true")
     diff.add_argument("--allow-mass-delete", action="store_true")
+    diff.add_argument("--adopt-compose", metavar="PROJECT", default=None,
+                      help="show how the running docker-compose project PROJECT would be "
+                           "taken over")
     diff.set_defaults(func=run_diff, dry_run=True, concurrency=16)
 
     apply = sub.add_parser("apply", help="make the runtime equal to the spec directory")
@@ -43,6 +46,10 @@ def register(sub: Any) -> None:
                        help="also remove owned named volumes that are no longer declared")
     apply.add_argument("--allow-mass-delete", action="store_true",
                        help="allow removing all or more than half of the owned containers")
+    apply.add_argument("--adopt-compose", metavar="PROJECT", default=None,
+                       help="take over the containers, networks and volumes docker-compose "
+                            "made for PROJECT: equal ones keep running (no restart), others "
+                            "are recreated; volumes keep their data")
     apply.add_argument("--concurrency", "-j", type=int, default=16,
                        help="actions run in parallel (default 16)")
     apply.add_argument("--output", "-o", choices=("text", "json"), default="text")
@@ -71,7 +78,7 @@ def _options(args: argparse.Namespace) -> Any:
 
     return Options(prune=args.prune, prune_volumes=args.prune_volumes,
                    allow_mass_delete=args.allow_mass_delete, concurrency=args.concurrency,
-                   dry_run=args.dry_run)
+                   dry_run=args.dry_run, adopt_compose=args.adopt_compose)
 
 
 def run_diff(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from controller.planning.actions import Cause
 from controller.planning.plan import Action, Kind, Plan
 
 SYMBOL = {
@@ -31,7 +32,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
     rev = f" at revision {plan.revision}" if plan.revision else ""
     lines = [f"project {plan.project}{rev}"]
     for action in plan.actions:
-        if not action.changing and not verbose and action.kind is not Kind.KEEP_VOLUME:
+        if not action.changing and not verbose and action.kind is not Kind.KEEP_VOLUME and \
+                action.cause is not Cause.ADOPT:  # an adoption is recorded: shown
             continue
         lines.append("  " + action_line(action))
         lines.extend(f"      {change.render()}" for change in action.changes)
@@ -44,5 +46,8 @@ def render_plan(plan: Plan, *, verbose: bool = False) -> str:
         lines.append(f"  ! refused: {plan.refused.message} — {plan.refused.hint}")
     counts = Counter(a.kind.value for a in plan.changes)
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no changes"
+    adopted = sum(1 for a in plan.actions if a.cause is Cause.ADOPT)
+    if adopted:
+        summary += f" ({adopted} container{'' if adopted == 1 else 's'} adopted as they run)"
     lines.append(f"plan: {summary}")
     return "\n".join(lines)

@@ -38,8 +38,9 @@ from controller.execution.result import (
     first_failures,
     plan_failures,
 )
+from controller.planning import adoption
 from controller.planning.observe import Observed, observe
-from controller.planning.plan import Action, Plan, make_plan
+from controller.planning.plan import Action, Kind, Plan, make_plan
 from runtime.driver import Driver
 from specs.result import SpecSet
 
@@ -60,6 +61,7 @@ class Options:
     dry_run: bool = False
     skip: frozenset[str] = frozenset()  # container resources to leave alone this pass
     checkout: Path | None = None  # watch --git: the work tree that confines what specs read
+    adopt_compose: str | None = None  # a docker-compose project taken over (planning.adoption)
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,28 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
         raise ValueError("prepare: a recipe comes with the SpecSet it was made from")
     rev = revision if revision is not None else git_revision(root)
     desired = realise(recipe, rev)
-    observed = observe(driver, desired, workers=options.concurrency, listing=listing)
+    observed = observe(driver, desired, workers=options.concurrency, listing=listing,
+                       adopt_compose=options.adopt_compose)
     plan = make_plan(desired, observed, prune=options.prune and not specs.errors,
                      prune_volumes=options.prune_volumes,
                      allow_mass_delete=options.allow_mass_delete, skip=options.skip)
     return Prepared(specs, desired, observed, plan)
+
+
+def _record_adoption(runtime: str, observed: Observed, done: list[ActionOutcome]) -> None:
+    """Remember the compose objects a pass kept as they are (``planning.adoption``)."""
+    from controller.compose.labels import PROJECT as COMPOSE_PROJECT
+
+    kept = {o.action.observed_id for o in done if o.ok and (o.performed or o.action.kind)
+            not in (Kind.RECREATE, Kind.REMOVE)}
+    compose = observed.adopted.compose_project
+    containers = [s.id for s in observed.containers.values()
+                  if s.id in kept and s.label(COMPOSE_PROJECT) == compose]
+    volumes = [n for n, v in observed.volumes.items() if observed.owned_volume(n)
+               and dict(v.labels).get(COMPOSE_PROJECT) == compose]
+    networks = [n for n, v in observed.networks.items() if observed.owned_network(n)
+                and dict(v.labels).get(COMPOSE_PROJECT) == compose]
+    adoption.record(runtime, observed.project, containers, volumes, networks)
 
 
 def reconcile(root: Path, driver: Driver, *, project: str | None = None,
@@ -145,6 +164,8 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
         done = execute(driver, plan, concurrency=options.concurrency, progress=progress,
                        notify=notify)
         outcomes = tuple(action_result(o, in_sync_before) for o in done)
+        if options.adopt_compose is not None:
+            _record_adoption(driver.name, prepared.observed, done)
         failed = [o for o in outcomes if o.failure is not None]
         if failed and all(o.failure is not None and o.failure.kind is ErrorKind.TRANSIENT
                           for o in failed):

@@ -6,7 +6,7 @@ keys, image-default, quantity, ignore), whether a difference is updated in
 place (restart, resources, network membership and aliases) or needs a
 recreate, and the field's own parameters: how values are shown (port and
 mount forms, ``None`` for an empty command), env values of secret keys
-masked, dockwright's own labels (``io.dockwright.*``) skipped, anonymous
+masked, dockwright's own labels (``io.dockwright.*``) and docker-compose's skipped, anonymous
 volumes a recreate carried over counted as the spec's
 (``controller.planning.anonymous.live_mounts``), a lifted resource limit
 forcing a recreate (Docker cannot remove a memory or cpu limit in place),
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 
+from controller.compose import labels as compose_labels
 from controller.desired.naming import LABEL_FILES
 from controller.desired.state import DesiredContainer
 from controller.planning import anonymous, hostrules
@@ -132,7 +133,10 @@ RULES: dict[str, Row] = {
     # unset: the runtime's own (the short id), which every driver reports as None, so a
     # hostname taken out of the spec is a change (not "if set": the old one would stay)
     "hostname": Row(Kind.STRICT),
-    "labels": Row(Kind.KEYS, skip_prefix=OWN_LABEL_PREFIX, from_defaults=True),
+    # dockwright's own labels and docker-compose's (a container adopted from compose keeps
+    # them: they are bookkeeping, ``controller.planning.adoption``)
+    "labels": Row(Kind.KEYS, skip_prefix=(OWN_LABEL_PREFIX, compose_labels.PREFIX),
+                  from_defaults=True),
     "ports": Row(Kind.SET, display=_port),
     "mounts": Row(Kind.SET, display=_mount, live=_live_mounts),
     "volumes_from": Row(Kind.SET, display=_volumes_from),

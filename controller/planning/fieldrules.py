@@ -96,7 +96,7 @@ class Row:
     # ``from_defaults``: the defaults add entries (image env): with the defaults unknown,
     # live entries the spec does not name are not compared
     entries: Callable[[Any], Mapping[str, Any]] = _dict
-    skip_prefix: str = ""
+    skip_prefix: str | tuple[str, ...] = ""
     masked: bool = False
     member: str = ""
     from_defaults: bool = False

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from controller.desired.hashing import HASH_SCHEME, LABEL_HASH_SCHEME
 from controller.desired.state import DesiredState
-from controller.planning import ledger
+from controller.planning import adoption, ledger
 from runtime.driver import Driver
 from runtime.errors import NotFound
 from runtime.types import (
@@ -61,14 +61,19 @@ class Observed:
     inspected: dict[str, ContainerInfo] = field(default_factory=dict)  # by name
     calls: int = 0  # runtime calls made
     recorded: dict[str, ledger.Entry] = field(default_factory=dict)  # ledger, by container id
+    adopted: adoption.Adoption = field(default_factory=adoption.Adoption)  # from compose
 
     def owned_volume(self, name: str) -> bool:
         vol = self.volumes.get(name)
-        return vol is not None and owned_by(vol.labels, self.project)
+        return vol is not None and (owned_by(vol.labels, self.project)
+                                    or self.adopted.claims_object(name, vol.labels,
+                                                                  self.adopted.volumes))
 
     def owned_network(self, name: str) -> bool:
         net = self.networks.get(name)
-        return net is not None and owned_by(net.labels, self.project)
+        return net is not None and (owned_by(net.labels, self.project)
+                                    or self.adopted.claims_object(name, net.labels,
+                                                                  self.adopted.networks))
 
     def image_id(self, key: str) -> str | None:
         info = self.images.get(key)
@@ -90,11 +95,25 @@ def _name(summary: ContainerSummary) -> str:
     return summary.name.lstrip("/")
 
 
+def _adoption(driver: Driver, desired: DesiredState, compose: str | None) -> adoption.Adoption:
+    """What the project owns without its labels: adopted earlier, or taken over now."""
+    known = adoption.read(driver.name, desired.project)
+    if compose is None:
+        return known
+    names = {c.name for c in desired.containers} | {v.name for v in desired.volumes} | {
+        n.name for n in desired.networks}
+    return adoption.Adoption(compose, frozenset(c.resource for c in desired.containers),
+                             frozenset(names), known.containers, known.volumes,
+                             known.networks)
+
+
 def observe(driver: Driver, desired: DesiredState, *, workers: int = 16,
-            listing: Listing | None = None) -> Observed:
+            listing: Listing | None = None, adopt_compose: str | None = None) -> Observed:
     """List the runtime once, then inspect every owned, declared container in parallel.
 
-    ``listing``: the three lists, already under way (``controller.planning.prefetch``)."""
+    ``listing``: the three lists, already under way (``controller.planning.prefetch``);
+    ``adopt_compose``: a docker-compose project whose declared objects are taken over
+    (``controller.planning.adoption``)."""
     keys = sorted({c.image.key: c.image.ref for c in desired.containers if c.image.ref}.items())
     with ThreadPoolExecutor(max_workers=max(4, workers)) as pool:
         # the three lists and the image lookups are independent: one round trip, not five
@@ -111,8 +130,10 @@ def observe(driver: Driver, desired: DesiredState, *, workers: int = 16,
             lists = listing.result()
         owned: dict[str, ContainerSummary] = {}
         foreign: dict[str, ContainerSummary] = {}
+        adopted = _adoption(driver, desired, adopt_compose)
         for s in lists[0]:
-            (owned if owned_by(s.labels, desired.project) else foreign)[_name(s)] = s
+            mine = owned_by(s.labels, desired.project) or adopted.claims(s)
+            (owned if mine else foreign)[_name(s)] = s
         volumes = {v.name: v for v in lists[1]}
         networks = {n.name: n for n in lists[2]}
         calls = 3 + len(keys)
@@ -124,7 +145,7 @@ def observe(driver: Driver, desired: DesiredState, *, workers: int = 16,
     calls += len(live)
     inspected = {n: r for n, r in zip(live, results, strict=True) if r is not None}
     return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls,
-                    recorded)
+                    recorded, adopted)
 
 
 def _inspect(driver: Driver, ref: str) -> ContainerInfo | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from controller.compose.labels import PROJECT as COMPOSE_PROJECT
 from controller.desired.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES, OLD_SUFFIX
 from controller.desired.state import DesiredContainer, DesiredState
 from controller.planning import compare
@@ -34,6 +35,7 @@ from controller.planning.livediff import live_changes
 from controller.planning.observe import Observed
 from controller.planning.recovery import recover
 from runtime.types import (
+    LABEL_MANAGED_BY,
     LABEL_PROJECT,
     LABEL_RESOURCE,
     LABEL_SOURCE,
@@ -192,8 +194,12 @@ class _Planner:
                              cause=cause))
         elif not (same_spec and same_update) and not recheck:
             scheme = "no hash" if recorded is None else "another spec hash"
-            self.add(replace(base, reason=f"in sync; adopted ({scheme} on record, fields equal:"
-                             " hashes recorded, not restarted)", cause=Cause.ADOPT))
+            reason = f"in sync; adopted ({scheme} on record, fields equal: hashes recorded, " \
+                "not restarted)"
+            if have.label(LABEL_MANAGED_BY) is None:
+                reason = (f"in sync; adopted from docker-compose project "
+                          f"{have.label(COMPOSE_PROJECT)} (fields equal: not restarted)")
+            self.add(replace(base, reason=reason, cause=Cause.ADOPT))
         else:
             reason = "image is fetched: recreated if its id changes" if recheck else "in sync"
             self.add(replace(base, reason=reason, recheck_image=recheck))

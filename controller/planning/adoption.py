@@ -1,0 +1,96 @@
+"""Taking over a running docker-compose project: which of its objects a project owns.
+
+Role: ``apply --adopt-compose NAME`` (and ``diff``) treat the containers,
+networks and volumes that docker-compose made for project NAME
+(``com.docker.compose.project``, ``controller.compose.labels``) as the
+project's own when the specs declare them: a container whose service or name
+is declared, a network or volume of a declared name. Such a container is
+compared field by field like any other (compose's labels are compose's
+bookkeeping, ``controller.planning.compare`` skips them): equal, it is
+adopted as it runs (``Cause.ADOPT``: its hashes go to the ledger); different,
+it is recreated with the reasons. Their labels cannot change, so what was
+adopted is recorded here, per runtime and project, and every later pass
+(``watch``, ``down``) owns it without the flag: ``down`` removes the adopted
+containers and networks and keeps the volumes, as for any owned object.
+Location: ``<state folder>/adopted/<runtime>-<project>.json``; a lost record
+costs the ownership of what was kept as it ran (the containers then show as
+foreign names, never deleted). Neighbours: ``controller.planning.observe``
+(reads), ``controller.execution.reconcile`` (records after a pass).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller.compose import labels as compose
+from controller.desired.hostkey import state_dir
+from dwutil.atomic import write_atomic
+from dwutil.lock import locked
+from runtime.types import ContainerSummary, Pairs
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What a project owns besides what carries its labels."""
+
+    compose_project: str | None = None  # taken over in this pass (--adopt-compose)
+    resources: frozenset[str] = frozenset()  # declared container resources (services)
+    names: frozenset[str] = frozenset()  # declared container, volume and network names
+    containers: frozenset[str] = frozenset()  # ids adopted by earlier passes
+    volumes: frozenset[str] = frozenset()
+    networks: frozenset[str] = frozenset()
+
+    def claims(self, summary: ContainerSummary) -> bool:
+        if summary.id in self.containers:
+            return True
+        if self.compose_project is None:
+            return False
+        found = dict(summary.labels)
+        return found.get(compose.PROJECT) == self.compose_project and (
+            found.get(compose.SERVICE) in self.resources
+            or summary.name.lstrip("/") in self.names)
+
+    def claims_object(self, name: str, labels: Pairs, recorded: frozenset[str]) -> bool:
+        if name in recorded:
+            return True
+        return self.compose_project is not None and name in self.names and \
+            dict(labels).get(compose.PROJECT) == self.compose_project
+
+
+def _path(runtime: str, project: str) -> Path:
+    return state_dir() / "adopted" / f"{runtime}-{project}.json"
+
+
+def read(runtime: str, project: str) -> Adoption:
+    """The record of earlier adoptions (empty when none)."""
+    try:
+        data = json.loads(_path(runtime, project).read_text())
+    except (OSError, ValueError):
+        return Adoption()
+    if not isinstance(data, dict):
+        return Adoption()
+
+    def names(key: str) -> frozenset[str]:
+        value = data.get(key)
+        return frozenset(str(v) for v in value) if isinstance(value, list) else frozenset()
+
+    return Adoption(containers=names("containers"), volumes=names("volumes"),
+                    networks=names("networks"))
+
+
+def record(runtime: str, project: str, containers: Iterable[str], volumes: Iterable[str],
+           networks: Iterable[str]) -> None:
+    """Add to the record; a failure is ignored (see the module doc)."""
+    path = _path(runtime, project)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with locked(path.with_suffix(".lock")):
+            known = read(runtime, project)
+            data = {"containers": sorted(known.containers | set(containers)),
+                    "volumes": sorted(known.volumes | set(volumes)),
+                    "networks": sorted(known.networks | set(networks))}
+            write_atomic(path, json.dumps(data), mode=0o600)
