@@ -5,17 +5,18 @@ Role: accepts connections on one socket and serves each in its own thread, at mo
 clients cannot exhaust the process); every request is read by
 ``controller.service.httpwire`` (deadlines and size bounds, so a slowloris client is
 cut off after ``header_timeout``), answered once and the connection closed (no
-keep-alive to hold). Every answer carries its ``Content-Type``, a ``Content-Length``
-(streams excepted), ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``,
-``Referrer-Policy: no-referrer`` and ``Cache-Control: no-store`` (a route may set its
-own ``Cache-Control``). The :class:`Router` maps (method, path or path prefix) to
-a handler ``Request -> Response``; ``HEAD`` is served wherever ``GET`` is (without
-body); another method is 405 with ``Allow``; an unknown path is 404; a handler that
-raises is a 500 (logged), never a dead server. Only ``POST`` routes may change
-anything: GET handlers read. :func:`static_files` serves a folder under a prefix
-without leaving it (symlinks resolved, then checked). Every route set (the service's
-own in ``controller.service.httpd``, the dashboard's) is mounted on one router and so
-gets all of this. Neighbours: ``controller.service.httpwire`` (parsing, values).
+keep-alive to hold). Every answer carries its ``Content-Type`` and ``Content-Length``
+(streams have no length; 204 and 304 neither), ``X-Content-Type-Options: nosniff``,
+``X-Frame-Options: DENY``, ``Referrer-Policy: no-referrer`` and ``Cache-Control:
+no-store`` (a route that sets one of these itself replaces the default).
+The :class:`Router` maps (method, path or path prefix) to a handler
+``Request -> Response``; ``HEAD`` is served wherever ``GET`` is (without body);
+another method is 405 with ``Allow``; an unknown path is 404; a handler that raises
+is a 500 (logged), never a dead server. Only ``POST`` routes may change anything:
+GET handlers read. :func:`static_files` serves a folder under a prefix without
+leaving it (symlinks resolved, then checked). Every route set (the service's own in
+``controller.service.httpd``, the dashboard's) is mounted on one router and so gets
+all of this. Neighbours: ``controller.service.httpwire`` (parsing, values).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from controller.service.httpwire import (
 
 log = structlog.get_logger("dockwright.watch")
 Handler = Callable[[Request], Response]
+NO_BODY = (204, 304)  # answers that carry no body, hence no length and no type
 SAFE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                 ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"))
 
@@ -139,11 +141,12 @@ def _head_bytes(response: Response, length: int | None) -> bytes:
     except ValueError:
         reason = ""
     own = {name.lower() for name, _ in response.headers}
-    lines = [f"HTTP/1.1 {response.status} {reason}",
-             f"Content-Type: {response.content_type}", "Connection: close",
+    lines = [f"HTTP/1.1 {response.status} {reason}", "Connection: close",
              "Server: dockwright", f"Date: {email.utils.formatdate(usegmt=True)}"]
-    if length is not None:
-        lines.append(f"Content-Length: {length}")
+    if response.status not in NO_BODY:
+        lines.append(f"Content-Type: {response.content_type}")
+        if length is not None:
+            lines.append(f"Content-Length: {length}")
     lines += [f"{k}: {v}" for k, v in SAFE_HEADERS if k.lower() not in own]
     lines += [f"{k}: {v}" for k, v in response.headers]
     text = "\r\n".join(lines) + "\r\n\r\n"
@@ -273,6 +276,7 @@ class HTTPServer:
         conn.settimeout(self.limits.write_timeout)
         try:
             if isinstance(body, bytes):
+                head = head or response.status in NO_BODY
                 conn.sendall(_head_bytes(response, len(body)) + (b"" if head else body))
                 return
             conn.sendall(_head_bytes(response, None))

@@ -19,7 +19,7 @@ import pytest
 from controller.service.gitsource import GitSource
 from controller.service.httpd import StatusServer
 from controller.service.httpserver import HTTPServer, Router, static_files
-from controller.service.httpwire import Limits
+from controller.service.httpwire import Limits, Request, Response
 from tests.conftest import wait_for
 from tests.httpd.wire import raw, request
 
@@ -153,3 +153,25 @@ def test_http_versions_and_host(endpoint: Start) -> None:
     assert raw(at, b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n").status == 505
     assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n").status == 400
     assert raw(at, b"GET http://evil/healthz HTTP/1.1\r\nHost: x\r\n\r\n").status == 400
+
+
+def test_a_route_set_mounted_later_gets_the_same_rules(endpoint: Start) -> None:
+    """What the dashboard does: mount its own routes on the service's router."""
+    server = endpoint()
+
+    def stream(_request: Request) -> Response:
+        chunks = iter([b"data: 1\n\n", b"data: 2\n\n"])
+        return Response(200, chunks, "text/event-stream; charset=utf-8",
+                        (("Cache-Control", "no-cache"),))
+
+    server.router.get("/events", stream)
+    server.router.get("/favicon.ico", lambda _r: Response(204))
+    events = request(server.address, "GET", "/events")
+    assert events.status == 200 and events.body == b"data: 1\n\ndata: 2\n\n"
+    assert "content-length" not in events.headers
+    assert events.headers["cache-control"] == "no-cache"  # the route's own, not twice
+    assert events.headers["x-content-type-options"] == "nosniff"
+    empty = request(server.address, "GET", "/favicon.ico")
+    assert empty.status == 204 and empty.body == b"" and "content-length" not in empty.headers
+    assert request(server.address, "POST", "/events").headers["allow"] == "GET, HEAD"
+    assert request(server.address, "GET", "/events/../healthz").status == 400
