@@ -7,8 +7,10 @@ when a spec file is invalid or an action failed (after converging the rest);
 ``apply --dry-run`` behaves like ``diff``; ``status`` shows desired vs actual
 per resource; ``down`` removes the project's containers and networks
 (named volumes and the containers' anonymous volumes only with
-``--volumes``, ``controller.planning.anonymous``). Neighbours: ``controller.execution.reconcile``,
-``controller.execution.status``, ``controller.commands.render``, ``controller.commands._common``.
+``--volumes``, ``controller.planning.anonymous``) and records what it did in the
+journal like a pass (trigger ``cli``, source ``down``). Neighbours:
+``controller.execution.reconcile``, ``controller.execution.status``,
+``controller.commands.render``, ``controller.commands._common``.
 Heavy modules (the Docker SDK) load inside the handlers.
 """
 
@@ -17,8 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # annotations only: the handlers import what they run
+    from controller.execution.apply import ActionOutcome
+    from controller.execution.result import PassResult
+    from controller.planning.actions import Plan
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -70,6 +78,7 @@ def register(sub: Any) -> None:
     down.add_argument("dir", type=Path, help="the spec directory")
     down.add_argument("--volumes", action="store_true",
                       help="also remove its named volumes and its containers' anonymous volumes")
+    add_journal_options(down)
     down.set_defaults(func=run_down)
 
 
@@ -301,19 +310,25 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    import os
+    import time
+
     from controller.commands._common import open_runtime
     from controller.commands.render import action_line
     from controller.desired import naming
+    from controller.desired.gitrev import revision
     from controller.desired.specload import load
     from controller.desired.state import DesiredState
     from controller.execution.apply import execute
     from controller.planning.observe import observe
     from controller.planning.plan import plan_down
 
+    start = time.monotonic()
     specs = load(args.dir)
     project = naming.project_name(args.dir, specs, args.project)
     from controller.service.lock import project_lock
 
+    journal = _journal(args)
     driver = open_runtime(args)
     try:
         # a running `watch` of this project would recreate what down removes: fail fast
@@ -328,8 +343,14 @@ def run_down(args: argparse.Namespace) -> int:
             outcomes = execute(driver, plan,
                                notify=lambda n: say_stop({"event": n.event.value,
                                                           **n.fields()}))
+            if journal is not None:  # never raises: a journal problem is a warning
+                journal.record(_down_result(plan, outcomes, revision(args.dir),
+                                            time.monotonic() - start, os.urandom(6).hex()),
+                               runtime=driver.name, source="down", root=args.dir.resolve())
     finally:
         driver.close()
+        if journal is not None:
+            journal.close()
     failed = 0
     for o in outcomes:
         status = "ok" if o.ok else f"FAILED: {o.error}"
@@ -338,3 +359,24 @@ def run_down(args: argparse.Namespace) -> int:
         failed += not o.ok
     print(f"project {project}: down, {len(outcomes) - failed} done, {failed} failed")
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _down_result(plan: Plan, outcomes: Sequence[ActionOutcome], rev: str | None,
+                 duration: float, rid: str) -> PassResult:
+    """The typed result of a ``down`` (trigger CLI), as the journal records a pass."""
+    from dataclasses import replace
+
+    from controller.execution.result import (
+        PassResult,
+        ResourceFailure,
+        Trigger,
+        action_result,
+        first_failures,
+    )
+
+    results = tuple(action_result(o, frozenset()) for o in outcomes)
+    failures = first_failures(ResourceFailure(r.resource, r.failure) for r in results
+                              if r.failure is not None)
+    return PassResult(rid, plan.project, rev, replace(plan, revision=rev),
+                      triggers=frozenset({Trigger.CLI}), outcomes=results, failures=failures,
+                      duration=duration)

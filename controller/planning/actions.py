@@ -51,6 +51,7 @@ class Cause(StrEnum):
     PRUNE = "prune"  # owned but no longer declared
     RECOVERY = "recovery"  # left over by an interrupted pass (crash, SIGKILL, daemon restart)
     ADOPT = "adopt"  # equal to its spec under another hash scheme: recorded, not restarted
+    DOWN = "down"  # ``dockwright down`` takes the project away
     NONE = "none"  # nothing to do (no-op, kept volume)
 
 
