@@ -133,6 +133,25 @@ class NetworkAttach:
 
 
 @dataclass(frozen=True)
+class FileMount:
+    """A secret or config file placed read-only in the container at ``target``.
+
+    ``digest`` is a keyed digest (HMAC) of the content, never the content; ``source`` is
+    where the runtime takes the file from: a read-only copy in the state folder (Docker,
+    native: bind-mounted read-only) or a Swarm object name. ``mode``, ``uid`` and
+    ``gid`` are the file's inside the container."""
+
+    kind: str  # "secret" | "config"
+    name: str  # the secret's name, or the config's target
+    target: str
+    digest: str
+    mode: int = 0o444
+    uid: int = 0
+    gid: int = 0
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     """Everything needed to create one container. ``image`` is a resolved reference."""
 
@@ -182,6 +201,7 @@ class ContainerConfig:
     domainname: str | None = None
     mac_address: str | None = None
     oom_score_adj: int | None = None
+    files: tuple[FileMount, ...] = ()  # secrets and configs, sorted by target
 
 
 @dataclass(frozen=True)

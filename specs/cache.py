@@ -17,7 +17,8 @@ Entries are pickles written atomically (folder mode 0700; an entry owned by
 another user is never loaded); any error reading one is a miss, any error
 writing one is ignored. Neighbours: ``specs.loader`` (per-file results; the controller's
 recipe snapshots reuse :func:`lookup` / :func:`store` in a sibling folder),
-``specs.models`` (resolves paths with :func:`resolve_path`, recorded in ``RESOLVED``).
+``specs.models`` and ``specs.filerefs`` (resolve paths with :func:`resolve_field`, recorded
+in ``RESOLVED``).
 """
 
 from __future__ import annotations
@@ -85,6 +86,20 @@ def resolve_path(value: str, base_dir: str) -> str:
     if not path.is_absolute():
         return str((Path(base_dir) / path).resolve())
     return str(path) if value.startswith("~") else value
+
+
+def resolve_field(value: object, info: Any) -> object:
+    """A model validator (``BeforeValidator``): a string path resolved with
+    :func:`resolve_path` against the validation context's ``base_dir`` (the declaring
+    file's folder), and recorded in ``RESOLVED`` while that is set."""
+    if isinstance(value, str) and info.context and "base_dir" in info.context:
+        base_dir = str(info.context["base_dir"])
+        result = resolve_path(value, base_dir)
+        record = RESOLVED.get()
+        if record is not None:
+            record.append((base_dir, value, result))
+        return result
+    return value
 
 
 def cache_dir() -> Path | None:

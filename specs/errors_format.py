@@ -82,6 +82,11 @@ EXAMPLES: dict[str, str] = {
     "pull": 'pull = "never"',
     "max_retries": "max_retries = 3",
     "defaults": 'defaults = { restart = "always" }',
+    "secrets": 'secrets = { db_password = { file = "./db_password" } }',
+    "configs": 'configs = { "/etc/app.conf" = { file = "./app.conf" } }',
+    "mode": 'mode = "0440"',
+    "uid": "uid = 1000",
+    "gid": "gid = 1000",
 }
 
 # Where one key name means different things in different tables.
@@ -107,7 +112,7 @@ SYNONYMS: dict[str, str] = {
 
 # docker-compose keys with no counterpart here (yet): named as such, never "did you mean".
 UNSUPPORTED: frozenset[str] = frozenset({
-    "secrets", "configs", "deploy", "profiles",
+    "deploy", "profiles",
     "platform", "userns_mode", "cgroup_parent", "cgroup",
     "runtime", "mem_reservation", "memswap_limit", "mem_swappiness",
     "cpu_quota", "cpu_period", "oom_kill_disable",

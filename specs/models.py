@@ -6,12 +6,13 @@ restart policies, links) is parsed into one canonical typed form here, so that
 nothing downstream sees a string it must parse again. Models are strict
 (``extra="forbid"``) and frozen. Relative paths resolve against the folder of
 the declaring file, passed as validation context ``{"base_dir": Path}``
-(``specs.cache.resolve_path``, recorded for the load cache). Schemas are built on
+(``specs.cache.resolve_field``, recorded for the load cache). Schemas are built on
 first validation (``defer_build``): a run served from the cache never builds them.
 Neighbours: ``specs.units`` (parsers), ``specs.names`` (name and image
-reference rules), ``specs.loader`` (builds these from TOML), ``specs.validate``
-(cross-resource checks), ``tests.specs.dump`` (models back to TOML, for the
-round-trip tests). Runtime-neutral: nothing here is Docker-specific.
+reference rules), ``specs.filerefs`` (secrets and configs), ``specs.loader``
+(builds these from TOML), ``specs.validate`` (cross-resource checks),
+``tests.specs.dump`` (models back to TOML, for the round-trip tests).
+Runtime-neutral: nothing here is Docker-specific.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pydantic import (
 )
 
 from specs import units
-from specs.cache import RESOLVED, resolve_path
+from specs.cache import resolve_field as _resolve
+from specs.filerefs import ConfigRef, ConfigTarget, SecretName, SecretRef
 from specs.hostmodels import Healthcheck, HostKeys, Resources
 from specs.modelbase import Duration, Model, Size
 from specs.names import (
@@ -47,17 +49,6 @@ from specs.names import (
 # These models use no pydantic plugin: skip the scan of every installed package's entry
 # points that pydantic makes when it builds its first validator (tens of milliseconds).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-
-
-def _resolve(value: object, info: ValidationInfo) -> object:
-    if isinstance(value, str) and info.context and "base_dir" in info.context:
-        base_dir = str(info.context["base_dir"])
-        result = resolve_path(value, base_dir)
-        record = RESOLVED.get()
-        if record is not None:
-            record.append((base_dir, value, result))
-        return result
-    return value
 
 
 PathStr = Annotated[str, BeforeValidator(_resolve)]
@@ -284,6 +275,9 @@ class Container(HostKeys):  # host-level keys (init, cap_add, logging, ...): Hos
     replicas: int = Field(default=1, ge=0)
     state: Literal["running", "stopped", "absent"] = "running"
     update_order: Literal["stop-first", "start-first"] = "stop-first"  # on a recreate
+    # files placed read-only in the container (``specs.filerefs``)
+    secrets: dict[SecretName, SecretRef] = Field(default_factory=dict)
+    configs: dict[ConfigTarget, ConfigRef] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod

@@ -34,6 +34,11 @@ _ARGS = {"anyOf": [
 ]}
 _STRINGS = {"type": "array", "items": {"type": "string"}}
 _TEXT = {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]}
+_MODE = {"anyOf": [
+    {"type": "string", "pattern": r"^(0o)?0?[0-7]{1,3}$", "examples": ["0440"],
+     "description": "octal"},
+    {"type": "integer", "minimum": 0, "maximum": 0o777, "description": "e.g. 0o440"},
+]}
 
 # (definition, property) -> schema of what may be written there.
 _PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -74,6 +79,8 @@ _PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
          "examples": ["8080", "9000/udp"]},
         {"type": "integer", "minimum": 1, "maximum": 65535}]}},
     ("Mount", "size"): _SIZE,
+    ("SecretRef", "mode"): _MODE,
+    ("ConfigRef", "mode"): _MODE,
     ("ProjectDefaults", "stop_timeout"): _DURATION,
     ("ProjectDefaults", "restart"): {"$ref": "#/$defs/RestartPolicy"},
 }

@@ -5,8 +5,9 @@ places named), references to undeclared containers, volumes and networks,
 dependency cycles (printed ``a -> b -> a``), two containers publishing the same
 host ip/port/protocol, references to a container declared absent,
 ``replicas > 1`` with a fixed host port, a replica name
-(``web-2``) that is also declared, and files named by ``env_file``,
-``{ file = ... }``, ``build`` and ``archive`` that are missing.
+(``web-2``) that is also declared, files named by ``env_file``,
+``{ file = ... }``, ``secrets``, ``configs``, ``build`` and ``archive`` that are
+missing, and a secret or config placed where another one or a volume is.
 Each problem is reported once (one line), at its first place (the first
 declaration of a name, the first of two clashing ports, the first edge of a
 cycle); the message names the other places. The controller freezes the
@@ -81,6 +82,7 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
         _references(res, declared, out)
         _files_exist(res, out)
         _confined(res, out)
+        _targets(res, out)
         _start_first(res, out)
     _cycles(containers, out)
     _absent_dependencies(containers, out)
@@ -163,6 +165,11 @@ def _files_exist(res: Resource, out: _Out) -> None:
             out.add(res.file, (*base, "env", name, "file"),
                     f"secret file {_shown(value.file, folder)!r} {_not_a_file(out, value.file)}",
                     "create it (keep it out of git) or fix the path")
+    for path, what, file in _placed_files(spec):
+        if not out.present("file", file):
+            out.add(res.file, (*base, *path, "file"),
+                    f"{what} file {_shown(file, folder)!r} {_not_a_file(out, file)}",
+                    "create it or fix the path (relative paths start at this file's folder)")
     image = spec.image
     if image.build is not None:
         dockerfile = os.path.join(image.build, image.dockerfile or "Dockerfile")
@@ -188,6 +195,8 @@ def _confined(res: Resource, out: _Out) -> None:
     refs = [PathRef(("env_file", i), "env file", p) for i, p in enumerate(spec.env_file)]
     refs += [PathRef(("env", name, "file"), "secret file", value.file)
              for name, value in spec.env.items() if isinstance(value, EnvFromFile)]
+    refs += [PathRef((*path, "file"), f"{what} file", file)
+             for path, what, file in _placed_files(spec)]
     image = spec.image
     if image.build is not None:
         refs.append(PathRef(("image", "build"), "build context", image.build))
@@ -218,6 +227,30 @@ def _confined(res: Resource, out: _Out) -> None:
     binds = [(("volumes", i), m.source) for i, m in enumerate(spec.volumes)
              if m.type == "bind" and m.source]
     check_binds(binds, out.bounds, error, warning)
+
+
+def _placed_files(spec: Container) -> list[tuple[KeyPath, str, str]]:
+    """(key path below the container, "secret" | "config", file) of its secrets and configs."""
+    out: list[tuple[KeyPath, str, str]] = [(("secrets", name), "secret", ref.file)
+                                           for name, ref in spec.secrets.items()]
+    out += [(("configs", target), "config", ref.file) for target, ref in spec.configs.items()]
+    return out
+
+
+def _targets(res: Resource, out: _Out) -> None:
+    """A secret or config lands where nothing else of the container is mounted."""
+    spec = res.spec
+    assert isinstance(spec, Container)
+    taken = {m.target: f"volumes[{i}]" for i, m in enumerate(spec.volumes)}
+    placed = [(("secrets", n), f"secret {n!r}", r.path_in_container(n))
+              for n, r in spec.secrets.items()]
+    placed += [(("configs", t), f"config {t!r}", t) for t in spec.configs]
+    for path, what, target in placed:
+        other = taken.setdefault(target, what)
+        if other != what:
+            out.add(res.file, ("container", res.name, *path),
+                    f"{what} lands at {target}, where {other} lands too",
+                    "give each secret, config and volume its own target")
 
 
 def _start_first(res: Resource, out: _Out) -> None:

@@ -2,10 +2,11 @@
 
 Role: maps a loaded, valid spec directory onto runtime value types for one
 project: project defaults applied, replicas named, links turned into aliases
-on ``<project>_default``, env kept as steps (secrets are read later, by
-``controller.desired.state``). Pure: reads no file and no environment variable, so
-its result can be kept by ``controller.desired.snapshot``. The only controller module
-that reads spec models besides the loader's callers (it imports pydantic).
+on ``<project>_default``, env, secrets and configs kept as steps (their files
+are read later, by ``controller.desired.state``). Pure: reads no file and no
+environment variable, so its result can be kept by ``controller.desired.snapshot``.
+The only controller module that reads spec models besides the loader's callers (it
+imports pydantic).
 Neighbours: input ``specs.result.SpecSet``; output ``controller.desired.recipe``;
 names from ``controller.desired.naming``.
 """
@@ -15,7 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from controller.desired import naming
-from controller.desired.recipe import ContainerRecipe, DesiredImage, EnvStep, ObjectRecipe, Recipe
+from controller.desired.recipe import (
+    ContainerRecipe,
+    DesiredImage,
+    EnvStep,
+    FileStep,
+    ObjectRecipe,
+    Recipe,
+)
 from runtime.types import (
     ContainerConfig,
     HealthSpec,
@@ -28,6 +36,7 @@ from runtime.types import (
     VolumeConfig,
     pairs,
 )
+from specs.filerefs import DEFAULT_MODE
 from specs.models import Container, EnvFromFile, EnvFromHost, Network, Volume, default_project
 from specs.result import Resource, SpecSet
 
@@ -78,6 +87,16 @@ class _Normaliser:
             else:
                 steps.append(EnvStep("value", key, value))
         return tuple(steps)
+
+    @staticmethod
+    def files(spec: Container) -> tuple[FileStep, ...]:
+        steps = [FileStep("secret", name, ref.path_in_container(name), ref.file,
+                          DEFAULT_MODE if ref.mode is None else ref.mode, ref.uid or 0,
+                          ref.gid or 0) for name, ref in spec.secrets.items()]
+        steps += [FileStep("config", target, target, ref.file,
+                           DEFAULT_MODE if ref.mode is None else ref.mode, ref.uid or 0,
+                           ref.gid or 0) for target, ref in spec.configs.items()]
+        return tuple(sorted(steps, key=lambda step: step.target))
 
     def networks(self, name: str, spec: Container) -> tuple[NetworkAttach, ...]:
         wanted: dict[str, set[str]] = {}
@@ -133,7 +152,7 @@ class _Normaliser:
             depends_on=tuple(sorted(spec.depends_on.items())),
             links=tuple(dict.fromkeys(link.target for link in spec.links)),
             volumes_from=tuple(v.container for v in spec.volumes_from),
-            update_order=spec.update_order)
+            update_order=spec.update_order, files=self.files(spec))
 
 
 def _container(res: Resource) -> Container:

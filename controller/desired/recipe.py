@@ -4,7 +4,8 @@ Role: the first half of "validated model -> desired state" (DESIGN.md). A
 :class:`Recipe` is a pure function of the spec files (and the variables their
 interpolation used): configs normalised onto ``runtime.types``, image sources,
 ordering facts, and each container's env as *steps* (a literal, a secret file,
-a host variable, an env_file) rather than values. It holds no secret and no
+a host variable, an env_file) and its secrets and configs as paths
+(:class:`FileStep`) rather than values. It holds no secret and no
 file content, so ``controller.desired.snapshot`` may keep it on disk between runs.
 ``controller.desired.state`` realises it against the host (reads the steps, digests
 referenced files, adds ownership labels and hashes). Built from spec models
@@ -48,6 +49,19 @@ class EnvStep:
 
 
 @dataclass(frozen=True)
+class FileStep:
+    """A secret or config to place in the container: where from, not what it holds."""
+
+    kind: str  # "secret" | "config"
+    name: str  # the secret's name, or the config's target
+    target: str
+    path: str  # the spec's file (resolved), read when the recipe is realised
+    mode: int = 0o444
+    uid: int = 0
+    gid: int = 0
+
+
+@dataclass(frozen=True)
 class ContainerRecipe:
     """One container resource (all its replicas)."""
 
@@ -62,6 +76,7 @@ class ContainerRecipe:
     links: tuple[str, ...] = ()
     volumes_from: tuple[str, ...] = ()
     update_order: str = "stop-first"  # | "start-first" (on a recreate; never hashed)
+    files: tuple[FileStep, ...] = ()  # secrets and configs, sorted by target
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Role: the second half of "validated model -> desired state" (DESIGN.md).
 :func:`realise` turns a :class:`~controller.desired.recipe.Recipe` (the pure result of
 the spec files, ``controller.desired.normalise``) into one ``ContainerConfig`` per
-replica: env steps read (secret files, host variables, env_files), digests of
-referenced files and build contexts taken, ownership labels added, and two
+replica: env steps read (secret files, host variables, env_files), secrets and
+configs placed (``controller.desired.files``), digests of referenced files and
+build contexts taken, ownership labels added, and two
 hashes (``controller.desired.hashing``, canonical form, scheme recorded in a
 label): ``base_hash`` over everything that needs a recreate (plus digests of
 referenced files and the image source; secrets keyed, never plain) and
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from controller.desired import naming
+from controller.desired.files import place
 from controller.desired.hashing import (
     HASH_SCHEME,
     LABEL_HASH_SCHEME,
@@ -87,6 +89,10 @@ class DesiredContainer:
     plain_files: Pairs = ()  # (what, unkeyed digest) of secret and env files: never a label,
     #                          only to recognise labels written before digests were keyed
     update_order: str = "stop-first"  # | "start-first": how a recreate replaces it
+    # the content of each secret and config copy (``config.files``' sources): written by
+    # ``controller.execution.copies`` before a create; never shown
+    file_contents: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+    placed_from: tuple[str, ...] = ()  # the spec's files of its secrets and configs
     base_hash: str = ""
     update_hash: str = ""
 
@@ -177,7 +183,10 @@ def base_hash(config: ContainerConfig, image: DesiredImage, files: Mapping[str, 
     env = tuple((k, keyed_digest(v.encode()) if k in secret_keys else v) for k, v in config.env)
     hashed = dataclasses.replace(
         config, env=env, restart=RestartSpec(), resources=ResourceSpec(), networks=(),
-        labels=tuple(kv for kv in config.labels if kv[0] not in VOLATILE_LABELS))
+        labels=tuple(kv for kv in config.labels if kv[0] not in VOLATILE_LABELS),
+        # a secret's or config's copy is found by its digest: where the state folder is
+        # changes nothing
+        files=tuple(dataclasses.replace(f, source="") for f in config.files))
     # the pull policy says when to fetch, not what runs: changing it recreates nothing
     return value_digest({"config": hashed, "image": dataclasses.replace(image, pull=""),
                          "files": dict(files)})
@@ -189,13 +198,16 @@ class DesiredError(Exception):
 
 def _read(path: Path, what: str, bounds: Bounds | None) -> str:
     """A file the spec refers to; within ``bounds`` (checked on the file opened) if given."""
+    return _read_bytes(path, what, bounds).decode()
+
+
+def _read_bytes(path: Path, what: str, bounds: Bounds | None) -> bytes:
     try:
-        data = read_confined(str(path), bounds) if bounds is not None else path.read_bytes()
+        return read_confined(str(path), bounds) if bounds is not None else path.read_bytes()
     except PermissionError as exc:
         raise DesiredError(f"cannot read {what} {exc}") from exc
     except OSError as exc:
         raise DesiredError(f"cannot read {what} {path}: {exc.strerror}") from exc
-    return data.decode()
 
 
 def parse_env_file(path: Path, environ: Mapping[str, str],
@@ -229,8 +241,9 @@ def _read_secret(path: Path, bounds: Bounds | None) -> str:
 
 class _Realiser:
     def __init__(self, recipe: Recipe, revision: str | None,
-                 environ: Mapping[str, str]) -> None:
+                 environ: Mapping[str, str], runtime: str) -> None:
         self.recipe, self.revision, self.environ = recipe, revision, environ
+        self.runtime = runtime
         self.root = Path(recipe.root)
         self.bounds = Bounds.from_kind(recipe.bounds)
 
@@ -298,7 +311,9 @@ class _Realiser:
         if image.digest:
             files[f"{image.source}:{self.rel(image.context or image.archive or '')}"] = \
                 image.digest
-        base = dataclasses.replace(c.config, env=pairs(env))
+        placed = place(c.files, self.runtime, self.recipe.project,
+                             lambda path, what: _read_bytes(Path(path), what, self.bounds))
+        base = dataclasses.replace(c.config, env=pairs(env), files=placed.mounts)
         out = []
         for index, name in enumerate(c.names, start=1):
             labels = {**dict(c.config.labels), **self.owner_labels(c.resource, c.file),
@@ -312,6 +327,7 @@ class _Realiser:
                 image=image, state=c.state, depends_on=c.depends_on, links=c.links,
                 volumes_from=c.volumes_from, secret_keys=frozenset(secrets),
                 files=pairs(files), plain_files=pairs(plain), update_order=c.update_order,
+                file_contents=placed.contents, placed_from=tuple(f.path for f in c.files),
                 base_hash=base_hash(config, self.hashed_image(image), files,
                                     frozenset(secrets)),
                 update_hash=update_hash(config)))
@@ -330,9 +346,10 @@ class _Realiser:
 
 
 def realise(recipe: Recipe, revision: str | None = None,
-            environ: Mapping[str, str] | None = None) -> DesiredState:
-    """The desired state of a recipe on this host: files and variables read, hashed."""
-    r = _Realiser(recipe, revision, os.environ if environ is None else environ)
+            environ: Mapping[str, str] | None = None, runtime: str = "docker") -> DesiredState:
+    """The desired state of a recipe on this host: files and variables read, hashed;
+    ``runtime``: the one it is for (where secret and config copies go)."""
+    r = _Realiser(recipe, revision, os.environ if environ is None else environ, runtime)
     containers: list[DesiredContainer] = []
     errors: list[tuple[str, str]] = []
     for c in recipe.containers:

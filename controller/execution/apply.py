@@ -6,7 +6,9 @@ starts only when every action it depends on succeeded; a failure skips only
 its dependents, the rest still converges. Container recreation is safe (a
 failed update never leaves nothing running, no volume is removed): stop-first
 or start-first, in ``controller.execution.replace``. Waiting for ``depends_on``
-conditions (started / healthy / completed) lives in ``controller.execution.waits``.
+conditions (started / healthy / completed) lives in ``controller.execution.waits``;
+the copies of secrets and configs in ``controller.execution.copies`` (written before a
+create, pruned after a run).
 Neighbours: executes a ``controller.planning.plan.Plan`` through a
 ``runtime.driver.Driver``; called by ``controller.execution.reconcile``.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 from controller.desired import naming
 from controller.desired.state import DesiredContainer, DesiredImage
-from controller.execution import lifecycle
+from controller.execution import copies, lifecycle
 from controller.execution.lifecycle import Notify
 from controller.execution.replace import ActionFailed, replace_container
 from controller.execution.waits import Poller, wait_for
@@ -122,6 +124,7 @@ class Executor:
             if aid not in outcomes:
                 outcomes[aid] = ActionOutcome(actions[aid], False, "dependency cycle")
         ledger.record_many(self.driver.name, self.plan.project, self.recorded)
+        copies.prune(self.driver, self.plan.project)  # secrets and configs no one mounts
         return [outcomes[a.id] for a in self.plan.actions]
 
     @staticmethod
@@ -323,6 +326,10 @@ class Executor:
         if old is not None and old.anonymous_volumes:
             config = anonymous.for_replacement(self.driver, config, old,
                                                self.image_info(key, ref))
+        try:
+            copies.write(c)  # the secrets and configs it mounts, before it exists
+        except copies.CopyError as exc:
+            raise ActionFailed(str(exc)) from exc
         return self.driver.create_container(config)
 
     def image_info(self, key: str, ref: str) -> ImageInfo | None:

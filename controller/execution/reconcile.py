@@ -88,7 +88,7 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
     elif specs is None:
         raise ValueError("prepare: a recipe comes with the SpecSet it was made from")
     rev = revision if revision is not None else git_revision(root)
-    desired = realise(recipe, rev)
+    desired = realise(recipe, rev, runtime=driver.name)
     observed = observe(driver, desired, workers=options.concurrency, listing=listing,
                        adopt_compose=options.adopt_compose)
     plan = make_plan(desired, observed, prune=options.prune and not specs.errors,

@@ -10,7 +10,8 @@ masked, dockwright's own labels (``io.dockwright.*``) and docker-compose's skipp
 volumes a recreate carried over counted as the spec's
 (``controller.planning.anonymous.live_mounts``), a lifted resource limit
 forcing a recreate (Docker cannot remove a memory or cpu limit in place),
-the stop timeout as the whole seconds Docker keeps, 10 s when unset.
+the stop timeout as the whole seconds Docker keeps, 10 s when unset; secrets
+and configs by name (:func:`placed_changes`: content digest, target, mode, owner).
 :func:`expected` fills the image's defaults into the desired config with
 ``runtime.imagedefaults.merge`` (the merge every runtime uses), so a
 converged container compares equal (principle 3).
@@ -39,6 +40,7 @@ from runtime.imagedefaults import merge
 from runtime.types import (
     ContainerConfig,
     ContainerInfo,
+    FileMount,
     HealthSpec,
     ImageInfo,
     MountSpec,
@@ -149,6 +151,7 @@ RULES: dict[str, Row] = {
     "stop_signal": Row(Kind.IMAGE_DEFAULT, display=_text),
     "stop_timeout": Row(Kind.QUANTITY, unit="s", step=1.0, default=DOCKER_STOP_TIMEOUT),
     **hostrules.ROWS,  # init, cap_add, ..., oom_score_adj: the host-level fields
+    "files": Row(Kind.IGNORE),  # secrets and configs: :func:`placed_changes`
 }
 
 
@@ -169,7 +172,31 @@ def compare(desired: DesiredContainer, live: ContainerInfo,
     sides = Sides(want=expected(desired, image), have=live.config, spec=desired.config,
                   defaults=image, source=live, secrets=desired.secret_keys)
     out = diff(RULES, sides)
+    out += placed_changes(desired.config.files, live.config.files)
     out += file_changes(desired, dict(live.summary.labels).get(LABEL_FILES))
+    return out
+
+
+def _placed(f: FileMount) -> str:
+    content = "" if f.kind == "secret" else f" content={f.digest}"
+    return f"{f.target} mode={f.mode:04o} uid={f.uid} gid={f.gid}{content}"
+
+
+def placed_changes(want: tuple[FileMount, ...], have: tuple[FileMount, ...]
+                   ) -> list[FieldChange]:
+    """Secrets and configs added, removed or changed (content, target, mode or owner), as
+    ``secrets.NAME`` / ``configs.TARGET``; a secret's content is never shown, not even
+    as its digest. Where the runtime keeps the copy (``source``) is not compared."""
+    new = {(f.kind, f.name): f for f in want}
+    old = {(f.kind, f.name): f for f in have}
+    out = []
+    for key in sorted(set(new) | set(old)):
+        a, b = old.get(key), new.get(key)
+        if a is not None and b is not None and (a.digest, _placed(a)) == (b.digest, _placed(b)):
+            continue
+        secret = key[0] == "secret" and (a is None or b is None or a.digest != b.digest)
+        out.append(FieldChange(f"{key[0]}s.{key[1]}", None if a is None else _placed(a),
+                               None if b is None else _placed(b), secret=secret))
     return out
 
 

@@ -111,7 +111,8 @@ class Debouncer:
 
 def referenced(plan: Plan, root: Path) -> frozenset[Path]:
     """Files and folders outside the spec files that a pass read on the specs' behalf:
-    env files, secret files, build contexts and image archives (resolved paths)."""
+    env files, secret files, secrets and configs, build contexts and image archives
+    (resolved paths)."""
     out: set[Path] = set()
     for action in plan.actions:
         c = action.container
@@ -121,7 +122,7 @@ def referenced(plan: Plan, root: Path) -> frozenset[Path]:
             _, _, rel = what.partition(":")
             if rel:
                 out.add(_resolved(root / rel))
-        for path in (c.image.context, c.image.archive):
+        for path in (c.image.context, c.image.archive, *c.placed_from):
             if path:
                 out.add(_resolved(root / path))
     return frozenset(out)

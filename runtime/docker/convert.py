@@ -20,7 +20,8 @@ container's hostname, which Docker adds to every user-defined network;
 strings and zero limits are ``None``, and so is a memory + swap limit that is
 Docker's own for the memory limit; a hostname equal to the short id is
 ``None``. Mounts (``config.mounts``, ``anonymous_volumes``) are converted
-by ``runtime.docker.mounts``.
+by ``runtime.docker.mounts``; secrets and configs (``config.files``) are read-only
+bind mounts named by a label (``runtime.filemounts``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from runtime import filemounts
 from runtime.docker.mounts import anonymous, configured, mount_fields
 from runtime.types import (
     ContainerConfig,
@@ -69,6 +71,7 @@ def label_filters(labels: Mapping[str, str] | None) -> dict[str, list[str]]:
 
 def create_body(config: ContainerConfig) -> JSON:
     """The ``POST /containers/create`` body; networks after the first are connected later."""
+    config = filemounts.labelled(config)
     bindings: dict[str, list[JSON]] = {}
     for port in config.ports:
         host_port = "" if port.host_port is None else str(port.host_port)
@@ -76,6 +79,10 @@ def create_body(config: ContainerConfig) -> JSON:
             {"HostIp": port.host_ip, "HostPort": host_port}
         )
     mounts, binds, tmpfs = mount_fields(config.mounts)
+    # secrets and configs: Mounts (not Binds), so that a missing copy is an error, never
+    # a directory Docker makes in its place
+    mounts += [{"Type": "bind", "Source": f.source, "Target": f.target, "ReadOnly": True}
+               for f in config.files]
     host: JSON = {
         "PortBindings": bindings,
         "Mounts": mounts,
@@ -303,6 +310,7 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
         exit_code=state.get("ExitCode") if status in (State.EXITED, State.DEAD) else None,
     )
     stop_timeout = cfg.get("StopTimeout")
+    files, mounts = filemounts.split(summary.labels, configured(host))
     config = ContainerConfig(
         name=name,
         image=cfg.get("Image") or "",
@@ -314,7 +322,7 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
         hostname=hostname,
         labels=summary.labels,
         ports=_ports(host.get("PortBindings")),
-        mounts=configured(host),
+        mounts=mounts,
         volumes_from=_volumes_from(host.get("VolumesFrom")),
         networks=_networks(data),
         restart=RestartSpec(
@@ -326,6 +334,7 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
         tty=bool(cfg.get("Tty")),
         stop_signal=cfg.get("StopSignal") or None,
         stop_timeout=None if stop_timeout is None else float(stop_timeout),
+        files=files,
     )
     settings = data.get("NetworkSettings") or {}
     ips = tuple(

@@ -7,7 +7,8 @@ into an OCI runtime spec: args (entrypoint + command, behind the init), env
 through the rootfs' /etc/passwd and /etc/group), hostname, Docker's default
 capabilities, namespaces (the network namespace is a path from the network
 manager), mounts (the standard set, /etc/hosts, /etc/resolv.conf,
-/etc/hostname, the init binary, and the container's resolved volumes),
+/etc/hostname, the init binary, the container's resolved volumes, and its
+secrets and configs as read-only binds of their copies),
 cgroup limits (memory, cpu quota, pids) at
 ``/dockwright/<id>``, and a terminal for tty. Also resolves the config's
 mounts to host paths (:func:`resolve_mounts`; anonymous volumes are named
@@ -138,6 +139,12 @@ def resolve_mounts(
     result: list[Mount] = []
     for m in config.mounts:
         result.append(_resolve_one(m, volume_dir))
+    for f in config.files:  # secrets and configs: read-only binds of their copies
+        if not f.source or not Path(f.source).is_file():
+            raise InvalidRequest(f"the copy of {f.kind} {f.name!r} ({f.source}) is missing",
+                                 hint="run dockwright apply, which writes it before a create")
+        result.append({"destination": f.target, "type": "bind", "source": f.source,
+                       "options": ["rbind", "rprivate", "ro"]})
     for name, read_only in config.volumes_from:
         for entry in volumes_from(name):
             opts = [o for o in entry["options"] if o not in ("ro", "rw")]

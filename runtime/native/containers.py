@@ -33,6 +33,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from runtime import filemounts
 from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
 from runtime.imagedefaults import merge
 from runtime.native import anonvols, bundle, events, gc, rootfs, shim, supervise
@@ -83,6 +84,7 @@ class Containers:
 
     # create ---------------------------------------------------------------
     def create(self, config: ContainerConfig) -> str:
+        config = filemounts.labelled(config)  # the copies it uses, on its list row
         image = self.images.get(config.image)
         if image is None:
             raise NotFound(

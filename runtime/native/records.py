@@ -36,6 +36,7 @@ from dwutil.lock import LockBusy, locked
 from runtime.errors import Conflict, InvalidRequest, NotFound
 from runtime.types import (
     ContainerConfig,
+    FileMount,
     HealthSpec,
     MountSpec,
     NetworkAttach,
@@ -177,6 +178,7 @@ def config_from_json(d: dict[str, Any]) -> ContainerConfig:
         tty=bool(d.get("tty", False)),
         stop_signal=d.get("stop_signal"),
         stop_timeout=d.get("stop_timeout"),
+        files=tuple(FileMount(**f) for f in d.get("files", ())),
     )
 
 
