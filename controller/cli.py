@@ -51,10 +51,11 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
                         help="project name (default: [project].name, else the folder's name)")
     add(
         "--runtime",
-        default=default(os.environ.get("DOCKWRIGHT_RUNTIME", "docker")),
-        choices=("docker", "native"),
-        help="container runtime: docker (Docker Engine) or native (crun/runc, no daemon); "
-        "default: docker or $DOCKWRIGHT_RUNTIME",
+        default=default(None),
+        choices=("docker", "native", "swarm"),
+        help="container runtime: docker (Docker Engine), native (crun/runc, no daemon) or "
+        "swarm (a Docker Swarm cluster through a manager, DOCKER_HOST); default: "
+        "$DOCKWRIGHT_RUNTIME, else [project] runtime, else docker",
     )
     add(
         "--state-dir",
@@ -65,6 +66,20 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
                         help="log format (default: console on a TTY, json otherwise)")
     add("-v", "--verbose", action="store_true", default=default(False),
                         help="debug logging")
+
+
+def resolve_runtime(args: argparse.Namespace) -> str:
+    """``--runtime``, else ``$DOCKWRIGHT_RUNTIME``, else the spec directory's ``[project]
+    runtime``, else docker."""
+    given = getattr(args, "runtime", None) or os.environ.get("DOCKWRIGHT_RUNTIME")
+    if given:
+        return str(given)
+    folder = getattr(args, "dir", None)
+    if folder is not None:
+        from specs.files import declared_runtime
+
+        return declared_runtime(folder) or "docker"
+    return "docker"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +124,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except SystemExit as exc:  # a usage error is an error (1), never "changes" (2)
         return EXIT_ERROR if exc.code == 2 else (exc.code if isinstance(exc.code, int) else 0)
     _service = args.command == "watch"
+    args.runtime = resolve_runtime(args)
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:

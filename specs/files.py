@@ -34,6 +34,28 @@ def spec_files(root: Path) -> list[Path]:
     return sorted(out)
 
 
+def declared_runtime(root: Path) -> str | None:
+    """``[project] runtime`` of a spec directory, read without validating the rest (the CLI
+    picks the runtime before it loads the specs for it); None when not declared."""
+    for path in spec_files(root) if Path(root).is_dir() else ():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if re.search(r"^[ \t]*\[[ \t]*project[ \t]*\]", text, re.MULTILINE) is None:
+            continue
+        import tomllib
+
+        try:
+            project = tomllib.loads(text).get("project")
+        except tomllib.TOMLDecodeError:
+            continue  # the load reports it
+        value = project.get("runtime") if isinstance(project, dict) else None
+        if value in ("docker", "native", "swarm"):
+            return str(value)
+    return None
+
+
 def read_dotenv(path: Path) -> tuple[dict[str, str], list[SpecError]]:
     """``KEY=value`` lines (``#`` comments, optional quotes and ``export``) of a .env file."""
     values: dict[str, str] = {}

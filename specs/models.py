@@ -45,6 +45,7 @@ from specs.names import (
     check_signal,
     normalise_image_ref,
 )
+from specs.swarmkeys import EndpointMode, Placement, PortMode, SwarmMode, UpdatePolicy
 
 # These models use no pydantic plugin: skip the scan of every installed package's entry
 # points that pydantic makes when it builds its first validator (tens of milliseconds).
@@ -111,6 +112,7 @@ class Port(Model):
     host: int | None = Field(default=None, ge=1, le=65535)
     ip: str | None = None
     protocol: Literal["tcp", "udp", "sctp"] = "tcp"
+    mode: PortMode | None = None  # Swarm: "ingress" (the routing mesh, the default) | "host"
 
     @model_validator(mode="before")
     @classmethod
@@ -278,14 +280,28 @@ class Container(HostKeys):  # host-level keys (init, cap_add, logging, ...): Hos
     # files placed read-only in the container (``specs.filerefs``)
     secrets: dict[SecretName, SecretRef] = Field(default_factory=dict)
     configs: dict[ConfigTarget, ConfigRef] = Field(default_factory=dict)
+    # Swarm (specs.swarmkeys; refused elsewhere by specs.runtimes)
+    mode: SwarmMode = "replicated"
+    endpoint_mode: EndpointMode | None = None
+    placement: Placement | None = None
+    update: UpdatePolicy | None = None  # update.order is update_order
+    rollback: UpdatePolicy | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _image(cls, value: object) -> object:
-        """``image = "ref"`` and a container-level ``pull`` fold into the image table."""
+        """``image = "ref"`` and a container-level ``pull`` fold into the image table;
+        ``update.order`` and ``update_order`` are one key (given both, they must agree)."""
         if not isinstance(value, dict):
             return value
         value = dict(value)
+        update = value.get("update")
+        order = update.get("order") if isinstance(update, dict) else None
+        if order is not None:
+            if "update_order" in value and value["update_order"] != order:
+                raise ValueError(f"update.order = {order!r} and update_order = "
+                                 f"{value['update_order']!r} disagree: keep one of them")
+            value["update_order"] = order
         image = value.get("image")
         if isinstance(image, str):
             image = {"ref": image}
@@ -380,6 +396,19 @@ class Project(Model):
     # host folders (and files) the specs may read or bind-mount beyond their directory;
     # relative ones start at this file's folder (specs.confine)
     allow_host_paths: tuple[PathStr, ...] = ()
+    # the runtime the specs are for (the CLI's --runtime wins) and, for Swarm, the registry
+    # built and archived images are pushed to (every node pulls from it)
+    runtime: Literal["docker", "native", "swarm"] | None = None
+    registry: str | None = None
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-zA-Z0-9.\-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$",
+                                               value):
+            raise ValueError(f"invalid registry {value!r}: write host:port, e.g. "
+                             "\"127.0.0.1:5000\"")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -53,10 +53,25 @@ def _only(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
+_SCHEDULER = ("only a Swarm cluster schedules tasks: run with --runtime swarm (or "
+              "[project] runtime = \"swarm\"), or remove the key")
+
+
+def _swarm_only(key: str) -> Row:
+    return Row(key, _only(SWARM), _SCHEDULER)
+
+
 ROWS: tuple[Row, ...] = (
     Row("container.volumes_from", _only(DOCKER, NATIVE),
         "Swarm tasks share no container's volumes: declare a named volume and mount it in "
         "each container that needs it"),
+    Row("container.mode", _only(SWARM), _SCHEDULER, when=lambda v: v == "global",
+        what='mode = "global"'),
+    _swarm_only("container.endpoint_mode"),
+    _swarm_only("container.placement"),
+    _swarm_only("container.rollback"),
+    *(_swarm_only(f"container.update.{key}") for key in (
+        "parallelism", "delay", "failure_action", "monitor", "max_failure_ratio")),
 )
 
 

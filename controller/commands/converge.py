@@ -91,6 +91,10 @@ def _options(args: argparse.Namespace) -> Any:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    if args.runtime == "swarm":
+        from controller.commands import swarmcmd
+
+        return swarmcmd.run_diff(args, _options(args))
     from controller.commands._common import (
         check_spec_dir,
         open_runtime,
@@ -203,16 +207,24 @@ def run_apply(args: argparse.Namespace) -> int:
     specs, recipe = recipe_of(args.dir, args.project, runtime=args.runtime)
     if args.output != "json":
         print_spec_warnings(specs.warnings)
-    driver = open_runtime(args)
+    swarm = args.runtime == "swarm"
+    driver = None if swarm else open_runtime(args)
     try:
         with project_lock(recipe.project, wait=args.wait_lock, purpose="apply"):
-            result = reconcile(args.dir, driver, project=args.project, options=_options(args),
-                               on_event=on_event, specs=specs, recipe=recipe)
+            if driver is None:
+                from controller.commands.swarmcmd import apply_pass
+
+                result = apply_pass(args, _options(args), on_event)
+            else:
+                result = reconcile(args.dir, driver, project=args.project,
+                                   options=_options(args), on_event=on_event, specs=specs,
+                                   recipe=recipe)
             if journal is not None:  # never raises: a journal problem is a warning
-                journal.record(result, runtime=driver.name, source="apply",
+                journal.record(result, runtime=args.runtime, source="apply",
                                root=args.dir.resolve())
     finally:
-        driver.close()
+        if driver is not None:
+            driver.close()
         if journal is not None:
             journal.close()
     if args.output == "json":
@@ -271,6 +283,10 @@ def _journal(args: argparse.Namespace) -> Any:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    if args.runtime == "swarm":
+        from controller.commands import swarmcmd
+
+        return swarmcmd.run_status(args)
     from controller.commands._common import check_spec_dir, open_runtime
     from controller.planning.prefetch import Listing
 
@@ -310,6 +326,11 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    if args.runtime == "swarm":
+        from controller.commands import swarmcmd
+
+        return swarmcmd.run_down(args)
+
     import os
     import time
 

@@ -23,7 +23,9 @@ from controller.desired.recipe import (
     FileStep,
     ObjectRecipe,
     Recipe,
+    ServiceKeys,
 )
+from runtime.swarm import spec as swarm
 from runtime.types import (
     ContainerConfig,
     HealthSpec,
@@ -39,6 +41,7 @@ from runtime.types import (
 from specs.filerefs import DEFAULT_MODE
 from specs.models import Container, EnvFromFile, EnvFromHost, Network, Volume, default_project
 from specs.result import Resource, SpecSet
+from specs.swarmkeys import UpdatePolicy
 
 
 class _Normaliser:
@@ -152,7 +155,33 @@ class _Normaliser:
             depends_on=tuple(sorted(spec.depends_on.items())),
             links=tuple(dict.fromkeys(link.target for link in spec.links)),
             volumes_from=tuple(v.container for v in spec.volumes_from),
-            update_order=spec.update_order, files=self.files(spec))
+            update_order=spec.update_order, files=self.files(spec),
+            service=_service_keys(spec, restart is not None))
+
+
+def _policy(given: UpdatePolicy | None, order: str | None = None) -> swarm.UpdatePolicy:
+    """A Swarm update or rollback policy: the keys given, Swarm's defaults for the rest."""
+    base = swarm.UpdatePolicy()
+    g = given or UpdatePolicy()
+    return swarm.UpdatePolicy(
+        parallelism=base.parallelism if g.parallelism is None else g.parallelism,
+        delay=base.delay if g.delay is None else g.delay,
+        failure_action=g.failure_action or base.failure_action,
+        monitor=base.monitor if g.monitor is None else g.monitor,
+        max_failure_ratio=base.max_failure_ratio if g.max_failure_ratio is None
+        else g.max_failure_ratio,
+        order=order or g.order or base.order)
+
+
+def _service_keys(spec: Container, restart_set: bool) -> ServiceKeys:
+    p = spec.placement
+    return ServiceKeys(
+        replicas=spec.replicas, mode=spec.mode, endpoint_mode=spec.endpoint_mode or "vip",
+        placement=swarm.Placement(p.constraints, p.preferences, p.max_per_node or 0)
+        if p else swarm.Placement(),
+        update=_policy(spec.update, spec.update_order), rollback=_policy(spec.rollback),
+        port_modes=tuple(port.mode or "ingress" for port in spec.ports),
+        restart_set=restart_set)
 
 
 def _container(res: Resource) -> Container:
@@ -186,4 +215,5 @@ def normalise(specs: SpecSet, project: str) -> Recipe:
         networks=tuple(_network(r) for r in specs.resources("network")),
         frozen=specs.frozen(), invalid_files=frozenset(specs.invalid_files()),
         conditions=tuple(sorted((k, frozenset(v)) for k, v in n.conditions.items())),
-        bounds=specs.bounds, warnings=specs.warnings)
+        bounds=specs.bounds, warnings=specs.warnings,
+        registry=(specs.project.registry or "") if specs.project else "")

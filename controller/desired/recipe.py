@@ -14,8 +14,9 @@ by ``controller.desired.normalise``; these value types import no pydantic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from runtime.swarm.spec import Placement, UpdatePolicy
 from runtime.types import ContainerConfig, NetworkConfig, Pairs, VolumeConfig
 from specs.result import SpecError
 
@@ -62,6 +63,21 @@ class FileStep:
 
 
 @dataclass(frozen=True)
+class ServiceKeys:
+    """What only the Swarm runtime reads of a container resource: its scheduling and
+    rollout keys, Swarm's defaults filled in (``update.order`` is ``update_order``)."""
+
+    replicas: int = 1
+    mode: str = "replicated"  # | "global"
+    endpoint_mode: str = "vip"  # | "dnsrr"
+    placement: Placement = field(default_factory=Placement)
+    update: UpdatePolicy = field(default_factory=UpdatePolicy)
+    rollback: UpdatePolicy = field(default_factory=UpdatePolicy)
+    port_modes: tuple[str, ...] = ()  # per ContainerConfig.ports entry: ingress | host
+    restart_set: bool = False  # restart (or the project's default) given: else Swarm's "any"
+
+
+@dataclass(frozen=True)
 class ContainerRecipe:
     """One container resource (all its replicas)."""
 
@@ -77,6 +93,7 @@ class ContainerRecipe:
     volumes_from: tuple[str, ...] = ()
     update_order: str = "stop-first"  # | "start-first" (on a recreate; never hashed)
     files: tuple[FileStep, ...] = ()  # secrets and configs, sorted by target
+    service: ServiceKeys = field(default_factory=ServiceKeys)
 
 
 @dataclass(frozen=True)
@@ -102,4 +119,5 @@ class Recipe:
     invalid_files: frozenset[str] = frozenset()
     conditions: tuple[tuple[str, frozenset[str]], ...] = ()  # resource -> conditions asked
     bounds: str = ""  # where files may be read from (``specs.confine.Bounds``, as a kind)
+    registry: str = ""  # [project] registry: where Swarm nodes pull built images from
     warnings: tuple[SpecError, ...] = ()  # located, shown by diff and apply (kept by snapshots)

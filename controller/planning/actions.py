@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from controller.desired.service import DesiredService
 from controller.desired.state import DesiredContainer, DesiredImage
 from controller.errors import PlanRefused
 from controller.planning.diff import FieldChange
@@ -72,9 +73,10 @@ class Resume:
 class Action:
     """One step. ``depends_on`` holds ids of actions that must succeed first."""
 
-    id: str  # "container:web-1", "image:busybox:latest", "volume:data", "network:x"
+    id: str  # "container:web-1", "image:busybox:latest", "volume:data", "network:x",
+    #          "service:web"
     kind: Kind
-    object: str  # container | image | volume | network
+    object: str  # container | image | volume | network | service
     resource: str  # declared name
     name: str  # runtime name
     reason: str
@@ -92,6 +94,8 @@ class Action:
     refresh: bool = False  # routine work (pull = "always"): done, but not counted as a change
     cause: Cause = Cause.SPEC
     resume: Resume | None = None  # a RECREATE that finishes an interrupted one
+    service: DesiredService | None = None  # object "service" (the Swarm runtime)
+    observed_version: int = 0  # a service's version index when it was read
 
     @property
     def changing(self) -> bool:

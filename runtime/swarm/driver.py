@@ -107,6 +107,7 @@ class SwarmDriver:
             id=s["ID"], version=int((s.get("Version") or {}).get("Index", 0)),
             spec=convert.from_api(s.get("Spec") or {}, names),
             update_state=update.get("State", ""), update_message=update.get("Message", ""),
+            update_started=update.get("StartedAt", ""),
             running=int(status.get("RunningTasks") or 0),
             desired=int(status.get("DesiredTasks") or 0),
             previous=bool(s.get("PreviousSpec")), created_at=s.get("CreatedAt", ""),
@@ -242,6 +243,14 @@ class SwarmDriver:
         with mapped_errors(f"exec in {container[:12]}"):
             code, output = self.engine.exec_run(container, list(command), tty)
         return ExecResult(-1 if code is None else code, output)
+
+    def tag_image(self, source: str, ref: str) -> None:
+        """Tag the image ``source`` as ``ref`` on this endpoint's node."""
+        repo, _, tag = ref.rpartition(":")
+        if "/" in tag or not repo:
+            repo, tag = ref, "latest"
+        with mapped_errors(f"tag image {source} as {ref}"):
+            self.engine.tag(source, repo, tag)
 
     def push_image(self, ref: str) -> None:
         """Push ``ref`` (a reference to the [project] registry) from this endpoint's node."""

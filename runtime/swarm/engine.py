@@ -109,6 +109,9 @@ class SwarmEngine:
         finally:
             stream.close()
 
+    def tag(self, source: str, repo: str, tag: str) -> None:
+        self._post(f"/images/{_q(source)}/tag", repo=repo, tag=tag)
+
     def exec_run(self, container: str, command: list[str],
                  tty: bool) -> tuple[int | None, bytes]:
         created = self._post(f"/containers/{_q(container)}/exec", {

@@ -136,6 +136,7 @@ class ServiceInfo:
     spec: ServiceSpec
     update_state: str = ""  # "" (none) | updating | paused | completed | rollback_*
     update_message: str = ""
+    update_started: str = ""  # when the last update (or rollback) began
     running: int = 0
     desired: int = 0
     previous: bool = False  # a PreviousSpec is kept (Swarm's one rollback target)

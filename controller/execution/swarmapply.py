@@ -1,0 +1,256 @@
+"""Executing a Swarm plan: create, update and remove services and networks, then wait.
+
+Role: runs the actions of a ``controller.planning.services`` plan in
+dependency order (a bounded pool; an action starts when those it depends on
+succeeded, else it is reported blocked). A service created or updated is
+waited for until it converged: its update state ``completed`` (or no update
+running) and its running tasks equal its desired tasks, before a deadline;
+``tick`` hears ``(service, running, desired, update state)`` meanwhile (the
+CLI's ``web 2/3 running`` line). An update is sent with the version the plan
+read (``SwarmDriver.update_service`` re-reads and retries on "update out of
+sequence") and the live ``ForceUpdate`` counter, so it changes only what the
+plan found. A rollback by Swarm (``rollback_started`` / ``_completed`` /
+``_paused``) is a failure, never a success: "rolled back: <Swarm's message>",
+the desired hash recorded in ``controller.planning.rollbacks`` so later passes
+do not send it again; a paused update is a failure too. ``depends_on``
+conditions wait for the dependency's tasks (running, which for a task with a
+health check means healthy; ``completed``: its tasks complete). Images built or
+loaded here are pushed to the ``[project] registry`` first (``images``).
+Neighbours: ``controller.execution.swarmpass`` (calls it),
+``runtime.swarm.driver``; outcomes are ``controller.execution.apply.ActionOutcome``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from controller.execution.apply import ActionOutcome, Progress
+from controller.planning import rollbacks
+from controller.planning.actions import Action, Kind, Plan
+from controller.planning.servicerules import restarts_tasks
+from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
+from runtime.swarm.driver import SwarmDriver
+from runtime.swarm.spec import ServiceInfo
+
+CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
+POLL = 0.5
+ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
+UPDATE_START_WAIT = 10.0  # seconds for Swarm to begin a rolling update it accepted
+NETWORK_REMOVE_ATTEMPTS = 20  # endpoints of removed tasks go away a moment later
+Tick = Callable[[str, int, int, str], None]
+ImageStep = Callable[[Action], str]  # builds/loads and pushes a service's image; a detail
+
+
+class Failed(Exception):
+    """A service that did not converge (the message is for people)."""
+
+
+@dataclasses.dataclass
+class SwarmExecutor:
+    driver: SwarmDriver
+    plan: Plan
+    concurrency: int = 16
+    progress: Progress | None = None
+    tick: Tick | None = None
+    image_step: ImageStep | None = None
+    timeout: float = CONVERGE_TIMEOUT
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def run(self) -> list[ActionOutcome]:
+        actions = {a.id: a for a in self.plan.actions}
+        waiting = {a.id: {d for d in a.depends_on if d in actions} for a in actions.values()}
+        dependents: dict[str, list[str]] = {}
+        for aid, deps in waiting.items():
+            for d in deps:
+                dependents.setdefault(d, []).append(aid)
+        outcomes: dict[str, ActionOutcome] = {}
+        failed: dict[str, str] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency),
+                                thread_name_prefix="dw-swarm") as pool:
+            running: dict[Future[ActionOutcome], str] = {}
+
+            def launch(aid: str) -> None:
+                blocker = failed.get(aid)
+                if blocker is not None:
+                    finish(aid, ActionOutcome(actions[aid], False, f"skipped: {blocker} failed",
+                                              blocked_by=blocker))
+                else:
+                    running[pool.submit(self.execute, actions[aid])] = aid
+
+            def finish(aid: str, outcome: ActionOutcome) -> None:
+                outcomes[aid] = outcome
+                if self.progress is not None:
+                    self.progress(outcome.action, outcome)
+                for child in dependents.get(aid, []):
+                    if not outcome.ok:
+                        failed.setdefault(child, aid)
+                    waiting[child].discard(aid)
+                    if not waiting[child]:
+                        launch(child)
+
+            for aid in [a for a, deps in waiting.items() if not deps]:
+                launch(aid)
+            while running:
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    finish(running.pop(future), future.result())
+        for aid in actions:
+            if aid not in outcomes:
+                outcomes[aid] = ActionOutcome(actions[aid], False, "dependency cycle")
+        return [outcomes[a.id] for a in self.plan.actions]
+
+    def execute(self, action: Action) -> ActionOutcome:
+        if self.progress is not None and action.changing:
+            self.progress(action, None)
+        start = time.monotonic()
+        error, retry, detail = None, None, ""
+        try:
+            detail = self.dispatch(action)
+        except (RuntimeError_, Failed) as exc:
+            retry = exc.retry_after if isinstance(exc, Transient) else None
+            error = f"{action.kind.value} {action.object} {action.name}: {exc}"
+        return ActionOutcome(action, error is None, error, time.monotonic() - start, detail,
+                             retry_after=retry)
+
+    # actions ------------------------------------------------------------------------
+    def dispatch(self, a: Action) -> str:
+        d = self.driver
+        if a.kind is Kind.CREATE_NETWORK:
+            assert a.network is not None
+            try:
+                d.create_network(a.network)
+            except Conflict:
+                return "already there"
+            return ""
+        if a.kind is Kind.REMOVE_NETWORK:
+            return self.remove_network(a.name)
+        if a.kind is Kind.NOOP:
+            if a.service is not None:
+                rollbacks.forget(self.plan.project, a.name)
+            return ""
+        if a.kind is Kind.REMOVE:
+            try:
+                d.remove_service(a.observed_id or a.name)
+            except NotFound:
+                return "already gone"
+            return ""
+        assert a.service is not None
+        detail = self.image_step(a) if self.image_step is not None and a.service.pushed else ""
+        for dep, condition in a.waits:
+            self.wait_ready(dep, condition)
+        if a.kind is Kind.CREATE:
+            ref = d.create_service(a.service.spec)
+        elif a.kind is Kind.RECREATE:
+            with contextlib.suppress(NotFound):
+                d.remove_service(a.observed_id or a.name)
+            ref = d.create_service(a.service.spec)
+        else:
+            ref = a.observed_id or a.name
+            live = d.inspect_service(ref)
+            spec = dataclasses.replace(a.service.spec, force_update=live.spec.force_update)
+            d.update_service(ref, spec, a.observed_version or live.version)
+            if restarts_tasks(list(a.changes)):
+                self.update_begun(ref, live.update_started)
+        self.converge(a, ref)
+        rollbacks.forget(self.plan.project, a.name)
+        return detail
+
+    def remove_network(self, name: str) -> str:
+        for attempt in range(NETWORK_REMOVE_ATTEMPTS):
+            try:
+                self.driver.remove_network(name)
+                return ""
+            except NotFound:
+                return "already gone"
+            except (Transient, Conflict):  # endpoints of the removed tasks still there
+                if attempt == NETWORK_REMOVE_ATTEMPTS - 1:
+                    raise
+                time.sleep(POLL)
+        return ""
+
+    # waiting ------------------------------------------------------------------------
+    def update_begun(self, ref: str, before: str) -> None:
+        """Until Swarm shows the update just sent (the status read right after an update
+        may still be the previous update's "completed")."""
+        deadline = time.monotonic() + UPDATE_START_WAIT
+        while time.monotonic() < deadline:
+            if self.driver.inspect_service(ref).update_started not in ("", before):
+                return
+            time.sleep(POLL / 5)
+
+    def converge(self, a: Action, ref: str) -> None:
+        """Wait until the service converged; a rollback or a pause is a failure."""
+        assert a.service is not None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            info = self.driver.inspect_service(ref)
+            if self.tick is not None:
+                self.tick(a.name, info.running, info.desired, info.update_state)
+            if info.update_state in ROLLBACK_STATES:
+                self.rolled_back(a, ref, info)
+            if info.update_state == "paused":
+                raise Failed(f"update paused: {info.update_message or 'tasks failed'} (fix the "
+                             "spec; `docker service rollback` goes back by hand)")
+            if info.update_state in ("", "completed") and self.tasks_match(info):
+                return
+            if time.monotonic() > deadline:
+                raise Failed(f"not converged after {self.timeout:g}s: {info.running} of "
+                             f"{info.desired} tasks running{self.task_errors(ref)}")
+            time.sleep(POLL)
+
+    def tasks_match(self, info: ServiceInfo) -> bool:
+        if info.spec.mode == "global":
+            return info.running == info.desired
+        return info.running == info.desired == info.spec.replicas
+
+    def rolled_back(self, a: Action, ref: str, info: ServiceInfo) -> None:
+        assert a.service is not None
+        deadline = time.monotonic() + self.timeout
+        first = info.update_message  # why Swarm rolls back ("update rolled back due to ...")
+        while info.update_state == "rollback_started" and time.monotonic() < deadline:
+            time.sleep(POLL)
+            info = self.driver.inspect_service(ref)
+        message = first or info.update_message or "the update failed"
+        if info.update_message and info.update_message != message:
+            message = f"{message}; {info.update_message}"
+        rollbacks.record(self.plan.project, a.name, a.service.hash, message)
+        raise Failed(f"rolled back: {message}")
+
+    def task_errors(self, ref: str) -> str:
+        errors = sorted({t.error for t in self.driver.tasks(ref) if t.error})
+        return f" ({'; '.join(errors[:3])})" if errors else ""
+
+    def wait_ready(self, dep: str, condition: str) -> None:
+        """Until ``dep``'s tasks are running (healthy when it has a health check: Swarm
+        reports such a task running once healthy), or complete for ``completed``."""
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition == "completed":
+                    tasks = self.driver.tasks(dep)
+                    if tasks and all(t.state == "complete" for t in tasks
+                                     if t.desired_state != "shutdown"):
+                        return
+                else:
+                    info = self.driver.inspect_service(dep)
+                    if info.desired and info.running >= info.desired:
+                        return
+            except NotFound:
+                pass
+            time.sleep(POLL)
+        raise Failed(f"{dep} was not {condition} within {self.timeout:g}s")
+
+
+def execute(driver: SwarmDriver, plan: Plan, *, concurrency: int = 16,
+            progress: Progress | None = None, tick: Tick | None = None,
+            image_step: ImageStep | None = None,
+            timeout: float = CONVERGE_TIMEOUT) -> list[ActionOutcome]:
+    """Execute a Swarm plan; one outcome per action, in plan order."""
+    return SwarmExecutor(driver, plan, concurrency, progress, tick, image_step, timeout).run()

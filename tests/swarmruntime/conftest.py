@@ -1,0 +1,71 @@
+"""A single-node Swarm on a private dockerd for the Swarm runtime's own tests.
+
+Role: ``swarm_host`` starts a ``tests.dockerd.PrivateDockerd`` (its own network
+namespace), runs ``swarm init`` on its loopback and loads the example busybox
+image, once per session; it is destroyed afterwards (the shared daemon is
+never made a Swarm). ``swarm_cli`` runs dockwright in-process with
+``DOCKER_HOST`` pointing at it and a state folder of the test's own.
+Multi-node clusters are ``tests/swarm/cluster.py``'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+from runtime.swarm.driver import SwarmDriver
+from tests.dockerd import PrivateDockerd
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+IMAGE = "dockwright-examples/busybox:latest"
+Cli = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture(scope="session")
+def swarm_host() -> Iterator[PrivateDockerd]:
+    daemon = PrivateDockerd()
+    try:
+        daemon.start()
+        client = daemon.client()
+        client.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+        with (ROOT / "examples" / "images" / "busybox.tar").open("rb") as archive:
+            client.images.load(archive.read())
+        client.close()
+        yield daemon
+    finally:
+        daemon.destroy()
+
+
+@pytest.fixture
+def swarm(swarm_host: PrivateDockerd) -> Iterator[SwarmDriver]:
+    driver = SwarmDriver(swarm_host.url)
+    yield driver
+    driver.close()
+
+
+@pytest.fixture
+def name() -> str:
+    """A service-name prefix of this test's own (service names are cluster-wide)."""
+    return f"s{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def swarm_cli(swarm_host: PrivateDockerd, tmp_path: Path,
+              monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.setenv("DOCKER_HOST", swarm_host.url)
+    monkeypatch.setenv("DOCKWRIGHT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("DOCKWRIGHT_RUNTIME", raising=False)
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*argv, "--runtime", "swarm"])
+        return code, out.getvalue(), err.getvalue()
+
+    return run

@@ -1,0 +1,122 @@
+"""``apply --runtime swarm`` on a single-node Swarm: create in order, no needless update
+(zero version bumps), drift put back, a Swarm rollback reported as a failure and not sent
+again, prune of what the project owns only, down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runtime.swarm.driver import SwarmDriver
+from tests.conftest import wait_for
+from tests.swarmruntime.conftest import IMAGE, Cli
+
+
+def write(folder: Path, project: str, body: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "app.toml").write_text(f'[project]\nname = "{project}"\n\n{body}')
+    return folder
+
+
+def services(name: str, command: str = '["sleep", "100000"]', replicas: int = 2) -> str:
+    return f"""
+[container.{name}-db]
+image = "{IMAGE}"
+command = ["sleep", "100000"]
+stop_timeout = "1s"
+healthcheck = {{ test = ["CMD", "true"], interval = "1s" }}
+
+[container.{name}-web]
+image = "{IMAGE}"
+command = {command}
+replicas = {replicas}
+stop_timeout = "1s"
+links = ["{name}-db:database"]
+depends_on = {{ "{name}-db" = "healthy" }}
+endpoint_mode = "dnsrr"
+update = {{ order = "start-first", failure_action = "rollback", monitor = "2s" }}
+"""
+
+
+def versions(swarm: SwarmDriver, project: str) -> dict[str, int]:
+    return {s.spec.name: s.version for s in swarm.list_services(
+        {"io.dockwright.project": project})}
+
+
+def test_apply_then_nothing_to_send(swarm_cli: Cli, swarm: SwarmDriver, name: str,
+                                    tmp_path: Path) -> None:
+    specs = write(tmp_path / "specs", name, services(name))
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    assert f"create         service {name}-web" in out
+    live = {s.spec.name: s for s in swarm.list_services({"io.dockwright.project": name})}
+    assert live[f"{name}-web"].running == 2 and live[f"{name}-db"].running == 1
+    web = live[f"{name}-web"].spec
+    assert [(n.network, n.aliases) for n in web.networks] == [(f"{name}_default", ())]
+    assert swarm.inspect_service(f"{name}-db").spec.networks[0].aliases == ("database",)
+    assert web.label("io.dockwright.managed-by") == "dockwright"  # on the service itself
+    before = versions(swarm, name)
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0 and "no changes" in out, out + err
+    assert versions(swarm, name) == before  # no update sent: Swarm's rollback target kept
+    assert swarm_cli("diff", str(specs))[0] == 0
+    code, out, _ = swarm_cli("down", str(specs))
+    assert code == 0 and versions(swarm, name) == {}
+    # the node forgets its copy of the removed overlay network once its tasks are gone
+    wait_for(lambda: f"{name}_default" not in {n.name for n in swarm.list_networks()},
+             "the project network removed", timeout=60)
+
+
+def test_drift_is_put_back(swarm_cli: Cli, swarm: SwarmDriver, name: str,
+                           tmp_path: Path) -> None:
+    specs = write(tmp_path / "specs", name, services(name, replicas=1))
+    assert swarm_cli("apply", str(specs))[0] == 0
+    web = swarm.inspect_service(f"{name}-web")
+    swarm.update_service(web.id, web.spec.__class__(**{**web.spec.__dict__, "replicas": 3}),
+                         web.version)
+    code, out, _ = swarm_cli("diff", str(specs), "-o", "json")
+    assert code == 2 and '"cause": "drift"' in out and '"field": "replicas"' in out, out
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    assert swarm.inspect_service(f"{name}-web").spec.replicas == 1
+    swarm_cli("down", str(specs))
+
+
+def test_a_rollback_is_a_failure_and_not_sent_again(swarm_cli: Cli, swarm: SwarmDriver,
+                                                    name: str, tmp_path: Path) -> None:
+    specs = write(tmp_path / "specs", name, services(name, replicas=1))
+    assert swarm_cli("apply", str(specs))[0] == 0
+    write(specs, name, services(name, '["sh", "-c", "sleep 1; exit 3"]', replicas=1))
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 1 and "rolled back: " in out, out + err
+    after = versions(swarm, name)
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 1 and "rolled back" in err, out + err
+    assert versions(swarm, name) == after  # the failed spec is not sent again
+    code, out, _ = swarm_cli("status", str(specs))
+    assert code == 2 and "rolled back" in out, out
+    write(specs, name, services(name, '["sleep", "99999"]', replicas=1))  # a fixed spec
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    swarm_cli("down", str(specs))
+
+
+def test_prune_removes_only_what_the_project_owns(swarm_cli: Cli, swarm: SwarmDriver,
+                                                  name: str, tmp_path: Path) -> None:
+    specs = write(tmp_path / "specs", name, services(name, replicas=1))
+    assert swarm_cli("apply", str(specs))[0] == 0
+    other = write(tmp_path / "other", f"{name}x", f"""
+[container.{name}-other]
+image = "{IMAGE}"
+command = ["sleep", "100000"]
+""")
+    assert swarm_cli("apply", str(other))[0] == 0
+    body = services(name, replicas=1).split(f"[container.{name}-web]")[0]
+    write(specs, name, body + f"\n[container.{name}-extra]\nimage = \"{IMAGE}\"\n"
+          'command = ["sleep", "100000"]\n')
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    assert f"remove         service {name}-web: no longer declared" in out
+    assert set(versions(swarm, name)) == {f"{name}-db", f"{name}-extra"}
+    assert set(versions(swarm, f"{name}x")) == {f"{name}-other"}  # another project's
+    swarm_cli("down", str(specs))
+    swarm_cli("down", str(other))
