@@ -149,10 +149,9 @@ def _head_bytes(response: Response, length: int | None) -> bytes:
             lines.append(f"Content-Length: {length}")
     lines += [f"{k}: {v}" for k, v in SAFE_HEADERS if k.lower() not in own]
     lines += [f"{k}: {v}" for k, v in response.headers]
-    text = "\r\n".join(lines) + "\r\n\r\n"
-    if any(c in text[:-4].replace("\r\n", "") for c in "\r\n\0"):
+    if any(c in line for line in lines for c in "\r\n\0"):
         raise ValueError("a response header holds a line break")
-    return text.encode("latin-1")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 class HTTPServer:
@@ -267,7 +266,13 @@ class HTTPServer:
             response = json_response(500, {"error": f"internal error: {type(exc).__name__}"})
         log.debug("http_request", client=client, method=request.method, path=request.path,
                   status=response.status)
-        self._answer(conn, response, head=request.method == "HEAD")
+        try:
+            self._answer(conn, response, head=request.method == "HEAD")
+        except ValueError as exc:  # a header value with a line break: never sent as is
+            log.error("http_handler_failed", method=request.method, path=request.path,
+                      error=str(exc))
+            self._answer(conn, json_response(500, {"error": "internal error: bad header"}),
+                         head=False)
         with contextlib.suppress(OSError):
             conn.shutdown(socket.SHUT_WR)
 

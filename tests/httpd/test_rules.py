@@ -18,7 +18,7 @@ import pytest
 
 from controller.service.gitsource import GitSource
 from controller.service.httpd import StatusServer
-from controller.service.httpserver import HTTPServer, Router, static_files
+from controller.service.httpserver import HTTPServer, Router, is_loopback, static_files
 from controller.service.httpwire import Limits, Request, Response
 from tests.conftest import wait_for
 from tests.httpd.wire import raw, request
@@ -194,3 +194,18 @@ def test_every_mounted_route_gets_the_rules(endpoint: Start) -> None:
             refused = request(server.address, "DELETE", path)
             assert refused.status == 405 and "GET" in refused.headers["allow"], path
         assert request(server.address, method, path.rstrip("/x") + "/../healthz").status == 400
+
+
+def test_a_header_with_a_line_break_is_never_sent(endpoint: Start) -> None:
+    server = endpoint()
+    server.router.get("/test/inject", lambda _r: Response(
+        200, b"x", headers=(("X-Name", "a\r\nSet-Cookie: evil=1"),)))
+    answer = request(server.address, "GET", "/test/inject")
+    assert answer.status == 500 and "set-cookie" not in answer.headers
+
+
+def test_loopback_addresses() -> None:
+    for host in ("127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1", "localhost"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "::ffff:10.0.0.1", "fe80::1"):
+        assert not is_loopback(host), host
