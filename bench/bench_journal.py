@@ -5,9 +5,10 @@ Measures, in one run:
   pass with 5 actions, on a journal in a temp folder, median and p95 of 2000 each,
   and the first record of a process (creating the journal; opening an existing one);
 - a no-op ``watch`` pass of N converged containers (default 200) on the real
-  daemon, in process as the service's worker runs it (``reconcile`` with the
-  triggers of a resync, then ``record`` — or not), journal on and off in
-  interleaved rounds, medians;
+  daemon: two real ``WatchService``s of the project in this process, one with the
+  service's journal and one without (as ``watch --no-journal``), each asked for a
+  resync pass in interleaved rounds, timed from the request to the end of the
+  worker's pass (the journal's record included), medians and the paired difference;
 - a no-op ``dockwright apply`` of the same N as a whole process, with the
   journal and with ``--no-journal``, interleaved, medians.
 Prints a table and writes ``bench/results/journal.json``; removes what it created.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import statistics
 import subprocess
 import sys
@@ -37,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from controller.execution.journal.writer import Journal  # noqa: E402
 from controller.execution.result import Trigger  # noqa: E402
 from controller.planning.actions import Cause, Kind  # noqa: E402
+from controller.service.journalfeed import ServiceJournal  # noqa: E402
 from tests.journal.passes import action, done, passed  # noqa: E402
 
 COMMAND = '["sh", "-c", "trap \'exit 0\' TERM; while :; do sleep 5 & wait $!; done"]'
@@ -90,7 +93,6 @@ def cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
 
 
 def docker_part(n: int, rounds: int, folder: Path) -> dict[str, Any]:
-    from controller.execution.reconcile import Options, reconcile
     from runtime.docker.driver import DockerDriver
     from runtime.types import LABEL_PROJECT
     from tests.conftest import cleanup_project
@@ -108,23 +110,7 @@ def docker_part(n: int, rounds: int, folder: Path) -> dict[str, Any]:
         done_ = cli(["--project", project, "apply", str(specs)], env)
         assert done_.returncode == 0, done_.stderr
         assert len(driver.list_containers({LABEL_PROJECT: project})) == n
-        journal = Journal(folder / "state" / "journal.db")
-        on: list[float] = []
-        off: list[float] = []
-        writes: list[float] = []
-        triggers = frozenset({Trigger.RESYNC})
-        for i in range(rounds):  # interleaved, the order swapped every round
-            for record in ((True, False) if i % 2 == 0 else (False, True)):
-                t = time.perf_counter()
-                result = reconcile(specs, driver, project=project, options=Options(),
-                                   triggers=triggers)
-                if record:
-                    w = time.perf_counter()
-                    journal.record(result, runtime="docker", source="watch", root=specs)
-                    writes.append(time.perf_counter() - w)
-                (on if record else off).append(time.perf_counter() - t)
-                assert not result.changed
-        journal.close()
+        watch = watch_part(specs, project, rounds, folder / "state" / "journal.db")
         apply_on: list[float] = []
         apply_off: list[float] = []
         for i in range(rounds):
@@ -136,15 +122,64 @@ def docker_part(n: int, rounds: int, folder: Path) -> dict[str, Any]:
     finally:
         cleanup_project(driver, project)
         driver.close()
-    return {"containers": n, "rounds": rounds,
-            "watch_pass_s": {"journal": round(statistics.median(on), 4),
-                             "no_journal": round(statistics.median(off), 4),
-                             "paired_diff_ms": paired(on, off),
-                             "record_part_ms": round(statistics.median(writes) * 1e3, 3)},
+    return {"containers": n, "rounds": rounds, "watch_pass_s": watch,
             "apply_noop_s": {"journal": round(statistics.median(apply_on), 4),
                              "no_journal": round(statistics.median(apply_off), 4),
                              "paired_diff_ms": paired(apply_on, apply_off),
                              "rounds": len(apply_on)}}
+
+
+class TimedJournal(ServiceJournal):
+    """The service's journal, timing each of its records (the write's share of a pass)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, "docker", max_age=90 * 86400.0, max_bytes=200 << 20)
+        self.times: list[float] = []
+
+    def record(self, *args: Any, **kwargs: Any) -> int | None:
+        t = time.perf_counter()
+        try:
+            return super().record(*args, **kwargs)
+        finally:
+            self.times.append(time.perf_counter() - t)
+
+
+def watch_part(specs: Path, project: str, rounds: int, path: Path) -> dict[str, Any]:
+    """Two real watch services of the project in this process, one with the journal and
+    one without (``watch --no-journal``), no resync, no file events: each round asks
+    each for a pass (``resync``), in alternating order, and times it from the request
+    to the end of its worker's pass (journal record included); every pass is a no-op."""
+    from controller.service.loop import WatchConfig, WatchService
+    from runtime.docker.driver import DockerDriver
+
+    journal = TimedJournal(path)
+    done: dict[bool, queue.Queue[Any]] = {True: queue.Queue(), False: queue.Queue()}
+    services = {on: WatchService(WatchConfig(root=specs, project=project, resync=0.0),
+                                 DockerDriver, journal=journal if on else None,
+                                 on_pass=done[on].put) for on in (True, False)}
+    times: dict[bool, list[float]] = {True: [], False: []}
+    try:
+        for on, service in services.items():
+            service.start()
+            done[on].get(timeout=600)  # the start pass
+        journal.times.clear()
+        for i in range(rounds):  # interleaved, the order swapped every round
+            for on in ((True, False) if i % 2 == 0 else (False, True)):
+                t = time.perf_counter()
+                services[on].enqueue(Trigger.RESYNC.value)
+                result = done[on].get(timeout=120)
+                times[on].append(time.perf_counter() - t)
+                assert not result.changed and result.ok, result.to_json()
+    finally:
+        for service in services.values():
+            service.stop()
+            service.handle.close()
+        journal.close()
+    return {"journal": round(statistics.median(times[True]), 4),
+            "no_journal": round(statistics.median(times[False]), 4),
+            "paired_diff_ms": paired(times[True], times[False]),
+            "record_part_ms": round(statistics.median(journal.times) * 1e3, 3),
+            "recorded": len(journal.times)}
 
 
 def paired(on: list[float], off: list[float]) -> dict[str, float]:
