@@ -11,7 +11,9 @@ maps onto the service's restart policy ("no" -> condition ``none``;
 ``any``; unset -> Swarm's own ``any``). Ownership labels go on the SERVICE
 (with the spec hash, source file and revision); the task containers carry only
 the user's labels and managed-by/project/resource, so a new revision or hash
-restarts no task. Built and archived images are referred to in the
+restarts no task. Secrets and configs become Swarm objects named
+``<project>_<name>_<digest12>`` (``SwarmObject``: created before the service,
+the content never shown). Built and archived images are referred to in the
 ``[project] registry`` they are pushed to. The spec hash is taken over the
 canonical spec without its volatile labels. Neighbours: ``controller.desired.state``
 (realise), ``runtime.swarm.spec`` / ``runtime.swarm.convert`` (the value and its
@@ -21,14 +23,16 @@ canonical order); read by ``controller.planning.services``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.desired.hashing import HASH_SCHEME, LABEL_HASH_SCHEME, value_digest
+from controller.desired.hostkey import KEYED_PREFIX
 from controller.desired.recipe import ContainerRecipe, DesiredImage, Recipe
 from controller.desired.state import DesiredContainer, DesiredNetwork, realise
 from runtime.swarm import convert
-from runtime.swarm.spec import Resources, RestartPolicy, ServicePort, ServiceSpec
+from runtime.swarm.spec import FileRef, Resources, RestartPolicy, ServicePort, ServiceSpec
 from runtime.types import (
     LABEL_HASH,
     LABEL_MANAGED_BY,
@@ -37,12 +41,22 @@ from runtime.types import (
     LABEL_RESOURCE,
     LABEL_REVISION,
     LABEL_SOURCE,
+    FileMount,
     RestartSpec,
 )
 
 TASK_LABELS = (LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE)  # the only own ones on tasks
 VOLATILE = frozenset({LABEL_HASH, LABEL_REVISION, LABEL_SOURCE, LABEL_HASH_SCHEME})
 RESTART = {"no": "none", "always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
+
+
+@dataclass(frozen=True)
+class SwarmObject:
+    """A secret or config the service needs, named by its content: ``data`` is never shown."""
+
+    kind: str  # "secret" | "config"
+    name: str  # <project>_<name>_<digest12>
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,7 @@ class DesiredService:
     state: str = "running"  # running | stopped | absent
     depends_on: tuple[tuple[str, str], ...] = ()
     secret_keys: frozenset[str] = frozenset()
+    objects: tuple[SwarmObject, ...] = ()
 
     @property
     def hash(self) -> str:
@@ -112,6 +127,25 @@ class SpecProblem(ValueError):
     """A container resource that cannot become a service (said with the fix)."""
 
 
+def object_name(project: str, mount: FileMount) -> str:
+    """``<project>_<name>_<digest12>``: Swarm data is immutable, a new content is a new
+    object (the digest is the keyed one: the name tells nothing of the content)."""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "_", mount.name).strip("_.-") or mount.kind
+    digest = mount.digest.removeprefix(KEYED_PREFIX)[:12]
+    return f"{project}_{base}"[:50] + f"_{digest}"
+
+
+def _files(recipe: Recipe, d: DesiredContainer) -> tuple[tuple[FileRef, ...],
+                                                            tuple[SwarmObject, ...]]:
+    contents = dict(d.file_contents)
+    refs, objects = [], []
+    for m in d.config.files:
+        name = object_name(recipe.project, m)
+        refs.append(FileRef(m.kind, name, m.target, str(m.uid), str(m.gid), m.mode))
+        objects.append(SwarmObject(m.kind, name, contents.get(m.source, b"")))
+    return tuple(refs), tuple(objects)
+
+
 def service_spec(recipe: Recipe, c: ContainerRecipe, d: DesiredContainer) -> ServiceSpec:
     """The desired spec of one resource, without its hash label."""
     cfg, keys = d.config, c.service
@@ -139,6 +173,7 @@ def service_spec(recipe: Recipe, c: ContainerRecipe, d: DesiredContainer) -> Ser
         stdin_open=cfg.stdin_open, stop_signal=cfg.stop_signal,
         stop_grace=10.0 if cfg.stop_timeout is None else cfg.stop_timeout,
         healthcheck=cfg.healthcheck, mounts=cfg.mounts, networks=cfg.networks,
+        files=_files(recipe, d)[0],
         restart=_restart(cfg.restart, keys.restart_set),
         resources=Resources(cfg.resources.memory, cfg.resources.cpus, cfg.resources.pids),
         placement=keys.placement, mode=keys.mode, replicas=replicas, update=keys.update,
@@ -158,7 +193,7 @@ def services(recipe: Recipe, revision: str | None = None,
     """The desired services of a recipe on this host (files and variables read)."""
     one_each = dataclasses.replace(recipe, containers=tuple(
         dataclasses.replace(c, names=(c.resource,)) for c in recipe.containers))
-    desired = realise(one_each, revision, environ)
+    desired = realise(one_each, revision, environ, runtime="swarm")
     realised = {d.resource: d for d in desired.containers}
     out: list[DesiredService] = []
     errors = list(desired.errors)
@@ -172,6 +207,6 @@ def services(recipe: Recipe, revision: str | None = None,
             errors.append((c.resource, f"{c.file}: container.{c.resource}: {exc}"))
             continue
         out.append(DesiredService(c.resource, c.file, spec, d.image, d.image.ref, c.state,
-                                  c.depends_on, d.secret_keys))
+                                  c.depends_on, d.secret_keys, _files(recipe, d)[1]))
     return DesiredServices(recipe.project, revision, tuple(out), desired.networks,
                            recipe.frozen, recipe.invalid_files, tuple(errors))

@@ -36,6 +36,7 @@ from controller.planning.servicerules import restarts_tasks
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.swarm.driver import SwarmDriver
 from runtime.swarm.spec import ServiceInfo
+from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE, MANAGED_BY
 
 CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
 POLL = 0.5
@@ -135,6 +136,14 @@ class SwarmExecutor:
             if a.service is not None:
                 rollbacks.forget(self.plan.project, a.name)
             return ""
+        if a.kind is Kind.REMOVE and a.object in ("secret", "config"):
+            try:
+                d.remove_object(a.object, a.name)
+            except NotFound:
+                return "already gone"
+            except Conflict:
+                return "still in use: kept (a later pass removes it)"
+            return ""
         if a.kind is Kind.REMOVE:
             try:
                 d.remove_service(a.observed_id or a.name)
@@ -145,6 +154,7 @@ class SwarmExecutor:
         detail = self.image_step(a) if self.image_step is not None and a.service.pushed else ""
         for dep, condition in a.waits:
             self.wait_ready(dep, condition)
+        self.ensure_objects(a)
         if a.kind is Kind.CREATE:
             ref = d.create_service(a.service.spec)
         elif a.kind is Kind.RECREATE:
@@ -161,6 +171,16 @@ class SwarmExecutor:
         self.converge(a, ref)
         rollbacks.forget(self.plan.project, a.name)
         return detail
+
+    def ensure_objects(self, a: Action) -> None:
+        """Create the secrets and configs the service refers to (named by content: one that
+        exists already holds the same data)."""
+        assert a.service is not None
+        labels = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PROJECT: self.plan.project,
+                  LABEL_RESOURCE: a.resource}
+        for obj in a.service.objects:
+            with contextlib.suppress(Conflict):
+                self.driver.create_object(obj.kind, obj.name, obj.data, labels)
 
     def remove_network(self, name: str) -> str:
         for attempt in range(NETWORK_REMOVE_ATTEMPTS):

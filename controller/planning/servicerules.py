@@ -53,8 +53,10 @@ def _mount(m: MountSpec) -> str:
     return text + (f":size={m.size}" if m.size else "")
 
 
-def _file(f: FileRef) -> str:
-    return f"{f.kind}:{f.target} <- {f.name} ({f.uid}:{f.gid} {f.mode:o})"
+def _files(value: tuple[FileRef, ...]) -> dict[str, str]:
+    """Secrets and configs by target: the object (named by a keyed digest, never the
+    content) and the file's owner and mode."""
+    return {f"{f.kind}:{f.target}": f"{f.name} ({f.uid}:{f.gid} {f.mode:o})" for f in value}
 
 
 def _port(p: ServicePort) -> str:
@@ -92,7 +94,7 @@ RULES: dict[str, Row] = {
     "stop_grace": Row(Kind.QUANTITY, unit="s", default=10.0),
     "healthcheck": Row(Kind.STRICT, display=_health),
     "mounts": Row(Kind.SET, display=_mount),
-    "files": Row(Kind.SET, display=_file),
+    "files": Row(Kind.KEYS, entries=_files),
     "networks": Row(Kind.KEYS, entries=_aliases, member="aliases"),
     "restart": Row(Kind.NESTED, rows={name: Row(Kind.STRICT) for name in (
         "condition", "delay", "max_attempts", "window")}),

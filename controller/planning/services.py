@@ -30,12 +30,15 @@ from controller.planning.diff import summarise
 from controller.planning.observe import owned_by
 from controller.planning.servicerules import compare, restarts_tasks
 from runtime.swarm.driver import SwarmDriver
-from runtime.swarm.spec import ServiceInfo
+from runtime.swarm.spec import ObjectInfo, ServiceInfo
 from runtime.types import (
     LABEL_HASH,
+    LABEL_PROJECT,
     LABEL_SOURCE,
     NetworkInfo,
 )
+
+OBJECT_KINDS = ("secret", "config")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class ObservedServices:
     services: dict[str, ServiceInfo] = field(default_factory=dict)  # owned, by name
     foreign: dict[str, ServiceInfo] = field(default_factory=dict)  # declared names, not ours
     networks: dict[str, NetworkInfo] = field(default_factory=dict)  # all, by name
+    objects: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)  # owned secrets
+    #                                                       and configs, by (kind, name)
     rolled_back: dict[str, rollbacks.RolledBack] = field(default_factory=dict)
 
     def owned_network(self, name: str) -> bool:
@@ -64,7 +69,10 @@ def observe(driver: SwarmDriver, desired: DesiredServices) -> ObservedServices:
         elif info.spec.name in declared:
             foreign[info.spec.name] = info
     networks = {n.name: n for n in driver.list_networks()}
-    return ObservedServices(desired.project, owned, foreign, networks,
+    mine = {LABEL_PROJECT: desired.project}
+    objects = {(kind, o.name): o for kind in OBJECT_KINDS
+               for o in driver.list_objects(kind, mine) if owned_by(o.labels, desired.project)}
+    return ObservedServices(desired.project, owned, foreign, networks, objects,
                             rollbacks.read(desired.project))
 
 
@@ -160,6 +168,20 @@ class _Planner:
                           if dep not in self.held)
             self.actions[a.id] = replace(a, depends_on=(*a.depends_on, *deps), waits=waits)
 
+    def objects(self, service_actions: list[Action]) -> None:
+        """Owned secrets and configs that no desired or live service refers to (old
+        revisions once no task uses them), removed after the service actions; Swarm
+        refuses while a service still uses one (kept, a later pass removes it)."""
+        used = {(f.kind, f.name) for d in self.desired.services for f in d.spec.files}
+        used |= {(f.kind, f.name) for name, info in self.observed.services.items()
+                 if name in self.held for f in info.spec.files}
+        after = tuple(a.id for a in service_actions)
+        for (kind, name) in sorted(self.observed.objects):
+            if (kind, name) not in used:
+                self.add(Action(f"{kind}:{name}", Kind.REMOVE, kind, name, name,
+                                "no service uses this revision", depends_on=after,
+                                cause=Cause.PRUNE))
+
     def prune(self, allow_mass_delete: bool) -> PlanError | None:
         declared = {d.spec.name for d in self.desired.services}
         removed = []
@@ -174,6 +196,7 @@ class _Planner:
                 self.add(Action(f"network:{name}", Kind.REMOVE_NETWORK, "network", name, name,
                                 "no longer declared", depends_on=tuple(removed),
                                 cause=Cause.PRUNE))
+        self.objects([a for a in self.actions.values() if a.object == "service"])
         owned = len(self.observed.services)
         if removed and not allow_mass_delete and (len(removed) == owned
                                                   or 2 * len(removed) > owned):
@@ -204,11 +227,14 @@ def make_plan(desired: DesiredServices, observed: ObservedServices, *, prune: bo
 
 
 def plan_down(observed: ObservedServices) -> Plan:
-    """Remove every owned service, then every owned network (never a volume)."""
+    """Remove every owned service, then every owned network, secret and config (never a
+    volume)."""
     actions = [Action(f"service:{n}", Kind.REMOVE, "service", n, n, "down",
                       observed_id=s.id) for n, s in sorted(observed.services.items())]
     ids = tuple(a.id for a in actions)
     actions += [Action(f"network:{n}", Kind.REMOVE_NETWORK, "network", n, n, "down",
                        depends_on=ids)
                 for n in sorted(observed.networks) if observed.owned_network(n)]
+    actions += [Action(f"{kind}:{n}", Kind.REMOVE, kind, n, n, "down", depends_on=ids)
+                for kind, n in sorted(observed.objects)]
     return Plan(observed.project, None, tuple(actions))

@@ -120,3 +120,38 @@ command = ["sleep", "100000"]
     assert set(versions(swarm, f"{name}x")) == {f"{name}-other"}  # another project's
     swarm_cli("down", str(specs))
     swarm_cli("down", str(other))
+
+
+def test_secret_rotation(swarm_cli: Cli, swarm: SwarmDriver, name: str,
+                         tmp_path: Path) -> None:
+    """A secret is a Swarm secret named by its (keyed) digest; a new content is a new
+    secret and a rolling update; the old revision is removed once no service uses it; the
+    value is nowhere in the service spec, the labels or the diff."""
+    specs = tmp_path / "specs"
+    body = f"""
+[container.{name}-app]
+image = "{IMAGE}"
+command = ["sleep", "100000"]
+stop_timeout = "1s"
+secrets = {{ pw = {{ file = "pw.txt" }} }}
+configs = {{ "/etc/app.conf" = {{ file = "app.conf" }} }}
+"""
+    write(specs, name, body)
+    (specs / "pw.txt").write_text("first-value")
+    (specs / "app.conf").write_text("a=1\n")
+    assert swarm_cli("apply", str(specs))[0] == 0
+    first = {o.name for o in swarm.list_objects("secret", {"io.dockwright.project": name})}
+    assert len(first) == 1 and next(iter(first)).startswith(f"{name}_pw_")
+    (specs / "pw.txt").write_text("second-value")
+    code, out, _ = swarm_cli("diff", str(specs))
+    assert code == 2 and "files.secret:/run/secrets/pw" in out and "value" not in out, out
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    second = {o.name for o in swarm.list_objects("secret", {"io.dockwright.project": name})}
+    assert len(second) == 1 and second != first  # the old revision is gone
+    live = swarm.inspect_service(f"{name}-app")
+    assert [f.name for f in live.spec.files if f.kind == "secret"] == list(second)
+    assert "second-value" not in repr(live.spec)
+    swarm_cli("down", str(specs))
+    assert not swarm.list_objects("secret", {"io.dockwright.project": name})
+    assert not swarm.list_objects("config", {"io.dockwright.project": name})
