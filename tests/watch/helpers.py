@@ -127,9 +127,10 @@ class Service:
     def count(self, event: str, **fields: Any) -> int:
         return len(self.logged(event, **fields))
 
-    def output(self) -> str:
+    def output(self, last: int | None = 80) -> str:
+        """The last ``last`` lines it printed (None: all of them)."""
         with self._lock:
-            return "".join(self.raw[-80:])
+            return "".join(self.raw[-last:] if last else self.raw)
 
     def http(self, path: str, *, method: str = "GET", timeout: float = 10.0) -> tuple[int, str]:
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method,
