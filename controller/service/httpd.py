@@ -14,7 +14,8 @@ Role: ``--listen 127.0.0.1:PORT`` serves, through ``controller.service.httpserve
   counted at scrape time (one list call);
 - ``POST /hooks/git``: fetch the git source now (202; 404 without one); with a
   webhook secret only a call signed the GitHub or GitLab way
-  (``controller.service.webhook``), else 401. The pass it causes is journaled with
+  (``controller.service.webhook``), else 401 (counted in ``dockwright_errors_total
+  {kind="webhook_rejected"}``). The pass it causes is journaled with
   the trigger ``webhook``. GitHub's ``ping`` event is answered 200 without a fetch.
 GETs read only. The web dashboard (``/``, ``/p/...``, ``/journal``, ``/events``:
 ``controller.service.dashboard.routes``) is mounted on :attr:`StatusServer.router` here.
@@ -84,6 +85,7 @@ class StatusServer:
             verdict = verify(self.webhook_secret, request.headers, request.body)
             if not verdict.ok:
                 self.rejections.note(request.client, verdict, service.project)
+                service.metrics.errors.labels(kind="webhook_rejected").inc()
                 return json_response(401, {"error": verdict.reason})
             scheme = verdict.scheme
         git = service.git

@@ -114,6 +114,8 @@ def test_the_endpoint_takes_only_signed_calls(
     assert ping.status == 200 and git.hooks == 2
     wait_for(lambda: "webhook" in enqueued, "a pass asked for by the webhook")
     assert set(enqueued) == {"git", "webhook"}
+    metrics = request(server.address, "GET", "/metrics").body.decode()
+    assert 'dockwright_errors_total{kind="webhook_rejected"} 3.0' in metrics
     status = server.status()[1]["webhook"]
     assert status["signed"] is True and status["rejected"] == 3
     assert status["last_rejected"]["scheme"] == "gitlab"
