@@ -222,22 +222,25 @@ class Views:
         with self._reader() as reader:
             if reader is not None:
                 history = reader.entries(Filter(project=project, resource=name, limit=50))
-            if project != self.service.project:
-                if not history:
-                    return None
-                last = history[0]
-                why = WhyView(Badge("not watched here", r.IDLE), (
-                    ("project", f"{project} (runtime {last.runtime}): not the project this "
-                                "service watches; only its journal is shown"),
-                    ("last action", f"{iso(last.at)} {last.action} ({last.cause}): "
-                                    f"{last.reason} — {last.outcome.value}")))
-                return ResourcePage(project, name, why, (), None,
-                                    tuple(r.entry_row(e) for e in history), True)
-            view, diff, action = self._explained(name, reader)
-        if view is None:
+            view: WhyView | None = None
+            diff: tuple[ChangeRow, ...] = ()
+            action: str | None = None
+            if project == self.service.project:
+                view, diff, action = self._explained(name, reader)
+        rows = tuple(r.entry_row(e) for e in history)
+        if view is not None:
+            return ResourcePage(project, name, view, diff, action, rows, self.journal is not None)
+        if not history:
             return None
-        return ResourcePage(project, name, view, diff, action,
-                            tuple(r.entry_row(e) for e in history), self.journal is not None)
+        last = history[0]
+        watched = project == self.service.project
+        why = WhyView(Badge("journal only", r.IDLE), (
+            ("project", f"{project} (runtime {last.runtime})" + (
+                "" if watched else ": not the project this service watches; only its journal "
+                                   "is shown")),
+            ("last entry", f"{iso(last.at)} {last.action} ({last.cause}): {last.reason} — "
+                           f"{last.outcome.value}")))
+        return ResourcePage(project, name, why, (), None, rows, True)
 
     def _explained(self, name: str, reader: Reader | None) -> Why:
         from controller.service.dashboard.why import explain_view
