@@ -54,7 +54,8 @@ def register(sub: Any) -> None:
                      help="clone cache (default: /var/cache/dockwright as root, else "
                           "~/.cache/dockwright)")
     p.add_argument("--listen", metavar="ADDR",
-                   help="serve /healthz /readyz /status /metrics on HOST:PORT, e.g. 127.0.0.1:9180")
+                   help="serve the dashboard (/) and /healthz /readyz /status /metrics on "
+                        "HOST:PORT, e.g. 127.0.0.1:9180")
     p.add_argument("--webhook-secret-file", type=Path, metavar="FILE",
                    help="accept POST /hooks/git only when signed with the secret in FILE "
                         "(GitHub X-Hub-Signature-256, GitLab X-Gitlab-Token)")

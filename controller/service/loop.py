@@ -10,8 +10,9 @@ text): records it for ``controller.service.httpd`` (``/status``, ``/metrics`` vi
 ``controller.service.metrics``), logs each action with its cause, turns classified
 failures into per-resource backoff and containers started again after they died
 (cause ``DRIFT``) into crash-loop detection, schedules the retries, and hands the
-result to the journal (``controller.service.journalfeed``) and to ``on_pass`` (the
-in-process tests). When the
+result to the journal (``controller.service.journalfeed``), to its listeners
+(``controller.service.listeners``: the dashboard, told of each action as it starts
+too) and to ``on_pass`` (the in-process tests). When the
 runtime goes away (``runtime.errors.Unavailable``) it logs, backs off,
 re-creates the driver (the event stream follows) and converges when it comes
 back. ``stop()`` ends it cleanly: no new pass starts, the in-flight one may

@@ -1,7 +1,7 @@
 """Fixtures of the dashboard tests: a real watch service with its HTTP server, in-process
 or as a subprocess, against the real Docker daemon.
 
-``live_dashboard(root, project)`` starts ``controller.service.loop.WatchService`` with a
+``live_dashboard(root, project, journal_on=True)`` starts ``controller.service.loop.WatchService`` with a
 journal (``controller.service.journalfeed.ServiceJournal``) and
 ``controller.service.httpd.StatusServer`` on a free loopback port, in this process, and
 stops both at the end; ``Live.get(path)`` fetches a page as a browser without
@@ -75,9 +75,10 @@ class Live:
 def live_dashboard(tmp_path: Path, busybox_ref: str) -> Iterator[Callable[..., Live]]:
     started: list[Live] = []
 
-    def start(root: Path, project: str, *, resync: float = 60.0) -> Live:
+    def start(root: Path, project: str, *, resync: float = 60.0, journal_on: bool = True
+              ) -> Live:
         journal = ServiceJournal(tmp_path / "state" / "journal.db", "docker",
-                                 max_age=86400.0, max_bytes=50 << 20)
+                                 max_age=86400.0, max_bytes=50 << 20) if journal_on else None
         config = WatchConfig(root=root, project=project, resync=resync, stop_timeout=20.0,
                              debounce=0.1)
         results: list[PassResult] = []

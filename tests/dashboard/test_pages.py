@@ -189,6 +189,19 @@ def test_events_stream_pushes_actions_and_passes(
     assert "event: pass" in text and text.index("event: action") < text.index("event: pass")
 
 
+def test_pages_without_a_journal(spec_dir: Path, project_name: str,
+                                 live_dashboard: Callable[..., Live]) -> None:
+    web = f"{project_name}-web"
+    (spec_dir / "web.toml").write_text(container_toml(web))
+    live = live_dashboard(spec_dir, project_name, journal_on=False)
+    assert "in sync" in _row(live.wait_page(
+        f"/p/{project_name}", lambda b: f'data-name="{web}"' in b, "web listed"), web)
+    assert "the journal is off" in _text(live.get("/").body)
+    assert "the journal is off" in _text(live.get("/journal").body)
+    resource = live.get(f"/p/{project_name}/r/{web}")
+    assert resource.status == 200 and "in sync (running)" in _text(resource.body)
+
+
 def test_since_accepts_ages_and_times() -> None:
     now = 1_000_000.0
     assert parse_since("2h", now) == now - 7200

@@ -107,6 +107,7 @@ class Views:
                     for summary in reader.projects():
                         if (summary.project, summary.runtime) == (self.service.project,
                                                                   self.runtime):
+                            cards[0] = self.card(summary.last_pass)
                             continue
                         cards.append(_journal_card(summary.project, summary.runtime,
                                                    summary.last_pass, summary.passes))
