@@ -84,6 +84,7 @@ class Feed:
         self._passes = 0  # passes this feed saw end (the container list's freshness)
         self._listed: tuple[int, float, Listing] | None = None
         self._list_lock = threading.Lock()
+        self._runtime: str | None = None
         service.listeners.add(self)
 
     # Listener -------------------------------------------------------------------------
@@ -146,6 +147,18 @@ class Feed:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def runtime(self) -> str:
+        """The runtime's name (``docker``, ``native`` ...)."""
+        if self._runtime is None:
+            if self.service.journal is not None:
+                self._runtime = self.service.journal.runtime
+            else:
+                try:
+                    self._runtime = self.service.handle.get().name
+                except Exception:  # the runtime is down: asked again next time
+                    return "unknown"
+        return self._runtime
 
     def in_flight(self) -> dict[str, InFlight]:
         """Actions under way by runtime name."""

@@ -150,6 +150,7 @@ class ResourcePage:
     diff_action: str | None  # what the next pass does about it
     history: tuple[EntryRow, ...]
     journal_on: bool
+    checked: bool = False  # from a read-only pass now (else as of the last pass)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Role: :func:`mount` adds the dashboard to the ``controller.service.httpserver.Router``
 of ``controller.service.httpd.StatusServer`` (so it gets that server's bounds, deadlines,
 safe headers and HEAD/405 handling), all GETs, none changing anything:
-- ``/``: the overview; ``/p/PROJECT``: a project; ``/p/PROJECT/r/NAME``: a resource;
+- ``/``: the overview; ``/p/PROJECT``: a project; ``/p/PROJECT/r/NAME``: a resource
+  (as of the last pass; ``?check=1``: checked against the runtime now, as ``why`` does);
   ``/journal?project=&resource=&outcome=&cause=&since=&before=&limit=``: the timeline;
 - ``/events``: Server-Sent Events (``text/event-stream``): ``action`` (an action
   started; ``label`` says drifted or changing), ``pass`` (a pass ended) and
@@ -82,7 +83,7 @@ class Dashboard:
                                 "no other of that name", fragment)
             return _html(200, render("project.html", fragment=fragment, view=view))
         if len(parts) == 4 and parts[0] == "p" and parts[2] == "r" and parts[1] and parts[3]:
-            found = self.views.resource(parts[1], parts[3])
+            found = self.views.resource(parts[1], parts[3], check=params.get("check") == "1")
             if found is None:
                 return _missing(f"nothing is known about {parts[3]!r} in project "
                                 f"{parts[1]!r}: no container, no declaration, no journal "

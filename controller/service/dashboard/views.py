@@ -39,6 +39,7 @@ from controller.service.dashboard.models import (
     TimelinePage,
     WhyView,
 )
+from controller.service.dashboard.why import Why, explain_view, pass_view
 from controller.service.loop import WatchService
 from specs.units import parse_duration
 
@@ -46,7 +47,6 @@ from specs.units import parse_duration
 TaskSource = Callable[[str, str], tuple[TaskRow, ...]]
 RECENT = 300  # journal entries read for a project page's "last action" column
 CACHE = 64  # explanations kept per feed version
-Why = tuple[WhyView | None, tuple[ChangeRow, ...], str | None]
 
 
 def parse_since(text: str, now: float | None = None) -> float:
@@ -79,19 +79,10 @@ class Views:
         self._why: dict[str, Why] = {}
         self._why_version = -1
         self._lock = threading.Lock()
-        self._runtime: str | None = None
 
     @property
     def runtime(self) -> str:
-        if self._runtime is None:
-            if self.service.journal is not None:
-                self._runtime = self.service.journal.runtime
-            else:
-                try:
-                    self._runtime = self.service.handle.get().name
-                except Exception:
-                    return "unknown"
-        return self._runtime
+        return self.feed.runtime()
 
     def _reader(self) -> AbstractContextManager[Reader | None]:
         return Reader(self.journal) if self.journal is not None else nullcontext(None)
@@ -218,7 +209,8 @@ class Views:
         return ProjectPage(card, (), (), tuple(r.entry_row(e) for e in recent), True)
 
     # a resource ----------------------------------------------------------------------
-    def resource(self, project: str, name: str) -> ResourcePage | None:
+    def resource(self, project: str, name: str, *, check: bool = False
+                 ) -> ResourcePage | None:
         history: tuple[Entry, ...] = ()
         with self._reader() as reader:
             if reader is not None:
@@ -227,10 +219,11 @@ class Views:
             diff: tuple[ChangeRow, ...] = ()
             action: str | None = None
             if project == self.service.project:
-                view, diff, action = self._explained(name, reader)
+                view, diff, action = self._explained(name, reader, check)
         rows = tuple(r.entry_row(e) for e in history)
         if view is not None:
-            return ResourcePage(project, name, view, diff, action, rows, self.journal is not None)
+            return ResourcePage(project, name, view, diff, action, rows, self.journal is not None,
+                                check)
         if not history:
             return None
         last = history[0]
@@ -243,20 +236,23 @@ class Views:
                            f"{last.outcome.value}")))
         return ResourcePage(project, name, why, (), None, rows, True)
 
-    def _explained(self, name: str, reader: Reader | None) -> Why:
-        from controller.service.dashboard.why import explain_view
-
+    def _explained(self, name: str, reader: Reader | None, check: bool) -> Why:
+        """The why rows of ``name``: from the last pass, or (``check``, or a name it did not
+        plan) from a read-only pass; kept until the next pass."""
         version = self.feed.version
+        key = f"{'check' if check else 'pass'}:{name}"
         with self._lock:
             if self._why_version != version:
                 self._why, self._why_version = {}, version
-            hit = self._why.get(name)
+            hit = self._why.get(key)
         if hit is not None:
             return hit
-        answer = explain_view(name, self.service, reader)
+        answer = None if check else pass_view(name, self.service, self.feed, reader)
+        if answer is None:
+            answer = explain_view(name, self.service, reader)
         with self._lock:
             if self._why_version == version and len(self._why) < CACHE:
-                self._why[name] = answer
+                self._why[key] = answer
         return answer
 
     # the journal ---------------------------------------------------------------------
