@@ -1,8 +1,9 @@
 """Fixtures of the dashboard tests: a real watch service with its HTTP server, in-process
 or as a subprocess, against the real Docker daemon.
 
-``live_dashboard(root, project, journal_on=True)`` starts ``controller.service.loop.WatchService`` with a
-journal (``controller.service.journalfeed.ServiceJournal``) and
+``live_dashboard(root, project, journal_on=True)`` starts
+``controller.service.loop.WatchService`` with a journal
+(``controller.service.journalfeed.ServiceJournal``) and
 ``controller.service.httpd.StatusServer`` on a free loopback port, in this process, and
 stops both at the end; ``Live.get(path)`` fetches a page as a browser without
 JavaScript would. ``artifacts`` is the folder the browser tests save screenshots to

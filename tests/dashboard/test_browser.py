@@ -82,7 +82,7 @@ def _open(browser: Any, svc: Service, path: str) -> None:
     """Load the page and wait until its event stream is connected."""
     browser.get(f"http://127.0.0.1:{svc.port}{path}")
     WebDriverWait(browser, 20).until(
-        lambda b: b.find_element(By.ID, "live-state").text == "live")
+        lambda b: _text(b, "#live-state") == "live")
     browser.execute_script("window.__dwMarker = 'no reload';")
 
 
@@ -91,12 +91,20 @@ def _until(browser: Any, what: str, pred: Callable[[Any], Any], timeout: float =
         return WebDriverWait(browser, timeout, poll_frequency=0.1).until(pred)
     except Exception as exc:
         raise AssertionError(f"the page never showed {what}:\n"
-                             f"{browser.find_element(By.ID, 'live').text}") from exc
+                             f"{_text(browser, '#live')}") from exc
+
+
+def _text(browser: Any, selector: str) -> str:
+    """The visible text of the first element matching ``selector`` ("" when none), read in
+    one step in the page (a swap between a find and a read would leave a stale element)."""
+    found = browser.execute_script(
+        "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';",
+        selector)
+    return str(found).strip()
 
 
 def _state(browser: Any, name: str) -> str:
-    found = browser.find_elements(By.CSS_SELECTOR, f'tr[data-name="{name}"] .state')
-    return str(found[0].text) if found else ""
+    return _text(browser, f'tr[data-name="{name}"] .state')
 
 
 def _not_reloaded(browser: Any) -> None:
@@ -115,9 +123,9 @@ def test_a_spec_edit_appears_without_a_reload(
     browser.save_screenshot(str(artifacts / "spec-edit-1-before.png"))
 
     (spec_dir / "api.toml").write_text(container_toml(api, extra='ports = ["127.0.0.1::9090"]\n'))
-    row = _until(browser, "the new container api", lambda b: _state(b, api) == "in sync"
-                 and b.find_element(By.CSS_SELECTOR, f'tr[data-name="{api}"]'))
-    assert "->9090/tcp" in row.text and "dockwright-test/busybox:latest" in row.text
+    _until(browser, "the new container api", lambda b: _state(b, api) == "in sync")
+    row = _text(browser, f'tr[data-name="{api}"]')
+    assert "->9090/tcp" in row and "dockwright-test/busybox:latest" in row
     _not_reloaded(browser)
     browser.save_screenshot(str(artifacts / "spec-edit-2-after.png"))
 
@@ -139,7 +147,7 @@ def test_a_killed_container_shows_drifted_then_healed(
     states = browser.execute_script("return window.__dwStates")
     assert "drifted" in states, states
     assert states.index("drifted") < states.index("healed"), states
-    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-name="{web}"]').text
+    row = _text(browser, f'tr[data-name="{web}"]')
     assert "drift corrected" in row and "exit code 137" in row
     _not_reloaded(browser)
     browser.save_screenshot(str(artifacts / "drift-healed.png"))
@@ -155,12 +163,12 @@ def test_a_broken_spec_file_shows_quarantined_with_its_error(
     card = f'section[data-project="{project_name}"]'
 
     def sync(b: Any) -> str:
-        return str(b.find_element(By.CSS_SELECTOR, f"{card} .sync").text)
+        return _text(b, f"{card} .sync")
 
     _until(browser, "the project in sync", lambda b: sync(b) == "in sync")
     (spec_dir / "bad.toml").write_text('[container.bad1]\nimage = "x"\nbogus_key = 1\n')
     _until(browser, "the project quarantined", lambda b: sync(b) == "quarantined")
-    quarantined = browser.find_element(By.CSS_SELECTOR, f"{card} .quarantined").text
+    quarantined = _text(browser, f"{card} .quarantined")
     assert "bad.toml:3" in quarantined and "bogus_key" in quarantined, quarantined
     _not_reloaded(browser)
     browser.save_screenshot(str(artifacts / "quarantined.png"))
@@ -168,4 +176,4 @@ def test_a_broken_spec_file_shows_quarantined_with_its_error(
     (spec_dir / "bad.toml").write_text('[container.bad1]\nimage = "x"\n')  # fixed (not started)
     (spec_dir / "bad.toml").unlink()
     _until(browser, "the project in sync again", lambda b: sync(b) == "in sync")
-    assert browser.find_element(By.CSS_SELECTOR, f"{card} .quarantined").text == "none"
+    assert _text(browser, f"{card} .quarantined") == "none"
