@@ -62,6 +62,9 @@ def _swarm_only(key: str) -> Row:
 
 
 ROWS: tuple[Row, ...] = (
+    Row("container.resources.reservations.cpus", _only(SWARM),
+        "only Swarm schedules by CPU reservation; use resources.cpu_shares (a relative CPU "
+        "weight) on this runtime"),
     Row("container.volumes_from", _only(DOCKER, NATIVE),
         "Swarm tasks share no container's volumes: declare a named volume and mount it in "
         "each container that needs it"),

@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from specs import hostchecks
 from specs.confine import Bounds, PathRef, check_binds, check_reads
 from specs.errors_format import close_match
 from specs.files import present
@@ -84,6 +85,8 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
         _confined(res, out)
         _targets(res, out)
         _start_first(res, out)
+    hostchecks.check(containers, declared["container"],
+                     lambda file, path, message, hint: out.add(file, path, message, hint))
     _cycles(containers, out)
     _absent_dependencies(containers, out)
     _ports(containers, out)
@@ -340,6 +343,7 @@ def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:
         yield source.container, ("volumes_from", i)
     for name in spec.depends_on:
         yield name, ("depends_on", name)
+    yield from hostchecks.mode_edges(spec)  # network_mode/pid/ipc = "container:NAME"
 
 
 def _cycles(containers: list[Resource], out: _Out) -> None:

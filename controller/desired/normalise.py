@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from controller.desired import naming
+from controller.desired import hostrecipe, naming
 from controller.desired.recipe import (
     ContainerRecipe,
     DesiredImage,
@@ -33,7 +33,6 @@ from runtime.types import (
     NetworkAttach,
     NetworkConfig,
     PortBinding,
-    ResourceSpec,
     RestartSpec,
     VolumeConfig,
     pairs,
@@ -101,7 +100,14 @@ class _Normaliser:
                            ref.gid or 0) for target, ref in spec.configs.items()]
         return tuple(sorted(steps, key=lambda step: step.target))
 
+    def instance(self, name: str) -> str:
+        """The runtime name of a declared container (its first replica's)."""
+        count = self.replicas.get(name, 1)
+        return naming.instance_names(name, count, self.given.get(name))[0] if count else name
+
     def networks(self, name: str, spec: Container) -> tuple[NetworkAttach, ...]:
+        if spec.network_mode is not None:
+            return ()  # host, none, Docker's bridge or another container's namespace
         wanted: dict[str, set[str]] = {}
         for net, attach in spec.networks.items():
             runtime_name = self.network if net == "default" else net
@@ -117,20 +123,10 @@ class _Normaliser:
         spec = _container(res)
         defaults = self.defaults
         restart = spec.restart or defaults.restart
-        res_spec = spec.resources
-        if defaults.resources is not None:
-            d = defaults.resources
-            res_spec = res_spec.model_copy(update={
-                "memory": res_spec.memory if res_spec.memory is not None else d.memory,
-                "cpus": res_spec.cpus if res_spec.cpus is not None else d.cpus,
-                "pids": res_spec.pids if res_spec.pids is not None else d.pids})
         stop_timeout = spec.stop_timeout if spec.stop_timeout is not None \
             else defaults.stop_timeout
         hc = spec.healthcheck
-        vfrom = tuple((naming.instance_names(v.container, self.replicas.get(v.container, 1),
-                                             self.given.get(v.container))[0]
-                       if self.replicas.get(v.container, 1) else v.container, v.read_only)
-                      for v in spec.volumes_from)
+        vfrom = tuple((self.instance(v.container), v.read_only) for v in spec.volumes_from)
         image = self.image(res, spec)
         config = ContainerConfig(
             name=res.name, image=image.ref, command=spec.command, entrypoint=spec.entrypoint,
@@ -142,17 +138,20 @@ class _Normaliser:
                          for m in spec.volumes),
             volumes_from=vfrom, networks=self.networks(res.name, spec),
             restart=RestartSpec(restart.name, restart.max_retries) if restart else RestartSpec(),
-            healthcheck=HealthSpec(hc.test, hc.interval, hc.timeout, hc.retries,
-                                   hc.start_period) if hc else None,
-            resources=ResourceSpec(res_spec.memory, res_spec.cpus, res_spec.pids),
+            healthcheck=HealthSpec(("NONE",) if hc.disable else hc.test, hc.interval,
+                                   hc.timeout, hc.retries, hc.start_period) if hc else None,
+            resources=hostrecipe.resources(spec.resources, defaults.resources),
             stdin_open=spec.stdin_open, tty=spec.tty, stop_signal=spec.stop_signal,
-            stop_timeout=stop_timeout)
+            stop_timeout=stop_timeout, **hostrecipe.host_fields(spec, self.instance))
+        # a container whose namespaces another joins starts first (depends_on "started")
+        depends = {**dict.fromkeys(hostrecipe.mode_targets(spec), "started"),
+                   **spec.depends_on}
         return ContainerRecipe(
             resource=res.name, file=res.file,
             names=tuple(naming.instance_names(res.name, spec.replicas, spec.container_name)),
             config=config,
             image=image, env=self.env(spec), state=spec.state,
-            depends_on=tuple(sorted(spec.depends_on.items())),
+            depends_on=tuple(sorted(depends.items())),
             links=tuple(dict.fromkeys(link.target for link in spec.links)),
             volumes_from=tuple(v.container for v in spec.volumes_from),
             update_order=spec.update_order, files=self.files(spec),

@@ -29,7 +29,7 @@ from specs.files import present, spec_files, variables
 from specs.result import FileResult, SpecSet
 
 _CODE = {  # the modules whose behaviour decides what a recipe holds
-    "controller": ("recipe.py", "normalise.py", "naming.py", "snapshot.py"),
+    "controller": ("recipe.py", "normalise.py", "hostrecipe.py", "naming.py", "snapshot.py"),
     "runtime": ("types.py",),
 }
 _fingerprint: str | None = None

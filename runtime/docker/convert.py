@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from runtime import filemounts
+from runtime.docker import hostconfig
 from runtime.docker.mounts import anonymous, configured, mount_fields
 from runtime.types import (
     ContainerConfig,
@@ -143,6 +144,7 @@ def create_body(config: ContainerConfig) -> JSON:
         body["NetworkingConfig"] = {
             "EndpointsConfig": {first.network: {"Aliases": list(first.aliases)}}
         }
+    hostconfig.add_to_body(config, body)
     return body
 
 
@@ -246,8 +248,9 @@ def _ports(bindings: Mapping[str, list[JSON] | None] | None) -> tuple[PortBindin
 
 
 def _networks(data: JSON) -> tuple[NetworkAttach, ...]:
-    if (data["HostConfig"].get("NetworkMode") or "default") == "default":
-        return ()
+    mode = data["HostConfig"].get("NetworkMode") or "default"
+    if mode == "default" or hostconfig.network_mode(data["HostConfig"], str) is not None:
+        return ()  # Docker's default network, or network_mode host/none/bridge/container:
     # Docker adds the short id and the hostname as aliases on user-defined networks.
     added = {data["Id"][:12], (data.get("Config") or {}).get("Hostname") or ""}
     attached = (data.get("NetworkSettings") or {}).get("Networks") or {}
@@ -285,12 +288,22 @@ def resources(host: JSON, swap_limit: Callable[[], bool] = _always) -> ResourceS
         cpus=(host.get("NanoCpus") or 0) / NS or None,
         pids=host.get("PidsLimit") if (host.get("PidsLimit") or 0) > 0 else None,
         memory_swap=None if default else swap,
+        cpu_shares=host.get("CpuShares") or None,
+        cpuset=host.get("CpusetCpus") or None,
+        memory_reservation=host.get("MemoryReservation") or None,
     )
 
 
-def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> ContainerInfo:
+def _json_file() -> str:
+    return hostconfig.JSON_FILE
+
+
+def container_info(data: JSON, swap_limit: Callable[[], bool] = _always,
+                   resolve: Callable[[str], str] = str,
+                   log_default: Callable[[], str] = _json_file) -> ContainerInfo:
     """An inspected container, its config rebuilt from the live object (``swap_limit``:
-    see :func:`resources`)."""
+    see :func:`resources`; ``resolve``: a container id to its name, for ``container:``
+    modes; ``log_default``: the daemon's default log driver, asked only when needed)."""
     cfg = data.get("Config") or {}
     host = data.get("HostConfig") or {}
     state = data.get("State") or {}
@@ -311,6 +324,7 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
     )
     stop_timeout = cfg.get("StopTimeout")
     files, mounts = filemounts.split(summary.labels, configured(host))
+    host_fields, log_driver = hostconfig.fields(data, resolve, log_default)
     config = ContainerConfig(
         name=name,
         image=cfg.get("Image") or "",
@@ -335,6 +349,7 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
         stop_signal=cfg.get("StopSignal") or None,
         stop_timeout=None if stop_timeout is None else float(stop_timeout),
         files=files,
+        **host_fields,
     )
     settings = data.get("NetworkSettings") or {}
     ips = tuple(
@@ -353,6 +368,7 @@ def container_info(data: JSON, swap_limit: Callable[[], bool] = _always) -> Cont
         network_ids=tuple((net, (ep or {}).get("NetworkID") or "")
                           for net, ep in sorted((settings.get("Networks") or {}).items())),
         anonymous_volumes=anonymous(data),
+        log_default=log_driver,
     )
 
 

@@ -70,7 +70,7 @@ class DockerDriver:
         self._engine = Engine(self.transport, timeout)
         self._negotiated = False
         self._lock = threading.Lock()
-        self._swap_limit: bool | None = None
+        self._daemon_info: dict[str, Any] | None = None
 
     # plumbing ---------------------------------------------------------------
     @property
@@ -99,15 +99,35 @@ class DockerDriver:
     def inspect_container(self, ref: str) -> ContainerInfo:
         with mapped_errors(f"inspect container {_short(ref)}"):
             data = self.api.inspect_container(ref)
-        return convert.container_info(data, self.swap_limit)
+        return convert.container_info(data, self.swap_limit, self._name_of, self.log_default)
+
+    def _info(self) -> Mapping[str, Any]:
+        """``docker info``, asked once, on first need."""
+        if self._daemon_info is None:
+            with mapped_errors("read the Docker daemon's info"):
+                self._daemon_info = dict(self.api.info() or {})
+        return self._daemon_info
 
     def swap_limit(self) -> bool:
         """Whether the daemon limits swap (``docker info``'s SwapLimit): without it, Docker
-        reports -1 as every container's memory + swap. Asked once, on first need."""
-        if self._swap_limit is None:
-            with mapped_errors("read the Docker daemon's info"):
-                self._swap_limit = bool((self.api.info() or {}).get("SwapLimit", True))
-        return self._swap_limit
+        reports -1 as every container's memory + swap."""
+        return bool(self._info().get("SwapLimit", True))
+
+    def log_default(self) -> str:
+        """The daemon's default log driver (``docker info``'s LoggingDriver)."""
+        return str(self._info().get("LoggingDriver") or "json-file")
+
+    def _name_of(self, ref: str) -> str:
+        """The name of the container a ``container:<id>`` mode names (Docker keeps the id);
+        the id itself when that container is gone (a mode to recreate)."""
+        if _short(ref) == ref:
+            return ref  # a name already
+        try:
+            with mapped_errors(f"inspect container {_short(ref)}"):
+                data = self.api.inspect_container(ref)
+        except NotFound:
+            return ref
+        return convert.container_summary({"Id": ref, "Names": [data.get("Name") or ""]}).name
 
     def create_container(self, config: ContainerConfig) -> str:
         body = convert.create_body(config)
@@ -199,11 +219,17 @@ class DockerDriver:
             if resources.memory:
                 # cgroup v1: memory and memory+swap go together (swap = 2x, Docker's default)
                 body["Memory"] = resources.memory
-                body["MemorySwap"] = resources.memory * 2
+                body["MemorySwap"] = resources.memory_swap or resources.memory * 2
             if resources.cpus:
                 body["NanoCpus"] = round(resources.cpus * convert.NS)
             if resources.pids:
                 body["PidsLimit"] = resources.pids
+            if resources.cpu_shares:
+                body["CpuShares"] = resources.cpu_shares
+            if resources.cpuset:
+                body["CpusetCpus"] = resources.cpuset
+            if resources.memory_reservation:
+                body["MemoryReservation"] = resources.memory_reservation
         if not body:
             return
         with mapped_errors(f"update container {_short(ref)}"):

@@ -5,9 +5,11 @@ calls them). :func:`mount_fields` spreads a config's mounts over
 ``HostConfig.Mounts`` (volumes), ``Binds`` (binds, so a missing host folder
 is created as with ``docker run -v``) and ``Tmpfs``; :func:`configured` reads
 them back from an inspected ``HostConfig`` (what was asked for, sorted by
-target); :func:`anonymous` reads the top-level ``Mounts`` of an inspect (what
-is mounted) for the volumes Docker named itself: image ``VOLUME`` paths,
-``-v /x`` mounts and such volumes carried over by a recreate
+target; a ``Tmpfs`` entry in another form than the one written here is the
+``tmpfs`` key's, read by ``runtime.docker.hostconfig``); :func:`anonymous`
+reads the top-level ``Mounts`` of an inspect (what is mounted) for the
+volumes Docker named itself: image ``VOLUME`` paths, ``-v /x`` mounts and
+such volumes carried over by a recreate
 (``ContainerInfo.anonymous_volumes``). Neighbours: ``runtime.docker.convert``,
 ``runtime.types``.
 """
@@ -22,6 +24,7 @@ from runtime.types import MountSpec
 
 JSON = dict[str, Any]
 ANONYMOUS_NAME = re.compile(r"^[0-9a-f]{64}$")  # the names Docker gives anonymous volumes
+_MOUNT_FORM = re.compile(r"^(rw|ro)(,size=[1-9][0-9]*)?$")  # the options mount_fields writes
 _UNITS = {"k": 1024, "m": 1024**2, "g": 1024**3}
 
 
@@ -47,6 +50,13 @@ def mount_fields(mounts: Iterable[MountSpec]) -> tuple[list[JSON], list[str], di
             item["Source"] = mount.source
         items.append(item)
     return items, binds, tmpfs
+
+
+def is_mount_form(options: str) -> bool:
+    """Whether ``HostConfig.Tmpfs`` options are those :func:`mount_fields` writes for a
+    ``volumes`` tmpfs mount (``rw``/``ro``, a size in bytes); other entries come from the
+    ``tmpfs`` key (``runtime.docker.hostconfig``)."""
+    return bool(_MOUNT_FORM.match(options))
 
 
 def _size(text: str) -> int | None:
@@ -78,6 +88,8 @@ def configured(host: JSON) -> tuple[MountSpec, ...]:
         kind = "bind" if source.startswith("/") else "volume"
         out.append(MountSpec(type=kind, target=target, source=source, read_only="ro" in opts))
     for target, opts in (host.get("Tmpfs") or {}).items():
+        if not is_mount_form(opts or ""):
+            continue  # an entry of the ``tmpfs`` key
         options = opts.split(",")
         size = next((_size(o[5:]) for o in options if o.startswith("size=")), None)
         out.append(MountSpec(type="tmpfs", target=target, read_only="ro" in options, size=size))
