@@ -343,7 +343,9 @@ def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:
         yield source.container, ("volumes_from", i)
     for name in spec.depends_on:
         yield name, ("depends_on", name)
-    yield from hostchecks.mode_edges(spec)  # network_mode/pid/ipc = "container:NAME"
+    for name, path in hostchecks.mode_edges(spec):  # network_mode/pid/ipc = "container:NAME"
+        if name != res.name:  # itself: an error of its own (specs.hostchecks)
+            yield name, path
 
 
 def _cycles(containers: list[Resource], out: _Out) -> None:

@@ -115,3 +115,30 @@ def test_a_new_field_with_a_default_or_another_order_changes_no_hash() -> None:
 
     assert value_digest(Old("img", ("A=1",))) == value_digest(New(("A=1",), image="img"))
     assert value_digest(Old("img")) != value_digest(New(image="img", stop_grace=2))
+
+
+HOST_KEYS = {  # a spec using the keys of issue 12 (its hashes are pinned from their release)
+    "h.toml": container("hosty", 'init = true\ncap_add = ["net_admin"]\ncap_drop = ["MKNOD"]\n'
+                        'devices = ["/dev/fuse"]\nextra_hosts = { "db.local" = "10.0.0.5" }\n'
+                        'dns = ["1.1.1.1"]\ndns_search = ["example.com"]\ndns_opt = ["ndots:2"]\n'
+                        'ulimits = { nofile = { soft = 1024, hard = 2048 } }\n'
+                        'sysctls = { "net.core.somaxconn" = 1024 }\n'
+                        'logging = { driver = "json-file", options = { max-size = "10m" } }\n'
+                        'security_opt = ["no-new-privileges"]\nread_only = true\n'
+                        'shm_size = "32m"\ntmpfs = ["/run", "/tmp:size=64m"]\n'
+                        'group_add = ["1234"]\nipc = "shareable"\nexpose = ["8080"]\n'
+                        'ports = ["8000-8001:9000-9001"]\ndomainname = "example.com"\n'
+                        'mac_address = "02:42:ac:11:00:02"\noom_score_adj = 100\n'
+                        'healthcheck = { disable = true }\n'
+                        'resources = { memory = "64m", memory_swap = "96m", cpu_shares = 512, '
+                        'cpuset = "0", reservations = { memory = "32m" } }\n')
+    + container("joined", 'network_mode = "container:hosty"\npid = "container:hosty"\n'),
+}
+HOST_GOLDEN: dict[str, tuple[str, str]] = {  # scheme 2
+    "hosty": ("2991aa131af827f7af43fe145eeae807", "a0b6efae49881e24075ca6a9190945a5"),
+    "joined": ("3da0a5e008f3b558b2c23be8b852e527", "214e684f7fb97937d9ffd3da712eca38"),
+}
+
+
+def test_golden_hashes_of_the_host_level_keys(tmp_path: Path, fixed_key: None) -> None:
+    assert hashes(write(tmp_path / "specs", HOST_KEYS)) == HOST_GOLDEN, WHY
