@@ -44,6 +44,10 @@ def _ports(info: Any) -> str:
 
 
 def run_ps(args: argparse.Namespace) -> int:
+    if args.runtime == "swarm":
+        from controller.commands import swarminspect
+
+        return swarminspect.run_ps(args)
     from concurrent.futures import ThreadPoolExecutor
 
     from controller.commands._common import open_runtime
@@ -105,6 +109,10 @@ def _no_such_container(name: str) -> Exception:
 
 
 def run_logs(args: argparse.Namespace) -> int:
+    if args.runtime == "swarm":
+        from controller.commands import swarminspect
+
+        return swarminspect.run_logs(args)
     from controller.commands._common import open_runtime
     from runtime.errors import NotFound
 
@@ -129,6 +137,10 @@ def run_exec(args: argparse.Namespace) -> int:
         print("dockwright: error: exec needs a command: dockwright exec NAME -- CMD...",
               file=sys.stderr)
         return 1
+    if args.runtime == "swarm":
+        from controller.commands import swarminspect
+
+        return swarminspect.run_exec(args, cmd)
     from runtime.errors import NotFound
 
     driver = open_runtime(args)

@@ -86,6 +86,22 @@ def _journal(args: argparse.Namespace) -> Any:
                           max_bytes=max_bytes)
 
 
+def _watch_swarm(args: argparse.Namespace, root: Path, project: str,
+                 stop: threading.Event) -> int:
+    """The Swarm service (``controller.service.swarmwatch``) until SIGTERM/SIGINT."""
+    from controller.service.swarmwatch import SwarmWatch
+
+    service = SwarmWatch(root, project, resync=args.resync, prune=not args.no_prune,
+                         journal=_journal(args))
+    service.start()
+    while not stop.wait(0.5):
+        pass
+    service.stop(args.stop_timeout)
+    if service.journal is not None:
+        service.journal.close()
+    return 0
+
+
 EXIT_REFUSED = 2  # a start refused for safety (an exposed --listen without a secret)
 
 
@@ -163,6 +179,10 @@ def run_watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, on_hup)
 
     git: GitSource | None = None
+    if args.runtime == "swarm" and (args.git or args.listen):
+        raise ControllerError("watch --runtime swarm follows a spec folder, without --git "
+                              "and --listen", hint="check the folder out (git-sync) and "
+                              "watch it; `dockwright status --runtime swarm` shows the state")
     if args.git:
         git = GitSource(args.git, branch=args.branch, path=args.path, interval=args.interval,
                         cache_dir=args.cache_dir)
@@ -210,6 +230,8 @@ def run_watch(args: argparse.Namespace) -> int:
                 return 0
             raise
         log.info("lock_acquired", project=project, path=held["path"])
+        if args.runtime == "swarm":
+            return _watch_swarm(args, root, project, stop)
         config = WatchConfig(root=None if git else root, project=project, resync=args.resync,
                              stop_timeout=args.stop_timeout, prune=not args.no_prune)
         service = WatchService(config, driver_factory, git=git, journal=_journal(args))

@@ -63,9 +63,13 @@ def swarm_cli(swarm_host: PrivateDockerd, tmp_path: Path,
     monkeypatch.delenv("DOCKWRIGHT_RUNTIME", raising=False)
 
     def run(*argv: str) -> tuple[int, str, str]:
-        out, err = io.StringIO(), io.StringIO()
+        # stdout with a binary buffer: logs and exec write the tasks' bytes there
+        raw = io.BytesIO()
+        out, err = io.TextIOWrapper(raw, encoding="utf-8", write_through=True), io.StringIO()
+        command, rest = list(argv[:1]), list(argv[1:])  # the option before exec's "--"
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main([*argv, "--runtime", "swarm"])
-        return code, out.getvalue(), err.getvalue()
+            code = main([*command, "--runtime", "swarm", *rest])
+        out.flush()
+        return code, raw.getvalue().decode(), err.getvalue()
 
     return run

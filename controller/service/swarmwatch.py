@@ -1,0 +1,204 @@
+"""``watch --runtime swarm``: the reconciling service for a Swarm cluster.
+
+Role: one worker runs ``controller.execution.swarmpass.reconcile`` passes of
+one project, queued (coalesced, ``controller.service.queue``) by the same
+triggers as on the other runtimes: spec file changes
+(``controller.service.triggers.SpecWatcher``), the periodic resync, and the
+cluster's events (``runtime.swarm.events``: a service created, updated, scaled
+or removed — by hand too —, a node that changed state, a task container that
+died on the manager's node); the event stream is re-opened with backoff when it
+breaks, and a pass follows. A service scaled or updated by hand is thereby put
+back (its pass finds the difference, cause drift); a spec Swarm rolled back is
+held by the plan (``controller.planning.rollbacks``), so no update loop. After
+each pass it compares where each task slot runs with the previous pass and logs
+``node_down`` for a node that is no longer ready and ``task_rescheduled`` for a
+slot that moved to another node. Passes go to the journal as on the other
+runtimes. Neighbours: ``controller.commands.watch`` (runs it),
+``controller.execution.swarmpass``, ``runtime.registry.open_swarm``.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from controller.execution.reconcile import Options
+from controller.execution.result import PassResult, Trigger
+from controller.execution.swarmpass import reconcile
+from controller.service.queue import ShutDown, WorkQueue
+from controller.service.triggers import Resync, SpecWatcher
+from runtime.errors import RuntimeError_, Transient
+from runtime.registry import open_swarm
+from runtime.swarm.driver import SwarmDriver
+from runtime.types import LABEL_PROJECT
+
+log = structlog.get_logger("dockwright.watch")
+EVENT_TYPES = frozenset({"service", "node", "container"})
+
+
+class SwarmWatch:
+    """Queue + worker + triggers for one project on a Swarm cluster."""
+
+    def __init__(self, root: Path, project: str, *, resync: float = 60.0, prune: bool = True,
+                 journal: Any = None, base_url: str | None = None) -> None:
+        self.root, self.project, self.prune, self.journal = root, project, prune, journal
+        self.base_url = base_url
+        self.queue = WorkQueue()
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.triggers: set[Trigger] = set()
+        self.placement: dict[tuple[str, int], str] = {}  # (service, slot) -> node id
+        self.down: set[str] = set()  # node ids known not ready
+        self.passes = 0
+        self.last_result: PassResult | None = None
+        self.driver: SwarmDriver = open_swarm(base_url)
+        self._files = SpecWatcher(root, self.enqueue)
+        self._resync = Resync(resync, self.enqueue, self.stopping)
+        self._worker = threading.Thread(target=self._work, name="dw-swarm-worker", daemon=True)
+        self._events = threading.Thread(target=self._follow, name="dw-swarm-events",
+                                        daemon=True)
+        self._stream: Any = None
+
+    def enqueue(self, source: str) -> None:
+        with self.lock:
+            self.triggers.add(Trigger(source))
+        self.queue.add(self.project)
+
+    def start(self) -> None:
+        log.info("watch_started", project=self.project, root=str(self.root), runtime="swarm")
+        self._files.start()
+        self._resync.start()
+        self._worker.start()
+        self._events.start()
+        self.enqueue(Trigger.START)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        self.stopping.set()
+        self.queue.shutdown()
+        stream = self._stream
+        if stream is not None:
+            try:
+                stream.close()
+            except Exception as exc:  # a broken stream must not stop the shutdown
+                log.debug("event_stream_close_failed", error=str(exc))
+        self._files.stop()
+        self._worker.join(timeout)
+        clean = not self._worker.is_alive()
+        if clean:
+            self.driver.close()
+        log.info("watch_stopped", project=self.project, clean=clean)
+        return clean
+
+    # events ---------------------------------------------------------------------------
+    def _follow(self) -> None:
+        delay, before = 0.25, False
+        while not self.stopping.is_set():
+            driver = open_swarm(self.base_url)
+            try:
+                self._stream = driver.events()
+                if before:
+                    log.info("runtime_events_resubscribed", project=self.project)
+                    self.enqueue(Trigger.RECONNECT)
+                before, delay = True, 0.25
+                for event in self._stream:
+                    if event.type not in EVENT_TYPES or self.stopping.is_set():
+                        continue
+                    if event.type == "container" and event.action not in ("die", "oom"):
+                        continue
+                    log.debug("runtime_event", project=self.project, type=event.type,
+                              runtime_action=event.action, name=event.name,
+                              detail=event.detail)
+                    self.enqueue(Trigger.RUNTIME_EVENT)
+            except RuntimeError_ as exc:
+                if not self.stopping.is_set():
+                    log.warning("runtime_events_lost", project=self.project, error=str(exc),
+                                retry_in=delay)
+            finally:
+                driver.close()
+            self.stopping.wait(delay)
+            delay = min(5.0, delay * 2)
+
+    # the worker -------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            try:
+                key = self.queue.get()
+            except ShutDown:
+                return
+            if key is None:
+                continue
+            try:
+                self.run_pass()
+            except Exception as exc:  # a bug in one pass must not kill the service
+                log.error("pass_crashed", project=self.project, error=repr(exc))
+            finally:
+                self.queue.done(key)
+
+    def run_pass(self) -> None:
+        if self.stopping.is_set():
+            return
+        with self.lock:
+            triggers = frozenset(self.triggers) or frozenset({Trigger.RETRY})
+            self.triggers = set()
+        self._files.rearm()
+        try:
+            result = reconcile(self.root, self.driver, project=self.project,
+                               options=Options(prune=self.prune), triggers=triggers)
+        except Transient as exc:
+            log.warning("runtime_unavailable", project=self.project, error=str(exc),
+                        retry_in=exc.retry_after)
+            self.queue.add_after(self.project, max(exc.retry_after, 1.0))
+            return
+        except RuntimeError_ as exc:
+            log.error("pass_failed", project=self.project, error=str(exc), hint=exc.hint)
+            return
+        self.passes += 1
+        self.last_result = result
+        for o in result.acted:
+            (log.info if o.ok else log.warning)(
+                "action", project=self.project, resource=o.resource, action=o.kind.value,
+                object=o.action.object, cause=o.cause.value, reason=o.action.reason,
+                ok=o.ok, error=o.failure.message if o.failure else None)
+        for f in result.failures:
+            log.warning("not_converged", project=self.project, resource=f.resource,
+                        error=f.failure.message)
+        log.info("pass", project=self.project, changed=result.changed,
+                 failed=len(result.failures), triggers=sorted(t.value for t in triggers),
+                 duration=round(result.duration, 3))
+        if self.journal is not None:
+            self.journal.record(result, self.root, {}, {})
+        self.placements()
+
+    def placements(self) -> None:
+        """Log nodes that went down and task slots that moved to another node."""
+        try:
+            nodes = {n.id: n for n in self.driver.nodes()}
+            services = {s.id: s.spec.name for s in self.driver.list_services(
+                {LABEL_PROJECT: self.project})}
+            tasks = self.driver.tasks(labels={LABEL_PROJECT: self.project}) if services else []
+        except RuntimeError_ as exc:
+            log.debug("placement_unknown", error=str(exc))
+            return
+        down = {i for i, n in nodes.items() if n.state != "ready"}
+        for node_id in sorted(down - self.down):
+            log.warning("node_down", project=self.project, node=nodes[node_id].hostname,
+                        node_id=node_id, state=nodes[node_id].state)
+        for node_id in sorted(self.down - down):
+            if node_id in nodes:
+                log.info("node_ready", project=self.project, node=nodes[node_id].hostname,
+                         node_id=node_id)
+        self.down = down
+        now: dict[tuple[str, int], str] = {}
+        for t in tasks:
+            if t.service_id in services and t.desired_state == "running" and t.slot:
+                now[(services[t.service_id], t.slot)] = t.node_id
+        for key, node_id in sorted(now.items()):
+            before = self.placement.get(key)
+            if before is not None and before != node_id:
+                log.warning("task_rescheduled", project=self.project, service=key[0],
+                            slot=key[1], from_node=before, to_node=node_id,
+                            node_down=before in down)
+        self.placement = now
