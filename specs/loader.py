@@ -383,9 +383,11 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None, *,
     def line_of(rel: str, path: KeyPath) -> int | None:
         return by_rel[rel].line_of(path)
 
-    errors, checked, warnings = validate.check(root, results, line_of, salvaged, bounds)
+    errors, checked, warnings = validate.check(root, results, line_of, salvaged, bounds,
+                                               runtime)
     declared = [r for f in results for r in f.resources]
-    errors += runtimes.check([*declared, *salvaged], runtime, line_of)
+    errors += runtimes.check([*declared, *salvaged], runtime, line_of,
+                             registry=project.registry)
     for error in errors:
         by_rel[error.file].errors.append(error)
     return SpecSet(root, tuple(f.result() for f in files), project, tuple(env_errors),

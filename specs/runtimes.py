@@ -128,13 +128,31 @@ def unsupported(resource: Resource, runtime: str,
                 yield at, row
 
 
+def _registry_errors(resources: Sequence[Resource], line_of: LineOf) -> Iterator[SpecError]:
+    """Swarm nodes pull images by reference: one built or loaded here needs a registry."""
+    for resource in resources:
+        image = getattr(resource.spec, "image", None) if resource.kind == "container" else None
+        source = "build" if getattr(image, "build", None) else \
+            "archive" if getattr(image, "archive", None) else None
+        if source is None:
+            continue
+        at = ("container", resource.name, "image")
+        yield SpecError(resource.file, line_of(resource.file, at), format_path(at),
+                        f"the image is {'built' if source == 'build' else 'loaded'} on this "
+                        "host, and Swarm nodes pull images from a registry",
+                        "name one every node reaches in [project] registry = \"host:port\" "
+                        "(the image is pushed there)")
+
+
 def check(resources: Sequence[Resource], runtime: str | None, line_of: LineOf,
-          rows: Sequence[Row] = ROWS) -> list[SpecError]:
+          rows: Sequence[Row] = ROWS, registry: str | None = "") -> list[SpecError]:
     """A located error for every key of ``resources`` that ``runtime`` does not support;
-    none when the runtime is not known here (None, or a test's fake)."""
+    none when the runtime is not known here (None, or a test's fake). ``registry``: the
+    ``[project] registry`` (None: not named; Swarm then refuses images built here)."""
     if runtime not in RUNTIMES:
         return []
-    errors = []
+    errors = list(_registry_errors(resources, line_of)) if runtime == SWARM and \
+        registry is None else []
     for resource in resources:
         for at, row in unsupported(resource, runtime, rows):
             subject = f"{row.what} is" if row.what else ""

@@ -59,7 +59,8 @@ class _Out:
 
 
 def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
-          salvaged: Sequence[Resource] = (), bounds: Bounds | None = None
+          salvaged: Sequence[Resource] = (), bounds: Bounds | None = None,
+          runtime: str | None = None
           ) -> tuple[list[SpecError], list[tuple[str, str, bool]], list[SpecError]]:
     """All cross-file errors of a spec directory, each with its file, line and key path,
     every (kind, path, present) the checks asked of the file system, and the warnings.
@@ -67,6 +68,9 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
     ``salvaged`` are tables that failed validation, minus their invalid keys: their
     references, files, cycles and ports are checked too, so one run reports them all.
     ``bounds``: where the specs may read the host (``specs.confine``; default: ``root``).
+    ``runtime``: on ``swarm`` a published port is the service's (the routing mesh, or one
+    per node in host mode, which Swarm's scheduler keeps apart), so replicas and
+    start-first may share it.
     """
     out = _Out(root, line_of, bounds or Bounds.of(str(root)))
     for f in files:  # a resolved path as written, where only one spelling leads to it
@@ -84,12 +88,12 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
         _files_exist(res, out)
         _confined(res, out)
         _targets(res, out)
-        _start_first(res, out)
+        _start_first(res, out, ports=runtime != "swarm")
     hostchecks.check(containers, declared["container"],
                      lambda file, path, message, hint: out.add(file, path, message, hint))
     _cycles(containers, out)
     _absent_dependencies(containers, out)
-    _ports(containers, out)
+    _ports(containers, out, replicas=runtime != "swarm")
     _replica_names(containers, {n: f.path for f in files for k, n in f.declared
                                 if k == "container"}, out)
     return out.errors, out.checked, out.warnings
@@ -256,7 +260,7 @@ def _targets(res: Resource, out: _Out) -> None:
                     "give each secret, config and volume its own target")
 
 
-def _start_first(res: Resource, out: _Out) -> None:
+def _start_first(res: Resource, out: _Out, ports: bool = True) -> None:
     """``update_order = "start-first"`` runs the old and the new container side by side for
     a moment: not with a fixed host port (the new one cannot bind it) and not with data
     both would write (a database's files would be corrupted)."""
@@ -265,7 +269,7 @@ def _start_first(res: Resource, out: _Out) -> None:
     if spec.update_order != "start-first":
         return
     base: KeyPath = ("container", res.name)
-    for i, port in enumerate(spec.ports):
+    for i, port in enumerate(spec.ports if ports else ()):
         if port.host is not None:
             out.add(res.file, (*base, "ports", i),
                     f"update_order = \"start-first\" with the fixed host port {port.host}: the "
@@ -380,7 +384,7 @@ def _cycles(containers: list[Resource], out: _Out) -> None:
                 "remove one of these links, volumes_from or depends_on entries")
 
 
-def _ports(containers: list[Resource], out: _Out) -> None:
+def _ports(containers: list[Resource], out: _Out, replicas: bool = True) -> None:
     bound: list[tuple[Resource, int, str, int, str]] = []  # res, index, ip, host, protocol
     for res in containers:
         spec = res.spec
@@ -391,7 +395,7 @@ def _ports(containers: list[Resource], out: _Out) -> None:
             if port.host is None:
                 continue
             path: KeyPath = ("container", res.name, "ports", i)
-            if spec.replicas > 1:
+            if spec.replicas > 1 and replicas:
                 out.add(res.file, path, f"replicas = {spec.replicas} with the fixed host port "
                         f"{port.host}: only one replica can publish it",
                         "leave out the host port so that the runtime picks one per replica, "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,9 @@ import pytest
 
 from controller.cli import main
 from runtime.swarm.driver import SwarmDriver
+from tests.conftest import wait_for
 from tests.dockerd import PrivateDockerd
+from tests.registry import CONFIG, REGISTRY_BIN
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 IMAGE = "dockwright-examples/busybox:latest"
@@ -73,3 +76,24 @@ def swarm_cli(swarm_host: PrivateDockerd, tmp_path: Path,
         return code, raw.getvalue().decode(), err.getvalue()
 
     return run
+
+
+@pytest.fixture
+def netns_registry(swarm_host: PrivateDockerd, tmp_path: Path) -> Iterator[str]:
+    """A registry (Debian's ``docker-registry``) on 127.0.0.1:5000 inside the Swarm's
+    network namespace, where its daemon pushes and pulls; yields ``"127.0.0.1:5000"``."""
+    assert swarm_host.proc is not None
+    config = tmp_path / "registry.yml"
+    config.write_text(CONFIG.format(root=tmp_path / "registry", port=5000))
+    log = (tmp_path / "registry.log").open("wb")
+    proc = subprocess.Popen(["nsenter", f"--net=/proc/{swarm_host.proc.pid}/ns/net",
+                             str(REGISTRY_BIN), "serve", str(config)],
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "{}" in swarm_host.http_get("http://127.0.0.1:5000/v2/"),
+                 "the registry answers", timeout=30, step=0.2)
+        yield "127.0.0.1:5000"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
