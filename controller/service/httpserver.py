@@ -1,8 +1,9 @@
 """The hardened HTTP server of ``watch --listen``: bounded threads, a router, safe answers.
 
 Role: accepts connections on one socket and serves each in its own thread, at most
-``Limits.connections`` at once (more are answered 503 and closed at once, so slow
-clients cannot exhaust the process); every request is read by
+``Limits.connections`` at once and ``Limits.per_client`` from one address (more are
+answered 503 and closed at once, so slow clients cannot exhaust the process, and
+one address cannot shut the others out); every request is read by
 ``controller.service.httpwire`` (deadlines and size bounds, so a slowloris client is
 cut off after ``header_timeout``), answered once and the connection closed (no
 keep-alive to hold). Every answer carries its ``Content-Type`` and ``Content-Length``
@@ -35,6 +36,7 @@ from pathlib import Path
 import structlog
 
 from controller.service.httpwire import (
+    Budget,
     ClientGone,
     HTTPError,
     Limits,
@@ -168,12 +170,27 @@ class HTTPServer:
         self.address = (str(name[0]), int(name[1]))
         self.stopping = threading.Event()  # streams end when it is set
         self._slots = threading.BoundedSemaphore(self.limits.connections)
+        self._clients: dict[str, int] = {}  # open connections by address (accept thread
+        self._clients_lock = threading.Lock()  # adds, the connection's thread removes)
+        self._bodies = Budget(self.limits.bodies)
         self._thread = threading.Thread(target=self._accept_loop, name="dw-httpd", daemon=True)
         self.refused = 0  # connections answered 503 because all slots were taken
         self._closing: list[tuple[float, socket.socket]] = []  # refused, closed a bit later
 
     def start(self) -> None:
         self._thread.start()
+
+    def open_connections(self, client: str | None = None) -> int:
+        """Connections being served now (from ``client`` only, when given)."""
+        with self._clients_lock:
+            if client is not None:
+                return self._clients.get(client, 0)
+            return sum(self._clients.values())
+
+    @property
+    def bodies_in_flight(self) -> int:
+        """Bytes of request bodies taken from the budget now."""
+        return self._bodies.used
 
     def stop(self) -> None:
         self.stopping.set()
@@ -200,22 +217,43 @@ class HTTPServer:
                 log.warning("http_accept_failed", error=str(exc))
                 time.sleep(0.1)
             return
-        if not self._slots.acquire(blocking=False):
-            self._refuse(conn)
+        client = str(peer[0])
+        if not self._admit(client):
+            self._refuse(conn, client)
             return
         try:
-            threading.Thread(target=self._serve, args=(conn, str(peer[0])),
+            threading.Thread(target=self._serve, args=(conn, client),
                              name="dw-http-conn", daemon=True).start()
         except RuntimeError:  # no thread could be started: answer and go on
-            self._slots.release()
-            self._refuse(conn)
+            self._leave(client)
+            self._refuse(conn, client)
 
-    def _refuse(self, conn: socket.socket) -> None:
+    def _admit(self, client: str) -> bool:
+        """Take a connection slot, and one of ``client``'s own (False: none left)."""
+        with self._clients_lock:
+            if self._clients.get(client, 0) >= self.limits.per_client:
+                return False
+            if not self._slots.acquire(blocking=False):
+                return False
+            self._clients[client] = self._clients.get(client, 0) + 1
+            return True
+
+    def _leave(self, client: str) -> None:
+        with self._clients_lock:
+            left = self._clients.get(client, 1) - 1
+            if left > 0:
+                self._clients[client] = left
+            else:
+                self._clients.pop(client, None)
+            self._slots.release()
+
+    def _refuse(self, conn: socket.socket, client: str) -> None:
         self.refused += 1
         if self.refused == 1 or self.refused % 1000 == 0:
-            log.warning("http_busy", open=self.limits.connections, refused=self.refused,
-                        hint="too many open connections: slow or idle clients are cut off "
-                             f"after {self.limits.header_timeout:g}s")
+            log.warning("http_busy", client=client, refused=self.refused,
+                        hint=f"too many open connections (at most {self.limits.connections}, "
+                             f"{self.limits.per_client} from one address): slow or idle "
+                             f"clients are cut off after {self.limits.header_timeout:g}s")
         with contextlib.suppress(OSError):
             conn.setblocking(False)
             conn.send(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
@@ -240,10 +278,16 @@ class HTTPServer:
         finally:
             with contextlib.suppress(OSError):
                 conn.close()
-            self._slots.release()
+            self._leave(client)
 
     def _exchange(self, conn: socket.socket, client: str) -> None:
-        reader = Reader(conn)
+        reader = Reader(conn, self._bodies)
+        try:
+            self._answer_one(conn, reader, client)
+        finally:
+            reader.release()
+
+    def _answer_one(self, conn: socket.socket, reader: Reader, client: str) -> None:
         try:
             request = read_request(reader, self.limits, client)
         except ClientGone as exc:

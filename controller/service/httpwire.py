@@ -6,7 +6,9 @@ one request from a socket: the request line and the headers must arrive within
 ``Limits.header_timeout`` altogether (not per byte, so a client that drips one byte
 at a time is cut off), each line and all headers together are bounded (414, 431),
 the header count is bounded (431), the body is bounded (413) and must arrive within
-``Limits.body_timeout``; ``Content-Length`` and ``chunked`` framing are checked
+``Limits.body_timeout``, and is taken from a :class:`Budget` shared by all
+connections first (503 when it is spent: memory stays bounded however many
+clients send at once); ``Content-Length`` and ``chunked`` framing are checked
 (both at once, several lengths, or a bad chunk are 400; another transfer coding is
 501); the path is percent-decoded once and refused when it holds ``.``/``..``
 segments, a backslash or a control character (400), so no route can be walked out
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,11 +39,13 @@ class Limits:
     header_line: int = 8192  # one header line; longer: 431
     header_bytes: int = 32768  # all header lines together; more: 431
     headers: int = 64  # more header fields: 431
-    body: int = 2 * 1024 * 1024  # more: 413 (a GitHub push payload is far smaller)
+    body: int = 1024 * 1024  # more: 413 (a GitHub push payload is far smaller)
+    bodies: int = 8 * 1024 * 1024  # all bodies being read at once; more: 503 (memory bound)
     header_timeout: float = 10.0  # request line and all headers, from the first byte wait
     body_timeout: float = 30.0  # the whole body, once the headers are in
     write_timeout: float = 10.0  # one write of a response (a client that does not read)
     connections: int = 128  # open connections at once; more are answered 503 and closed
+    per_client: int = 32  # open connections from one address; more: 503 (others still served)
 
 
 class HTTPError(Exception):
@@ -126,13 +131,47 @@ def error_response(error: HTTPError) -> Response:
     return json_response(error.status, {"error": error.message}, headers=extra)
 
 
-class Reader:
-    """Buffered reads from a socket, each bounded by a deadline (``time.monotonic``)."""
+class Budget:
+    """Bytes of request bodies all connections may hold at once (thread-safe)."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, total: int) -> None:
+        self.total, self.used = total, 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self.used + size > self.total:
+                return False
+            self.used += size
+            return True
+
+    def give(self, size: int) -> None:
+        with self._lock:
+            self.used -= size
+
+
+class Reader:
+    """Buffered reads from a socket, each bounded by a deadline (``time.monotonic``);
+    the body it reads is first taken from ``budget`` (:meth:`release` gives it back)."""
+
+    def __init__(self, sock: socket.socket, budget: Budget | None = None) -> None:
         self.sock = sock
         self.buf = bytearray()
         self.received = 0
+        self.budget = budget
+        self.reserved = 0
+
+    def reserve(self, size: int) -> None:
+        if self.budget is not None:
+            if not self.budget.take(size):
+                raise HTTPError(503, "too many request bodies are being read at once: "
+                                     "retry in a moment")
+            self.reserved += size
+
+    def release(self) -> None:
+        if self.budget is not None and self.reserved:
+            self.budget.give(self.reserved)
+        self.reserved = 0
 
     def _fill(self, deadline: float) -> None:
         remaining = deadline - time.monotonic()
@@ -247,6 +286,7 @@ def _chunked(reader: Reader, limits: Limits, deadline: float) -> bytes:
             break
         if len(body) + size > limits.body:
             raise HTTPError(413, f"request body larger than {limits.body} bytes")
+        reader.reserve(size)
         body += reader.exact(size, deadline)
         if reader.line(1, deadline, bad):  # the CRLF after the data, nothing else
             raise bad
@@ -276,6 +316,7 @@ def _body(reader: Reader, headers: Headers, limits: Limits) -> bytes:
     size = int(text)
     if size > limits.body:
         raise HTTPError(413, f"request body larger than {limits.body} bytes")
+    reader.reserve(size)
     return reader.exact(size, deadline)
 
 

@@ -51,10 +51,16 @@ def read_all(sock: socket.socket, timeout: float = 10.0) -> bytes:
     return out
 
 
+def connect(address: tuple[str, int], source: str = "127.0.0.1",
+            timeout: float = 30.0) -> socket.socket:
+    """A connection from the loopback address ``source`` (127.0.0.2 ... is another client)."""
+    return socket.create_connection(address, timeout=timeout, source_address=(source, 0))
+
+
 def raw(address: tuple[str, int], data: bytes, *, close_write: bool = True,
-        timeout: float = 10.0) -> Answer:
+        timeout: float = 10.0, source: str = "127.0.0.1") -> Answer:
     """Send ``data`` on a new connection (then end the sending side) and read the answer."""
-    with socket.create_connection(address, timeout=timeout) as sock:
+    with connect(address, source, timeout) as sock:
         try:
             sock.sendall(data)
             if close_write:
@@ -65,9 +71,10 @@ def raw(address: tuple[str, int], data: bytes, *, close_write: bool = True,
 
 
 def request(address: tuple[str, int], method: str, path: str, *, body: bytes = b"",
-            headers: dict[str, str] | None = None) -> Answer:
+            headers: dict[str, str] | None = None, source: str = "127.0.0.1") -> Answer:
     lines = [f"{method} {path} HTTP/1.1", "Host: test"]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
-    return raw(address, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+    return raw(address, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body,
+               source=source)
