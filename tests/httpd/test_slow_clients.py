@@ -116,6 +116,7 @@ def test_bodies_in_flight_are_bounded(endpoint: Start) -> None:
         assert busy.status == 503 and "at once" in busy.json()["error"]
         holder.sendall(b"a" * 700)
         assert parse(read_all(holder)).status == 404  # no git source: read and answered
+    wait_for(lambda: server.httpd.bodies_in_flight == 0, "the first body's bytes given back")
     assert raw(server.address, head % 500 + b"b" * 500).status == 404  # given back
 
 
