@@ -43,6 +43,9 @@ class Row:
     # only values for which this holds are refused; None: any value in use
     when: Callable[[Any], bool] | None = None
     what: str = ""  # the refused value in words ('network_mode = "container:NAME"')
+    # the runtimes this row speaks for (None: every one not in ``runtimes``), so that a
+    # key refused on two runtimes for different reasons has one row (and fix) per reason
+    about: frozenset[str] | None = None
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -61,6 +64,25 @@ def _swarm_only(key: str) -> Row:
     return Row(key, _only(SWARM), _SCHEDULER)
 
 
+def _joins_container(mode: Any) -> bool:
+    return isinstance(mode, str) and mode.startswith("container:")
+
+
+def _log_driver(logging: Any) -> bool:
+    """A log driver or options beyond the native runtime's own log file."""
+    return getattr(logging, "driver", None) not in (None, "json-file") or bool(
+        getattr(logging, "options", None))
+
+
+def _profiles(options: Any) -> bool:
+    """Security options beyond ``no-new-privileges`` (seccomp, apparmor, label ...)."""
+    return any(not str(o).startswith("no-new-privileges") for o in options)
+
+
+_NATIVE = _only(NATIVE)
+_NATIVE_NS = ("the native runtime cannot join another container's namespaces: put both "
+              "processes in one container, or use --runtime docker")
+
 ROWS: tuple[Row, ...] = (
     Row("container.resources.reservations.cpus", _only(SWARM),
         "only Swarm schedules by CPU reservation; use resources.cpu_shares (a relative CPU "
@@ -75,6 +97,27 @@ ROWS: tuple[Row, ...] = (
     _swarm_only("container.rollback"),
     *(_swarm_only(f"container.update.{key}") for key in (
         "parallelism", "delay", "failure_action", "monitor", "max_failure_ratio")),
+    Row("container.network_mode", _only(DOCKER),
+        "the native runtime cannot join another container's network namespace: attach both "
+        "to one network (networks = [...]) and reach it by name, or use --runtime docker",
+        when=_joins_container, what='network_mode = "container:NAME"', about=_NATIVE),
+    Row("container.pid", _only(DOCKER), _NATIVE_NS, when=_joins_container,
+        what='pid = "container:NAME"', about=_NATIVE),
+    Row("container.ipc", _only(DOCKER), _NATIVE_NS, when=_joins_container,
+        what='ipc = "container:NAME"', about=_NATIVE),
+    Row("container.mac_address", _only(DOCKER),
+        "the native runtime gives each container a generated MAC address: remove "
+        "mac_address, or use --runtime docker", about=_NATIVE),
+    Row("container.logging", _only(DOCKER),
+        "the native runtime keeps each container's output in a log file of its own (read it "
+        "with `dockwright logs NAME`): remove logging (or keep driver = \"json-file\" "
+        "without options), or use --runtime docker for a log driver",
+        when=_log_driver, what="a log driver or log options", about=_NATIVE),
+    Row("container.security_opt", _only(DOCKER),
+        "the native runtime applies no seccomp, AppArmor or SELinux profile; only "
+        "\"no-new-privileges\" is supported there: remove the others, or use --runtime "
+        "docker", when=_profiles, what="a security option other than no-new-privileges",
+        about=_NATIVE),
 )
 
 
@@ -121,7 +164,8 @@ def unsupported(resource: Resource, runtime: str,
     """(key path, row) of every key of ``resource`` that ``runtime`` does not support."""
     for row in rows:
         kind, *path = row.path
-        if kind != resource.kind or runtime in row.runtimes:
+        if kind != resource.kind or runtime in row.runtimes or (
+                row.about is not None and runtime not in row.about):
             continue
         for at, value in _walk(resource.spec, path, (kind, resource.name)):
             if _used(value) and (row.when is None or row.when(value)):

@@ -9,9 +9,10 @@ capabilities, namespaces (the network namespace is a path from the network
 manager), mounts (the standard set, /etc/hosts, /etc/resolv.conf,
 /etc/hostname, the init binary, the container's resolved volumes, and its
 secrets and configs as read-only binds of their copies),
-cgroup limits (memory, cpu quota, pids) at
-``/dockwright/<id>``, and a terminal for tty. Also resolves the config's
-mounts to host paths (:func:`resolve_mounts`; anonymous volumes are named
+cgroup limits (memory, swap and reservation, cpu quota, shares and set, pids) at
+``/dockwright/<id>``, and a terminal for tty; the host-level settings
+(capabilities, devices, rlimits, sysctls, namespaces ...) come from ``hostopts``.
+Also resolves the config's mounts to host paths (:func:`resolve_mounts`; anonymous volumes are named
 by ``anonvols`` before). Neighbours: ``driver``
 (calls it at create), ``records.Layout`` (paths), ``supervise`` (runs it).
 """
@@ -25,16 +26,12 @@ from typing import Any
 
 from runtime.errors import InvalidRequest
 from runtime.imagedefaults import merge
+from runtime.native import hostopts
 from runtime.types import ContainerConfig, ImageInfo, MountSpec, ResourceSpec
 
 INIT_PATH = "/.dockwright/init"
 TINI = "/usr/bin/tini-static"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
-    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-]  # fmt: skip
 MASKED = [
     "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
     "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -103,10 +100,22 @@ def resources_json(res: ResourceSpec) -> dict[str, Any]:
     Used for the bundle and for live ``update --resources`` calls alike.
     """
     out: dict[str, Any] = {}
-    if res.memory:
-        out["memory"] = {"limit": res.memory, "swap": res.memory}
+    memory: dict[str, Any] = {}
+    if res.memory:  # no swap unless memory_swap says (memory + swap; -1: unlimited)
+        memory = {"limit": res.memory, "swap": res.memory_swap or res.memory}
+    if res.memory_reservation:
+        memory["reservation"] = res.memory_reservation
+    if memory:
+        out["memory"] = memory
+    cpu: dict[str, Any] = {}
     if res.cpus:
-        out["cpu"] = {"quota": int(res.cpus * 100000), "period": 100000}
+        cpu = {"quota": int(res.cpus * 100000), "period": 100000}
+    if res.cpu_shares:
+        cpu["shares"] = res.cpu_shares
+    if res.cpuset:
+        cpu["cpus"] = res.cpuset
+    if cpu:
+        out["cpu"] = cpu
     if res.pids:
         out["pids"] = {"limit": res.pids}
     return out
@@ -209,7 +218,7 @@ def build_spec(
     hostname = config.hostname or cid[:12]
     merged = merge(config, image)
     user = resolve_user(merged.user or "", rootfs)
-    caps = list(CAPS)
+    caps = hostopts.capabilities(config)
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     nofile = 1048576 if nofile == resource.RLIM_INFINITY else nofile
     process: dict[str, Any] = {
@@ -247,10 +256,11 @@ def build_spec(
     namespaces: list[dict[str, str]] = [
         {"type": t} for t in ("pid", "ipc", "uts", "mount")
     ] + [{"type": "network", "path": netns} if netns else {"type": "network"}]
+    # (hostopts drops the namespaces a container shares with the host)
     resources: dict[str, Any] = {
         "devices": [{"allow": False, "access": "rwm"}], **resources_json(config.resources)
     }
-    return {
+    spec = {
         "ociVersion": "1.0.2",
         "process": process,
         "root": {"path": str(rootfs), "readonly": False},
@@ -260,11 +270,13 @@ def build_spec(
             "namespaces": namespaces,
             "cgroupsPath": cgroup_path(cid),
             "resources": resources,
-            "maskedPaths": MASKED,
-            "readonlyPaths": READONLY,
+            "maskedPaths": list(MASKED),
+            "readonlyPaths": list(READONLY),
             "devices": [],
         },
     }
+    hostopts.apply(spec, config, rootfs)  # capabilities, devices, namespaces, rlimits ...
+    return spec
 
 
 def _in_root(rootfs: Path, path: str, hops: int = 40) -> Path | None:

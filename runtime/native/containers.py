@@ -36,7 +36,7 @@ from typing import Any
 from runtime import filemounts
 from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
 from runtime.imagedefaults import merge
-from runtime.native import anonvols, bundle, events, gc, rootfs, shim, supervise
+from runtime.native import anonvols, bundle, events, gc, hostopts, rootfs, shim, supervise
 from runtime.native.deps import ImageStoreLike, NetworkLike
 from runtime.native.oci import OciRuntime
 from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
@@ -57,6 +57,13 @@ def _write_text(path: Path, text: str) -> None:
     """Rewrite in place (keeps the inode that a running container has bind-mounted)."""
     with path.open("w") as f:
         f.write(text)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 class Containers:
@@ -116,10 +123,12 @@ class Containers:
     def _build(self, rec: Record, image: Any) -> None:
         cid, config, lay = rec.id, rec.config, self.records.layout(rec.id)
         hostname = config.hostname or cid[:12]
-        netns = self.net.create_netns(cid)
+        # network_mode "host": the host's network namespace; "none": one of its own with
+        # loopback only
+        netns = "" if config.network_mode == "host" else self.net.create_netns(cid)
         ips = (
             self.net.attach(cid, config.networks, hostname, name=config.name)
-            if config.networks else []
+            if config.networks and config.network_mode is None else []
         )  # fmt: skip
         rootfs.mount_overlay(list(image.layers), lay.upper, lay.work, lay.rootfs)
         inherited = [m["destination"] for n, _ in config.volumes_from for m in self._mounts_of(n)]
@@ -130,9 +139,9 @@ class Containers:
         for m in mounts:
             if m.get("volume"):
                 self.volumes.populate(m["volume"], lay.rootfs / m["destination"].lstrip("/"))
-        self._write_etc(cid, hostname)
+        self._write_etc(cid, hostname, config)
         spec = bundle.build_spec(
-            cid=cid, config=config, image=image.info, rootfs=lay.rootfs, netns=netns,
+            cid=cid, config=config, image=image.info, rootfs=lay.rootfs, netns=netns or None,
             etc_files={n: lay.etc(n) for n in ETC}, mounts=mounts,
         )  # fmt: skip
         tmp = lay.config.with_suffix(".tmp")
@@ -144,10 +153,21 @@ class Containers:
 
         self.records.update(cid, done)
 
-    def _write_etc(self, cid: str, hostname: str) -> None:
+    def _hosts(self, cid: str, config: ContainerConfig) -> str:
+        """/etc/hosts of a container: its networks' names (the host's own file on the
+        host's network), then ``extra_hosts``."""
+        if config.network_mode == "host":
+            base = _read_text(Path("/etc/hosts"))
+        else:
+            base = self.net.hosts_file(cid)
+        return hostopts.hosts_text(base, config)
+
+    def _write_etc(self, cid: str, hostname: str, config: ContainerConfig) -> None:
         lay = self.records.layout(cid)
-        _write_text(lay.etc("hosts"), self.net.hosts_file(cid))
-        _write_text(lay.etc("resolv.conf"), self.net.resolv_conf())
+        _write_text(lay.etc("hosts"), self._hosts(cid, config))
+        resolv = (_read_text(Path("/etc/resolv.conf")) if config.network_mode == "host"
+                  else self.net.resolv_conf())
+        _write_text(lay.etc("resolv.conf"), hostopts.resolv_text(resolv, config))
         _write_text(lay.etc("hostname"), hostname + "\n")
 
     def _mounts_of(self, name: str) -> list[dict[str, Any]]:
@@ -275,7 +295,7 @@ class Containers:
                     with contextlib.suppress(OSError, RuntimeError_):
                         path = self.records.layout(other.id).etc("hosts")
                         if path.exists():
-                            _write_text(path, self.net.hosts_file(other.id))
+                            _write_text(path, self._hosts(other.id, other.config))
             self._hosts_done = upto
 
     def stop(self, ref: str, timeout: float | None) -> None:

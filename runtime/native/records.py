@@ -36,6 +36,7 @@ from dwutil.lock import LockBusy, locked
 from runtime.errors import Conflict, InvalidRequest, NotFound
 from runtime.types import (
     ContainerConfig,
+    DeviceSpec,
     FileMount,
     HealthSpec,
     MountSpec,
@@ -43,6 +44,7 @@ from runtime.types import (
     PortBinding,
     ResourceSpec,
     RestartSpec,
+    UlimitSpec,
 )
 
 CREATING, READY, DELETING = "creating", "ready", "deleting"
@@ -179,7 +181,25 @@ def config_from_json(d: dict[str, Any]) -> ContainerConfig:
         stop_signal=d.get("stop_signal"),
         stop_timeout=d.get("stop_timeout"),
         files=tuple(FileMount(**f) for f in d.get("files", ())),
+        devices=tuple(DeviceSpec(**x) for x in d.get("devices", ())),
+        ulimits=tuple(UlimitSpec(**u) for u in d.get("ulimits", ())),
+        **_host_fields(d),
     )
+
+
+def _host_fields(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: _pairs(d.get(k)) for k in _PAIRS}
+    out.update({k: tuple(d.get(k) or ()) for k in _TUPLES})
+    out.update({k: d[k] for k in _SCALARS if k in d})
+    return out
+
+
+# host-level fields (``runtime.native.hostopts``) by their JSON form
+_PAIRS = ("extra_hosts", "sysctls", "log_options", "tmpfs")
+_TUPLES = ("cap_add", "cap_drop", "dns", "dns_search", "dns_opt", "security_opt", "group_add",
+           "expose")
+_SCALARS = ("init", "privileged", "log_driver", "read_only", "shm_size", "network_mode",
+            "pid_mode", "ipc_mode", "domainname", "mac_address", "oom_score_adj")
 
 
 def _write_atomic(path: Path, data: dict[str, Any]) -> None:

@@ -118,3 +118,55 @@ def test_every_row_names_a_key_of_the_models(row: Row) -> None:
     kind, *path = row.path
     assert kind in KINDS and _field(KINDS[kind], path), f"{row.key} is no spec key"
     assert row.runtimes <= set(runtimes.RUNTIMES) and row.fix
+
+
+NATIVE_SPEC = """\
+[container.db]
+image = "busybox"
+
+[container.web]
+image = "busybox"
+security_opt = ["no-new-privileges", "seccomp=unconfined"]
+mac_address = "02:42:ac:11:00:02"
+logging = { driver = "syslog" }
+pid = "container:db"
+
+[container.ok]
+image = "busybox"
+security_opt = ["no-new-privileges:true"]
+logging = { driver = "json-file" }
+pid = "host"
+network_mode = "none"
+"""
+
+
+def test_keys_the_native_runtime_cannot_carry_out_are_located(tmp_path: Path) -> None:
+    (tmp_path / "web.toml").write_text(NATIVE_SPEC)
+    errors = load_dir(tmp_path, runtime="native").all_errors()
+    assert [(e.line, e.key_path, e.message) for e in errors] == [
+        (6, "container.web.security_opt", "a security option other than no-new-privileges "
+         "is not supported by the native runtime (only docker supports it)"),
+        (7, "container.web.mac_address", "not supported by the native runtime (only docker "
+         "supports it)"),
+        (8, "container.web.logging", "a log driver or log options is not supported by the "
+         "native runtime (only docker supports it)"),
+        (9, "container.web.pid", "pid = \"container:NAME\" is not supported by the native "
+         "runtime (only docker supports it)"),
+    ]
+    assert all(e.hint for e in errors)
+    assert load_dir(tmp_path, runtime="docker").ok
+    assert not any(e.key_path.startswith("container.web.") and "native" in e.message
+                   for e in load_dir(tmp_path, runtime="swarm").all_errors())
+
+
+def test_diff_for_the_native_runtime_reports_them(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "specs"
+    spec.mkdir()
+    (spec / "web.toml").write_text('[container.web]\nimage = "busybox"\n'
+                                   'mac_address = "02:42:ac:11:00:02"\n')
+    code = main(["diff", str(spec), "--runtime", "native", "--state-dir",
+                 str(tmp_path / "state"), "-p", "dwt-native-rows"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "web.toml:3: container.web.mac_address: not supported by the native runtime" in err

@@ -1,0 +1,132 @@
+"""Contract: the host-level container settings behave the same on every driver.
+
+Each test creates a container with one group of ``ContainerConfig`` host-level fields
+and checks, from inside it, that the setting took effect (a read-only root refuses a
+write, a dropped NET_RAW forbids ping, the ulimit is what ``ulimit -n`` says, the
+sysctl reads back, extra hosts and DNS are in /etc/hosts and resolv.conf, /dev/shm has
+its size, the init is PID 1, ...), and that an inspect reports the fields as they were
+asked for (the planner compares them so). Neighbours: ``runtime.native.hostopts``,
+``runtime.docker.hostconfig``, ``tests/contract/conftest.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from runtime.types import ContainerConfig, DeviceSpec, UlimitSpec
+from tests.conftest import wait_for
+from tests.contract.conftest import Project
+
+HOST_FIELDS = ("init", "cap_add", "cap_drop", "privileged", "devices", "extra_hosts", "dns",
+               "dns_search", "dns_opt", "ulimits", "sysctls", "read_only", "shm_size",
+               "tmpfs", "group_add", "network_mode", "pid_mode", "oom_score_adj", "domainname")
+
+
+def _run(project: Project, short: str, script: str, **fields: Any) -> str:
+    """Run the container, then ``sh -c script`` in it; its output (exit code 0 asked)."""
+    project.run(short, **fields)
+    name = project.n(short)
+    wait_for(lambda: project.driver.inspect_container(name).summary.state.value == "running",
+             f"{name} running")
+    result = project.driver.exec_in(name, ["sh", "-c", script])
+    output = result.output.decode()
+    assert result.exit_code == 0, output
+    live = project.driver.inspect_container(name).config
+    asked = ContainerConfig(name="", image="", **fields)
+    for key in HOST_FIELDS:
+        if key in fields:
+            assert getattr(live, key) == getattr(asked, key), f"inspect reports {key}"
+    return output
+
+
+def test_read_only_root_with_a_writable_tmpfs(project: Project) -> None:
+    out = _run(project, "ro", "touch /probe 2>/dev/null && echo root-writable; "
+               "touch /scratch/probe && echo tmpfs-writable; grep ' /scratch ' /proc/mounts",
+               read_only=True, tmpfs=(("/scratch", "size=1m"),))
+    lines = out.splitlines()
+    assert lines[0] == "tmpfs-writable" and "root-writable" not in out
+    assert lines[1].split()[3].split(",")[:4] == ["rw", "nosuid", "nodev", "noexec"]
+    assert "size=1024k" in lines[1]
+
+
+def test_dropped_net_raw_forbids_ping_and_an_added_cap_is_held(project: Project) -> None:
+    script = ("ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo ping-ok; "
+              "grep CapEff /proc/self/status")
+    out = _run(project, "caps", script, cap_drop=("NET_RAW",), cap_add=("NET_ADMIN",))
+    assert "ping-ok" not in out
+    eff = int(out.split()[-1], 16)
+    assert eff & (1 << 12) and not eff & (1 << 13)  # NET_ADMIN held, NET_RAW not
+    assert "ping-ok" in _run(project, "plain", script)  # Docker's default set has NET_RAW
+
+
+def test_ulimits_sysctls_and_oom_score(project: Project) -> None:
+    out = _run(project, "limits", "ulimit -n; ulimit -Hn; cat /proc/sys/net/core/somaxconn; "
+               "cat /proc/1/oom_score_adj",
+               ulimits=(UlimitSpec("nofile", 1024, 2048),),
+               sysctls=(("net.core.somaxconn", "1234"),), oom_score_adj=321)
+    assert out.split() == ["1024", "2048", "1234", "321"]
+
+
+def test_extra_hosts_dns_and_domainname(project: Project) -> None:
+    out = _run(project, "names", "grep db.local /etc/hosts; grep -v '^#' /etc/resolv.conf; "
+               "cat /proc/sys/kernel/domainname",
+               extra_hosts=(("db.local", "10.0.0.5"),), dns=("10.0.0.53",),
+               dns_search=("example.org",), dns_opt=("ndots:2",), domainname="example.org")
+    lines = [line.split() for line in out.splitlines() if line.strip()]
+    assert ["10.0.0.5", "db.local"] in lines
+    assert ["nameserver", "10.0.0.53"] in lines and ["search", "example.org"] in lines
+    assert ["options", "ndots:2"] in lines
+    assert [w for w in lines if w[0] == "nameserver"] == [["nameserver", "10.0.0.53"]]
+    assert lines[-1] == ["example.org"]
+
+
+def test_shm_size_and_init_as_pid_1(project: Project) -> None:
+    out = _run(project, "shm", "df -k /dev/shm | tail -1; cat /proc/1/comm",
+               shm_size=32 * 1024 * 1024, init=True)
+    df, comm = out.splitlines()
+    assert df.split()[1] == "32768"
+    assert comm.endswith("init"), comm  # docker-init / tini, not the command
+
+
+def test_devices_and_group_add(project: Project) -> None:
+    out = _run(project, "dev", "head -c 3 /dev/myzero | od -An -tx1; id -G",
+               devices=(DeviceSpec("/dev/zero", "/dev/myzero", "rwm"),),
+               group_add=("4242", "4343"))
+    zeros, groups = out.splitlines()
+    assert zeros.split() == ["00", "00", "00"]
+    assert {"4242", "4343"} <= set(groups.split())
+
+
+def test_privileged_sees_the_host_devices_and_every_capability(project: Project) -> None:
+    out = _run(project, "priv", "ls /dev; grep CapEff /proc/self/status; "
+               "grep ' /sys ' /proc/mounts", privileged=True)
+    assert "loop0" in out.split() or not os.path.exists("/dev/loop0")
+    eff = int(out.split("CapEff:")[1].split()[0], 16)
+    assert eff & (1 << 21)  # SYS_ADMIN
+    assert " rw," in out.split("/sys ")[-1] or "sysfs rw" in out
+
+
+@pytest.mark.parametrize("mode", ["host", "none"])
+def test_network_mode_host_and_none(project: Project, mode: str) -> None:
+    out = _run(project, f"net-{mode}", "tail -n +3 /proc/net/dev | cut -d: -f1",
+               network_mode=mode, networks=())
+    inside = {line.strip() for line in out.splitlines()}
+    with open("/proc/net/dev") as f:
+        here = {line.split(":")[0].strip() for line in f.readlines()[2:]}
+    assert inside == (here if mode == "host" else {"lo"})
+
+
+def test_pid_host_sees_the_host_processes(project: Project) -> None:
+    out = _run(project, "pid", "cat /proc/1/comm", pid_mode="host")
+    with open("/proc/1/comm") as f:
+        assert out.strip() == f.read().strip()
+
+
+def test_no_init_and_no_new_privileges(project: Project) -> None:
+    out = _run(project, "noinit", "cat /proc/1/comm; grep NoNewPrivs /proc/self/status",
+               init=False, security_opt=("no-new-privileges",))
+    comm, nnp = out.splitlines()
+    assert comm == "sh" and nnp.split() == ["NoNewPrivs:", "1"]
