@@ -12,10 +12,12 @@ asked for (the planner compares them so). Neighbours: ``runtime.native.hostopts`
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from controller.execution.reconcile import reconcile
 from runtime.types import ContainerConfig, DeviceSpec, UlimitSpec
 from tests.conftest import wait_for
 from tests.contract.conftest import Project
@@ -130,3 +132,52 @@ def test_no_init_and_no_new_privileges(project: Project) -> None:
                init=False, security_opt=("no-new-privileges",))
     comm, nnp = out.splitlines()
     assert comm == "sh" and nnp.split() == ["NoNewPrivs:", "1"]
+
+
+SPEC = """\
+[container.{name}]
+image = "{image}"
+command = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+stop_timeout = "1s"
+init = true
+cap_add = ["NET_ADMIN"]
+cap_drop = ["NET_RAW"]
+devices = ["/dev/zero:/dev/myzero:rw"]
+extra_hosts = {{ "db.local" = "10.0.0.5" }}
+dns = ["10.0.0.53"]
+dns_search = ["example.org"]
+dns_opt = ["ndots:2"]
+ulimits = {{ nofile = {{ soft = 1024, hard = 2048 }}, nproc = 512 }}
+sysctls = {{ "net.core.somaxconn" = "1024" }}
+read_only = true
+shm_size = "32m"
+tmpfs = ["/scratch:size=1m"]
+group_add = ["4242"]
+oom_score_adj = 100
+domainname = "example.org"
+security_opt = ["no-new-privileges"]
+expose = ["8080"]
+
+[container.{name}.resources]
+memory = "64m"
+cpu_shares = 512
+cpuset = "0"
+memory_swap = "128m"
+reservations = {{ memory = "32m" }}
+"""
+
+
+def test_a_spec_with_the_host_keys_converges_and_stays_converged(
+        project: Project, tmp_path: Path) -> None:
+    """The planner compares the live config of either runtime with the same rules: a
+    second pass plans nothing."""
+    root = tmp_path / "specs"
+    root.mkdir()
+    name = project.n("all")
+    (root / "a.toml").write_text(SPEC.format(name=name, image=project.image))
+    first = reconcile(root, project.driver, project=project.name)
+    assert first.ok and first.changed, first.to_json()
+    again = reconcile(root, project.driver, project=project.name)
+    assert not again.changed and not again.plan.changes, again.to_json()
+    result = project.driver.exec_in(name, ["sh", "-c", "ulimit -n; cat /proc/1/comm"])
+    assert result.output.decode().split()[0] == "1024"
