@@ -101,6 +101,10 @@ ROWS: tuple[Row, ...] = (
         "the native runtime cannot join another container's network namespace: attach both "
         "to one network (networks = [...]) and reach it by name, or use --runtime docker",
         when=_joins_container, what='network_mode = "container:NAME"', about=_NATIVE),
+    Row("container.network_mode", _only(DOCKER),
+        "the native runtime has no default bridge: leave network_mode out (the container "
+        "joins the project's network), or use --runtime docker",
+        when=lambda mode: mode == "bridge", what='network_mode = "bridge"', about=_NATIVE),
     Row("container.pid", _only(DOCKER), _NATIVE_NS, when=_joins_container,
         what='pid = "container:NAME"', about=_NATIVE),
     Row("container.ipc", _only(DOCKER), _NATIVE_NS, when=_joins_container,
