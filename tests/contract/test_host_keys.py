@@ -186,3 +186,27 @@ def test_a_spec_with_the_host_keys_converges_and_stays_converged(
     assert not again.changed and not again.plan.changes, again.to_json()
     result = project.driver.exec_in(name, ["sh", "-c", "ulimit -n; cat /proc/1/comm"])
     assert result.output.decode().split()[0] == "1024"
+
+
+def test_cpu_shares_cpuset_and_reservation_change_in_place(
+        project: Project, tmp_path: Path) -> None:
+    root = tmp_path / "specs"
+    root.mkdir()
+    name = project.n("cpu")
+    base = (f'[container.{name}]\nimage = "{project.image}"\n'
+            "command = [\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 1; done\"]\n"
+            'stop_timeout = "1s"\n')
+    (root / "a.toml").write_text(base + 'resources = { cpu_shares = 512, memory = "64m" }\n')
+    assert reconcile(root, project.driver, project=project.name).ok
+    before = project.driver.inspect_container(name).summary.id
+    (root / "a.toml").write_text(base + 'resources = { cpu_shares = 256, memory = "64m", '
+                                 'cpuset = "0", reservations = { memory = "32m" } }\n')
+    result = reconcile(root, project.driver, project=project.name)
+    assert result.ok and result.changed, result.to_json()
+    live = project.driver.inspect_container(name)
+    assert live.summary.id == before, "recreated instead of updated in place"
+    res = live.config.resources
+    assert (res.cpu_shares, res.cpuset, res.memory_reservation) == (256, "0", 32 << 20)
+    shares = project.driver.exec_in(name, ["cat", "/sys/fs/cgroup/cpu/cpu.shares"])
+    assert shares.output.decode().strip() == "256"
+    assert not reconcile(root, project.driver, project=project.name).changed
