@@ -184,8 +184,8 @@ def test_a_spec_with_the_host_keys_converges_and_stays_converged(
     assert first.ok and first.changed, first.to_json()
     again = reconcile(root, project.driver, project=project.name)
     assert not again.changed and not again.plan.changes, again.to_json()
-    result = project.driver.exec_in(name, ["sh", "-c", "ulimit -n; cat /proc/1/comm"])
-    assert result.output.decode().split()[0] == "1024"
+    result = project.driver.exec_in(name, ["grep", "open files", "/proc/1/limits"])
+    assert result.output.decode().split()[3:5] == ["1024", "2048"]
 
 
 def test_cpu_shares_cpuset_and_reservation_change_in_place(
