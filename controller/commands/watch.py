@@ -117,7 +117,7 @@ def _check_listen(args: argparse.Namespace) -> str | None:
                                               "only matter with --listen")
         return None
     from controller.service.httpd import parse_listen
-    from controller.service.httpserver import is_loopback
+    from controller.service.httpguard import is_loopback
 
     try:
         host, _port = parse_listen(args.listen)

@@ -14,8 +14,12 @@ The :class:`Router` maps (method, path or path prefix) to a handler
 ``Request -> Response``; ``HEAD`` is served wherever ``GET`` is (without body);
 another method is 405 with ``Allow``; an unknown path is 404; a handler that raises
 is a 500 (logged), never a dead server. Only ``POST`` routes may change anything:
-GET handlers read. :func:`static_files` serves a folder under a prefix without
-leaving it (symlinks resolved, then checked). Every route set (the service's own in
+GET handlers read. A web page cannot use a browser against it: on a loopback
+address only a ``Host`` of ``localhost`` or a loopback address is answered (421
+otherwise: DNS rebinding), and a request other than GET/HEAD with a foreign
+``Origin`` is 403 (cross-site; forges and scripts send no ``Origin``):
+``controller.service.httpguard``. :func:`static_files` serves a folder under a
+prefix without leaving it (symlinks resolved, then checked). Every route set (the service's own in
 ``controller.service.httpd``, the dashboard's) is mounted on one router and so gets
 all of this. Neighbours: ``controller.service.httpwire`` (parsing, values).
 """
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import ipaddress
 import mimetypes
 import socket
 import threading
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import structlog
 
+from controller.service.httpguard import guard, is_loopback
 from controller.service.httpwire import (
     Budget,
     ClientGone,
@@ -53,21 +57,6 @@ Handler = Callable[[Request], Response]
 NO_BODY = (204, 304)  # answers that carry no body, hence no length and no type
 SAFE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
                 ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"))
-
-
-def is_loopback(host: str) -> bool:
-    """True when ``host`` (an address or a name) only ever means this machine."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        try:
-            found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-        except OSError:
-            return False
-        return bool(found) and all(is_loopback(str(a).partition("%")[0]) for a in found)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
 
 
 class Router:
@@ -163,6 +152,7 @@ class HTTPServer:
                  limits: Limits | None = None) -> None:
         self.router = router
         self.limits = limits or Limits()
+        self.local_only = is_loopback(host)  # then only local Host headers are answered
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.create_server((host, port), family=family, backlog=128)
         self.sock.settimeout(1.0)  # the accept loop checks for a stop at least this often
@@ -301,6 +291,7 @@ class HTTPServer:
             self._linger(conn)
             return
         try:
+            guard(request, self.local_only)
             response = self.router.route(request)
         except HTTPError as exc:
             response = error_response(exc)

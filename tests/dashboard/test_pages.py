@@ -178,7 +178,7 @@ def test_events_stream_pushes_actions_and_passes(
     live = live_dashboard(spec_dir, project_name)
     port = live.server.address[1]
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        sock.sendall(b"GET /events HTTP/1.1\r\nHost: [::1]\r\nAccept: text/event-stream\r\n\r\n")
         received = b""
         while b"retry:" not in received:
             received += sock.recv(4096)

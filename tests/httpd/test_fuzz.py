@@ -51,7 +51,7 @@ def structured(draw: Any) -> bytes:
     line = _line((draw(methods), draw(paths), draw(versions)))
     headers = draw(st.lists(st.tuples(header_names, header_values), max_size=8))
     if draw(st.booleans()):
-        headers.insert(0, ("Host", "x"))
+        headers.insert(0, ("Host", "localhost"))
     head = b"".join(f"{k}: {v}".encode("utf-8", "surrogatepass") + draw(
         st.sampled_from([b"\r\n", b"\n", b"\r"])) for k, v in headers)
     body = draw(st.binary(max_size=300))
@@ -65,20 +65,21 @@ def chunked(draw: Any) -> bytes:
         st.sampled_from([b"0\r\n\r\n", b"-1\r\n", b"ffffffffffffffffff\r\n", b"5\r\nab\r\n",
                          b"3;;;\r\nabc\r\n", b"\r\n", b"0\r\nTrailer: x\r\n", b"7fffffff\r\n"]),
         st.binary(max_size=30)), max_size=6))
-    return (b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return (b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
             + b"".join(parts))
 
 
 huge = st.sampled_from([
-    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 200_000 + b"\r\n\r\n",
-    b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 5000 + b"\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX: " + b"a" * 200_000 + b"\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + b"X: y\r\n" * 5000 + b"\r\n",
     b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\n\r\n",
     b"\r\n" * 10_000,
-    b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n" + b"z" * 65536,
+    b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3000000\r\n\r\n"
+    + b"z" * 65536,
 ])
 absurd_length = st.one_of(st.integers(-(10 ** 30), 10 ** 30).map(str),
                           st.text(max_size=30)).map(
-    lambda n: b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: "
+    lambda n: b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
     + n.encode("utf-8", "surrogatepass") + b"\r\n\r\nabc")
 payloads = st.one_of(st.binary(max_size=2048), structured(), chunked(), huge, absurd_length)
 

@@ -18,7 +18,8 @@ import pytest
 
 from controller.service.gitsource import GitSource
 from controller.service.httpd import StatusServer
-from controller.service.httpserver import HTTPServer, Router, is_loopback, static_files
+from controller.service.httpguard import is_loopback
+from controller.service.httpserver import HTTPServer, Router, static_files
 from controller.service.httpwire import Limits, Request, Response
 from tests.conftest import wait_for
 from tests.httpd.wire import raw, request
@@ -45,21 +46,22 @@ def test_every_answer_has_its_type_length_and_the_safe_headers(endpoint: Start) 
 def test_sizes_are_bounded(endpoint: Start) -> None:
     server = endpoint(limits=Limits(body=1000))
     at = server.address
-    assert raw(at, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n").status == 414
-    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000
+    assert raw(at, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n").status == 414
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"b" * 9000
                + b"\r\n\r\n").status == 431
     many = b"".join(b"X-%d: 1\r\n" % i for i in range(65))
-    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n").status == 431
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + many + b"\r\n").status == 431
     total = b"".join(b"X-%d: %s\r\n" % (i, b"c" * 4000) for i in range(10))
-    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + total + b"\r\n").status == 431
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + total + b"\r\n").status == 431
     most = b"".join(b"X-%d: 1\r\n" % i for i in range(63))  # with Host: the 64 allowed
-    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + most + b"\r\n").status == 200
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + most + b"\r\n").status == 200
     big = request(at, "POST", "/hooks/git", body=b"x" * 1001)
     assert big.status == 413 and "1000 bytes" in big.json()["error"]
-    chunked = (b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunked = (b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
                + (b"200\r\n" + b"y" * 512 + b"\r\n") * 2 + b"0\r\n\r\n")
     assert raw(at, chunked).status == 413
-    absurd = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999\r\n\r\n"
+    absurd = (b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\n"
+              b"Content-Length: 99999999999999999\r\n\r\n")
     assert raw(at, absurd).status == 413
 
 
@@ -76,13 +78,13 @@ def test_sizes_are_bounded(endpoint: Start) -> None:
 ])
 def test_bad_framing_is_refused(endpoint: Start, framing: bytes, status: int) -> None:
     server = endpoint()
-    data = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\n" + framing + b"\r\n\r\n"
+    data = b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\n" + framing + b"\r\n\r\n"
     assert raw(server.address, data).status == status
 
 
 def test_chunked_body_within_bounds_is_read(endpoint: Start) -> None:
     server = endpoint()
-    data = (b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    data = (b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-Trailer: 1\r\n\r\n")
     answer = raw(server.address, data)
     assert answer.status == 404 and "no git source" in answer.json()["error"]
@@ -150,9 +152,9 @@ def test_http_versions_and_host(endpoint: Start) -> None:
     at = endpoint().address
     assert raw(at, b"GET /healthz HTTP/1.0\r\n\r\n").status == 200
     assert raw(at, b"GET /healthz HTTP/1.1\r\n\r\n").status == 400  # no Host
-    assert raw(at, b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n").status == 505
-    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n").status == 400
-    assert raw(at, b"GET http://evil/healthz HTTP/1.1\r\nHost: x\r\n\r\n").status == 400
+    assert raw(at, b"GET /healthz HTTP/2.0\r\nHost: localhost\r\n\r\n").status == 505
+    assert raw(at, b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n Folded: y\r\n\r\n").status == 400
+    assert raw(at, b"GET http://evil/healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").status == 400
 
 
 def test_a_route_set_mounted_later_gets_the_same_rules(endpoint: Start) -> None:
@@ -209,3 +211,39 @@ def test_loopback_addresses() -> None:
         assert is_loopback(host), host
     for host in ("0.0.0.0", "::", "10.0.0.1", "192.168.1.2", "::ffff:10.0.0.1", "fe80::1"):
         assert not is_loopback(host), host
+
+
+def test_a_web_page_cannot_use_a_browser_against_it(endpoint: Start) -> None:
+    """DNS rebinding (a page's own name resolved to 127.0.0.1) and cross-site POSTs."""
+    server = endpoint()
+    port = server.address[1]
+    for host in ("localhost", f"localhost:{port}", f"127.0.0.1:{port}", "127.0.0.9",
+                 f"[::1]:{port}", "dash.localhost"):
+        answer = request(server.address, "GET", "/healthz", headers={"Host": host})
+        assert answer.status == 200, host
+    for host in ("evil.example", f"evil.example:{port}", "127.0.0.1.nip.io", "10.0.0.1",
+                 f"0.0.0.0:{port}"):
+        answer = request(server.address, "GET", "/status", headers={"Host": host})
+        assert answer.status == 421 and "127.0.0.1" in answer.json()["error"], host
+    cross = request(server.address, "POST", "/hooks/git",
+                    headers={"Host": f"127.0.0.1:{port}", "Origin": "https://evil.example"})
+    assert cross.status == 403
+    same = request(server.address, "POST", "/hooks/git",
+                   headers={"Host": f"127.0.0.1:{port}", "Origin": f"http://127.0.0.1:{port}"})
+    assert same.status == 404  # past the guard: this service has no git source
+    assert raw(server.address, b"GET /healthz HTTP/1.0\r\n\r\n").status == 200  # no Host
+
+
+def test_beyond_loopback_any_host_is_answered() -> None:
+    router = Router()
+    router.get("/healthz", lambda _r: Response(200, b"ok"))
+    server = HTTPServer("0.0.0.0", 0, router)
+    server.start()
+    try:
+        at = ("127.0.0.1", server.address[1])
+        assert request(at, "GET", "/healthz", headers={"Host": "dockwright.example"}).status \
+            == 200
+        assert request(at, "POST", "/healthz", headers={
+            "Host": "dockwright.example", "Origin": "https://evil.example"}).status == 403
+    finally:
+        server.stop()

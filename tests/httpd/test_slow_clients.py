@@ -33,7 +33,7 @@ class Dripper:
     def __init__(self, address: tuple[str, int], count: int, sources: list[str]) -> None:
         self.socks = [connect(address, sources[i % len(sources)]) for i in range(count)]
         for s in self.socks:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
         self.stop = threading.Event()
         self.cut = 0  # connections the server ended
         self.answers: list[bytes] = []
@@ -89,7 +89,7 @@ def test_many_slow_clients_do_not_stop_a_normal_request(endpoint: Start) -> None
 def test_a_slow_body_is_cut_off(endpoint: Start) -> None:
     server = endpoint(limits=Limits(body_timeout=2.0))
     with socket.create_connection(server.address, timeout=30) as s:
-        s.sendall(b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab")
+        s.sendall(b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\nab")
         answer = parse(read_all(s, timeout=30))  # no more bytes sent: the server ends it
     assert answer.status == 408
 
@@ -108,7 +108,7 @@ def test_one_address_cannot_shut_the_others_out(endpoint: Start) -> None:
 
 def test_bodies_in_flight_are_bounded(endpoint: Start) -> None:
     server = endpoint(limits=Limits(body=800, bodies=1000))
-    head = b"POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+    head = b"POST /hooks/git HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n"
     with connect(server.address) as holder:
         holder.sendall(head % 800 + b"a" * 100)  # 800 bytes taken, 100 of them sent
         wait_for(lambda: server.httpd.bodies_in_flight == 800, "the first body's bytes taken")

@@ -72,8 +72,9 @@ def raw(address: tuple[str, int], data: bytes, *, close_write: bool = True,
 
 def request(address: tuple[str, int], method: str, path: str, *, body: bytes = b"",
             headers: dict[str, str] | None = None, source: str = "127.0.0.1") -> Answer:
-    lines = [f"{method} {path} HTTP/1.1", "Host: test"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    given = headers or {}
+    lines = [f"{method} {path} HTTP/1.1"] + ([] if "Host" in given else ["Host: localhost"])
+    lines += [f"{k}: {v}" for k, v in given.items()]
     if body or method == "POST":
         lines.append(f"Content-Length: {len(body)}")
     return raw(address, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body,
