@@ -10,7 +10,9 @@ from the request to the last byte, and p50 / p95 / max reported:
   fragment (what the inline script fetches after an event);
 - "after a pass": the project page and a resource page fetched right after a pass
   ended (SIGHUP, then the ``pass`` event on ``/events``): the container list and the
-  resource's ``why`` are not cached yet (``--cold`` times, default 15).
+  resource's ``why`` are not cached yet (``--cold`` times, default 15);
+- for reference, the runtime's list call of the N containers alone (what a page
+  right after a pass waits for), in the same run.
 Goal: every page under 100 ms for 200 containers. Prints a table and writes
 ``bench/results/dashboard.json``; removes every container and network it made.
 
@@ -199,6 +201,17 @@ def main() -> int:
                 assert status == 200, (path, status)
                 values.append(took)
             timings[label] = summary(values, size)
+        from runtime.docker.driver import DockerDriver
+
+        driver = DockerDriver()  # the lower bound of a page that lists: the list call alone
+        values = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            driver.list_containers({LABEL_PROJECT: project})
+            values.append(time.perf_counter() - t0)
+        driver.close()
+        timings[f"reference: the runtime's list of {args.containers} (no page)"] = summary(
+            values, 0)
         result["pages"] = timings
         result["load_after"] = os.getloadavg()
     finally:

@@ -32,6 +32,7 @@ from runtime.types import LABEL_PROJECT, ContainerSummary
 log = structlog.get_logger("dockwright.watch")
 
 FRESH = 2.0  # seconds a container list is reused when no pass ended meanwhile
+VIEWED = 600.0  # seconds after a page asked for the list that a pass refreshes it at once
 KEEP = 256  # messages kept for streams that fall behind
 
 
@@ -85,6 +86,9 @@ class Feed:
         self._listed: tuple[int, float, Listing] | None = None
         self._list_lock = threading.Lock()
         self._runtime: str | None = None
+        self._asked = float("-inf")  # monotonic time a page last asked for the list
+        self._refresh = threading.Event()
+        threading.Thread(target=self._refresher, name="dw-dashboard-list", daemon=True).start()
         service.listeners.add(self)
 
     # Listener -------------------------------------------------------------------------
@@ -110,6 +114,9 @@ class Feed:
         with self._cond:
             self._in_flight.clear()
             self._passes += 1
+            viewed = time.monotonic() - self._asked < VIEWED
+        if viewed and not self._closed:  # someone looks: have the next page's list ready
+            self._refresh.set()
         data: dict[str, Any] = {"passes": self.service.passes}
         if result is not None:
             data.update(reconcile_id=result.reconcile_id, changed=result.changed,
@@ -147,6 +154,15 @@ class Feed:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self._refresh.set()
+
+    def _refresher(self) -> None:
+        while True:
+            self._refresh.wait()
+            self._refresh.clear()
+            if self._closed:
+                return
+            self._list()
 
     def runtime(self) -> str:
         """The runtime's name (``docker``, ``native`` ...)."""
@@ -168,7 +184,22 @@ class Feed:
     # the runtime's lists --------------------------------------------------------------
     def listing(self) -> Listing:
         """The project's containers, volumes and networks: three list calls per pass, or
-        per ``FRESH`` seconds."""
+        per ``FRESH`` seconds; a pass that ends within ``VIEWED`` seconds of a call lists
+        them again at once, in a thread of its own."""
+        with self._cond:
+            self._asked = time.monotonic()
+        return self._list()
+
+    def fresh(self) -> Listing | None:
+        """The list taken since the last pass ended, if any (no runtime call)."""
+        with self._cond:
+            passes = self._passes
+        have = self._listed
+        if have is not None and have[0] == passes and time.monotonic() - have[1] < FRESH:
+            return have[2]
+        return None
+
+    def _list(self) -> Listing:
         with self._cond:
             passes = self._passes
         with self._list_lock:

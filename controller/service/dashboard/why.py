@@ -25,9 +25,10 @@ from controller.execution.journal.values import iso
 from controller.execution.result import PassResult
 from controller.planning.actions import Action
 from controller.service.dashboard import rows as r
-from controller.service.dashboard.feed import Feed
+from controller.service.dashboard.feed import Feed, Listing
 from controller.service.dashboard.models import Badge, ChangeRow, WhyView
 from controller.service.loop import WatchService
+from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
 from specs.loader import header_lines
 
 Why = tuple[WhyView | None, tuple[ChangeRow, ...], str | None]
@@ -96,13 +97,23 @@ def _declared(root: Path, file: str, kind: str, resource: str) -> tuple[str, str
     return "declared", f"{file}:{line or '?'} {kind}.{resource} in {root}"
 
 
+def _listing_of(service: WatchService, resource: str) -> Listing:
+    """The containers of one resource (one list call filtered by its labels)."""
+    try:
+        found = service.handle.get().list_containers({LABEL_PROJECT: service.project,
+                                                      LABEL_RESOURCE: resource})
+    except Exception as exc:  # the runtime is down: the page says so
+        return Listing({}, error=f"{type(exc).__name__}: {exc}")
+    return Listing({c.name.lstrip("/"): c for c in found})
+
+
 def pass_view(name: str, service: WatchService, feed: Feed, reader: Reader | None) -> Why | None:
     """The rows of ``name`` from the last pass (None: that pass did not plan it)."""
     result = service.last_result
     action = _planned(result, name) if result is not None else None
     if result is None or action is None:
         return None
-    listing = feed.listing()
+    listing = feed.fresh() or _listing_of(service, action.resource)
     last = reader.last_entry(service.project, action.resource) if reader is not None else None
     row = next(x for x in r.resource_rows(
         result, listing, feed.in_flight(), service.crash_loops.looping(),
