@@ -118,7 +118,7 @@ class Dashboard:
         try:
             version = self.feed.version
             yield b"retry: 2000\n\n"
-            if last is not None and last < version:  # missed something while reconnecting
+            if last is not None and last != version:  # missed something (or a new service)
                 yield f"id: {version}\nevent: pass\ndata: {{}}\n\n".encode()
             while True:
                 messages, closed = self.feed.wait(version, KEEPALIVE)
