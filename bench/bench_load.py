@@ -92,6 +92,24 @@ def _median_in_process(spec_dir: Path, runs: int) -> tuple[float, float, int]:
     return statistics.median(times), statistics.median(cpu), count
 
 
+def _runtime_checks(spec_dir: Path, runs: int) -> dict[str, float]:
+    """CPU seconds (best of ``runs``) of the per-runtime key check (``specs.runtimes``)
+    over the loaded containers, per runtime: what ``--runtime R`` adds to a load."""
+    from specs import runtimes
+    from specs.loader import load_dir
+
+    resources = [r for f in load_dir(spec_dir, environ={}).files for r in f.resources]
+    out = {}
+    for runtime in runtimes.RUNTIMES:
+        best = float("inf")
+        for _ in range(runs):
+            start = time.process_time()
+            runtimes.check(resources, runtime, lambda _f, _p: None, registry="registry:5000")
+            best = min(best, time.process_time() - start)
+        out[runtime] = best
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=100)
@@ -105,17 +123,21 @@ def main() -> int:
         baseline, _ = _median_process_cmd([sys.executable, "-c", "pass"], args.runs)
         process, process_runs, process_cpu = _median_process(spec_dir, args.runs)
         in_process, in_process_cpu, count = _median_in_process(spec_dir, args.runs)
+        checks = _runtime_checks(spec_dir, max(args.runs, 10))
     assert count == total, (count, total)
-    rows = [
+    rows: list[tuple[str, float | None, float | None]] = [
         ("python -c pass (interpreter start)", baseline, None),
         (f"dockwright validate, {total} containers / {args.files} files (process)", process,
          process_cpu),
         ("load_dir in process", in_process, in_process_cpu),
+        *((f"  + key check for --runtime {name} (best)", None, cpu)
+          for name, cpu in checks.items()),
     ]
     width = max(len(label) for label, _, _ in rows)
     print(f"{'measurement':<{width}}  wall median (s)  cpu median (s)")
     for label, wall, cpu in rows:
-        print(f"{label:<{width}}  {wall:15.3f}  {'' if cpu is None else f'{cpu:14.3f}'}")
+        shown = "" if wall is None else f"{wall:15.3f}"
+        print(f"{label:<{width}}  {shown:>15}  {'' if cpu is None else f'{cpu:14.3f}'}")
     verdict = "OK" if process < 1.0 else "OVER"
     load = os.getloadavg()[0]
     print(f"target: process < 1.000 s -> {verdict} (load average {load:.1f} on "
@@ -129,6 +151,7 @@ def main() -> int:
         "validate_process_cpu_median_s": round(process_cpu, 4),
         "load_dir_in_process_median_s": round(in_process, 4),
         "load_dir_in_process_cpu_median_s": round(in_process_cpu, 4),
+        "runtime_key_check_cpu_best_s": {k: round(v, 4) for k, v in checks.items()},
         "target_s": 1.0, "python": sys.version.split()[0], "cpus": os.cpu_count(),
         "load_average_1m": round(load, 2),
     }, indent=2) + "\n")

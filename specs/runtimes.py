@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,6 +30,7 @@ from specs.locate import KeyPath, format_path
 from specs.result import Resource, SpecError
 
 DOCKER, NATIVE, SWARM = "docker", "native", "swarm"
+_MISSING = object()
 RUNTIMES = (DOCKER, NATIVE, SWARM)
 LineOf = Callable[[str, KeyPath], "int | None"]
 
@@ -47,9 +49,13 @@ class Row:
     # key refused on two runtimes for different reasons has one row (and fix) per reason
     about: frozenset[str] | None = None
 
-    @property
+    @cached_property
     def path(self) -> tuple[str, ...]:
         return tuple(self.key.split("."))
+
+    def speaks_for(self, runtime: str) -> bool:
+        """Whether this row refuses its key on ``runtime``."""
+        return runtime not in self.runtimes and (self.about is None or runtime in self.about)
 
 
 def _only(*names: str) -> frozenset[str]:
@@ -149,8 +155,9 @@ def _walk(value: Any, path: Sequence[str], at: KeyPath) -> Iterator[tuple[KeyPat
                 yield from _walk(item, rest, (*at, str(name)))
         return
     if isinstance(value, BaseModel):
-        if head in type(value).model_fields:
-            yield from _walk(getattr(value, head), rest, (*at, head))
+        found = getattr(value, head, _MISSING)  # a field the models lack (yet): nowhere
+        if found is not _MISSING:
+            yield from _walk(found, rest, (*at, head))
     elif isinstance(value, dict) and head in value:
         yield from _walk(value[head], rest, (*at, head))
 
@@ -166,10 +173,10 @@ def _supported_by(row: Row) -> str:
 def unsupported(resource: Resource, runtime: str,
                 rows: Sequence[Row] = ROWS) -> Iterator[tuple[KeyPath, Row]]:
     """(key path, row) of every key of ``resource`` that ``runtime`` does not support."""
+    written = resource.spec.model_fields_set  # a key left out holds its (unused) default
     for row in rows:
         kind, *path = row.path
-        if kind != resource.kind or runtime in row.runtimes or (
-                row.about is not None and runtime not in row.about):
+        if kind != resource.kind or path[0] not in written or not row.speaks_for(runtime):
             continue
         for at, value in _walk(resource.spec, path, (kind, resource.name)):
             if _used(value) and (row.when is None or row.when(value)):
@@ -201,6 +208,7 @@ def check(resources: Sequence[Resource], runtime: str | None, line_of: LineOf,
         return []
     errors = list(_registry_errors(resources, line_of)) if runtime == SWARM and \
         registry is None else []
+    rows = [row for row in rows if row.speaks_for(runtime)]
     for resource in resources:
         for at, row in unsupported(resource, runtime, rows):
             subject = f"{row.what} is" if row.what else ""
