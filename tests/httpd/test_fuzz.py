@@ -4,7 +4,8 @@ Random bytes, broken request lines, huge and many headers, bad chunked bodies,
 invalid UTF-8 and absurd ``Content-Length`` values: for every one the server answers
 a well-formed HTTP/1.1 response (with its content type and ``nosniff``) or closes the
 connection, never logs a failed connection or handler, and still serves ``/healthz``
-afterwards. Neighbours: ``controller.service.httpwire`` (what parses them),
+afterwards. The server has a webhook secret, so signature headers of any value are
+checked too. Neighbours: ``controller.service.httpwire`` (what parses them),
 ``controller.service.httpserver``.
 """
 
@@ -97,7 +98,8 @@ def well_formed(answer: Answer) -> bool:
 
 
 def test_malformed_requests_never_break_the_server(endpoint: Start) -> None:
-    server = endpoint(limits=Limits(header_timeout=2.0, body_timeout=2.0, body=1 << 20))
+    server = endpoint(limits=Limits(header_timeout=2.0, body_timeout=2.0, body=1 << 20),
+                      secret=b"fuzz")  # signature headers with any value are checked
     with structlog.testing.capture_logs() as logs:
         @settings(max_examples=400, deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -110,4 +112,3 @@ def test_malformed_requests_never_break_the_server(endpoint: Start) -> None:
         assert request(server.address, "GET", "/healthz").json() == {"ok": True}
     failed = [e for e in logs if e["event"] in FAILED]
     assert not failed, failed[:5]
-    assert server.httpd._thread.is_alive()
