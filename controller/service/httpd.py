@@ -15,7 +15,8 @@ Role: ``--listen 127.0.0.1:PORT`` serves, through ``controller.service.httpserve
 - ``POST /hooks/git``: fetch the git source now (202; 404 without one); with a
   webhook secret only a call signed the GitHub or GitLab way
   (``controller.service.webhook``), else 401 (counted in ``dockwright_errors_total
-  {kind="webhook_rejected"}``). The pass it causes is journaled with
+  {kind="webhook_rejected"}``; the first from each address is logged and journaled
+  with the next pass as ``webhook-rejected``). The pass it causes is journaled with
   the trigger ``webhook``. GitHub's ``ping`` event is answered 200 without a fetch.
 GETs read only. The web dashboard (``/``, ``/p/...``, ``/journal``, ``/events``:
 ``controller.service.dashboard.routes``) is mounted on :attr:`StatusServer.router` here.
@@ -30,6 +31,7 @@ from typing import Any
 
 import structlog
 
+from controller.execution.journal.values import EventKind, Note, Outcome
 from controller.service.httpserver import HTTPServer, Router
 from controller.service.httpwire import Limits, Request, Response, json_response
 from controller.service.loop import WatchService
@@ -84,7 +86,13 @@ class StatusServer:
         if self.webhook_secret is not None:
             verdict = verify(self.webhook_secret, request.headers, request.body)
             if not verdict.ok:
-                self.rejections.note(request.client, verdict, service.project)
+                if self.rejections.note(request.client, verdict, service.project) \
+                        and service.journal is not None:
+                    service.journal.note(Note(
+                        "webhook", "webhook", EventKind.WEBHOOK_REJECTED.value,
+                        Outcome.REFUSED, f"POST /hooks/git from {request.client} refused "
+                        f"(further calls from there are only counted): {verdict.reason}",
+                        name=request.client))
                 service.metrics.errors.labels(kind="webhook_rejected").inc()
                 return json_response(401, {"error": verdict.reason})
             scheme = verdict.scheme

@@ -8,14 +8,16 @@ changed: a resource that started backing off or failed again (``backoff``, with
 the delay), one that started crash-looping (``crash-loop``), and the end of
 either (``resolved``); then the execution room's
 ``controller.execution.journal.writer.Journal`` writes the pass, its actions
-and the notes in one transaction. Journal problems are logged once as
-structlog events (``journal_problem``, ``journal_moved_aside``,
+and the notes in one transaction. Other threads may add notes for the next pass
+(:meth:`ServiceJournal.note`: a refused webhook call, ``webhook-rejected``).
+Journal problems are logged once as structlog events (``journal_problem``, ``journal_moved_aside``,
 ``journal_recovered``) and shown by ``health()`` in ``/status``.
 Neighbours: ``controller.commands.watch`` builds it.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from controller.execution.result import PassResult
 log = structlog.get_logger("dockwright.watch")
 
 Snapshot = Mapping[str, Mapping[str, Any]]
+MAX_PENDING = 100
 
 
 def _report(event: str, fields: dict[str, Any]) -> None:
@@ -83,14 +86,25 @@ class ServiceJournal:
         self.journal = Journal(path, max_age=max_age, max_bytes=max_bytes, report=_report)
         self._backoffs: dict[str, dict[str, Any]] = {}
         self._loops: dict[str, dict[str, Any]] = {}
+        self._pending: list[Note] = []  # from other threads, written with the next pass
+        self._pending_lock = threading.Lock()
+
+    def note(self, note: Note) -> None:
+        """An entry to write with the next pass (safe from any thread: the HTTP endpoint
+        notes a refused webhook call here); at most ``MAX_PENDING`` wait."""
+        with self._pending_lock:
+            if len(self._pending) < MAX_PENDING:
+                self._pending.append(note)
 
     def record(self, result: PassResult, root: Path | None, backoffs: Snapshot,
                crash_loops: Snapshot) -> int | None:
         found = notes(backoffs, crash_loops, self._backoffs, self._loops)
         self._backoffs = {k: dict(v) for k, v in backoffs.items()}
         self._loops = {k: dict(v) for k, v in crash_loops.items()}
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
         return self.journal.record(result, runtime=self.runtime, source="watch", root=root,
-                                   notes=found)
+                                   notes=[*found, *pending])
 
     def health(self) -> JournalHealth:
         return self.journal.health()

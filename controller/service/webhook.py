@@ -7,9 +7,10 @@ fix; a file other users may read is accepted with a warning that says ``chmod 60
 sha256=<hex HMAC-SHA256 of the raw body>``) or the GitLab way (``X-Gitlab-Token: <the
 secret>``), compared in constant time (``hmac.compare_digest``); anything else is
 refused with the reason. :class:`Rejections` logs a refused call once per client
-address (later ones from the same address are counted, not logged) and never logs the
-secret or the signature sent. Neighbours: ``controller.service.httpd`` (``POST
-/hooks/git`` calls :func:`verify`), ``controller.commands.watch`` (loads the secret).
+address (later ones from the same address are counted, not logged; the endpoint
+journals that first one too) and never logs the secret or the signature sent.
+Neighbours: ``controller.service.httpd`` (``POST /hooks/git`` calls :func:`verify`),
+``controller.commands.watch`` (loads the secret).
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class Rejections:
         self.count = 0
         self.last: dict[str, Any] | None = None
 
-    def note(self, client: str, verdict: Verdict, project: str) -> None:
+    def note(self, client: str, verdict: Verdict, project: str) -> bool:
+        """Count a refused call; True for the first one from ``client`` (it is logged)."""
         with self._lock:
             self.count += 1
             self.last = {"client": client, "scheme": verdict.scheme, "reason": verdict.reason}
@@ -112,6 +114,7 @@ class Rejections:
                         scheme=verdict.scheme, reason=verdict.reason,
                         hint="further refused calls from this address are only counted "
                              "(/status: webhook.rejected)")
+        return first
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:

@@ -2,7 +2,8 @@
 refusal to listen on a non-loopback address without a secret.
 
 A real ``dockwright watch`` subprocess follows a real local git repository over a
-file:// URL on the real daemon: unsigned and badly signed calls are 401 (logged once),
+file:// URL on the real daemon: unsigned and badly signed calls are 401 (logged and
+journaled once for the address),
 a GitHub-signed call fetches the pushed commit, the container is recreated at it, and
 the journal records that pass with the trigger ``webhook``. ``--listen 0.0.0.0:PORT``
 without a secret exits 2 and names both fixes; with ``--insecure-listen`` it starts
@@ -24,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from controller.execution.journal.query import Filter, passes
+from controller.execution.journal.query import Filter, entries, passes
 from runtime.types import LABEL_REVISION
 from tests.conftest import wait_for
 from tests.integration.conftest import run_cli
@@ -92,6 +93,10 @@ def test_signed_webhook_fetches_and_the_journal_says_webhook(
                                  if p.revision and p.revision.commit == rev2],
                         "the webhook's pass in the journal")
     assert recorded[-1].triggers == ("webhook",) and recorded[-1].changed
+    refused = [e for e in entries(state / "journal.db", Filter(project=project_name))
+               if e.action == "webhook-rejected"]
+    assert len(refused) == 1 and refused[0].name == "127.0.0.1"  # once for this address
+    assert refused[0].outcome.value == "refused" and "unsigned" in refused[0].reason
     assert svc.count("webhook_rejected") == 1  # logged once for this address
     everything = svc.output(None)
     assert "s3cret-value" not in everything and wrong not in everything

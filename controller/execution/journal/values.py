@@ -45,6 +45,7 @@ class EventKind(StrEnum):
     PLAN_ERROR = "plan-error"  # one resource could not be planned (a foreign name ...)
     BACKOFF = "backoff"
     CRASH_LOOP = "crash-loop"
+    WEBHOOK_REJECTED = "webhook-rejected"  # an unsigned or badly signed POST /hooks/git
 
 
 class ProblemKind(StrEnum):
