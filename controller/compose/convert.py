@@ -9,7 +9,7 @@ what to do instead for each key with no spec form; a key the running
 dockwright's spec language lacks (``controller.compose.tables.supported``) is
 unsupported too. Every problem is reported, located, through
 :class:`Service.report`. Values are written as docker-compose 1.29 would
-pass them to Docker (``True`` for a YAML boolean env value). Neighbours:
+pass them to Docker. Neighbours:
 ``controller.compose.storage`` (mounts, ports, names), ``controller.compose.importer``
 (calls :func:`service`). Pure.
 """
@@ -88,7 +88,11 @@ class Service:
 
 
 def _env_value(value: Any) -> str:
-    return str(value)  # docker-compose 1.x: str() of the YAML value (True, 1.0)
+    """The text Docker gets: numbers as YAML wrote them (1.5); a boolean, which
+    docker-compose 1.x refuses, as the Compose Specification writes it ("true")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _environment(svc: Service, value: Any) -> None:
@@ -120,7 +124,7 @@ def _image(svc: Service, project: str) -> None:
         return
     build = {"context": build} if isinstance(build, str) else dict(build)
     table: dict[str, Any] = {"ref": str(image) if image else f"{project}_{svc.name}"}
-    table["build"] = storage.relative(str(build.get("context")), svc.out_dir)
+    table["build"] = storage.host_path(str(build.get("context")), svc.out_dir)
     if build.get("dockerfile"):
         table["dockerfile"] = str(build["dockerfile"])
     args = build.get("args")
@@ -230,7 +234,9 @@ def service(svc: Service, project: str, short_names: bool) -> Table:
             if key in ("user", "hostname", "domainname") and value is not None:
                 value = str(value)
             if key == "expose":
-                value = [str(v) for v in value]
+                value = _expose(value)
+            if key in ("pid", "ipc") and str(value).startswith("service:"):
+                value = "container:" + str(value).removeprefix("service:")
             svc.put(key, value, key)
         elif key in RENAMED:
             svc.put(RENAMED[key], value, key)
@@ -242,7 +248,7 @@ def service(svc: Service, project: str, short_names: bool) -> Table:
             _environment(svc, value)
         elif key == "env_file":
             paths = [p if isinstance(p, str) else p.get("path") for p in value]
-            svc.put("env_file", [storage.relative(str(p), svc.out_dir) for p in paths],
+            svc.put("env_file", [storage.host_path(str(p), svc.out_dir) for p in paths],
                     key)
         elif key == "labels":
             svc.put("labels", storage._labels(value), key)
@@ -280,7 +286,7 @@ def service(svc: Service, project: str, short_names: bool) -> Table:
         elif key == "pull_policy":
             _pull(svc, str(value))
         elif key in ("secrets", "configs"):
-            svc.report(key, f"{key} are converted by the project-level pass", "")
+            continue  # they need the top-level table: controller.compose.importer
         else:
             svc.report(key, "not supported", UNSUPPORTED.get(
                 key, "leave it out; see the README's table of compose keys"))
@@ -291,6 +297,21 @@ def service(svc: Service, project: str, short_names: bool) -> Table:
     if resources:
         svc.put("resources", resources, "resources")
     return svc.table
+
+
+def _expose(value: list[Any]) -> list[str]:
+    """``expose`` with ranges (``"8000-8002"``) one port per entry, as Docker gets them."""
+    out = []
+    for item in value:
+        text = str(item)
+        port, _, proto = text.partition("/")
+        first, sep, last = port.partition("-")
+        if sep and first.isdigit() and last.isdigit():
+            out += [f"{p}/{proto}" if proto else str(p)
+                    for p in range(int(first), int(last) + 1)]
+        else:
+            out.append(text)
+    return out
 
 
 def _volumes_from(svc: Service, value: list[Any]) -> None:

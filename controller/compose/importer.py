@@ -110,7 +110,7 @@ def _secret_tables(svc: convert.Service, merged: dict[str, Any], kind: str) -> N
         path = top["file"]
         path = path if os.path.isabs(path) else os.path.normpath(
             Path(merged["_dir"]) / path)
-        entry: dict[str, Any] = {"file": storage.relative(path, svc.out_dir)}
+        entry: dict[str, Any] = {"file": storage.host_path(path, svc.out_dir)}
         default = f"/run/secrets/{name}" if kind == "secrets" else f"/{name}"
         target = str(ref.get("target") or default)
         if kind == "secrets" and not target.startswith("/"):
@@ -196,7 +196,8 @@ def _write(folder: Path, project: str, storage_tables: list[Table],
 
 
 def _outside(folder: Path, services: dict[str, Table]) -> list[str]:
-    """Folders holding files the specs read that lie outside the spec folder."""
+    """Files and folders the specs read (env files, build contexts, secrets) that lie
+    outside the spec folder, as ``allow_host_paths`` entries."""
     found: list[str] = []
     for table in services.values():
         paths = [*table.values.get("env_file", [])]
@@ -205,13 +206,17 @@ def _outside(folder: Path, services: dict[str, Table]) -> list[str]:
             paths.append(image["build"])
         for kind in ("secrets", "configs"):
             paths += [e["file"] for e in (table.values.get(kind) or {}).values()]
-        for p in paths:
-            if str(p).startswith(".."):
-                top = os.path.normpath(str(p))
+        for p in map(str, paths):
+            full = os.path.normpath(folder / p)
+            if full == str(folder) or full.startswith(f"{folder}/"):
+                continue
+            if p.startswith(".."):  # the first folder above the spec folder that holds it
+                top = os.path.normpath(p)
                 while os.path.basename(top) not in ("..", ""):
                     top = os.path.dirname(top)
-                if top not in found:
-                    found.append(top)
+                p = top
+            if p not in found:
+                found.append(p)
     return found
 
 

@@ -137,6 +137,12 @@ def relative(path: str, out_dir: str) -> str:
     return rel if rel.startswith("..") else f"./{rel}"
 
 
+def host_path(path: str, out_dir: str) -> str:
+    """A host path as written: relative to the spec folder when it lies below the folder's
+    parent (the compose project's own files), else absolute."""
+    return relative(path, out_dir) if _near(path, out_dir) else path
+
+
 def mounts(items: list[Any], names: Names, out_dir: str, report: Report) -> list[Any]:
     """``volumes:`` of a service: strings where the short form says it all."""
     out: list[Any] = []
@@ -156,8 +162,7 @@ def mounts(items: list[Any], names: Names, out_dir: str, report: Report) -> list
             if len(parts) == 1:
                 out.append(parts[0])
             elif parts[0].startswith("/"):
-                host = relative(parts[0], out_dir) if _near(parts[0], out_dir) else parts[0]
-                out.append(f"{host}:{parts[1]}{ro}")
+                out.append(f"{host_path(parts[0], out_dir)}:{parts[1]}{ro}")
             else:
                 if parts[0] not in names.volumes:
                     report(f"volumes[{i}]", f"volume {parts[0]!r} is not declared under the "
@@ -185,8 +190,7 @@ def mounts(items: list[Any], names: Names, out_dir: str, report: Report) -> list
             continue
         source = item.get("source")
         if kind == "bind":
-            src = str(source)
-            src = relative(src, out_dir) if _near(src, out_dir) else src
+            src = host_path(str(source), out_dir)
         elif source:
             if source not in names.volumes:
                 report(f"volumes[{i}]", f"volume {source!r} is not declared under the "
