@@ -115,9 +115,12 @@ def _secret_tables(svc: convert.Service, merged: dict[str, Any], kind: str) -> N
         target = str(ref.get("target") or default)
         if kind == "secrets" and not target.startswith("/"):
             target = f"/run/secrets/{target}"
-        for key in ("uid", "gid", "mode"):
+        for key in ("uid", "gid"):
             if ref.get(key) is not None:
-                entry[key] = ref[key] if key == "mode" else str(ref[key])
+                entry[key] = int(ref[key])
+        if ref.get("mode") is not None:  # YAML 1.1 reads 0440 as octal: written so again
+            mode = ref["mode"]
+            entry["mode"] = f"0{mode:o}" if isinstance(mode, int) else str(mode)
         if kind == "secrets":
             if target != default:
                 entry["target"] = target

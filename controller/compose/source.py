@@ -2,18 +2,18 @@
 
 Role: the first step of ``dockwright import``. :func:`discover` finds the
 compose file of a folder (``docker-compose.yml``/``.yaml``, ``compose.yml``/
-``.yaml``); :func:`read` parses one file with ruamel.yaml as YAML 1.1 (what
-docker-compose 1.x's PyYAML reads: ``yes`` is true), anchors and merge keys
-resolved, and turns it into plain values plus the line of every key
-(:class:`Origins`), interpolating every string value with
-``controller.compose.interpolate``. Errors are :class:`ComposeError`,
+``.yaml``); :func:`read` composes one file with ruamel.yaml (libyaml's C
+parser from ruamel.yaml.clib when installed) as YAML 1.1 (what docker-compose
+1.x's PyYAML reads: ``yes`` is true, ``0440`` octal) and builds plain values
+from the nodes (:class:`_Builder`: anchors, aliases and merge keys resolved),
+with the line of every key (:class:`Origins`), interpolating every string
+value with ``controller.compose.interpolate``. Errors are :class:`ComposeError`,
 located ``FILE:LINE: KEY.PATH: message — fix``. Neighbours:
 ``controller.compose.merge`` (``-f`` files and ``extends``) after it.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,53 +74,87 @@ def discover(folder: Path) -> Path:
                        "docker-compose.yml or compose.yaml")
 
 
-def _yaml() -> Any:
+def _yaml(pure: bool = False) -> Any:
     from ruamel.yaml import YAML
 
-    yaml = YAML(typ="rt")
-    yaml.version = (1, 1)  # docker-compose 1.x reads YAML 1.1 (PyYAML)
-    yaml.allow_duplicate_keys = False
+    # libyaml's parser (ruamel.yaml.clib) when installed: fast; the pure one takes a little
+    # more (``[a:b]`` in a flow sequence, as docker-compose's pure PyYAML does)
+    yaml = YAML(typ="safe", pure=pure)
+    yaml.version = (1, 1)  # docker-compose 1.x reads YAML 1.1 (PyYAML): yes is true
     return yaml
 
 
-def _plain(node: Any, key: Key, shown: str, origins: Origins,
-           variables: Mapping[str, str]) -> Any:
-    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+_MERGE = "tag:yaml.org,2002:merge"
+_STR = "tag:yaml.org,2002:str"
 
-    if isinstance(node, CommentedMap):
-        base = node.lc.line + 1 if node.lc.line is not None else 1
+
+class _Builder:
+    """Plain values from ruamel.yaml's node tree, with the line of every key: merge keys
+    (``<<: *anchor``) and aliases resolved, scalars typed by the YAML 1.1 resolver,
+    strings interpolated."""
+
+    def __init__(self, yaml: Any, shown: str, origins: Origins,
+                 variables: Mapping[str, str]) -> None:
+        self.constructor = yaml.constructor
+        self.shown, self.origins, self.variables = shown, origins, variables
+
+    def scalar(self, node: Any, key: Key) -> Any:
+        if node.tag == _STR:
+            text = str(node.value)
+            if "$" in text and not _extension(key):
+                try:
+                    return interpolate(text, self.variables)
+                except ValueError as exc:
+                    raise ComposeError(self.origins.where(key), dotted(key), str(exc)) from exc
+            return text
+        if node.tag.endswith(":timestamp"):
+            return str(node.value)  # compose passes dates on as written
+        return self.constructor.construct_object(node)
+
+    def mapping(self, node: Any, key: Key, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for k, value in node.items():
-            name = str(k) if not isinstance(k, bool) else ("true" if k else "false")
-            try:
-                line = node.lc.key(k)[0] + 1
-            except (KeyError, TypeError, AttributeError):
-                line = base  # a key brought in by a merge key (<<: *anchor)
-            origins.at[(*key, name)] = (shown, line)
-            out[name] = _plain(value, (*key, name), shown, origins, variables)
+        merged: list[Any] = []
+        own: list[tuple[Any, Any]] = []
+        for k, v in node.value:
+            if k.tag == _MERGE:
+                merged += v.value if v.id == "sequence" else [v]
+            else:
+                own.append((k, v))
+        pairs = [pair for m in merged if m.id == "mapping" for pair in m.value
+                 if pair[0].tag != _MERGE] + own
+        seen: set[str] = set()
+        mine = {id(k) for k, _ in own}
+        for k, v in pairs:
+            name = self.key_name(k)
+            if id(k) in mine:
+                if name in seen:
+                    raise ComposeError(f"{self.shown}:{k.start_mark.line + 1}",
+                                       dotted((*key, name)), "duplicate key",
+                                       "keep one of them")
+                seen.add(name)
+            self.origins.at[(*key, name)] = (self.shown, k.start_mark.line + 1)
+            out[name] = self.build(v, (*key, name), depth + 1)
         return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, value in enumerate(node):
-            with contextlib.suppress(KeyError, TypeError, AttributeError, IndexError):
-                origins.at[(*key, i)] = (shown, node.lc.item(i)[0] + 1)
-            items.append(_plain(value, (*key, i), shown, origins, variables))
-        return items
-    if isinstance(node, str):
-        text = str(node)
-        if "$" in text and not _extension(key):
-            try:
-                return interpolate(text, variables)
-            except ValueError as exc:
-                raise ComposeError(origins.where(key), dotted(key), str(exc)) from exc
-        return text
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return node
+
+    def key_name(self, node: Any) -> str:
+        value = self.constructor.construct_object(node) if node.id == "scalar" else node.value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    def build(self, node: Any, key: Key, depth: int = 0) -> Any:
+        if depth > 64:
+            raise ComposeError(self.origins.where(key), dotted(key), "nested too deeply",
+                               "flatten the file")
+        if node.id == "mapping":
+            return self.mapping(node, key, depth)
+        if node.id == "sequence":
+            items = []
+            for i, item in enumerate(node.value):
+                self.origins.at[(*key, i)] = (self.shown, item.start_mark.line + 1)
+                items.append(self.build(item, (*key, i), depth + 1))
+            return items
+        return self.scalar(node, key)
 
 
 def _extension(key: Key) -> bool:
@@ -147,8 +181,13 @@ def read(path: Path, variables: Mapping[str, str], shown: str | None = None) -> 
                            "check the path given with -f") from exc
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    yaml = _yaml()
     try:
-        node = _yaml().load(text)
+        try:
+            node = yaml.compose(text)
+        except YAMLError:
+            yaml = _yaml(pure=True)
+            node = yaml.compose(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -157,7 +196,8 @@ def read(path: Path, variables: Mapping[str, str], shown: str | None = None) -> 
     except YAMLError as exc:
         raise ComposeError(shown, "", f"invalid YAML: {exc}", "fix the YAML syntax") from exc
     origins = Origins()
-    data = _plain(node, (), shown, origins, variables) if node is not None else {}
+    data = _Builder(yaml, shown, origins, variables).build(node, ()) if node is not None \
+        else {}
     if not isinstance(data, dict):
         raise ComposeError(f"{shown}:1", "", "a compose file is a mapping at the top",
                            "start with services:")

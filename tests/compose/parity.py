@@ -3,9 +3,10 @@
 Role: :func:`record` reads the inspect of every container of one project (by
 compose's or dockwright's project label) as :class:`Fields` keyed by container
 name, normalised only where the two tools must differ by nature (a container's
-own id: the default hostname and the short-id network alias; label
-namespaces of the two tools); :func:`compare` lists the differences field by
-field; :func:`intended` reads the README's table of intended differences
+own id: the default hostname, the short-id network alias, ``container:<id>``
+modes; label namespaces of the two tools; restart policy "" is "no"; tmpfs
+mounts whichever API made them); :func:`compare` lists the differences field
+by field; :func:`intended` reads the README's table of intended differences
 (``| file | field | reason |``) that the parity test enforces; :func:`table`
 prints the fields compared and the differences per file. Neighbours:
 ``tests/compose/test_parity.py``.
@@ -23,7 +24,7 @@ import docker
 
 CONFIG = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Hostname", "Domainname",
           "ExposedPorts", "Healthcheck", "StopSignal", "Labels", "Tty", "OpenStdin")
-HOST = ("PortBindings", "Mounts", "Tmpfs", "RestartPolicy", "CapAdd", "CapDrop", "Privileged",
+HOST = ("PortBindings", "Mounts", "RestartPolicy", "CapAdd", "CapDrop", "Privileged",
         "Devices", "ExtraHosts", "Dns", "DnsOptions", "DnsSearch", "Init", "ReadonlyRootfs",
         "ShmSize", "Ulimits", "Sysctls", "LogConfig", "SecurityOpt", "Memory",
         "MemoryReservation", "MemorySwap", "NanoCpus", "CpuShares", "CpusetCpus", "PidsLimit",
@@ -42,16 +43,40 @@ def _empty(value: Any) -> Any:
     return None if value in (None, [], {}, "") else value
 
 
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _tmpfs(target: str, options: str) -> str:
+    """One tmpfs as ``tmpfs:TARGET:size=BYTES:mode=MODE`` (either may be empty)."""
+    found = dict(o.partition("=")[::2] for o in options.split(",") if "=" in o)
+    size = found.get("size", "")
+    if size:
+        number = re.fullmatch(r"(\d+)([bkmg]?)", size.lower())
+        size = str(int(number.group(1)) * _UNITS[number.group(2)]) if number else size
+    return f"tmpfs:{target}:size={size}:mode={found.get('mode', '')}"
+
+
 def _mounts(info: dict[str, Any]) -> list[str]:
-    out = []
+    """Volumes and binds (``Mounts``) and tmpfs mounts, whichever API made them (the
+    ``Mounts`` list of a create, or ``HostConfig.Tmpfs``)."""
+    host = info.get("HostConfig") or {}
+    out = [_tmpfs(t, o or "") for t, o in (host.get("Tmpfs") or {}).items()]
+    for m in host.get("Mounts") or []:
+        if m.get("Type") == "tmpfs":
+            opts = m.get("TmpfsOptions") or {}
+            size, mode = opts.get("SizeBytes"), opts.get("Mode")
+            out.append(_tmpfs(m["Target"], ",".join(
+                ([f"size={size}"] if size else []) + ([f"mode={mode:o}"] if mode else []))))
     for m in info.get("Mounts") or []:
+        if m.get("Type") == "tmpfs":
+            continue
         source = m.get("Name") or m.get("Source") or ""
         if m.get("Type") == "volume" and len(source) == 64 and re.fullmatch(r"[0-9a-f]+",
                                                                             source):
             source = "(anonymous)"
         out.append(f"{m.get('Type')}:{source}:{m.get('Destination')}:"
                    f"{'rw' if m.get('RW') else 'ro'}")
-    return sorted(out)
+    return out
 
 
 def _network_mode(value: str | None, names: dict[str, str]) -> str | None:
@@ -71,12 +96,15 @@ def fields(info: dict[str, Any], names: dict[str, str]) -> Fields:
         out[f"Config.{f}"] = _empty(config.get(f))
     for f in HOST:
         out[f"HostConfig.{f}"] = _empty(host.get(f))
+    restart = out["HostConfig.RestartPolicy"]
+    if restart and restart.get("Name") == "" and not restart.get("MaximumRetryCount"):
+        out["HostConfig.RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}  # the same
     if out["Config.Hostname"] == cid[:12]:
         out["Config.Hostname"] = "(container id)"
     labels = {k: v for k, v in (config.get("Labels") or {}).items()
               if not k.startswith(OWN_LABELS)}
     out["Config.Labels"] = _empty(labels)
-    out["HostConfig.Mounts"] = _empty(_mounts(info))
+    out["HostConfig.Mounts"] = _empty(sorted(_mounts(info)))
     for key in ("HostConfig.NetworkMode", "HostConfig.IpcMode", "HostConfig.PidMode"):
         out[key] = _network_mode(out[key], names)
     for key in SETS:

@@ -255,3 +255,26 @@ def test_container_name_clash_is_a_spec_error(tmp_path: Path) -> None:
                                      'container_name = "one"\n')
     errors = [e.format() for e in load_dir(tmp_path, {}).all_errors()]
     assert any("put {n} where the replica number goes" in e for e in errors), errors
+
+
+def test_yaml_1_1_values_merge_keys_and_flow_colons(tmp_path: Path) -> None:
+    """What docker-compose 1.x's PyYAML reads: yes/on are true, 0440 is octal, a merge key's
+    keys come first and the service's own win, ``[a:b]`` in a flow sequence is a string."""
+    _write(tmp_path, """
+x-defaults: &defaults
+  restart: always
+  environment: {FROM: anchor}
+services:
+  web:
+    <<: *defaults
+    image: busybox
+    environment: {SWITCH: on, TIME: 1:30, OWN: "x"}
+    volumes: [data:/data]
+    tty: yes
+volumes: {data: {}}
+""")
+    run(Options(cwd=tmp_path, project="p"), environ={})
+    web = _spec(tmp_path / "dockwright", "web")["container"]["web"]
+    assert web["restart"] == "always" and web["tty"] is True
+    assert web["env"] == {"SWITCH": "true", "TIME": "90", "OWN": "x"}
+    assert web["volumes"] == ["p_data:/data"]
