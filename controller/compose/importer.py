@@ -224,9 +224,20 @@ def _outside(folder: Path, services: dict[str, Table]) -> list[str]:
 
 
 def _validate(scratch: Path, environ: Mapping[str, str]) -> list[str]:
+    """The loader's errors for the scratch folder. Its per-file cache is off: entries are
+    keyed by path, a scratch folder is never loaded again (and each would cost a write
+    and an fsync)."""
     from specs.loader import load_dir
 
-    specs = load_dir(scratch, environ)
+    old = os.environ.get("DOCKWRIGHT_NO_CACHE")
+    os.environ["DOCKWRIGHT_NO_CACHE"] = "1"
+    try:
+        specs = load_dir(scratch, environ)
+    finally:
+        if old is None:
+            os.environ.pop("DOCKWRIGHT_NO_CACHE", None)
+        else:
+            os.environ["DOCKWRIGHT_NO_CACHE"] = old
     return [e.format() for e in specs.all_errors()]
 
 

@@ -101,6 +101,8 @@ def fields(info: dict[str, Any], names: dict[str, str]) -> Fields:
         out["HostConfig.RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}  # the same
     if out["Config.Hostname"] == cid[:12]:
         out["Config.Hostname"] = "(container id)"
+    elif out["Config.Hostname"] in names:  # network_mode container:X: X's hostname
+        out["Config.Hostname"] = f"(container id of {names[out['Config.Hostname']]})"
     labels = {k: v for k, v in (config.get("Labels") or {}).items()
               if not k.startswith(OWN_LABELS)}
     out["Config.Labels"] = _empty(labels)

@@ -14,6 +14,7 @@ intended differences, and every row of that table must still occur.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import docker
@@ -21,6 +22,7 @@ import pytest
 
 from tests.compose import parity
 from tests.compose.conftest import ComposeProject, cleanup
+from tests.conftest import wait_for
 
 CORPUS = Path(__file__).parent / "corpus"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -35,6 +37,7 @@ def _run_both(p: ComposeProject, client: docker.DockerClient, folder: Path
     assert ran.code == 0, str(ran)
     theirs = parity.record(client, f"com.docker.compose.project={p.name}")
     cleanup(client, p.name)
+    _wait_free(theirs)  # Docker releases a removed container's host ports a moment later
     out = p.folder / "specs"
     ran = p.dockwright("import", "-f", compose_file, "-p", p.name, "--out", str(out),
                        "--partial")
@@ -44,6 +47,26 @@ def _run_both(p: ComposeProject, client: docker.DockerClient, folder: Path
         f"--- {f.name}\n{f.read_text()}" for f in sorted(out.glob("*.toml")))
     ours = parity.record(client, f"io.dockwright.project={p.name}")
     return theirs, ours
+
+
+def _wait_free(recorded: dict[str, parity.Fields]) -> None:
+    ports = set()
+    for f in recorded.values():
+        for key, bound in (f["HostConfig.PortBindings"] or {}).items():
+            ports |= {(b.get("HostIp") or "0.0.0.0", int(b["HostPort"]), key.partition("/")[2])
+                      for b in bound or [] if b.get("HostPort")}
+
+    def free() -> bool:
+        for ip, port, proto in ports:
+            kind = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
+            with socket.socket(socket.AF_INET, kind) as sock:
+                try:
+                    sock.bind((ip, port))
+                except OSError:
+                    return False
+        return True
+
+    wait_for(free, f"host ports {sorted(p for _, p, _ in ports)} to be released")
 
 
 def test_imported_projects_run_the_same_containers_as_compose(
