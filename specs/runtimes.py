@@ -115,9 +115,6 @@ ROWS: tuple[Row, ...] = (
         what='pid = "container:NAME"', about=_NATIVE),
     Row("container.ipc", _only(DOCKER), _NATIVE_NS, when=_joins_container,
         what='ipc = "container:NAME"', about=_NATIVE),
-    Row("container.mac_address", _only(DOCKER),
-        "the native runtime gives each container a generated MAC address: remove "
-        "mac_address, or use --runtime docker", about=_NATIVE),
     Row("container.logging", _only(DOCKER),
         "the native runtime keeps each container's output in a log file of its own (read it "
         "with `dockwright logs NAME`): remove logging (or keep driver = \"json-file\" "

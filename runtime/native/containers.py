@@ -127,7 +127,8 @@ class Containers:
         # loopback only
         netns = "" if config.network_mode == "host" else self.net.create_netns(cid)
         ips = (
-            self.net.attach(cid, config.networks, hostname, name=config.name)
+            self.net.attach(cid, config.networks, hostname, name=config.name,
+                            mac=config.mac_address)
             if config.networks and config.network_mode is None else []
         )  # fmt: skip
         rootfs.mount_overlay(list(image.layers), lay.upper, lay.work, lay.rootfs)

@@ -13,7 +13,7 @@ security option, ``init = false`` (no tini as PID 1), the host's network, pid
 or IPC namespace (``network_mode = "host"``, ``pid``/``ipc = "host"``) and
 ``ipc = "none"``. It also writes ``extra_hosts`` into ``/etc/hosts`` and ``dns``,
 ``dns_search``, ``dns_opt`` into ``resolv.conf``. The keys it cannot carry out
-(``container:NAME`` modes, ``mac_address``, log drivers, other security options)
+(``container:NAME`` modes, log drivers, other security options)
 are refused at validation (``specs.runtimes``), never silently dropped.
 Neighbours: ``runtime.native.bundle`` (calls :func:`apply`),
 ``runtime.native.containers`` (the /etc files), ``runtime.types``.

@@ -30,7 +30,8 @@ def _rewire(containers: Containers, ref: str, change: Change) -> None:
         rec = containers.records.read(cid)
         nets = change(rec.config.networks, rec.name)
         hostname = rec.config.hostname or cid[:12]
-        ips = containers.net.attach(cid, nets, hostname, name=rec.config.name) if nets else []
+        ips = containers.net.attach(cid, nets, hostname, name=rec.config.name,
+                                    mac=rec.config.mac_address) if nets else []
         if not nets:
             containers.net.detach(cid)
 

@@ -23,7 +23,8 @@ from tests.contract.conftest import Project
 
 HOST_FIELDS = ("init", "cap_add", "cap_drop", "privileged", "devices", "extra_hosts", "dns",
                "dns_search", "dns_opt", "ulimits", "sysctls", "read_only", "shm_size",
-               "tmpfs", "group_add", "network_mode", "pid_mode", "oom_score_adj", "domainname")
+               "tmpfs", "group_add", "network_mode", "pid_mode", "oom_score_adj", "domainname",
+               "mac_address")
 
 
 def _run(project: Project, short: str, script: str, **fields: Any) -> str:
@@ -210,3 +211,9 @@ def test_cpu_shares_cpuset_and_reservation_change_in_place(
     shares = project.driver.exec_in(name, ["cat", "/sys/fs/cgroup/cpu/cpu.shares"])
     assert shares.output.decode().strip() == "256"
     assert not reconcile(root, project.driver, project=project.name).changed
+
+
+def test_mac_address_on_the_first_network(project: Project) -> None:
+    out = _run(project, "mac", "cat /sys/class/net/eth0/address",
+               mac_address="02:42:ac:11:00:99")
+    assert out.strip() == "02:42:ac:11:00:99"

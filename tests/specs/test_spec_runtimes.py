@@ -146,8 +146,6 @@ def test_keys_the_native_runtime_cannot_carry_out_are_located(tmp_path: Path) ->
     assert [(e.line, e.key_path, e.message) for e in errors] == [
         (6, "container.web.security_opt", "a security option other than no-new-privileges "
          "is not supported by the native runtime (only docker supports it)"),
-        (7, "container.web.mac_address", "not supported by the native runtime (only docker "
-         "supports it)"),
         (8, "container.web.logging", "a log driver or log options is not supported by the "
          "native runtime (only docker supports it)"),
         (9, "container.web.pid", "pid = \"container:NAME\" is not supported by the native "
@@ -164,9 +162,10 @@ def test_diff_for_the_native_runtime_reports_them(tmp_path: Path,
     spec = tmp_path / "specs"
     spec.mkdir()
     (spec / "web.toml").write_text('[container.web]\nimage = "busybox"\n'
-                                   'mac_address = "02:42:ac:11:00:02"\n')
+                                   'security_opt = ["seccomp=unconfined"]\n')
     code = main(["diff", str(spec), "--runtime", "native", "--state-dir",
                  str(tmp_path / "state"), "-p", "dwt-native-rows"])
     err = capsys.readouterr().err
     assert code == 1
-    assert "web.toml:3: container.web.mac_address: not supported by the native runtime" in err
+    assert ("web.toml:3: container.web.security_opt: a security option other than "
+            "no-new-privileges is not supported by the native runtime") in err

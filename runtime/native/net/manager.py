@@ -161,11 +161,12 @@ class NetworkManager:
 
     # attach ------------------------------------------------------------------
     def attach(self, cid: str, attachments: Sequence[NetworkAttach], hostname: str,
-               *, name: str | None = None) -> list[tuple[str, str]]:
+               *, name: str | None = None, mac: str | None = None) -> list[tuple[str, str]]:
         """Wire the container into each network (eth0, eth1, ... in order).
 
         Addresses persist per (network, container id); the MAC is derived from
-        the address; the first non-internal network carries the default route.
+        the address, or is ``mac`` on the first network (``mac_address``, as on
+        Docker); the first non-internal network carries the default route.
         Returns (network, ip) pairs.
         """
         start = time.perf_counter()
@@ -180,7 +181,7 @@ class NetworkManager:
             ip = self.ipam.allocate(att.network, cid)
             endpoints.append(Endpoint(network=att.network, ifname=f"eth{i}", ip=ip,
                                       prefixlen=pool.prefixlen, gateway=pool.gateway,
-                                      mac=mac_for(ip)))
+                                      mac=mac if mac and i == 0 else mac_for(ip)))
             aliases[att.network] = list(att.aliases)
         record = self._record(cid)
         stale = [e["network"] for e in record.get("endpoints", [])
