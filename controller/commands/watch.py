@@ -4,8 +4,11 @@ Role: the CLI face of ``controller.service.loop.WatchService``. It parses the
 service's options, picks the spec source (a folder, or ``--git`` through
 ``controller.service.gitsource``), takes the project's lock (``controller.service.lock``;
 ``--wait-lock`` waits for the holder instead of failing), optionally serves
-``controller.service.httpd`` on ``--listen``, and runs until SIGTERM/SIGINT, then
-stops cleanly and exits 0 (containers keep running). SIGHUP asks for a pass.
+``controller.service.httpd`` on ``--listen`` (a non-loopback address is refused with
+exit 2 unless ``--webhook-secret-file`` makes the webhook signed, or
+``--insecure-listen``; the secret is read once, ``controller.service.webhook``), and
+runs until SIGTERM/SIGINT, then stops cleanly and exits 0 (containers keep running).
+SIGHUP asks for a pass.
 Neighbours: ``controller.cli`` (dispatch, global ``--project``, ``--runtime``,
 ``--state-dir``, ``--log-format``, ``-v``), ``runtime.registry`` (the driver),
 ``controller.service.journalfeed`` (the journal, unless ``--no-journal``).
