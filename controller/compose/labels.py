@@ -11,4 +11,5 @@ SERVICE = "com.docker.compose.service"
 NUMBER = "com.docker.compose.container-number"
 NETWORK = "com.docker.compose.network"
 VOLUME = "com.docker.compose.volume"
+ONEOFF = "com.docker.compose.oneoff"  # "True" on `docker-compose run` containers
 PREFIX = "com.docker.compose."

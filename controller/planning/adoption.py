@@ -50,9 +50,10 @@ class Adoption:
         if self.compose_project is None:
             return False
         found = dict(summary.labels)
-        return found.get(compose.PROJECT) == self.compose_project and (
-            found.get(compose.SERVICE) in self.resources
-            or summary.name.lstrip("/") in self.names)
+        return found.get(compose.PROJECT) == self.compose_project and \
+            found.get(compose.ONEOFF) != "True" and (  # `docker-compose run`: left alone
+                found.get(compose.SERVICE) in self.resources
+                or summary.name.lstrip("/") in self.names)
 
     def claims_object(self, name: str, labels: Pairs, recorded: frozenset[str]) -> bool:
         if name in recorded:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from controller.compose.labels import PROJECT as COMPOSE_PROJECT
+from controller.compose.labels import SERVICE as COMPOSE_SERVICE
 from controller.desired.naming import LABEL_CONTEXT_DIGEST, LABEL_FILES, OLD_SUFFIX
 from controller.desired.state import DesiredContainer, DesiredState
 from controller.planning import compare
@@ -266,12 +267,15 @@ class _Planner:
         resources = {c.resource for c in self.desired.containers}
         pruned = []
         for name, have in sorted(self.observed.containers.items()):
-            resource = have.label(LABEL_RESOURCE) or name
+            service = None if have.label(LABEL_MANAGED_BY) else have.label(COMPOSE_SERVICE)
+            resource = have.label(LABEL_RESOURCE) or service or name
             if name in desired_names or resource in self.held or name in self.used:
                 continue
             aid = f"container:{name}"
             reason = "replica beyond the declared count" if resource in resources else \
                 "not declared"
+            if service is not None and resource in resources:  # adopted from compose
+                reason = f"docker-compose's container of {service}: replaced by its declared name"
             cause = Cause.PRUNE
             if OLD_SUFFIX in name:
                 reason, cause = "left over from an interrupted recreate", Cause.RECOVERY

@@ -97,3 +97,28 @@ def test_a_different_container_is_recreated_with_reasons_and_keeps_its_volume(
     assert mark == b"kept\n"
     assert p.dockwright("down", "dockwright").code == 0
     assert docker_client.volumes.get(f"{p.name}_data")
+
+
+def test_short_names_replace_compose_containers_and_leave_one_offs_alone(
+        compose_project: ComposeProject, docker_client: docker.DockerClient) -> None:
+    """``import --names short``: the compose container of a service is replaced by one of
+    the service's name (no mass-delete refusal: it is the same service); a one-off
+    ``docker-compose run`` container of that service is not taken over."""
+    p = compose_project
+    svc = f"{p.name}svc"  # a container name of its own on a shared daemon
+    p.write(COMPOSE.replace("  worker:", "  unused:").replace("  web:", f"  {svc}:")
+            .replace("depends_on: [web]", f"depends_on: [{svc}]"))
+    p.compose("up", "-d")
+    one_off = p.compose("run", "-d", svc, "sleep", "600").out.strip()
+    old = docker_client.containers.get(f"{p.name}_{svc}_1").id
+    assert p.dockwright("import", "-p", p.name, "--names", "short").code == 0
+    ran = p.dockwright("diff", "dockwright", "--adopt-compose", p.name)
+    assert ran.code == 2, str(ran)
+    assert f"docker-compose's container of {svc}: replaced by its declared name" in ran.out
+    ran = p.dockwright("apply", "dockwright", "--adopt-compose", p.name)
+    assert ran.code == 0, str(ran)
+    names = {c.name: c for c in docker_client.containers.list(all=True)}
+    assert f"{p.name}_{svc}_1" not in names and svc in names
+    assert names[svc].exec_run(["cat", "/data/mark"]).output == b"kept\n"
+    assert docker_client.containers.get(one_off).id  # still there, not adopted
+    assert old not in {c.id for c in names.values()}
