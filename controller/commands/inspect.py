@@ -1,9 +1,11 @@
 """``dockwright ps | logs | exec``: look at the containers dockwright manages.
 
 Role: ``ps`` lists every container on the runtime that carries dockwright's
-managed-by label (one list call), with project, resource, state, health and
-published ports; ``logs NAME`` prints (``-f`` follows) a container's output;
-``exec NAME -- CMD...`` runs a command in it and exits with its exit code.
+managed-by label (one list call; with ``--project``, also the containers
+adopted from docker-compose, ``controller.planning.adoption``: one more), with
+project, resource, state, health and published ports; ``logs NAME`` prints
+(``-f`` follows) a container's output; ``exec NAME -- CMD...`` runs a command
+in it and exits with its exit code.
 Neighbours: ``runtime.driver`` (through ``controller.commands._common``),
 ``controller.cli`` (dispatch). Heavy modules load inside the handlers.
 """
@@ -51,6 +53,7 @@ def run_ps(args: argparse.Namespace) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
     from controller.commands._common import open_runtime
+    from controller.compose.labels import SERVICE as COMPOSE_SERVICE
     from runtime.errors import NotFound
     from runtime.types import (
         LABEL_MANAGED_BY,
@@ -65,8 +68,14 @@ def run_ps(args: argparse.Namespace) -> int:
         labels = {LABEL_MANAGED_BY: MANAGED_BY}
         if args.project and not args.all:
             labels[LABEL_PROJECT] = args.project
-        rows = sorted(driver.list_containers(labels),
-                      key=lambda s: (s.label(LABEL_PROJECT) or "", s.name))
+        rows = driver.list_containers(labels)
+        if args.project and not args.all:  # adopted from docker-compose: compose's labels
+            from controller.planning import adoption
+
+            adopted = adoption.read(driver.name, args.project).containers
+            if adopted:
+                rows += [s for s in driver.list_containers(None) if s.id in adopted]
+        rows = sorted(rows, key=lambda s: (s.label(LABEL_PROJECT) or "", s.name))
 
         def ports(summary: Any) -> str:
             if summary.state.value != "running":
@@ -81,8 +90,10 @@ def run_ps(args: argparse.Namespace) -> int:
     finally:
         driver.close()
     items: list[dict[str, Any]] = [
-        {"name": s.name.lstrip("/"), "id": s.id[:12], "project": s.label(LABEL_PROJECT),
-              "resource": s.label(LABEL_RESOURCE), "state": s.state.value,
+        {"name": s.name.lstrip("/"), "id": s.id[:12],
+         "project": s.label(LABEL_PROJECT) or args.project,
+              "resource": s.label(LABEL_RESOURCE) or s.label(COMPOSE_SERVICE),
+              "state": s.state.value,
               "health": s.health.value, "exit_code": s.exit_code, "ports": p,
               "revision": s.label(LABEL_REVISION)} for s, p in zip(rows, published, strict=True)]
     if args.output == "json":

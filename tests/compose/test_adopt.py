@@ -9,6 +9,8 @@ network and keeps the volume; ``diff --adopt-compose`` changes nothing.
 
 from __future__ import annotations
 
+import json
+
 import docker
 
 from tests.compose.conftest import ComposeProject
@@ -54,6 +56,9 @@ def test_equal_containers_are_adopted_as_they_run_and_down_keeps_the_volume(
     ran = p.dockwright("apply", "dockwright", "--adopt-compose", p.name)
     assert ran.code == 0, str(ran)
     assert {n: _started(docker_client, n) for n in (web, worker)} == before
+    ran = p.dockwright("ps", "-p", p.name, "-o", "json")
+    assert ran.code == 0 and {(i["name"], i["resource"]) for i in json.loads(ran.out)} == {
+        (web, "web"), (worker, "worker")}, str(ran)
     # later passes own them without the flag, and find nothing to do
     ran = p.dockwright("diff", "dockwright", "-v")
     assert ran.code == 0 and "plan: no changes" in ran.out and "adopted" not in ran.out, \
