@@ -176,6 +176,10 @@ def _deploy(svc: Service, deploy: dict[str, Any], resources: dict[str, Any]) -> 
     reservations = res.get("reservations") or {}
     if reservations.get("memory") is not None:
         resources.setdefault("reservations", {})["memory"] = reservations["memory"]
+    for key in reservations:
+        if key != "memory":
+            svc.table.notes.append(f"deploy.resources.reservations.{key}: only Swarm schedules "
+                                   "by it; docker-compose up ignores it too (left out)")
     policy = deploy.get("restart_policy")
     if policy and "restart" not in svc.body:
         cond = policy.get("condition", "any")

@@ -191,11 +191,16 @@ def _write(folder: Path, project: str, storage_tables: list[Table],
                     .replace(emit.SCHEMA, schema, 1))
     written.append(path)
     for name, table in services.items():
-        path = folder / f"{name}.toml"
+        path = folder / file_name(name)
         path.write_text(emit.document([table], [f"service {name!r}, {header}"])
                         .replace(emit.SCHEMA, schema, 1))
         written.append(path)
     return written
+
+
+def file_name(service: str) -> str:
+    """``<service>.toml``; a service named ``project`` gets ``service-project.toml``."""
+    return "service-project.toml" if service == "project" else f"{service}.toml"
 
 
 def _outside(folder: Path, services: dict[str, Table]) -> list[str]:
@@ -250,7 +255,7 @@ def run(opts: Options, environ: Mapping[str, str] | None = None) -> Imported:
     project, storage_tables, services, problems, _ = _convert(opts, environ, out)
     if problems and not opts.partial:
         raise ImportFailed(problems)
-    targets = [out / "project.toml", *(out / f"{n}.toml" for n in services)]
+    targets = [out / "project.toml", *(out / file_name(n) for n in services)]
     existing = [t for t in targets if t.exists()]
     if existing and not opts.force:
         raise ImportFailed([Problem(str(t), "", "exists already",

@@ -278,3 +278,61 @@ volumes: {data: {}}
     assert web["restart"] == "always" and web["tty"] is True
     assert web["env"] == {"SWITCH": "true", "TIME": "90", "OWN": "x"}
     assert web["volumes"] == ["p_data:/data"]
+
+
+def test_keys_map_onto_the_spec_language(tmp_path: Path) -> None:
+    """One service using most compose keys: the values the spec gets, and it loads."""
+    (tmp_path / "pw.txt").write_text("secret\n")
+    _write(tmp_path, """
+services:
+  project:
+    image: busybox
+    pull_policy: always
+    deploy:
+      replicas: 1
+      resources:
+        limits: {cpus: "0.5", memory: 64M, pids: 50}
+        reservations: {memory: 32M, cpus: "0.25"}
+      restart_policy: {condition: on-failure, max_attempts: 3}
+      placement: {constraints: [node.role == manager]}
+    healthcheck: {disable: true}
+    logging: {driver: json-file, options: {max-size: 1m}}
+    extra_hosts: {db.local: 10.0.0.5}
+    sysctls: [net.core.somaxconn=1024]
+    ulimits: {nofile: 1024}
+    stop_grace_period: 5s
+    secrets: [{source: pw, target: db, mode: 0440}]
+    configs: [{source: conf, target: /etc/app.conf}]
+  side:
+    image: busybox
+    network_mode: service:project
+    ipc: service:project
+    depends_on: {project: {condition: service_completed_successfully}}
+secrets:
+  pw: {file: ./pw.txt}
+configs:
+  conf: {file: ./pw.txt}
+""")
+    result = run(Options(cwd=tmp_path, project="p", out=tmp_path / "specs"), environ={})
+    assert sorted(p.name for p in result.written) == [
+        "project.toml", "service-project.toml", "side.toml"]
+    web = _spec(result.out, "service-project")["container"]["project"]
+    assert web["image"] == {"ref": "busybox", "pull": "always"}
+    assert web["resources"] == {"cpus": 0.5, "memory": "64M", "pids": 50,
+                                "reservations": {"memory": "32M"}}
+    assert web["restart"] == "on-failure:3" and web["replicas"] == 1
+    assert web["healthcheck"] == {"disable": True}
+    assert web["logging"] == {"driver": "json-file", "options": {"max-size": "1m"}}
+    assert web["extra_hosts"] == {"db.local": "10.0.0.5"}
+    assert web["sysctls"] == {"net.core.somaxconn": "1024"} and web["ulimits"] == {"nofile": 1024}
+    assert web["stop_timeout"] == "5s"
+    assert web["secrets"] == {"pw": {"file": "../pw.txt", "mode": "0440",
+                                     "target": "/run/secrets/db"}}
+    assert web["configs"] == {"/etc/app.conf": {"file": "../pw.txt"}}
+    text = (result.out / "service-project.toml").read_text()
+    assert "# deploy.placement: Swarm only; docker-compose up ignores it too" in text
+    assert "# deploy.resources.reservations.cpus: only Swarm schedules by it" in text
+    side = _spec(result.out, "side")["container"]["side"]
+    assert side["network_mode"] == "container:project" and side["ipc"] == "container:project"
+    assert side["depends_on"] == {"project": "completed"}
+    assert load_dir(result.out, {}).ok
