@@ -85,6 +85,13 @@ def register(sub: Any) -> None:
 def _options(args: argparse.Namespace) -> Any:
     from controller.execution.reconcile import Options
 
+    if args.adopt_compose and args.runtime != "docker":
+        from controller.errors import ControllerError
+
+        raise ControllerError(f"--adopt-compose takes over Docker containers, not "
+                              f"{args.runtime} ones",
+                              hint="run it with --runtime docker (the default)")
+
     return Options(prune=args.prune, prune_volumes=args.prune_volumes,
                    allow_mass_delete=args.allow_mass_delete, concurrency=args.concurrency,
                    dry_run=args.dry_run, adopt_compose=args.adopt_compose)

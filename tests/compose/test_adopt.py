@@ -127,3 +127,12 @@ def test_short_names_replace_compose_containers_and_leave_one_offs_alone(
     assert names[svc].exec_run(["cat", "/data/mark"]).output == b"kept\n"
     assert docker_client.containers.get(one_off).id  # still there, not adopted
     assert old not in {c.id for c in names.values()}
+
+
+def test_adopt_compose_needs_the_docker_runtime(compose_project: ComposeProject) -> None:
+    p = compose_project
+    (p.folder / "specs").mkdir()
+    (p.folder / "specs" / "a.toml").write_text('[container.a1]\nimage = "busybox"\n')
+    ran = p.dockwright("diff", "specs", "--runtime", "native", "--adopt-compose", p.name)
+    assert ran.code == 1 and "--adopt-compose takes over Docker containers, not native" \
+        in ran.err, str(ran)
