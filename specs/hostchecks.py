@@ -28,8 +28,17 @@ Add = Callable[[str, KeyPath, str, str], None]  # file, key path, message, hint
 MODE_KEYS = ("network_mode", "pid", "ipc")
 
 
+def _uses_checked_keys(spec: Container, off_network: bool) -> bool:
+    res = spec.resources
+    return bool(spec.network_mode is not None or spec.pid is not None or spec.ipc is not None
+                or spec.tmpfs or res.memory_swap is not None or res.reservations is not None
+                or (off_network and spec.links))
+
+
 def mode_edges(spec: Container) -> Iterator[tuple[str, KeyPath]]:
     """(container, key path) of each ``container:NAME`` mode: a dependency edge."""
+    if spec.network_mode is None and spec.pid is None and spec.ipc is None:
+        return
     for key in MODE_KEYS:
         target = container_target(getattr(spec, key))
         if target is not None:
@@ -44,6 +53,8 @@ def check(containers: list[Resource], declared: set[str], add: Add) -> None:
     for res in containers:
         spec = res.spec
         assert isinstance(spec, Container)
+        if not _uses_checked_keys(spec, bool(off_network)):
+            continue  # most containers: nothing here to check
         error = _at(res, add)
         _modes(res.name, spec, declared, error)
         _network_mode(spec, error)

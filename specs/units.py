@@ -163,12 +163,13 @@ def expand_port_range(spec: str) -> list[str]:
 
 def expand_ports(value: object) -> object:
     """The ``ports`` list with every range string expanded in place (one entry per port)."""
-    if not isinstance(value, list | tuple):
-        return value
+    if not isinstance(value, list | tuple) or not any(
+            isinstance(item, str) and "-" in item for item in value):
+        return value  # no range: the common case, left as it is
     out: list[object] = []
     for item in value:
         out.extend(expand_port_range(item) if isinstance(item, str) else [item])
-    return value if len(out) == len(value) else type(value)(out)
+    return type(value)(out)
 
 
 def parse_expose(value: object) -> object:
