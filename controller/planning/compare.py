@@ -134,7 +134,7 @@ RULES: dict[str, Row] = {
     "user": Row(Kind.IMAGE_DEFAULT, display=_text),
     # unset: the runtime's own (the short id), which every driver reports as None, so a
     # hostname taken out of the spec is a change (not "if set": the old one would stay)
-    "hostname": Row(Kind.STRICT),
+    "hostname": Row(Kind.STRICT, live=hostrules.hostname),
     # dockwright's own labels and docker-compose's (a container adopted from compose keeps
     # them: they are bookkeeping, ``controller.planning.adoption``)
     "labels": Row(Kind.KEYS, skip_prefix=(OWN_LABEL_PREFIX, compose_labels.PREFIX),

@@ -12,7 +12,10 @@ log options merged into a container of that driver, the IPC mode
 the security options of a privileged container or one in the host's pid or
 IPC namespace, the image's exposed ports added to ``expose``; and tmpfs
 mounts of the ``tmpfs`` key that the runtime reports in the form of a
-``volumes`` tmpfs mount. Every difference needs a recreate. Pure.
+``volumes`` tmpfs mount. Every difference needs a recreate. :func:`hostname`
+serves the container table's ``hostname`` row: in the host's or another
+container's network namespace, the daemon reports that one's host and domain
+name. Pure.
 """
 
 from __future__ import annotations
@@ -41,6 +44,25 @@ def _list(value: tuple[str, ...]) -> list[str] | None:
 
 def _size(value: int | None) -> str | None:
     return None if value is None else f"{value}b"
+
+
+def _shares_names(sides: Sides, field: str) -> Any:
+    """In the host's network namespace a container has the host's host and domain name,
+    in another container's that one's (Docker reports them so): unset, they are not
+    compared there."""
+    have = sides.have
+    mode = have.network_mode or ""
+    if getattr(sides.want, field) is None and (mode == "host" or mode.startswith("container:")):
+        return None
+    return getattr(have, field)
+
+
+def hostname(sides: Sides) -> Any:
+    return _shares_names(sides, "hostname")
+
+
+def _domainname(sides: Sides) -> Any:
+    return _shares_names(sides, "domainname")
 
 
 def log_default(sides: Sides) -> str:
@@ -136,7 +158,7 @@ ROWS: dict[str, Row] = {
     "pid_mode": Row(Kind.STRICT),
     "ipc_mode": Row(Kind.STRICT, live=_ipc_mode),
     "expose": Row(Kind.SET, live=_expose),
-    "domainname": Row(Kind.STRICT),
+    "domainname": Row(Kind.STRICT, live=_domainname),
     "mac_address": Row(Kind.STRICT),
     "oom_score_adj": Row(Kind.SERVER_DEFAULT, default=0),
 }

@@ -201,3 +201,14 @@ def test_the_fake_keeps_every_host_field_and_a_second_plan_is_empty(tmp_path: Pa
     converge(root, driver)
     assert driver.inspect_container("hosty").config.resources.cpu_shares == 256
     assert rows(plan_of(root, driver)) == []
+
+
+def test_a_shared_network_namespace_gives_its_names() -> None:
+    """Docker reports the host's (or the other container's) host and domain name."""
+    for mode in ("host", "container:db"):
+        want = dataclasses.replace(PLAIN, network_mode=mode)
+        assert changes(want, docker_view(want, hostname="vm", domainname="lan")) == {}
+        named = dataclasses.replace(want, hostname="web")
+        assert changes(named, docker_view(want, hostname="vm")) == {"hostname": False}
+    assert changes(PLAIN, docker_view(PLAIN, hostname="vm", domainname="lan")) == {
+        "hostname": False, "domainname": False}

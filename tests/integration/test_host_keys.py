@@ -19,6 +19,9 @@ import socket
 
 import pytest
 
+from controller.execution.reconcile import prepare
+from controller.planning.compare import compare
+from runtime.docker.driver import DockerDriver
 from tests.ports import free_port
 
 from .conftest import IMAGE, LOOP, Project
@@ -106,6 +109,12 @@ def test_every_key_converges_and_a_second_apply_plans_nothing(
     p.apply_ok()
     again = p.diff()
     assert again.code == 0, f"a converged spec with every key plans nothing\n{again}"
+    driver = DockerDriver()
+    for c in prepare(p.dir, driver, project=p.name).desired.containers:
+        # every field, not only those a recorded spec hash leaves to compare (an upgrade
+        # or an adoption compares them all)
+        live = driver.inspect_container(c.name)
+        assert compare(c, live, driver.image_info(c.image.key)) == [], c.name
     base = p.container("base").attrs
     host, cfg = base["HostConfig"], base["Config"]
     assert sorted(c.upper().removeprefix("CAP_") for c in host["CapAdd"]) == [
