@@ -43,7 +43,13 @@ def _list(value: tuple[str, ...]) -> list[str] | None:
 
 
 def _size(value: int | None) -> str | None:
-    return None if value is None else f"{value}b"
+    """Bytes as a spec writes them: ``"64m"``, ``"512k"``, else ``"1000b"``."""
+    if value is None:
+        return None
+    for unit, factor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if value and value % factor == 0:
+            return f"{value // factor}{unit}"
+    return f"{value}b"
 
 
 def _shares_names(sides: Sides, field: str) -> Any:

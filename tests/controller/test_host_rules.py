@@ -212,3 +212,9 @@ def test_a_shared_network_namespace_gives_its_names() -> None:
         assert changes(named, docker_view(want, hostname="vm")) == {"hostname": False}
     assert changes(PLAIN, docker_view(PLAIN, hostname="vm", domainname="lan")) == {
         "hostname": False, "domainname": False}
+
+
+def test_sizes_are_shown_as_a_spec_writes_them() -> None:
+    have = docker_view(PLAIN, shm_size=64 * MIB)
+    (change,) = compare(desired(shm_size=1536 * 1024), have, IMAGE)
+    assert (change.field, change.old, change.new) == ("shm_size", "64m", "1536k")
