@@ -68,7 +68,7 @@ class Passes:
         self.count = 0
         self.cond = threading.Condition()
         self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.sendall(b"GET /events HTTP/1.1\r\nHost: bench\r\n\r\n")
+        self.sock.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from controller.service.dashboard.routes import MAX_STREAMS
 from controller.service.dashboard.views import parse_since
 from tests.conftest import wait_for
 from tests.dashboard.conftest import Live
@@ -204,6 +205,47 @@ def test_pages_without_a_journal(spec_dir: Path, project_name: str,
     assert "the journal is off" in _text(live.get("/journal").body)
     resource = live.get(f"/p/{project_name}/r/{web}")
     assert resource.status == 200 and "in sync (running)" in _text(resource.body)
+
+
+def test_event_streams_are_bounded_and_a_failing_listener_stops_no_pass(
+        spec_dir: Path, project_name: str, live_dashboard: Callable[..., Live]) -> None:
+    web = f"{project_name}-web"
+    (spec_dir / "web.toml").write_text(container_toml(web))
+    live = live_dashboard(spec_dir, project_name)
+    port = live.server.address[1]
+    request = b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    streams = []
+    try:
+        for _ in range(MAX_STREAMS):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            streams.append(sock)
+            sock.sendall(request)
+            received = b""
+            while b"retry:" not in received:
+                received += sock.recv(4096)
+        one_more = live.get("/events", headers={"Host": "127.0.0.1"})
+        assert one_more.status == 503 and "too many event streams" in one_more.body
+    finally:
+        for sock in streams:
+            sock.close()
+
+    class Broken:
+        def progress(self, event: dict[str, Any]) -> None:
+            raise RuntimeError("a listener's bug")
+
+        def finished(self, result: Any) -> None:
+            raise RuntimeError("a listener's bug")
+
+    live.service.listeners.add(Broken())
+    passes = len(live.results)
+    (spec_dir / "web.toml").write_text(container_toml(web, env={"FOO": "2"}))
+    wait_for(lambda: any(o.resource == web and o.ok for r in live.results[passes:]
+                         for o in r.acted), "web recreated despite the broken listener")
+    page = live.wait_page("/journal?resource=" + web, lambda b: "env.FOO" in b,
+                          "the recreate in the journal")
+    assert "recreate" in _text(page)
+    older = live.get(f"/journal?project={project_name}&limit=1")  # paging
+    assert older.body.count("<tr data-entry=") == 1 and 'class="older"' in older.body
 
 
 def test_since_accepts_ages_and_times() -> None:
