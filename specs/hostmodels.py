@@ -253,6 +253,18 @@ class HostKeys(Model):
             check_ip(ip)
         return value
 
+    @field_validator("security_opt")
+    @classmethod
+    def _security_opt(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for opt in value:
+            name, _, profile = opt.replace(":", "=", 1).partition("=")
+            if name == "seccomp" and profile not in ("unconfined", "builtin"):
+                raise ValueError(f"security_opt {opt!r}: a seccomp profile file is not read "
+                                 "(Docker's API takes the profile's JSON, not its path): use "
+                                 "\"seccomp=unconfined\", or leave it out for Docker's default "
+                                 "profile")
+        return value
+
     @field_validator("dns")
     @classmethod
     def _dns(cls, value: tuple[str, ...]) -> tuple[str, ...]:

@@ -65,7 +65,8 @@ def _table(name: str, keys: dict[str, str]) -> str:
 
 def write_spec(p: Project, ports: tuple[int, int], **changed: str | None) -> None:
     """base (every key, ``changed`` applied; None drops a key), side (in base's network,
-    pid and IPC namespaces), host (privileged on the host's network and pid namespace)."""
+    pid and IPC namespaces), host (privileged on the host's network and pid namespace),
+    bridged (on Docker's default bridge), alone (no network)."""
     keys = {**BASE, "ports": f'["127.0.0.1:{ports[0]}-{ports[1]}:8100-8101"]'}
     for key, value in changed.items():
         if value is None:
@@ -77,7 +78,9 @@ def write_spec(p: Project, ports: tuple[int, int], **changed: str | None) -> Non
             + _table(p.n("side"), {"network_mode": f'"container:{base}"',
                                    "pid": f'"container:{base}"', "ipc": f'"container:{base}"'})
             + _table(p.n("host"), {"network_mode": '"host"', "pid": '"host"',
-                                   "privileged": "true", "state": '"stopped"'}))
+                                   "privileged": "true", "state": '"stopped"'})
+            + _table(p.n("bridged"), {"network_mode": '"bridge"', "ipc": '"private"'})
+            + _table(p.n("alone"), {"network_mode": '"none"', "hostname": '"alone"'}))
 
 
 def changes_of(p: Project, container: str) -> dict[str, dict[str, object]]:
@@ -140,6 +143,9 @@ def test_every_key_converges_and_a_second_apply_plans_nothing(
     assert "1234" in p.exec("base", "id")[1]
     assert "db.local" in p.exec("side", "cat", "/etc/hosts")[1], "side shares base's network"
     assert p.container("host").attrs["HostConfig"]["Privileged"] is True
+    assert set(p.container("bridged").attrs["NetworkSettings"]["Networks"]) == {"bridge"}
+    links = p.exec("alone", "ip", "-o", "link")[1]
+    assert ": lo:" in links and "eth0" not in links, links
 
 
 CHANGES: list[tuple[str, str | None, str]] = [  # key, new TOML value (None: removed), field

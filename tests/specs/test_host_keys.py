@@ -76,6 +76,7 @@ def test_short_forms_are_normalised(tmp_path: Path) -> None:
     ('resources = { cpuset = "0-" }', "invalid cpuset"),
     ('healthcheck = { disable = true, test = ["CMD", "true"] }', "either disable"),
     ('healthcheck = { interval = "5s" }', "needs a test"),
+    ('security_opt = ["seccomp=profile.json"]', "seccomp profile file is not read"),
 ])
 def test_a_bad_value_is_refused_with_its_fix(tmp_path: Path, body: str, expected: str) -> None:
     text = one(tmp_path, body)
