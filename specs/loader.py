@@ -359,7 +359,8 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None, *,
     ``checkout``: the git work tree holding ``root`` in ``watch --git``; files the
     specs read must then lie inside it, and bind mounts of sensitive host places need
     ``[project] allow_host_paths`` (``specs.confine``). ``runtime``: the runtime the
-    specs are for; a key it does not support is a located error (``specs.runtimes``)."""
+    specs are for (default: their ``[project] runtime``); a key it does not support is a
+    located error (``specs.runtimes``)."""
     root = Path(root)
     if root.is_file():
         return SpecSet(root, errors=(SpecError(str(root), None, "",
@@ -379,6 +380,7 @@ def load_dir(root: Path, environ: Mapping[str, str] | None = None, *,
     salvaged = [r for f in files for r in f.salvaged]
     project = next((f.project for f in files if f.project is not None), None) or default_project()
     bounds = Bounds.of(str(checkout or root), project.allow_host_paths, checkout is not None)
+    runtime = runtime or project.runtime  # the specs' own [project] runtime when none is given
 
     def line_of(rel: str, path: KeyPath) -> int | None:
         return by_rel[rel].line_of(path)

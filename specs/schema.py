@@ -82,6 +82,8 @@ _PROPERTIES: dict[tuple[str, str], dict[str, Any]] = {
     ("SecretRef", "mode"): _MODE,
     ("ConfigRef", "mode"): _MODE,
     ("ProjectDefaults", "stop_timeout"): _DURATION,
+    ("UpdatePolicy", "delay"): _DURATION,
+    ("UpdatePolicy", "monitor"): _DURATION,
     ("ProjectDefaults", "restart"): {"$ref": "#/$defs/RestartPolicy"},
 }
 
