@@ -103,6 +103,33 @@ ROWS: tuple[Row, ...] = (
     _swarm_only("container.rollback"),
     *(_swarm_only(f"container.update.{key}") for key in (
         "parallelism", "delay", "failure_action", "monitor", "max_failure_ratio")),
+    # what a Swarm service has no place for
+    *(Row(f"container.{key}", _only(DOCKER, NATIVE), fix) for key, fix in (
+        ("privileged", "a Swarm service cannot run privileged: add the capabilities it needs "
+         "with cap_add"),
+        ("devices", "a Swarm service cannot map host devices: run this container on the "
+         "docker runtime"),
+        ("security_opt", "a Swarm service takes no security options: remove security_opt"),
+        ("pid", "a Swarm task has its own pid namespace: remove pid"),
+        ("ipc", "a Swarm task has its own ipc namespace: remove ipc"),
+        ("network_mode", "a Swarm task joins the project's overlay networks: remove "
+         "network_mode (use networks = [...])"),
+        ("mac_address", "Swarm gives each task its own MAC address: remove mac_address"),
+        ("oom_score_adj", "a Swarm service takes no OOM score: remove oom_score_adj"),
+        ("shm_size", "a Swarm service takes no /dev/shm size: mount a tmpfs volume at "
+         "/dev/shm ({ type = \"tmpfs\", target = \"/dev/shm\", size = ... })"),
+        ("tmpfs", "write tmpfs mounts as volumes = [{ type = \"tmpfs\", target = ..., "
+         "size = ... }] for Swarm"),
+        ("domainname", "a Swarm service takes no domain name: remove domainname"),
+        ("expose", "a Swarm task's ports are reachable on its overlay networks without "
+         "expose: remove it (or publish them with ports)"),
+        ("container_name", "Swarm names its tasks <service>.<slot>.<id>: remove "
+         "container_name"),
+        ("resources.cpu_shares", "Swarm schedules by reservations: use "
+         "resources.reservations.cpus"),
+        ("resources.cpuset", "a Swarm service cannot pin CPUs: remove resources.cpuset"),
+        ("resources.memory_swap", "a Swarm service takes no swap limit: remove "
+         "resources.memory_swap"))),
     Row("container.network_mode", _only(DOCKER),
         "the native runtime cannot join another container's network namespace: attach both "
         "to one network (networks = [...]) and reach it by name, or use --runtime docker",

@@ -180,7 +180,8 @@ def _service_keys(spec: Container, restart_set: bool) -> ServiceKeys:
         if p else swarm.Placement(),
         update=_policy(spec.update, spec.update_order), rollback=_policy(spec.rollback),
         port_modes=tuple(port.mode or "ingress" for port in spec.ports),
-        restart_set=restart_set)
+        restart_set=restart_set,
+        reserve_cpus=spec.resources.reservations.cpus if spec.resources.reservations else None)
 
 
 def _container(res: Resource) -> Container:

@@ -75,6 +75,7 @@ class ServiceKeys:
     rollback: UpdatePolicy = field(default_factory=UpdatePolicy)
     port_modes: tuple[str, ...] = ()  # per ContainerConfig.ports entry: ingress | host
     restart_set: bool = False  # restart (or the project's default) given: else Swarm's "any"
+    reserve_cpus: float | None = None  # resources.reservations.cpus (only Swarm reserves CPUs)
 
 
 @dataclass(frozen=True)

@@ -175,11 +175,16 @@ def service_spec(recipe: Recipe, c: ContainerRecipe, d: DesiredContainer) -> Ser
         healthcheck=cfg.healthcheck, mounts=cfg.mounts, networks=cfg.networks,
         files=_files(recipe, d)[0],
         restart=_restart(cfg.restart, keys.restart_set),
-        resources=Resources(cfg.resources.memory, cfg.resources.cpus, cfg.resources.pids),
+        resources=Resources(cfg.resources.memory, cfg.resources.cpus, cfg.resources.pids,
+                            cfg.resources.memory_reservation, keys.reserve_cpus),
         placement=keys.placement, mode=keys.mode, replicas=replicas, update=keys.update,
         rollback=keys.rollback, endpoint_mode=keys.endpoint_mode,
         ports=tuple(ServicePort(p.container_port, p.host_port, p.protocol, mode)
-                    for p, mode in zip(cfg.ports, modes, strict=False))))
+                    for p, mode in zip(cfg.ports, modes, strict=False)),
+        init=cfg.init, cap_add=cfg.cap_add, cap_drop=cfg.cap_drop, sysctls=cfg.sysctls,
+        read_only=cfg.read_only, extra_hosts=cfg.extra_hosts, dns=cfg.dns,
+        dns_search=cfg.dns_search, dns_opt=cfg.dns_opt, group_add=cfg.group_add,
+        ulimits=cfg.ulimits, log_driver=cfg.log_driver, log_options=cfg.log_options))
 
 
 def with_hash(spec: ServiceSpec) -> ServiceSpec:

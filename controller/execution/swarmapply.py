@@ -35,12 +35,15 @@ from controller.planning.actions import Action, Kind, Plan
 from controller.planning.servicerules import restarts_tasks
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.swarm.driver import SwarmDriver
-from runtime.swarm.spec import ServiceInfo
+from runtime.swarm.spec import ServiceInfo, TaskInfo
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE, MANAGED_BY
 
 CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
 POLL = 0.5
 ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
+FAIL_FAST = 3  # tasks failed since the action began: the service is not going to converge
+FAILED_STATES = ("failed", "rejected")
+STABLE = 5.0  # seconds the tasks must keep running after one of them failed
 UPDATE_START_WAIT = 10.0  # seconds for Swarm to begin a rolling update it accepted
 NETWORK_REMOVE_ATTEMPTS = 20  # endpoints of removed tasks go away a moment later
 Tick = Callable[[str, int, int, str], None]
@@ -206,9 +209,13 @@ class SwarmExecutor:
             time.sleep(POLL / 5)
 
     def converge(self, a: Action, ref: str) -> None:
-        """Wait until the service converged; a rollback or a pause is a failure."""
+        """Wait until the service converged; a rollback or a pause is a failure. When a
+        task failed since the action began, the tasks must keep running for ``STABLE``
+        seconds (a crash loop is running now and then, never for long)."""
         assert a.service is not None
         deadline = time.monotonic() + self.timeout
+        since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
+        settled: float | None = None  # since when the tasks match, after a failure
         while True:
             info = self.driver.inspect_service(ref)
             if self.tick is not None:
@@ -218,12 +225,28 @@ class SwarmExecutor:
             if info.update_state == "paused":
                 raise Failed(f"update paused: {info.update_message or 'tasks failed'} (fix the "
                              "spec; `docker service rollback` goes back by hand)")
+            failed = self.failed_since(ref, since)
             if info.update_state in ("", "completed") and self.tasks_match(info):
-                return
+                if not failed:
+                    return
+                settled = settled if settled is not None else time.monotonic()
+                if time.monotonic() - settled >= STABLE:
+                    return
+            else:
+                settled = None
+                if len(failed) >= FAIL_FAST:
+                    last = max(failed, key=lambda t: t.timestamp)
+                    raise Failed(f"{len(failed)} tasks failed: {last.error or last.message} "
+                                 f"({info.running} of {info.desired} running)")
             if time.monotonic() > deadline:
                 raise Failed(f"not converged after {self.timeout:g}s: {info.running} of "
                              f"{info.desired} tasks running{self.task_errors(ref)}")
             time.sleep(POLL)
+
+    def failed_since(self, ref: str, since: str) -> list[TaskInfo]:
+        """Tasks of the service that failed since the action began (``since``: UTC)."""
+        return [t for t in self.driver.tasks(ref) if t.state in FAILED_STATES
+                and t.timestamp >= since]
 
     def tasks_match(self, info: ServiceInfo) -> bool:
         if info.spec.mode == "global":

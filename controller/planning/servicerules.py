@@ -24,7 +24,7 @@ from controller.desired.service import VOLATILE, DesiredService
 from controller.planning.diff import FieldChange
 from controller.planning.fieldrules import Kind, Row, Sides, Update, diff, in_place
 from runtime.swarm.spec import FileRef, ServicePort, ServiceSpec
-from runtime.types import HealthSpec, MountSpec, NetworkAttach
+from runtime.types import HealthSpec, MountSpec, NetworkAttach, UlimitSpec
 
 IN_PLACE = Update.IN_PLACE
 
@@ -62,6 +62,10 @@ def _files(value: tuple[FileRef, ...]) -> dict[str, str]:
 def _port(p: ServicePort) -> str:
     published = f"{p.published}:" if p.published else ""
     return f"{published}{p.target}/{p.protocol} ({p.mode})"
+
+
+def _ulimit(u: UlimitSpec) -> str:
+    return f"{u.name}={u.soft}:{u.hard}"
 
 
 def _aliases(value: tuple[NetworkAttach, ...]) -> dict[str, list[str]]:
@@ -110,6 +114,19 @@ RULES: dict[str, Row] = {
     "endpoint_mode": Row(Kind.STRICT),
     "ports": Row(Kind.SET, display=_port),
     "force_update": Row(Kind.IGNORE),  # a counter: the live one is sent back as it is
+    "init": Row(Kind.STRICT),
+    "cap_add": Row(Kind.SET),
+    "cap_drop": Row(Kind.SET),
+    "sysctls": Row(Kind.KEYS),
+    "read_only": Row(Kind.STRICT),
+    "extra_hosts": Row(Kind.KEYS),
+    "dns": Row(Kind.STRICT),
+    "dns_search": Row(Kind.STRICT),
+    "dns_opt": Row(Kind.STRICT),
+    "group_add": Row(Kind.SET),
+    "ulimits": Row(Kind.SET, display=_ulimit),
+    "log_driver": Row(Kind.STRICT),
+    "log_options": Row(Kind.KEYS),
 }
 
 

@@ -30,7 +30,7 @@ from runtime.swarm.spec import (
     ServiceSpec,
     UpdatePolicy,
 )
-from runtime.types import HealthSpec, MountSpec, NetworkAttach, pairs
+from runtime.types import HealthSpec, MountSpec, NetworkAttach, UlimitSpec, pairs
 
 NS = 1_000_000_000
 
@@ -90,6 +90,34 @@ def _file_api(f: FileRef, ids: Mapping[str, str]) -> dict[str, Any]:
             f"{key}ID": ids.get(f.name, f.name), f"{key}Name": f.name}
 
 
+def _cap(name: str) -> str:
+    return name if name == "ALL" else f"CAP_{name}"
+
+
+def _host_keys_api(spec: ServiceSpec, c: dict[str, Any]) -> None:
+    """The host-level keys of the container spec (only those set)."""
+    if spec.init is not None:
+        c["Init"] = spec.init
+    if spec.cap_add:
+        c["CapabilityAdd"] = [_cap(n) for n in spec.cap_add]
+    if spec.cap_drop:
+        c["CapabilityDrop"] = [_cap(n) for n in spec.cap_drop]
+    if spec.sysctls:
+        c["Sysctls"] = dict(spec.sysctls)
+    if spec.read_only:
+        c["ReadOnly"] = True
+    if spec.extra_hosts:
+        c["Hosts"] = [f"{ip} {host}" for host, ip in spec.extra_hosts]
+    dns = {k: list(v) for k, v in (("Nameservers", spec.dns), ("Search", spec.dns_search),
+                                   ("Options", spec.dns_opt)) if v}
+    if dns:
+        c["DNSConfig"] = dns
+    if spec.group_add:
+        c["Groups"] = list(spec.group_add)
+    if spec.ulimits:
+        c["Ulimits"] = [{"Name": u.name, "Soft": u.soft, "Hard": u.hard} for u in spec.ulimits]
+
+
 def to_api(spec: ServiceSpec, object_ids: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The API body of a service. ``object_ids``: secret/config name -> id (Swarm refers
     to them by id)."""
@@ -120,6 +148,7 @@ def to_api(spec: ServiceSpec, object_ids: Mapping[str, str] | None = None) -> di
         c["Secrets"] = secrets
     if configs:
         c["Configs"] = configs
+    _host_keys_api(spec, c)
     r = spec.resources
     limits = {k: v for k, v in (("MemoryBytes", r.memory),
                                 ("NanoCPUs", None if r.cpus is None else int(r.cpus * NS)),
@@ -156,6 +185,9 @@ def to_api(spec: ServiceSpec, object_ids: Mapping[str, str] | None = None) -> di
             {"Protocol": pt.protocol, "TargetPort": pt.target, "PublishMode": pt.mode,
              **({"PublishedPort": pt.published} if pt.published else {})}
             for pt in sorted(spec.ports, key=lambda pt: (pt.target, pt.protocol))]
+    if spec.log_driver or spec.log_options:
+        task["LogDriver"] = {"Name": spec.log_driver or "json-file",
+                             "Options": dict(spec.log_options)}
     return {"Name": spec.name, "Labels": dict(spec.labels), "TaskTemplate": task,
             "Mode": mode, "UpdateConfig": _policy_api(spec.update),
             "RollbackConfig": _policy_api(spec.rollback), "EndpointSpec": endpoint}
@@ -205,6 +237,19 @@ def _port(p: Mapping[str, Any]) -> ServicePort:
                        p.get("Protocol") or "tcp", p.get("PublishMode") or "ingress")
 
 
+def _caps(value: Any) -> tuple[str, ...]:
+    return tuple(sorted(str(v).upper().removeprefix("CAP_") for v in value or ()))
+
+
+def _host(line: str) -> tuple[str, str]:
+    """``"10.0.0.5 db.local"`` (or the CLI's ``"db.local:10.0.0.5"``) as (host, ip)."""
+    parts = line.split()
+    if len(parts) >= 2:
+        return parts[1], parts[0]
+    host, _, ip = line.partition(":")
+    return host, ip
+
+
 def from_api(spec: Mapping[str, Any], network_names: Mapping[str, str]) -> ServiceSpec:
     """The live ``Spec`` of a service, normalised; ``network_names``: network id -> name."""
     task = spec.get("TaskTemplate") or {}
@@ -216,6 +261,7 @@ def from_api(spec: Mapping[str, Any], network_names: Mapping[str, str]) -> Servi
     mode = spec.get("Mode") or {}
     endpoint = spec.get("EndpointSpec") or {}
     env = dict(item.partition("=")[::2] for item in c.get("Env") or ())
+    dnsc = c.get("DNSConfig") or {}
     prefs = tuple(f"spread={(p.get('Spread') or {}).get('SpreadDescriptor', '')}"
                   for p in pl.get("Preferences") or ())
     nets = tuple(sorted((NetworkAttach(network_names.get(n["Target"], n["Target"]),
@@ -252,7 +298,17 @@ def from_api(spec: Mapping[str, Any], network_names: Mapping[str, str]) -> Servi
         endpoint_mode=endpoint.get("Mode") or "vip",
         ports=tuple(sorted((_port(p) for p in endpoint.get("Ports") or ()),
                            key=lambda p: (p.target, p.protocol))),
-        force_update=int(task.get("ForceUpdate") or 0))
+        force_update=int(task.get("ForceUpdate") or 0),
+        init=c.get("Init") if c.get("Init") else None,
+        cap_add=_caps(c.get("CapabilityAdd")), cap_drop=_caps(c.get("CapabilityDrop")),
+        sysctls=pairs(c.get("Sysctls")), read_only=bool(c.get("ReadOnly")),
+        extra_hosts=tuple(sorted(_host(h) for h in c.get("Hosts") or ())),
+        dns=tuple(dnsc.get("Nameservers") or ()), dns_search=tuple(dnsc.get("Search") or ()),
+        dns_opt=tuple(dnsc.get("Options") or ()), group_add=tuple(c.get("Groups") or ()),
+        ulimits=tuple(sorted((UlimitSpec(u["Name"], int(u["Soft"]), int(u["Hard"]))
+                              for u in c.get("Ulimits") or ()), key=lambda u: u.name)),
+        log_driver=(task.get("LogDriver") or {}).get("Name") or None,
+        log_options=pairs((task.get("LogDriver") or {}).get("Options")))
 
 
 def canonical(spec: ServiceSpec) -> ServiceSpec:
@@ -268,4 +324,9 @@ def canonical(spec: ServiceSpec) -> ServiceSpec:
         networks=tuple(sorted((NetworkAttach(n.network, tuple(sorted(n.aliases)))
                                for n in spec.networks), key=lambda n: n.network)),
         ports=tuple(sorted(spec.ports, key=lambda p: (p.target, p.protocol))),
-        replicas=0 if spec.mode == "global" else spec.replicas)
+        replicas=0 if spec.mode == "global" else spec.replicas,
+        init=spec.init or None, cap_add=tuple(sorted(spec.cap_add)),
+        cap_drop=tuple(sorted(spec.cap_drop)), sysctls=tuple(sorted(spec.sysctls)),
+        extra_hosts=tuple(sorted(spec.extra_hosts)),
+        ulimits=tuple(sorted(spec.ulimits, key=lambda u: u.name)),
+        log_options=tuple(sorted(spec.log_options)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from runtime.types import HealthSpec, MountSpec, NetworkAttach, Pairs
+from runtime.types import HealthSpec, MountSpec, NetworkAttach, Pairs, UlimitSpec
 
 # Swarm's defaults (moby/swarmkit api/defaults/service.go), what an unset value means
 RESTART_DELAY = 5.0
@@ -121,6 +121,20 @@ class ServiceSpec:
     endpoint_mode: str = "vip"  # | "dnsrr"
     ports: tuple[ServicePort, ...] = ()
     force_update: int = 0
+    # host-level keys a task template carries (unset: the runtime's own)
+    init: bool | None = None
+    cap_add: tuple[str, ...] = ()  # upper case, without "CAP_", sorted
+    cap_drop: tuple[str, ...] = ()
+    sysctls: Pairs = ()
+    read_only: bool = False
+    extra_hosts: Pairs = ()  # (host name, ip), sorted
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_opt: tuple[str, ...] = ()
+    group_add: tuple[str, ...] = ()
+    ulimits: tuple[UlimitSpec, ...] = ()  # sorted by name
+    log_driver: str | None = None  # None: the cluster's default
+    log_options: Pairs = ()
 
     def label(self, key: str) -> str | None:
         return dict(self.labels).get(key)

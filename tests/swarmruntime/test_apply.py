@@ -155,3 +155,49 @@ configs = {{ "/etc/app.conf" = {{ file = "app.conf" }} }}
     swarm_cli("down", str(specs))
     assert not swarm.list_objects("secret", {"io.dockwright.project": name})
     assert not swarm.list_objects("config", {"io.dockwright.project": name})
+
+
+def test_host_level_keys_reach_the_tasks(swarm_cli: Cli, swarm: SwarmDriver, name: str,
+                                        tmp_path: Path) -> None:
+    specs = write(tmp_path / "specs", name, f"""
+[container.{name}-hk]
+image = "{IMAGE}"
+command = ["sleep", "100000"]
+init = true
+cap_add = ["NET_ADMIN"]
+sysctls = {{ "net.core.somaxconn" = "512" }}
+read_only = true
+extra_hosts = {{ "db.local" = "10.0.0.5" }}
+dns_search = ["example.org"]
+group_add = ["1234"]
+ulimits = {{ nofile = {{ soft = 1024, hard = 2048 }} }}
+resources = {{ memory = "64m", reservations = {{ memory = "16m", cpus = 0.1 }} }}
+stop_timeout = "1s"
+""")
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    code, out, _ = swarm_cli("exec", f"{name}-hk", "--", "sh", "-c",
+                             "grep db.local /etc/hosts; cat /proc/sys/net/core/somaxconn; "
+                             "ulimit -n; id -G; grep search /etc/resolv.conf; "
+                             "touch /x 2>/dev/null || echo read-only")
+    assert code == 0, out
+    assert out.split("\n")[:6] == ["10.0.0.5\tdb.local", "512", "1024", "0 1234",
+                                   "search example.org", "read-only"], out
+    resources = swarm.inspect_service(f"{name}-hk").spec.resources
+    assert (resources.reserve_memory, resources.reserve_cpus) == (16 << 20, 0.1)
+    code, out, _ = swarm_cli("diff", str(specs))
+    assert code == 0, out  # read back equal: nothing to send
+    swarm_cli("down", str(specs))
+
+
+def test_tasks_that_keep_failing_fail_the_create(swarm_cli: Cli, name: str,
+                                                 tmp_path: Path) -> None:
+    """Swarm retries a failing task for ever; apply reports it instead of waiting."""
+    specs = write(tmp_path / "specs", name, f"""
+[container.{name}-bad]
+image = "{IMAGE}"
+command = ["sh", "-c", "echo broken; exit 2"]
+""")
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 1 and "tasks failed" in out and "0 of 1 running" in out, out + err
+    swarm_cli("down", str(specs))

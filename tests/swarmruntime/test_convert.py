@@ -15,7 +15,7 @@ from runtime.swarm.spec import (
     ServiceSpec,
     UpdatePolicy,
 )
-from runtime.types import HealthSpec, MountSpec, NetworkAttach
+from runtime.types import HealthSpec, MountSpec, NetworkAttach, UlimitSpec
 
 FULL = convert.canonical(ServiceSpec(
     name="web", image="busybox", command=("sleep", "1000"), entrypoint=("/bin/sh", "-c"),
@@ -30,7 +30,13 @@ FULL = convert.canonical(ServiceSpec(
     placement=Placement(("node.role==worker",), ("spread=node.labels.zone",), 2),
     replicas=3, update=UpdatePolicy(2, 1.5, "rollback", 3.0, 0.1, "start-first"),
     rollback=UpdatePolicy(order="start-first"), endpoint_mode="dnsrr",
-    ports=(ServicePort(80, 8080, "tcp", "host"), ServicePort(53, None, "udp"))))
+    ports=(ServicePort(80, 8080, "tcp", "host"), ServicePort(53, None, "udp")),
+    init=True, cap_add=("NET_ADMIN", "ALL"), cap_drop=("MKNOD",),
+    sysctls=(("net.core.somaxconn", "512"),), read_only=True,
+    extra_hosts=(("db.local", "10.0.0.5"),), dns=("10.0.0.2", "10.0.0.1"),
+    dns_search=("example.org",), dns_opt=("ndots:2",), group_add=("1234",),
+    ulimits=(UlimitSpec("nproc", 10, 20), UlimitSpec("nofile", 1024, 2048)),
+    log_driver="json-file", log_options=(("max-size", "1m"),)))
 
 
 def test_round_trip_through_the_api_json() -> None:
@@ -41,6 +47,9 @@ def test_round_trip_through_the_api_json() -> None:
     assert body["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretID"] == "sid"
     assert body["TaskTemplate"]["RestartPolicy"]["Condition"] == "none"
     assert body["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] == 3_000_000_000
+    assert body["TaskTemplate"]["ContainerSpec"]["CapabilityAdd"] == ["ALL", "CAP_NET_ADMIN"]
+    assert body["TaskTemplate"]["ContainerSpec"]["Hosts"] == ["10.0.0.5 db.local"]
+    assert FULL.dns == ("10.0.0.2", "10.0.0.1")  # the resolver's order is kept
 
 
 def test_server_defaults_and_client_additions_normalise_away() -> None:
