@@ -38,7 +38,7 @@ class CopyError(OSError):
 def _current(path: Path, file: FileMount, size: int) -> bool:
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except OSError:  # missing, or a folder of the path is not one: written (or refused) next
         return False
     return (stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == file.mode
             and (st.st_uid, st.st_gid, st.st_size) == (file.uid, file.gid, size))

@@ -7,6 +7,9 @@ shown (not even its digest)."""
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -76,3 +79,27 @@ def test_changes_name_the_secret_and_never_show_its_content() -> None:
     assert change.render() == "secrets.pw: *** -> (unset)"
     moved = dataclasses.replace(_file("secret"), source="/elsewhere")
     assert placed_changes((moved,), (_file("secret"),)) == []
+
+
+def test_copies_are_written_owned_and_moded_or_fail_naming_the_secret(
+        spec_dir: Path, tmp_path: Path) -> None:
+    from controller.execution import copies
+
+    _, recipe = recipe_of(spec_dir)
+    c = realise(recipe).containers[0]
+    copies.write(c)
+    for f in c.config.files:
+        st = os.stat(f.source)
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (f.mode, f.uid, f.gid)
+        assert Path(f.source).read_text() == VALUE
+    folder = Path(c.config.files[0].source).parent
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    os.chmod(c.config.files[0].source, 0o644)  # tampered with: written again
+    copies.write(c)
+    assert stat.S_IMODE(os.stat(c.config.files[0].source).st_mode) == c.config.files[0].mode
+    shutil.rmtree(tmp_path / "state" / "files")
+    (tmp_path / "state" / "files").write_text("not a folder")
+    with pytest.raises(copies.CopyError) as caught:
+        copies.write(c)
+    assert "secret 'pw'" in str(caught.value) or "config" in str(caught.value)
+    assert VALUE not in str(caught.value)
