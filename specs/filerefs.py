@@ -9,7 +9,7 @@ integer (TOML's ``0o440``) or an octal string (``"0440"``); ``uid``/``gid`` (def
 0) own the file. Only the file's path is kept here: its content is read by the
 controller (``controller.desired.state``), never by the spec layer.
 Neighbours: ``specs.models`` (the container fields), ``specs.validate`` (files exist,
-stay inside the spec directory, targets clash with nothing), ``specs.cache`` (path
+stay inside the spec directory; :func:`target_clashes`: one target each), ``specs.cache`` (path
 resolution). Pure.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator
@@ -102,3 +103,32 @@ def _config_target(target: str) -> str:
 
 SecretName = Annotated[str, AfterValidator(_secret_name)]
 ConfigTarget = Annotated[str, AfterValidator(_config_target)]
+
+
+Located = tuple[tuple[str, ...], str, str]  # (key path below the container, what, text)
+
+
+def placed_files(secrets: Mapping[str, SecretRef], configs: Mapping[str, ConfigRef]
+                 ) -> list[Located]:
+    """(key path, "secret" | "config", file) of a container's secrets and configs."""
+    out: list[Located] = [(("secrets", name), "secret", ref.file)
+                          for name, ref in secrets.items()]
+    out += [(("configs", target), "config", ref.file) for target, ref in configs.items()]
+    return out
+
+
+def target_clashes(secrets: Mapping[str, SecretRef], configs: Mapping[str, ConfigRef],
+                   volumes: Sequence[str]) -> list[Located]:
+    """(key path, message, hint) of each secret or config that lands where a volume
+    (``volumes``: their targets, in order) or another secret or config does."""
+    taken = {target: f"volumes[{i}]" for i, target in enumerate(volumes)}
+    placed = [(("secrets", n), f"secret {n!r}", r.path_in_container(n))
+              for n, r in secrets.items()]
+    placed += [(("configs", t), f"config {t!r}", t) for t in configs]
+    out: list[Located] = []
+    for path, what, target in placed:
+        other = taken.setdefault(target, what)
+        if other != what:
+            out.append((path, f"{what} lands at {target}, where {other} lands too",
+                        "give each secret, config and volume its own target"))
+    return out

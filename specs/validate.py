@@ -25,6 +25,7 @@ from pathlib import Path
 from specs import hostchecks
 from specs.confine import Bounds, PathRef, check_binds, check_reads
 from specs.errors_format import close_match
+from specs.filerefs import placed_files, target_clashes
 from specs.files import present
 from specs.locate import KeyPath, format_path
 from specs.models import Container, EnvFromFile
@@ -172,7 +173,7 @@ def _files_exist(res: Resource, out: _Out) -> None:
             out.add(res.file, (*base, "env", name, "file"),
                     f"secret file {_shown(value.file, folder)!r} {_not_a_file(out, value.file)}",
                     "create it (keep it out of git) or fix the path")
-    for path, what, file in _placed_files(spec):
+    for path, what, file in placed_files(spec.secrets, spec.configs):
         if not out.present("file", file):
             out.add(res.file, (*base, *path, "file"),
                     f"{what} file {_shown(file, folder)!r} {_not_a_file(out, file)}",
@@ -203,7 +204,7 @@ def _confined(res: Resource, out: _Out) -> None:
     refs += [PathRef(("env", name, "file"), "secret file", value.file)
              for name, value in spec.env.items() if isinstance(value, EnvFromFile)]
     refs += [PathRef((*path, "file"), f"{what} file", file)
-             for path, what, file in _placed_files(spec)]
+             for path, what, file in placed_files(spec.secrets, spec.configs)]
     image = spec.image
     if image.build is not None:
         refs.append(PathRef(("image", "build"), "build context", image.build))
@@ -236,28 +237,13 @@ def _confined(res: Resource, out: _Out) -> None:
     check_binds(binds, out.bounds, error, warning)
 
 
-def _placed_files(spec: Container) -> list[tuple[KeyPath, str, str]]:
-    """(key path below the container, "secret" | "config", file) of its secrets and configs."""
-    out: list[tuple[KeyPath, str, str]] = [(("secrets", name), "secret", ref.file)
-                                           for name, ref in spec.secrets.items()]
-    out += [(("configs", target), "config", ref.file) for target, ref in spec.configs.items()]
-    return out
-
-
 def _targets(res: Resource, out: _Out) -> None:
     """A secret or config lands where nothing else of the container is mounted."""
     spec = res.spec
     assert isinstance(spec, Container)
-    taken = {m.target: f"volumes[{i}]" for i, m in enumerate(spec.volumes)}
-    placed = [(("secrets", n), f"secret {n!r}", r.path_in_container(n))
-              for n, r in spec.secrets.items()]
-    placed += [(("configs", t), f"config {t!r}", t) for t in spec.configs]
-    for path, what, target in placed:
-        other = taken.setdefault(target, what)
-        if other != what:
-            out.add(res.file, ("container", res.name, *path),
-                    f"{what} lands at {target}, where {other} lands too",
-                    "give each secret, config and volume its own target")
+    volumes = [m.target for m in spec.volumes]
+    for path, message, hint in target_clashes(spec.secrets, spec.configs, volumes):
+        out.add(res.file, ("container", res.name, *path), message, hint)
 
 
 def _start_first(res: Resource, out: _Out, ports: bool = True) -> None:
