@@ -10,8 +10,10 @@ masked, dockwright's own labels (``io.dockwright.*``) and docker-compose's skipp
 volumes a recreate carried over counted as the spec's
 (``controller.planning.anonymous.live_mounts``), a lifted resource limit
 forcing a recreate (Docker cannot remove a memory or cpu limit in place),
-the stop timeout as the whole seconds Docker keeps, 10 s when unset; secrets
-and configs by name (:func:`placed_changes`: content digest, target, mode, owner).
+the stop timeout as the whole seconds Docker keeps, 10 s when unset; the
+host-level fields (capabilities ... ``oom_score_adj``) with the server defaults
+they know (``controller.planning.hostrules``); secrets and configs by name
+(:func:`placed_changes`: content digest, target, mode, owner).
 :func:`expected` fills the image's defaults into the desired config with
 ``runtime.imagedefaults.merge`` (the merge every runtime uses), so a
 converged container compares equal (principle 3).

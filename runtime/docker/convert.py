@@ -16,12 +16,14 @@ merged in from the image; ``ports`` sorted by (port, protocol, ip, host port)
 from ``HostConfig.PortBindings``; ``mounts`` sorted by target; ``networks``
 sorted by name with sorted aliases, minus the short container id and the
 container's hostname, which Docker adds to every user-defined network;
-``networks == ()`` when the container is on Docker's default bridge; empty
+``networks == ()`` when the container is on Docker's default network or has a
+``network_mode`` (host, none, bridge, container:); empty
 strings and zero limits are ``None``, and so is a memory + swap limit that is
 Docker's own for the memory limit; a hostname equal to the short id is
 ``None``. Mounts (``config.mounts``, ``anonymous_volumes``) are converted
 by ``runtime.docker.mounts``; secrets and configs (``config.files``) are read-only
-bind mounts named by a label (``runtime.filemounts``).
+bind mounts named by a label (``runtime.filemounts``); the host-level fields
+(capabilities, DNS, ulimits, logging, namespaces, ...) by ``runtime.docker.hostconfig``.
 """
 
 from __future__ import annotations
