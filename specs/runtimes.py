@@ -131,10 +131,6 @@ ROWS: tuple[Row, ...] = (
         ("resources.memory_swap", "a Swarm service takes no swap limit: remove "
          "resources.memory_swap"))),
     Row("container.network_mode", _only(DOCKER),
-        "the native runtime cannot join another container's network namespace: attach both "
-        "to one network (networks = [...]) and reach it by name, or use --runtime docker",
-        when=_joins_container, what='network_mode = "container:NAME"', about=_NATIVE),
-    Row("container.network_mode", _only(DOCKER),
         "the native runtime has no default bridge: leave network_mode out (the container "
         "joins the project's network), or use --runtime docker",
         when=lambda mode: mode == "bridge", what='network_mode = "bridge"', about=_NATIVE),

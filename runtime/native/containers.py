@@ -123,9 +123,13 @@ class Containers:
     def _build(self, rec: Record, image: Any) -> None:
         cid, config, lay = rec.id, rec.config, self.records.layout(rec.id)
         hostname = config.hostname or cid[:12]
-        # network_mode "host": the host's network namespace; "none": one of its own with
-        # loopback only
-        netns = "" if config.network_mode == "host" else self.net.create_netns(cid)
+        # network_mode "host": the host's network namespace; "container:NAME": NAME's (and
+        # its /etc/hosts and resolv.conf); "none": one of its own with loopback only
+        joined = self._joined(config.network_mode)
+        if joined is not None:
+            netns = joined.netns
+        else:
+            netns = "" if config.network_mode == "host" else self.net.create_netns(cid)
         ips = (
             self.net.attach(cid, config.networks, hostname, name=config.name,
                             mac=config.mac_address)
@@ -141,9 +145,13 @@ class Containers:
             if m.get("volume"):
                 self.volumes.populate(m["volume"], lay.rootfs / m["destination"].lstrip("/"))
         self._write_etc(cid, hostname, config)
+        etc = {n: lay.etc(n) for n in ETC}
+        if joined is not None:
+            shared = self.records.layout(joined.id)
+            etc.update({n: shared.etc(n) for n in ("hosts", "resolv.conf")})
         spec = bundle.build_spec(
             cid=cid, config=config, image=image.info, rootfs=lay.rootfs, netns=netns or None,
-            etc_files={n: lay.etc(n) for n in ETC}, mounts=mounts,
+            etc_files=etc, mounts=mounts,
         )  # fmt: skip
         tmp = lay.config.with_suffix(".tmp")
         tmp.write_text(json.dumps(spec))
@@ -153,6 +161,22 @@ class Containers:
             r.phase, r.netns, r.ip_addresses, r.mounts = READY, netns, list(ips), mounts
 
         self.records.update(cid, done)
+
+    def _joined(self, mode: str | None) -> Record | None:
+        """The container whose network namespace ``network_mode = "container:NAME"``
+        joins; None for any other mode."""
+        if mode is None or not mode.startswith("container:"):
+            return None
+        name = mode[len("container:"):]
+        try:
+            target = self.records.read(self.records.resolve(name))
+        except NotFound as exc:
+            raise InvalidRequest(f"network_mode {mode!r}: container {name} does not exist",
+                                 hint="create it first (dockwright orders it so)") from exc
+        if not target.netns:
+            raise InvalidRequest(f"network_mode {mode!r}: {name} is on the host's network",
+                                 hint='use network_mode = "host" to join that directly')
+        return target
 
     def _hosts(self, cid: str, config: ContainerConfig) -> str:
         """/etc/hosts of a container: its networks' names (the host's own file on the

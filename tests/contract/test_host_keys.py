@@ -217,3 +217,31 @@ def test_mac_address_on_the_first_network(project: Project) -> None:
     out = _run(project, "mac", "cat /sys/class/net/eth0/address",
                mac_address="02:42:ac:11:00:99")
     assert out.strip() == "02:42:ac:11:00:99"
+
+
+def test_network_mode_container_shares_the_network_namespace(project: Project) -> None:
+    target = _run(project, "net-a", "cat /sys/class/net/eth0/address; hostname")
+    mac, hostname = target.split()
+    joined = _run(project, "net-b", "cat /sys/class/net/eth0/address; cat /etc/hosts",
+                  network_mode=f"container:{project.n('net-a')}", networks=())
+    assert joined.split()[0] == mac
+    assert hostname in joined.split()  # the target's /etc/hosts
+
+
+def test_a_container_joining_another_converges(project: Project, tmp_path: Path) -> None:
+    root = tmp_path / "specs"
+    root.mkdir()
+    loop = "[\"sh\", \"-c\", \"trap 'exit 0' TERM; while :; do sleep 1; done\"]"
+    app, side = project.n("app"), project.n("side")
+    (root / "a.toml").write_text(
+        f'[container.{side}]\nimage = "{project.image}"\ncommand = {loop}\n'
+        f'stop_timeout = "1s"\nnetwork_mode = "container:{app}"\n\n'
+        f'[container.{app}]\nimage = "{project.image}"\ncommand = {loop}\n'
+        'stop_timeout = "1s"\n')
+    first = reconcile(root, project.driver, project=project.name)
+    assert first.ok, first.to_json()
+    again = reconcile(root, project.driver, project=project.name)
+    assert not again.changed and not again.plan.changes, again.to_json()
+    macs = [project.driver.exec_in(n, ["cat", "/sys/class/net/eth0/address"]).output
+            for n in (app, side)]
+    assert macs[0] == macs[1]
