@@ -70,10 +70,6 @@ def _swarm_only(key: str) -> Row:
     return Row(key, _only(SWARM), _SCHEDULER)
 
 
-def _joins_container(mode: Any) -> bool:
-    return isinstance(mode, str) and mode.startswith("container:")
-
-
 def _log_driver(logging: Any) -> bool:
     """A log driver or options beyond the native runtime's own log file."""
     return getattr(logging, "driver", None) not in (None, "json-file") or bool(
@@ -86,8 +82,6 @@ def _profiles(options: Any) -> bool:
 
 
 _NATIVE = _only(NATIVE)
-_NATIVE_NS = ("the native runtime cannot join another container's namespaces: put both "
-              "processes in one container, or use --runtime docker")
 
 ROWS: tuple[Row, ...] = (
     Row("container.resources.reservations.cpus", _only(SWARM),
@@ -134,10 +128,6 @@ ROWS: tuple[Row, ...] = (
         "the native runtime has no default bridge: leave network_mode out (the container "
         "joins the project's network), or use --runtime docker",
         when=lambda mode: mode == "bridge", what='network_mode = "bridge"', about=_NATIVE),
-    Row("container.pid", _only(DOCKER), _NATIVE_NS, when=_joins_container,
-        what='pid = "container:NAME"', about=_NATIVE),
-    Row("container.ipc", _only(DOCKER), _NATIVE_NS, when=_joins_container,
-        what='ipc = "container:NAME"', about=_NATIVE),
     Row("container.logging", _only(DOCKER),
         "the native runtime keeps each container's output in a log file of its own (read it "
         "with `dockwright logs NAME`): remove logging (or keep driver = \"json-file\" "

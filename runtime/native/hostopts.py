@@ -11,12 +11,12 @@ the options say otherwise), ``group_add`` (names resolved through the image's
 ``/etc/group``), ``oom_score_adj``, ``domainname``, the ``no-new-privileges``
 security option, ``init = false`` (no tini as PID 1), the host's network, pid
 or IPC namespace (``network_mode = "host"``, ``pid``/``ipc = "host"``),
-another container's network namespace (``network_mode = "container:NAME"``, set
-up by ``runtime.native.containers``) and ``ipc = "none"``. It also writes
+another container's namespaces (``network_mode``/``pid``/``ipc = "container:NAME"``,
+named by ``runtime.native.containers`` and ``shim``) and ``ipc = "none"``. It also writes
 ``extra_hosts`` into ``/etc/hosts`` and ``dns``, ``dns_search``, ``dns_opt`` into
-``resolv.conf``. The keys it cannot carry out
-(``pid``/``ipc = "container:NAME"``, log drivers, other security options)
-are refused at validation (``specs.runtimes``), never silently dropped.
+``resolv.conf``. The keys it cannot carry out (log drivers, security options
+other than no-new-privileges) are refused at validation (``specs.runtimes``),
+never silently dropped.
 Neighbours: ``runtime.native.bundle`` (calls :func:`apply`),
 ``runtime.native.containers`` (the /etc files), ``runtime.types``.
 """
@@ -193,12 +193,9 @@ def _devices(spec: dict[str, Any], config: ContainerConfig) -> None:
 
 
 def _namespaces(spec: dict[str, Any], config: ContainerConfig) -> None:
+    # "container:NAME": the netns path is NAME's (``containers``); pid and ipc are NAME's
+    # process's, named at each start (``shim.join_namespaces``)
     shared = {"network": config.network_mode, "pid": config.pid_mode, "ipc": config.ipc_mode}
-    for kind, mode in shared.items():  # network: the bundle's netns path is NAME's
-        if kind != "network" and mode is not None and mode.startswith("container:"):
-            raise InvalidRequest(f"{kind} mode {mode!r} is not supported by the native runtime",
-                                 hint="use --runtime docker, or run both processes in one "
-                                      "container")
     host = {kind for kind, mode in shared.items() if mode == "host"}
     spec["linux"]["namespaces"] = [n for n in spec["linux"]["namespaces"]
                                    if n["type"] not in host]

@@ -16,6 +16,9 @@ Role: carried out by dockwright itself, outside the controller, in two modes of
   period, writes the health into the record and ``health_status`` events;
   it ends when the container is stopped for good or removed.
 
+Every launch (a start, a restart) first names in the bundle the pid and IPC
+namespaces of a ``container:NAME`` mode as NAME's process has them then
+(:func:`join_namespaces`).
 Neighbours: ``supervise`` (launch, exit status), ``oci`` (exec), ``records``,
 ``events``; spawned by ``containers`` and ``gc``.
 """
@@ -31,7 +34,7 @@ import time
 from pathlib import Path
 
 import runtime
-from runtime.errors import NotFound, RuntimeError_
+from runtime.errors import InvalidRequest, NotFound, RuntimeError_
 from runtime.native import events, supervise
 from runtime.native.oci import OciRuntime
 from runtime.native.records import READY, Layout, Record, RecordStore, now_iso
@@ -80,10 +83,39 @@ def launch(
     oci: OciRuntime, state_dir: Path, lay: Layout, rec: Record, token: str
 ) -> tuple[int, int]:
     """Start the container's process under conmon with the exit mode as its exit command."""
+    join_namespaces(state_dir, lay, rec)
     return supervise.launch(
         oci, lay, name=rec.config.name, tty=rec.config.tty, stdin=rec.config.stdin_open,
         exit_command=exit_command(state_dir, rec.id, token), env=shim_env(),
     )  # fmt: skip
+
+
+def join_namespaces(state_dir: Path, lay: Layout, rec: Record) -> None:
+    """``pid``/``ipc = "container:NAME"``: the bundle names NAME's namespaces, by its
+    process as it runs now (a restart of NAME gives it a new one); NAME must run."""
+    joins = {kind: mode[len("container:"):] for kind, mode in
+             (("pid", rec.config.pid_mode), ("ipc", rec.config.ipc_mode))
+             if mode is not None and mode.startswith("container:")}
+    if not joins:
+        return
+    records = RecordStore(state_dir)
+    spec = json.loads(lay.config.read_text())
+    for kind, name in joins.items():
+        try:
+            target = records.read(records.resolve(name))
+        except NotFound as exc:
+            raise InvalidRequest(f"{kind} = \"container:{name}\": {name} does not exist",
+                                 hint="create and start it first") from exc
+        if target.state != "running" or not target.pid or not os.path.exists(
+                f"/proc/{target.pid}/ns/{kind}"):
+            raise InvalidRequest(f"{kind} = \"container:{name}\": {name} is not running",
+                                 hint=f"start {name} first (dockwright orders it so)")
+        spec["linux"]["namespaces"] = [
+            {"type": kind, "path": f"/proc/{target.pid}/ns/{kind}"} if n["type"] == kind else n
+            for n in spec["linux"]["namespaces"]]
+    tmp = lay.config.with_suffix(".tmp")
+    tmp.write_text(json.dumps(spec))
+    tmp.replace(lay.config)
 
 
 class Shim:

@@ -245,3 +245,12 @@ def test_a_container_joining_another_converges(project: Project, tmp_path: Path)
     macs = [project.driver.exec_in(n, ["cat", "/sys/class/net/eth0/address"]).output
             for n in (app, side)]
     assert macs[0] == macs[1]
+
+
+def test_pid_and_ipc_of_another_container(project: Project) -> None:
+    donor = _run(project, "donor", "readlink /proc/self/ns/ipc; cat /proc/1/comm",
+                 ipc_mode="shareable")
+    joined = _run(project, "joiner", "readlink /proc/self/ns/ipc; cat /proc/1/comm",
+                  pid_mode=f"container:{project.n('donor')}",
+                  ipc_mode=f"container:{project.n('donor')}")
+    assert joined.split() == donor.split()  # the same IPC namespace and the same PID 1

@@ -148,8 +148,6 @@ def test_keys_the_native_runtime_cannot_carry_out_are_located(tmp_path: Path) ->
          "is not supported by the native runtime (only docker supports it)"),
         (8, "container.web.logging", "a log driver or log options is not supported by the "
          "native runtime (only docker supports it)"),
-        (9, "container.web.pid", "pid = \"container:NAME\" is not supported by the native "
-         "runtime (only docker supports it)"),
     ]
     assert all(e.hint for e in errors)
     assert load_dir(tmp_path, runtime="docker").ok
