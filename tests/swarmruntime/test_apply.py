@@ -199,5 +199,5 @@ image = "{IMAGE}"
 command = ["sh", "-c", "echo broken; exit 2"]
 """)
     code, out, err = swarm_cli("apply", str(specs))
-    assert code == 1 and "tasks failed" in out and "0 of 1 running" in out, out + err
+    assert code == 1 and "tasks failed" in out, out + err
     swarm_cli("down", str(specs))
