@@ -9,7 +9,10 @@ name, a device's container path filled in, ``expose`` without the ports that
 ``ports`` publishes (the runtime reports those as published), memory + swap
 equal to what the runtime sets by itself (twice the memory) left unset, and
 ``container:NAME`` modes naming the runtime name of NAME's first replica
-(``instance``). :func:`mode_targets` says which containers such modes join,
+(``instance``). :func:`asked_label` records which settings the spec gave where
+the daemon has defaults of its own (an IPC mode, a ``/dev/shm`` size, log
+options), so that taking one out is a change (``controller.planning.hostrules``).
+:func:`mode_targets` says which containers such modes join,
 for the ordering of creation (they act as ``depends_on = "started"``).
 Pure. Neighbours: ``controller.desired.normalise`` (the caller),
 ``specs.hostmodels``, ``runtime.types``.
@@ -20,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from controller.desired.naming import LABEL_ASKED
 from runtime.types import DeviceSpec, ResourceSpec, UlimitSpec, pairs
 from specs.hostmodels import Resources, container_target
 from specs.models import Container
@@ -78,6 +82,14 @@ def host_fields(spec: Container, instance: Callable[[str], str]) -> dict[str, An
         "mac_address": spec.mac_address,
         "oom_score_adj": spec.oom_score_adj,
     }
+
+
+def asked_label(fields: dict[str, Any]) -> dict[str, str]:
+    """``LABEL_ASKED`` for host-level ``fields``: the settings the spec gives where the
+    daemon would fill in a default of its own (none: no label, no change to any hash)."""
+    asked = [name for name in ("ipc_mode", "shm_size") if fields[name] is not None]
+    asked += [f"log_options.{key}" for key, _ in fields["log_options"]]
+    return {LABEL_ASKED: ",".join(sorted(asked))} if asked else {}
 
 
 def _pick(name: str, own: Resources, default: Resources | None) -> Any:

@@ -16,6 +16,9 @@ from pathlib import Path
 from specs.result import SpecSet
 
 LABEL_FILES = "io.dockwright.files"  # digests of files the spec refers to (env_file, secrets, ...)
+# host-level settings the spec set where the daemon fills in its own otherwise ("ipc_mode",
+# "shm_size", "log_options.KEY"; comma-separated): what was asked is told from a default
+LABEL_ASKED = "io.dockwright.asked"
 LABEL_CONTEXT_DIGEST = "io.dockwright.context-digest"  # on built images: content digest
 LABEL_BUILT_FOR = "io.dockwright.built-for"  # on built images: the project (not ownership)
 OLD_SUFFIX = "_dw-old"  # a container renamed out of the way during a safe recreate

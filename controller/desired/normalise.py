@@ -128,10 +128,11 @@ class _Normaliser:
         hc = spec.healthcheck
         vfrom = tuple((self.instance(v.container), v.read_only) for v in spec.volumes_from)
         image = self.image(res, spec)
+        host = hostrecipe.host_fields(spec, self.instance)
         config = ContainerConfig(
             name=res.name, image=image.ref, command=spec.command, entrypoint=spec.entrypoint,
             workdir=spec.workdir, user=spec.user, hostname=spec.hostname,
-            labels=pairs({**defaults.labels, **spec.labels}),
+            labels=pairs({**defaults.labels, **spec.labels, **hostrecipe.asked_label(host)}),
             ports=tuple(PortBinding(p.container, p.protocol, p.ip or "", p.host)
                         for p in spec.ports),
             mounts=tuple(MountSpec(m.type, m.target, m.source, m.read_only, m.size)
@@ -142,7 +143,7 @@ class _Normaliser:
                                    hc.timeout, hc.retries, hc.start_period) if hc else None,
             resources=hostrecipe.resources(spec.resources, defaults.resources),
             stdin_open=spec.stdin_open, tty=spec.tty, stop_signal=spec.stop_signal,
-            stop_timeout=stop_timeout, **hostrecipe.host_fields(spec, self.instance))
+            stop_timeout=stop_timeout, **host)
         # a container whose namespaces another joins starts first (depends_on "started")
         depends = {**dict.fromkeys(hostrecipe.mode_targets(spec), "started"),
                    **spec.depends_on}

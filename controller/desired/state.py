@@ -65,9 +65,10 @@ __all__ = ["DesiredContainer", "DesiredImage", "DesiredNetwork", "DesiredState",
 
 _Object = TypeVar("_Object", VolumeConfig, NetworkConfig)
 
-# labels that describe where a spec came from, not what it is: never part of a hash
+# labels that describe where a spec came from, not what it is, or that the hashed fields
+# determine (naming.LABEL_ASKED): never part of a hash
 VOLATILE_LABELS = frozenset({LABEL_HASH, LABEL_UPDATE_HASH, LABEL_HASH_SCHEME, LABEL_REVISION,
-                             LABEL_SOURCE})
+                             LABEL_SOURCE, naming.LABEL_ASKED})
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,11 @@ log options merged into a container of that driver, the IPC mode
 the security options of a privileged container or one in the host's pid or
 IPC namespace, the image's exposed ports added to ``expose``; and tmpfs
 mounts of the ``tmpfs`` key that the runtime reports in the form of a
-``volumes`` tmpfs mount. Every difference needs a recreate. :func:`hostname`
+``volumes`` tmpfs mount. Where a default cannot be told from a value by itself
+(an IPC mode, a ``/dev/shm`` size, log options), the label
+``controller.desired.naming.LABEL_ASKED`` says what the container was created
+with (a container of dockwright's without it asked for none of them; one of
+another tool's falls back to the values). Every difference needs a recreate. :func:`hostname`
 serves the container table's ``hostname`` row: in the host's or another
 container's network namespace, the daemon reports that one's host and domain
 name. Pure.
@@ -20,10 +24,19 @@ name. Pure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from controller.desired.naming import LABEL_ASKED
 from controller.planning.fieldrules import Kind, Row, Sides
-from runtime.types import ContainerInfo, DeviceSpec, ImageInfo, MountSpec, UlimitSpec
+from runtime.types import (
+    LABEL_MANAGED_BY,
+    ContainerInfo,
+    DeviceSpec,
+    ImageInfo,
+    MountSpec,
+    UlimitSpec,
+)
 
 DOCKER_SHM_SIZE = 64 * 1024 * 1024  # bytes: /dev/shm when the spec sets no shm_size
 DEFAULT_IPC_MODES = frozenset({"private", "shareable"})  # the daemon's default is one
@@ -71,6 +84,21 @@ def _domainname(sides: Sides) -> Any:
     return _shares_names(sides, "domainname")
 
 
+def asked(sides: Sides) -> frozenset[str] | None:
+    """The settings the live container was created with by a spec (``LABEL_ASKED``), where
+    the daemon has defaults of its own; None: not recorded (made by an earlier release or
+    by another tool), the defaults are then told by their values."""
+    source = sides.source
+    if not isinstance(source, ContainerInfo):
+        return None
+    label = source.summary.label(LABEL_ASKED)
+    if label is not None:
+        return frozenset(label.split(","))
+    # dockwright labels every container whose spec asks any of them (earlier releases could
+    # ask none): without the label, one of its own asked for nothing
+    return frozenset() if source.summary.label(LABEL_MANAGED_BY) is not None else None
+
+
 def log_default(sides: Sides) -> str:
     """The runtime's default log driver as the live container's runtime reported it."""
     source = sides.source
@@ -86,18 +114,36 @@ def _log_driver(sides: Sides) -> Any:
 
 def _log_options(sides: Sides) -> Any:
     """The daemon merges its own default options into a container of its default driver:
-    there, only the options the spec names are compared."""
+    there, only the options the spec names or the container was created with count."""
     have = sides.have.log_options
     driver = sides.have.log_driver
     if driver is None or driver == log_default(sides):
         named = {k for k, _ in sides.want.log_options}
+        named |= {a.removeprefix("log_options.") for a in asked(sides) or ()
+                  if a.startswith("log_options.")}
         return tuple(kv for kv in have if kv[0] in named)
     return have
 
 
+def _unless_asked(sides: Sides, field: str, default: Callable[[Any], bool]) -> Any:
+    """The live value of ``field``; None (the daemon's default) where the spec leaves it
+    unset and the container was not created with it (``default``: without a record,
+    whether a value is one the daemon may have filled in)."""
+    have = getattr(sides.have, field)
+    if getattr(sides.want, field) is not None:
+        return have
+    made_with = asked(sides)
+    if made_with is None:
+        return None if default(have) else have
+    return have if field in made_with else None
+
+
 def _ipc_mode(sides: Sides) -> Any:
-    have = sides.have.ipc_mode
-    return None if sides.want.ipc_mode is None and have in DEFAULT_IPC_MODES else have
+    return _unless_asked(sides, "ipc_mode", lambda have: have in DEFAULT_IPC_MODES)
+
+
+def _shm_size(sides: Sides) -> Any:
+    return _unless_asked(sides, "shm_size", lambda have: False)  # the row knows 64 MiB
 
 
 def _security_opt(sides: Sides) -> Any:
@@ -157,7 +203,7 @@ ROWS: dict[str, Row] = {
     "log_options": Row(Kind.KEYS, live=_log_options),
     "security_opt": Row(Kind.SET, live=_security_opt),
     "read_only": Row(Kind.STRICT),
-    "shm_size": Row(Kind.SERVER_DEFAULT, display=_size, default=DOCKER_SHM_SIZE),
+    "shm_size": Row(Kind.SERVER_DEFAULT, display=_size, live=_shm_size, default=DOCKER_SHM_SIZE),
     "tmpfs": Row(Kind.KEYS, live=_tmpfs),
     "group_add": Row(Kind.SET),
     "network_mode": Row(Kind.STRICT),

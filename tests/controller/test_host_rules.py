@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from controller.desired.naming import LABEL_ASKED
 from controller.planning.compare import RULES, compare, expected
 from controller.planning.hostrules import ROWS
 from runtime.types import (
+    LABEL_MANAGED_BY,
     ContainerConfig,
     ContainerInfo,
     ContainerSummary,
@@ -218,3 +220,37 @@ def test_sizes_are_shown_as_a_spec_writes_them() -> None:
     have = docker_view(PLAIN, shm_size=64 * MIB)
     (change,) = compare(desired(shm_size=1536 * 1024), have, IMAGE)
     assert (change.field, change.old, change.new) == ("shm_size", "64m", "1536k")
+
+
+def made_by_dockwright(want: ContainerConfig, asked: str | None, **fields: object
+                       ) -> ContainerInfo:
+    """``docker_view`` of a container dockwright made, with its ``LABEL_ASKED``."""
+    info = docker_view(want, **fields)
+    labels = {LABEL_MANAGED_BY: "dockwright", **({LABEL_ASKED: asked} if asked else {})}
+    return dataclasses.replace(info, summary=dataclasses.replace(
+        info.summary, labels=tuple(sorted(labels.items()))))
+
+
+def test_what_a_container_was_made_with_tells_a_default_from_a_setting() -> None:
+    # taken out of the spec: a change, though the value may be the daemon's default
+    assert changes(PLAIN, made_by_dockwright(PLAIN, "ipc_mode", ipc_mode="shareable")) == {
+        "ipc_mode": False}
+    assert changes(PLAIN, made_by_dockwright(PLAIN, "log_options.max-size",
+                                             log_options=(("max-size", "5m"),))) == {
+        "log_options.max-size": False}
+    # never asked: the daemon's own values, whatever they are (a default-shm-size of 1g)
+    assert changes(PLAIN, made_by_dockwright(PLAIN, None, shm_size=1 << 30,
+                                             ipc_mode="shareable",
+                                             log_options=(("max-size", "5m"),))) == {}
+    shm = dataclasses.replace(PLAIN, shm_size=32 * MIB)
+    assert changes(PLAIN, made_by_dockwright(shm, "shm_size", shm_size=32 * MIB)) == {
+        "shm_size": False}
+
+
+def test_the_recipe_labels_what_the_daemon_could_have_filled_in(tmp_path: Path) -> None:
+    driver = fake()
+    root = write(tmp_path / "specs", HOST_KEYS)
+    converge(root, driver)
+    labels = dict(driver.inspect_container("hosty").summary.labels)
+    assert labels[LABEL_ASKED] == "ipc_mode,log_options.max-size,shm_size"
+    assert LABEL_ASKED not in dict(driver.inspect_container("joined").summary.labels)
