@@ -26,6 +26,11 @@ DRIVERS = {
 def open_driver(name: str, **options: Any) -> Driver:
     """Instantiate the container driver called ``name`` (``docker`` or ``native``)."""
     target = DRIVERS.get(name)
+    if name == "swarm":
+        raise InvalidRequest(
+            "this command does not work on the swarm runtime yet",
+            hint="diff, apply, status, down, ps, logs, exec and watch do; use --runtime "
+                 "docker or native for this one")
     if target is None:
         raise InvalidRequest(
             f"unknown runtime {name!r}", hint=f"use one of: {', '.join(sorted(DRIVERS))}"
