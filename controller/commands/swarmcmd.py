@@ -76,9 +76,15 @@ def apply_pass(args: argparse.Namespace, options: Any, on_event: Any) -> Any:
 
     driver = open_swarm()
     tick = ticker() if args.output != "json" else None
+
+    def said(event: dict[str, Any]) -> None:
+        if tick is not None and event.get("phase") == "done":
+            print("\r\x1b[K", end="", flush=True)  # the progress line gives way
+        on_event(event)
+
     try:
         return reconcile(args.dir, driver, project=args.project, options=options,
-                         on_event=on_event, tick=tick)
+                         on_event=said, tick=tick)
     finally:
         driver.close()
         if tick is not None:
