@@ -59,6 +59,16 @@ class SwarmProject:
     cluster: SwarmCluster
     client: Any  # docker.DockerClient on the manager
 
+    def n(self, short: str) -> str:
+        """A cluster-unique declared name: ``<project>-<short>``."""
+        return f"{self.name}-{short}"
+
+    def write_specs(self, body: str, project_extra: str = "") -> Path:
+        """``project.toml`` (name, runtime swarm) and ``app.toml`` holding ``body``."""
+        self.write("project.toml", f'[project]\nname = "{self.name}"\nruntime = "swarm"\n'
+                                   + project_extra)
+        return self.write("app.toml", body)
+
     def write(self, rel: str, text: str) -> Path:
         path = self.dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
