@@ -201,4 +201,8 @@ class SwarmWatch:
                 log.warning("task_rescheduled", project=self.project, service=key[0],
                             slot=key[1], from_node=before, to_node=node_id,
                             node_down=before in down)
-        self.placement = now
+        # a slot with no task meant to run (a replacement waits out its restart delay
+        # with desired state "ready") keeps its last node, so the move is still seen
+        kept = {k: v for k, v in self.placement.items()
+                if k not in now and k[0] in services.values()}
+        self.placement = {**kept, **now}
