@@ -117,15 +117,17 @@ class SwarmProject:
 
 
 def wait_until(pred: Callable[[], Any], what: str, timeout: float = 60.0,
-               step: float = 0.5) -> Any:
-    """Poll ``pred`` until it returns something truthy; fail naming ``what``."""
+               step: float = 0.5, what_else: Callable[[], str] | None = None) -> Any:
+    """Poll ``pred`` until it returns something truthy; fail naming ``what`` (and showing
+    ``what_else()``, e.g. a log)."""
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            more = f"\n{what_else()}" if what_else else ""
+            pytest.fail(f"timed out after {timeout}s waiting for {what}{more}")
         time.sleep(step)
 
 

@@ -11,6 +11,7 @@ pid. Neighbours: ``tests/swarm/cluster.py`` (stop_node/start_node),
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -73,12 +74,20 @@ def test_a_stopped_node_is_shown_and_its_tasks_rescheduled(swarm_project: SwarmP
                            "4 tasks running on node2", 120)
         status = p.cli("status")
         assert "node3" in status.text and "down" in status.text, str(status)
-        ps = p.cli("ps")
+        ps = p.cli("ps", with_dir=False)
         assert ps.code == 0, str(ps)
-        for task in moved:
-            assert task["ID"][:12] in ps.text or task["ID"] in ps.text, str(ps)
-        wait_until(lambda: "node3" in (text := log.read_text(errors="replace"))
-                   and "reschedul" in text, "watch reports the node and the rescheduling", 60)
+        rows = [line.split() for line in ps.out.splitlines() if line.startswith(name)]
+        assert sorted(r[0] for r in rows) == sorted(f"{name}.{t['Slot']}" for t in moved), str(ps)
+        assert {r[2] for r in rows} == {"node2"} and {r[3] for r in rows} == {"running"}, str(ps)
+        wait_until(lambda: "node_down" in (text := log.read_text(errors="replace"))
+                   and "task_rescheduled" in text, "watch reports the node and the rescheduling",
+                   60, what_else=lambda: log.read_text(errors="replace")[-3000:])
+        events = [json.loads(line) for line in log.read_text().splitlines()
+                  if line.startswith("{")]
+        downs = [e for e in events if e.get("event") == "node_down"]
+        assert [e["node"] for e in downs] == ["node3"], downs
+        moves = [e for e in events if e.get("event") == "task_rescheduled"]
+        assert len(moves) == 2 and all(e["node_down"] for e in moves), moves
     p.cluster.start_node("node3")
 
 
