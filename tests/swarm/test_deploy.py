@@ -1,4 +1,4 @@
-"""``apply``, ``diff``, ``status``, ``ps``, prune and ``down`` on a three-node Swarm, through the CLI.
+"""``apply``, ``diff``, ``status``, ``ps``, prune and ``down`` on a three-node Swarm (the CLI).
 
 Role: the issue's deploy behaviour checked with the Docker SDK on the manager,
 independently of the runtime under test: ``max_per_node`` spreads the tasks over the
@@ -69,7 +69,8 @@ def test_prune_removes_only_owned_undeclared_services_and_keeps_volumes(
     p = swarm_project
     keep, gone = p.n("keep"), p.n("gone")
     vol = p.n("data")
-    mount = f'volumes = ["{vol}:/data"]\nplacement = {{ constraints = ["node.labels.dw.node == node2"] }}'
+    mount = (f'volumes = ["{vol}:/data"]\n'
+             'placement = { constraints = ["node.labels.dw.node == node2"] }')
     p.write_specs(f"[volume.{vol}]\n\n" + sleeper(keep) + sleeper(gone, extra=mount)
                   + sleeper(p.n("third")))
     p.apply_ok()

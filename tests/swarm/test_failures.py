@@ -1,4 +1,4 @@
-"""A node that stops and hand-made drift, on a three-node Swarm, through ``status``, ``ps`` and ``watch``.
+"""A node that stops, and hand-made drift, on a three-node Swarm: ``status``, ``ps``, ``watch``.
 
 Role: a worker whose daemon is stopped is shown down by ``status``; Swarm reschedules
 its tasks onto the other worker, ``ps`` shows them there, and a running

@@ -1,4 +1,4 @@
-"""Swarm's virtual IP and ingress routing mesh: on the cluster where the kernel has IPVS, else the spec.
+"""Swarm's VIP and ingress routing mesh: on the cluster where the kernel has IPVS, else the spec.
 
 Role: the one test here whose body depends on the machine. Swarm's VIP load balancing
 and its ingress routing mesh need IPVS (``/proc/net/ip_vs``); this machine's kernel
@@ -27,10 +27,10 @@ IPVS = Path("/proc/net/ip_vs")
 
 
 def _vip_spec(p: SwarmProject, port: int, mode: str | None) -> str:
-    published = f'{{ host = {port}, container = 8080{"" if mode is None else f", mode = {mode!r}"} }}'
+    given = "" if mode is None else f', mode = "{mode}"'
     return (web(p.n("web"), replicas=1).replace('endpoint_mode = "dnsrr"',
                                                 'endpoint_mode = "vip"')
-            + f"ports = [{published.replace(chr(39), chr(34))}]\n")
+            + f"ports = [{{ host = {port}, container = 8080{given} }}]\n")
 
 
 def test_vip_and_the_ingress_routing_mesh(swarm_project: SwarmProject) -> None:
