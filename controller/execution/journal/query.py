@@ -53,7 +53,7 @@ class Filter:
     causes: frozenset[str] = frozenset()
     outcomes: frozenset[str] = frozenset()
     actions: frozenset[str] = frozenset()
-    sources: frozenset[str] = frozenset()  # apply | watch
+    sources: frozenset[str] = frozenset()  # apply | watch | down
     before_id: int | None = None  # only rows older than this id (paging)
     limit: int = 100
 

@@ -61,7 +61,7 @@ class PassRecord:
     finished: float
     project: str
     runtime: str
-    source: str  # apply | watch
+    source: str  # apply | watch | down
     triggers: tuple[str, ...]
     root: str | None
     revision: RevisionInfo | None
