@@ -329,4 +329,14 @@ def canonical(spec: ServiceSpec) -> ServiceSpec:
         cap_drop=tuple(sorted(spec.cap_drop)), sysctls=tuple(sorted(spec.sysctls)),
         extra_hosts=tuple(sorted(spec.extra_hosts)),
         ulimits=tuple(sorted(spec.ulimits, key=lambda u: u.name)),
-        log_options=tuple(sorted(spec.log_options)))
+        log_options=tuple(sorted(spec.log_options)),
+        # what is sent: options without a driver go with json-file; a zero monitor is
+        # Swarm's default (it keeps none)
+        log_driver=spec.log_driver or ("json-file" if spec.log_options else None),
+        update=_monitored(spec.update), rollback=_monitored(spec.rollback))
+
+
+def _monitored(policy: UpdatePolicy) -> UpdatePolicy:
+    from dataclasses import replace
+
+    return policy if policy.monitor else replace(policy, monitor=UPDATE_MONITOR)

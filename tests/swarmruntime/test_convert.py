@@ -90,3 +90,14 @@ def test_canonical_image() -> None:
     assert convert.canonical_image("reg:5000/app:2@sha256:" + "a" * 64) == "reg:5000/app:2"
     pinned = "app@sha256:" + "a" * 64
     assert convert.canonical_image(pinned) == pinned
+
+
+def test_what_swarm_keeps_otherwise_is_canonical() -> None:
+    """A zero monitor is Swarm's 5 s; log options alone go with json-file: both read back
+    so, and a desired spec written that way must compare equal (no update loop)."""
+    spec = convert.canonical(ServiceSpec("x", "busybox", update=UpdatePolicy(monitor=0.0),
+                                         log_options=(("max-size", "1m"),)))
+    body = convert.to_api(spec)
+    body["UpdateConfig"].pop("Monitor")  # omitempty: a zero is not sent back
+    assert convert.from_api(body, {}) == spec
+    assert spec.update.monitor == 5.0 and spec.log_driver == "json-file"
