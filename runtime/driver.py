@@ -18,7 +18,8 @@ Rules for implementers:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -46,6 +47,8 @@ class EventStream(Protocol):
 
     def close(self) -> None: ...
 
+
+IdSet = Callable[[], AbstractSet[str]]  # container ids, asked anew each time
 
 @runtime_checkable
 class Driver(Protocol):
@@ -139,5 +142,8 @@ class Driver(Protocol):
     def remove_network(self, name: str) -> None: ...
 
     # events -----------------------------------------------------------------
-    def events(self, labels: Mapping[str, str] | None = None) -> EventStream:
-        """Container events from now on, filtered by labels."""
+    def events(self, labels: Mapping[str, str] | None = None,
+               ids: IdSet | None = None) -> EventStream:
+        """Container events from now on, filtered by labels; with ``ids``, also the events
+        of the containers whose id is in ``ids()`` whatever their labels (asked at each
+        event: the set may change while the stream runs)."""

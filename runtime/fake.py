@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from runtime.driver import IdSet
 from runtime.errors import Conflict, ImageError, NotFound, RuntimeError_
 from runtime.imagedefaults import merge
 from runtime.types import (
@@ -294,5 +295,6 @@ class FakeDriver:
             if self.networks.pop(name, None) is None:
                 raise NotFound(f"no such network: {name}")
 
-    def events(self, labels: Mapping[str, str] | None = None) -> _NoEvents:
+    def events(self, labels: Mapping[str, str] | None = None,
+               ids: IdSet | None = None) -> _NoEvents:
         return _NoEvents()

@@ -15,13 +15,16 @@ containers and networks and keeps the volumes, as for any owned object.
 Location: ``<state folder>/adopted/<runtime>-<project>.json``; a lost record
 costs the ownership of what was kept as it ran (the containers then show as
 foreign names, never deleted). Neighbours: ``controller.planning.observe``
-(reads), ``controller.execution.reconcile`` (records after a pass).
+(reads), ``controller.execution.reconcile`` (records after a pass),
+``controller.service.triggers`` (follows the events of the recorded containers:
+:class:`RecordedIds`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,3 +98,28 @@ def record(runtime: str, project: str, containers: Iterable[str], volumes: Itera
                     "volumes": sorted(known.volumes | set(volumes)),
                     "networks": sorted(known.networks | set(networks))}
             write_atomic(path, json.dumps(data), mode=0o600)
+
+
+class RecordedIds:
+    """The recorded container ids of a project, read again whenever the record changes.
+
+    Called at each runtime event that carries no project label (one ``stat``); a
+    record written by a later ``apply --adopt-compose`` is seen at the next event."""
+
+    def __init__(self, runtime: str, project: str) -> None:
+        self.runtime, self.project = runtime, project
+        self._lock = threading.Lock()
+        self._seen: tuple[int, int, int] | None = None
+        self._ids: frozenset[str] = frozenset()
+
+    def __call__(self) -> frozenset[str]:
+        try:
+            st = _path(self.runtime, self.project).stat()
+            now: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            now = None
+        with self._lock:
+            if now != self._seen:
+                self._ids = read(self.runtime, self.project).containers if now else frozenset()
+                self._seen = now
+            return self._ids

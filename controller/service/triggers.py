@@ -6,8 +6,9 @@ directory and debounces bursts (an editor's save dance, ``git checkout``) into
 one enqueue after a quiet period, capped so that a continuous stream of writes
 still gives a pass. :class:`EventWatcher` follows the runtime's container
 events for the project (die/stop/kill/oom/destroy/health_status, and the
-in-place changes update/pause/unpause/network connect/disconnect) and
-re-subscribes after the runtime comes back. :class:`Resync` enqueues
+in-place changes update/pause/unpause/network connect/disconnect), also of the
+containers adopted from docker-compose (``controller.planning.adoption``: they
+keep compose's labels), and re-subscribes after the runtime comes back. :class:`Resync` enqueues
 periodically as a safety net. Neighbours: ``controller.service.queue`` (the target),
 ``controller.service.loop`` (starts and stops these; provides the driver handle),
 ``runtime.driver.Driver.events``.
@@ -24,6 +25,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from controller.planning.adoption import RecordedIds
 from controller.planning.plan import Plan
 from runtime.driver import Driver
 from runtime.errors import RuntimeError_
@@ -284,12 +286,17 @@ class EventWatcher:
     def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
                  stopping: threading.Event, retry_cap: float = 5.0) -> None:
         self.project, self._handle, self._enqueue = project, handle, enqueue
-        self._deaths = DeathWatch(project, handle, enqueue, stopping)
+        self._adopted: RecordedIds | None = None  # per runtime: set at the first subscribe
+        self._deaths = DeathWatch(project, handle, enqueue, stopping, self.adopted)
         self._stopping = stopping
         self.retry_cap = retry_cap
         self._stream: Any = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="dw-events", daemon=True)
+
+    def adopted(self) -> frozenset[str]:
+        """Ids of the project's containers that carry another tool's labels."""
+        return self._adopted() if self._adopted is not None else frozenset()
 
     def start(self) -> None:
         self._thread.start()
@@ -312,7 +319,10 @@ class EventWatcher:
             driver: Driver | None = None
             try:
                 driver = self._handle.get()
-                stream = driver.events(labels={LABEL_PROJECT: self.project})
+                if self._adopted is None or self._adopted.runtime != driver.name:
+                    self._adopted = RecordedIds(driver.name, self.project)
+                stream = driver.events(labels={LABEL_PROJECT: self.project},
+                                       ids=self._adopted)
                 with self._lock:
                     self._stream = stream
                 if self._stopping.is_set():
@@ -357,9 +367,10 @@ class DeathWatch:
     """
 
     def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
-                 stopping: threading.Event, interval: float = 0.05,
-                 give_up: float = 5.0) -> None:
+                 stopping: threading.Event, adopted: Callable[[], frozenset[str]] = frozenset,
+                 interval: float = 0.05, give_up: float = 5.0) -> None:
         self.project, self._handle, self._enqueue = project, handle, enqueue
+        self._adopted = adopted  # the project's containers without its label
         self._stopping, self.interval, self.give_up = stopping, interval, give_up
         self._cond = threading.Condition()
         self._pending: dict[str, float] = {}  # container id -> monotonic deadline
@@ -386,7 +397,9 @@ class DeathWatch:
                     continue
                 pending = dict(self._pending)
             try:
-                rows = self._handle.get().list_containers(labels={LABEL_PROJECT: self.project})
+                # adopted containers carry compose's labels: then every container is listed
+                labels = None if self._adopted() else {LABEL_PROJECT: self.project}
+                rows = self._handle.get().list_containers(labels=labels)
                 live = {c.id for c in rows if c.state.value in ("running", "restarting")}
             except Exception as exc:  # runtime away: the event watcher handles that
                 log.debug("death_watch_failed", error=str(exc))

@@ -32,6 +32,7 @@ from runtime.docker.engine import Decoded, Engine
 from runtime.docker.errors import mapped_errors
 from runtime.docker.events import DockerEventStream
 from runtime.docker.sdk import transport_for
+from runtime.driver import IdSet
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.types import (
     ContainerConfig,
@@ -369,8 +370,9 @@ class DockerDriver:
         return live
 
     # events -----------------------------------------------------------------
-    def events(self, labels: Mapping[str, str] | None = None) -> DockerEventStream:
-        return DockerEventStream(self.api, labels, self._labels_of)
+    def events(self, labels: Mapping[str, str] | None = None,
+               ids: IdSet | None = None) -> DockerEventStream:
+        return DockerEventStream(self.api, labels, self._labels_of, ids)
 
     def _labels_of(self, container_id: str) -> dict[str, str] | None:
         """A container's labels (None when it is gone): network events carry only its id."""

@@ -9,7 +9,9 @@ on: lifecycle (die, stop, kill, oom, destroy, start, health_status), changes
 made in place by hand (update, pause, unpause), and a container joining or
 leaving a network (``connect``/``disconnect``, which are *network* events:
 they carry the container id but not its labels, so the stream asks
-``labels_of`` for them, once per container, to tell an owned one). When the
+``labels_of`` for them, once per container, to tell an owned one). ``ids``
+adds the containers whose id it holds, whatever their labels (those taken over
+from another tool keep that tool's labels). When the
 daemon goes away the iteration simply ends; the consumer subscribes again
 (level-triggered: it re-reads everything anyway).
 Neighbours: ``runtime.docker.driver`` (creates it), ``runtime.docker.engine``,
@@ -27,6 +29,7 @@ from typing import Any
 from runtime.docker import convert
 from runtime.docker.engine import Engine
 from runtime.docker.errors import mapped_errors
+from runtime.driver import IdSet
 from runtime.types import Event
 
 # Event attributes that are not container labels.
@@ -66,13 +69,14 @@ class DockerEventStream:
     """Events from now on; iterate in one thread, ``close()`` from any."""
 
     def __init__(self, api: Engine, labels: Mapping[str, str] | None = None,
-                 labels_of: LabelsOf | None = None) -> None:
+                 labels_of: LabelsOf | None = None, ids: IdSet | None = None) -> None:
         # container events are matched on their labels here, not by the daemon: a label
         # filter there would drop the network events, which carry no container labels
         filters: dict[str, Any] = {"type": ["container", "network"],
                                    "event": sorted(ACTIONS | NETWORK_ACTIONS)}
         self._labels = dict(labels or {})
         self._labels_of = labels_of
+        self._ids = ids  # also these containers, whatever their labels (asked per event)
         self._known: dict[str, bool] = {}  # container id -> owned (network events)
         self._closed = threading.Event()
         with mapped_errors("subscribe to Docker events"):
@@ -93,13 +97,18 @@ class DockerEventStream:
                     continue
                 event = from_api(raw)
                 if event.action in NETWORK_ACTIONS and (raw.get("Type") == "network"):
-                    if event.container_id and self._owned(event.container_id):
+                    if event.container_id and (self._listed(event.container_id)
+                                               or self._owned(event.container_id)):
                         yield event
-                elif event.action in ACTIONS and self._matches(dict(event.labels)):
+                elif event.action in ACTIONS and (self._matches(dict(event.labels))
+                                                  or self._listed(event.container_id)):
                     yield event
 
     def _matches(self, labels: Mapping[str, str]) -> bool:
         return all(labels.get(k) == v for k, v in self._labels.items())
+
+    def _listed(self, container_id: str) -> bool:
+        return self._ids is not None and container_id in self._ids()
 
     def _owned(self, container_id: str) -> bool:
         """Whether a network event's container carries the wanted labels (asked once)."""

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runtime.driver import IdSet
 from runtime.errors import (
     Conflict,
     ImageError,
@@ -289,6 +290,7 @@ class NativeDriver:
             ) from exc
 
     # events -----------------------------------------------------------------
-    def events(self, labels: Mapping[str, str] | None = None) -> EventTail:
-        return EventTail(self.state_dir / "events.log", labels)
+    def events(self, labels: Mapping[str, str] | None = None,
+               ids: IdSet | None = None) -> EventTail:
+        return EventTail(self.state_dir / "events.log", labels, ids)
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from runtime.driver import IdSet
 from runtime.types import Event, Pairs
 
 MAX_BYTES = 16 * 1024 * 1024
@@ -54,9 +55,11 @@ def append(path: Path, action: str, cid: str, name: str, labels: Pairs, detail: 
 class EventTail:
     """Events appended from now on; ``close()`` (any thread) ends the iteration."""
 
-    def __init__(self, path: Path, labels: Mapping[str, str] | None = None) -> None:
+    def __init__(self, path: Path, labels: Mapping[str, str] | None = None,
+                 ids: IdSet | None = None) -> None:
         self.path = path
         self.labels = dict(labels or {})
+        self.ids = ids  # also these containers, whatever their labels
         path.touch(exist_ok=True)
         self._offset = path.stat().st_size
         self._closed = threading.Event()
@@ -108,11 +111,13 @@ class EventTail:
             return None
         labels = tuple((str(k), str(v)) for k, v in data.get("labels", ()))
         have = dict(labels)
-        if any(have.get(k) != v for k, v in self.labels.items()):
+        cid = str(data.get("id", ""))
+        if any(have.get(k) != v for k, v in self.labels.items()) and \
+                (self.ids is None or cid not in self.ids()):
             return None
         return Event(
             action=str(data.get("action", "")),
-            container_id=str(data.get("id", "")),
+            container_id=cid,
             name=str(data.get("name", "")),
             labels=labels,
             time=float(data.get("time", 0.0)),

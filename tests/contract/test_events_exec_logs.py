@@ -2,11 +2,12 @@
 
 What every driver must do: ``events(labels)`` delivers lifecycle events of the
 matching containers from the moment it is called (``start``, then ``die``
-with the exit code after a kill) and ``close()`` from another thread ends an
-iteration that is waiting; ``exec_in`` runs a command in a running container
-and returns its exit code and output; ``logs`` returns what the process wrote,
-with ``tail`` and ``follow``. Neighbours: ``tests/contract/conftest.py``,
-``runtime.driver.EventStream``.
+with the exit code after a kill), and with ``ids`` also those of the listed
+containers whatever their labels (the set asked anew at each event), and
+``close()`` from another thread ends an iteration that is waiting; ``exec_in``
+runs a command in a running container and returns its exit code and output;
+``logs`` returns what the process wrote, with ``tail`` and ``follow``.
+Neighbours: ``tests/contract/conftest.py``, ``runtime.driver.EventStream``.
 """
 
 from __future__ import annotations
@@ -62,6 +63,32 @@ def test_die_event_after_kill(driver: Driver, project: Project) -> None:
     assert die.detail == "137"
     assert ("watch", "yes") in die.labels
     assert all(e.name != other for e in seen)
+
+
+def test_events_of_listed_ids_whatever_their_labels(driver: Driver, project: Project) -> None:
+    """A container without the selecting label is followed once its id is listed."""
+    listed: set[str] = set()
+    stream = driver.events({**project.selector, "watch": "yes"}, ids=lambda: frozenset(listed))
+    seen: list[Event] = []
+
+    def run() -> None:
+        for event in stream:
+            seen.append(event)
+            if event.action == "die":
+                break
+        stream.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ignored = project.run("ignored", command=("sleep", "3600"))
+    driver.stop_container(ignored, timeout=0)  # not listed yet: no event
+    cid = project.run("adopted", command=("sleep", "3600"))
+    listed.add(cid)
+    driver.stop_container(cid, timeout=0)
+    thread.join(JOIN_TIMEOUT)
+    assert not thread.is_alive(), f"no die event of the listed container; saw {seen}"
+    assert [e.action for e in seen][-1] == "die" and seen[-1].container_id == cid
+    assert all(e.container_id != ignored for e in seen)
 
 
 def test_close_from_another_thread_stops_iteration(driver: Driver, project: Project) -> None:
