@@ -320,8 +320,11 @@ def run_status(args: argparse.Namespace) -> int:
         for r in report["resources"]:
             mark = "ok " if r["in_sync"] else "!! "
             health = f"/{r['health']}" if r.get("health") not in (None, "none") else ""
+            adopted = f" (adopted from docker-compose project {r['adopted_from']})" \
+                if r.get("adopted_from") else ""
             print(f"  {mark}{r['kind']:<9} {r['name']:<24} desired {r['desired']:<8} "
-                  f"actual {r['actual']}{health}" + ("" if r["in_sync"] else f": {r['reason']}"))
+                  f"actual {r['actual']}{health}" + ("" if r["in_sync"] else f": {r['reason']}")
+                  + adopted)
         for path in report["invalid_files"]:
             print(f"  !! invalid file {path}: its resources are frozen")
         if journal.problem is not None:

@@ -172,6 +172,8 @@ def render_why(x: Explanation) -> str:
         row("container", "none on this runtime")
     if x.ownership.value not in ("owned", "absent"):
         owner = {"compose": f"docker-compose project {x.owner}",
+                 "adopted": f"project {x.owner}, adopted from docker-compose project "
+                            f"{x.adopted_from} (it keeps compose's labels)",
                  "other-project": f"dockwright project {x.owner}",
                  "foreign": "foreign (not created by dockwright)",
                  "absent": "-"}[x.ownership.value]
@@ -184,7 +186,7 @@ def render_why(x: Explanation) -> str:
         row("declared", f"{d.file}:{d.line or '?'} {d.key} in {d.root}{frozen}")
         for error in d.errors[:5]:
             lines.append(f"{'':16}  {error}")
-    elif x.ownership.value == "owned" or x.ownership.value == "absent":
+    elif x.ownership.value in ("owned", "adopted", "absent"):
         row("declared", "not in the spec folder" if x.state.kind.value != "unknown" else
             "unknown (no spec folder)")
     c = x.spec_change

@@ -5,8 +5,10 @@ quarantined file), the commit that last changed that file (``git log``), the
 last journal entry about it (``controller.execution.journal.query``), its current
 state from a read-only pass (``controller.execution.reconcile.prepare``: in sync,
 drifted, changed but not applied, frozen by an invalid file, failed, or
-crash-looping / backing off as the watch service recorded it), and, for a
-container dockwright does not own, who owns it (a compose project's
+crash-looping / backing off as the watch service recorded it), whether a
+container was adopted from a docker-compose project (it keeps compose's
+labels; ``controller.planning.adoption`` records it, and makes it the
+project's own), and, for a container dockwright does not own, who owns it (a compose project's
 ``com.docker.compose.project`` label, another dockwright project, or nobody
 known) and why it is left alone. The spec folder is the one given, else the one
 the journal saw the project's last pass use. :class:`Explanation` is frozen and
@@ -26,6 +28,7 @@ from controller.execution.journal.query import Filter, Reader
 from controller.execution.journal.records import Change, Entry
 from controller.execution.journal.values import Outcome, iso
 from controller.execution.reconcile import Prepared, prepare
+from controller.planning import adoption
 from controller.planning.actions import Cause, Kind
 from runtime.driver import Driver
 from runtime.types import (
@@ -45,6 +48,7 @@ LEFT_ALONE = ("dockwright never changes, stops or removes a container it did not
 
 class Ownership(StrEnum):
     OWNED = "owned"  # by the project asked about (or by a dockwright project: no project given)
+    ADOPTED = "adopted"  # owned, taken over from docker-compose: it keeps compose's labels
     OTHER_PROJECT = "other-project"  # by another dockwright project
     COMPOSE = "compose"  # a docker-compose project's
     FOREIGN = "foreign"  # no owner dockwright knows
@@ -137,6 +141,7 @@ class Explanation:
     spec_change: SpecChange | None
     last_action: Entry | None
     state: State
+    adopted_from: str | None = None  # the docker-compose project it was taken over from
 
     @property
     def kind(self) -> str:
@@ -154,6 +159,7 @@ class Explanation:
                 "resource": self.resource,
                 "container": self.container.to_json() if self.container else None,
                 "ownership": self.ownership.value, "owner": self.owner,
+                "adopted_from": self.adopted_from,
                 "left_alone": self.left_alone,
                 "declaration": self.declaration.to_json() if self.declaration else None,
                 "spec_change": self.spec_change.to_json() if self.spec_change else None,
@@ -173,10 +179,13 @@ def _find(summaries: list[ContainerSummary], name: str,
     return replicas[0] if replicas else None
 
 
-def _ownership(s: ContainerSummary | None, project: str | None
+def _ownership(s: ContainerSummary | None, project: str | None, runtime: str
                ) -> tuple[Ownership, str | None, str | None]:
     if s is None:
         return Ownership.ABSENT, None, None
+    if project is not None and s.label(COMPOSE_PROJECT) and \
+            s.id in adoption.read(runtime, project).containers:
+        return Ownership.ADOPTED, project, None
     owner = s.label(LABEL_PROJECT)
     if s.label(LABEL_MANAGED_BY) == MANAGED_BY and owner:
         if project is None or owner == project:
@@ -268,6 +277,8 @@ def explain(name: str, driver: Driver, *, root: Path | None = None, project: str
     target = _find(summaries, name, project)
     if project is None and target is not None and target.label(LABEL_MANAGED_BY) == MANAGED_BY:
         project = target.label(LABEL_PROJECT)
+    if project is None and target is not None and target.label(COMPOSE_PROJECT):
+        project = adoption.adopter(driver.name, target.id)
     if project is None and reader is not None:
         seen = reader.entries(Filter(resource=name, runtime=driver.name, limit=1))
         project = seen[0].project if seen else None
@@ -275,10 +286,12 @@ def explain(name: str, driver: Driver, *, root: Path | None = None, project: str
         last_pass = reader.last_pass(project, driver.name)
         if last_pass is not None and last_pass.root and Path(last_pass.root).is_dir():
             root = Path(last_pass.root)
-    ownership, owner, left_alone = _ownership(target, project)
+    ownership, owner, left_alone = _ownership(target, project, driver.name)
     resource = name
     if target is not None and ownership is Ownership.OWNED:
         resource = target.label(LABEL_RESOURCE) or name
+    if target is not None and ownership is Ownership.ADOPTED:
+        resource = target.label(COMPOSE_SERVICE) or name
     declaration: Declaration | None = None
     prepared: Prepared | None = None
     if root is not None:
@@ -326,5 +339,8 @@ def explain(name: str, driver: Driver, *, root: Path | None = None, project: str
     else:
         state = State(StateKind.UNKNOWN, "no spec folder to compare with: pass the spec folder "
                       "(dockwright why DIR NAME)")
+    adopted_from = target.label(COMPOSE_PROJECT) if target is not None and \
+        ownership is Ownership.ADOPTED else None
     return Explanation(name, driver.name, project, resource if resource else None, container,
-                       ownership, owner, left_alone, declaration, spec_change, last, state)
+                       ownership, owner, left_alone, declaration, spec_change, last, state,
+                       adopted_from)

@@ -4,9 +4,10 @@ Role: a read-only pass (load, observe, plan; nothing executed) turned into a
 JSON-able dict: per container / volume / network its desired state, its
 actual state (and health), whether it is in sync, the reason when it is not
 and its typed cause (``controller.planning.actions.Cause``: drift or a spec
-change), and the revision it was applied from; plus invalid (frozen) files, spec
-errors and plan errors. The same dict backs ``dockwright status --output
-json`` and the watch service's ``/status``. Neighbours:
+change), the revision it was applied from, and the docker-compose project it
+was adopted from (``adopted_from``, ``controller.planning.adoption``); plus
+invalid (frozen) files, spec errors and plan errors. The same dict backs
+``dockwright status --output json`` and the watch service's ``/status``. Neighbours:
 ``controller.execution.reconcile.prepare`` (the pass without execution),
 ``controller.commands.converge`` (prints it).
 """
@@ -16,13 +17,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from controller.compose.labels import PROJECT as COMPOSE_PROJECT
 from controller.execution.reconcile import prepare
 from controller.planning.plan import Kind
 from runtime.driver import Driver
 from runtime.types import LABEL_REVISION
 
 if TYPE_CHECKING:
+    from controller.planning.observe import Observed
     from controller.planning.prefetch import Listing
+
+
+def adopted_from(observed: Observed, kind: str, name: str) -> str | None:
+    """The docker-compose project an object was adopted from (None: not adopted)."""
+    adopted = observed.adopted
+    if kind == "container":
+        have = observed.containers.get(name)
+        return have.label(COMPOSE_PROJECT) if have is not None and \
+            have.id in adopted.containers else None
+    found = observed.volumes.get(name) if kind == "volume" else observed.networks.get(name)
+    recorded = adopted.volumes if kind == "volume" else adopted.networks
+    return dict(found.labels).get(COMPOSE_PROJECT) if found is not None and \
+        name in recorded else None
 
 
 def status(root: Path, driver: Driver, *, project: str | None = None,
@@ -56,6 +72,7 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
                 Kind.REMOVE_NETWORK, Kind.REMOVE_VOLUME) else "present"
             entry["actual"] = "absent" if action.kind in (
                 Kind.CREATE_NETWORK, Kind.CREATE_VOLUME) else "present"
+        entry["adopted_from"] = adopted_from(observed, action.object, action.name)
         resources.append(entry)
     present = {"volume": set(observed.volumes), "network": set(observed.networks)}
     for kind, items in (("volume", prepared.desired.volumes),
@@ -67,7 +84,8 @@ def status(root: Path, driver: Driver, *, project: str | None = None,
                     "kind": kind, "resource": item.name, "name": item.name,
                     "desired": "present", "actual": "present" if there else "absent",
                     "in_sync": there, "reason": "in sync" if there else
-                    "declared external but does not exist", "action": "noop", "cause": "none"})
+                    "declared external but does not exist", "action": "noop", "cause": "none",
+                    "adopted_from": adopted_from(observed, kind, item.name)})
     for error in plan.errors:
         resources.append({"kind": "container", "resource": error.resource, "name": error.resource,
                           "desired": "running", "actual": "unknown", "in_sync": False,

@@ -86,6 +86,20 @@ def read(runtime: str, project: str) -> Adoption:
                     networks=names("networks"))
 
 
+def adopter(runtime: str, container_id: str) -> str | None:
+    """The project whose record holds ``container_id`` (None: no record does)."""
+    prefix = f"{runtime}-"
+    try:
+        paths = sorted((state_dir() / "adopted").glob(f"{prefix}*.json"))
+    except OSError:
+        return None
+    for path in paths:
+        project = path.stem[len(prefix):]
+        if container_id in read(runtime, project).containers:
+            return project
+    return None
+
+
 def record(runtime: str, project: str, containers: Iterable[str], volumes: Iterable[str],
            networks: Iterable[str]) -> None:
     """Add to the record; a failure is ignored (see the module doc)."""

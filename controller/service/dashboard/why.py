@@ -39,6 +39,7 @@ TONES = {StateKind.IN_SYNC: r.OK, StateKind.DRIFTED: r.WARN, StateKind.PENDING: 
          StateKind.UNKNOWN: r.IDLE}
 OWNERS = {Ownership.COMPOSE: "docker-compose project {}", Ownership.OTHER_PROJECT:
           "dockwright project {}", Ownership.FOREIGN: "foreign (not created by dockwright)"}
+ADOPTED = "project {}, adopted from docker-compose project {} (it keeps compose's labels)"
 
 
 def lines(x: Explanation) -> tuple[tuple[str, str], ...]:
@@ -56,12 +57,14 @@ def lines(x: Explanation) -> tuple[tuple[str, str], ...]:
         out.append(("owner", OWNERS[x.ownership].format(x.owner)))
         if x.left_alone:
             out.append(("left alone", x.left_alone))
+    elif x.ownership is Ownership.ADOPTED:
+        out.append(("owner", ADOPTED.format(x.owner, x.adopted_from)))
     d = x.declaration
     if d is not None:
         frozen = " (INVALID FILE: frozen)" if d.frozen else ""
         out.append(("declared", f"{d.file}:{d.line or '?'} {d.key} in {d.root}{frozen}"))
         out.extend(("file error", error) for error in d.errors[:5])
-    elif x.ownership in (Ownership.OWNED, Ownership.ABSENT):
+    elif x.ownership in (Ownership.OWNED, Ownership.ADOPTED, Ownership.ABSENT):
         out.append(("declared", "not in the spec folder"))
     c = x.spec_change
     if c is not None:
