@@ -8,10 +8,11 @@ still gives a pass. :class:`EventWatcher` follows the runtime's container
 events for the project (die/stop/kill/oom/destroy/health_status, and the
 in-place changes update/pause/unpause/network connect/disconnect), also of the
 containers adopted from docker-compose (``controller.planning.adoption``: they
-keep compose's labels), and re-subscribes after the runtime comes back. :class:`Resync` enqueues
-periodically as a safety net. Neighbours: ``controller.service.queue`` (the target),
-``controller.service.loop`` (starts and stops these; provides the driver handle),
-``runtime.driver.Driver.events``.
+keep compose's labels), and re-subscribes after the runtime comes back; a death
+waits in ``controller.service.deathwatch`` until the runtime shows it stopped.
+:class:`Resync` enqueues periodically as a safety net. Neighbours:
+``controller.service.queue`` (the target), ``controller.service.loop`` (starts
+and stops these; provides the driver handle), ``runtime.driver.Driver.events``.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from controller.planning.adoption import RecordedIds
 from controller.planning.plan import Plan
+from controller.service.deathwatch import DeathWatch, DriverHandle
 from runtime.driver import Driver
 from runtime.errors import RuntimeError_
 from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
@@ -272,14 +274,6 @@ def _handler(on_event: Callable[[Any], None]) -> Any:
     return Handler()
 
 
-class DriverHandle(Protocol):
-    """The loop's current driver; ``invalidate`` asks for a fresh one."""
-
-    def get(self) -> Driver: ...
-
-    def invalidate(self, driver: Driver, exc: BaseException) -> None: ...
-
-
 class EventWatcher:
     """Follows the project's container events; re-subscribes when the stream breaks."""
 
@@ -357,63 +351,6 @@ class EventWatcher:
                     self._handle.invalidate(driver, exc)
                 self._stopping.wait(delay)
                 delay = min(self.retry_cap, delay * 2)
-
-
-class DeathWatch:
-    """Enqueues once a container reported dead is no longer running in the runtime.
-
-    One list call per ``interval`` while some death is pending (none when idle);
-    after ``give_up`` seconds it enqueues anyway.
-    """
-
-    def __init__(self, project: str, handle: DriverHandle, enqueue: Enqueue,
-                 stopping: threading.Event, adopted: Callable[[], frozenset[str]] = frozenset,
-                 interval: float = 0.05, give_up: float = 5.0) -> None:
-        self.project, self._handle, self._enqueue = project, handle, enqueue
-        self._adopted = adopted  # the project's containers without its label
-        self._stopping, self.interval, self.give_up = stopping, interval, give_up
-        self._cond = threading.Condition()
-        self._pending: dict[str, float] = {}  # container id -> monotonic deadline
-        self._thread = threading.Thread(target=self._run, name="dw-deaths", daemon=True)
-
-    def add(self, container_id: str) -> None:
-        with self._cond:
-            self._pending.setdefault(container_id, time.monotonic() + self.give_up)
-            self._cond.notify()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._cond.notify()
-        self._thread.join(timeout=2)
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            with self._cond:
-                if not self._pending:
-                    self._cond.wait(0.5)
-                    continue
-                pending = dict(self._pending)
-            try:
-                # adopted containers carry compose's labels: then every container is listed
-                labels = None if self._adopted() else {LABEL_PROJECT: self.project}
-                rows = self._handle.get().list_containers(labels=labels)
-                live = {c.id for c in rows if c.state.value in ("running", "restarting")}
-            except Exception as exc:  # runtime away: the event watcher handles that
-                log.debug("death_watch_failed", error=str(exc))
-                live = set()
-            now = time.monotonic()
-            settled = [cid for cid, deadline in pending.items()
-                       if not any(x.startswith(cid) or cid.startswith(x) for x in live)
-                       or now > deadline]
-            if settled:
-                with self._cond:
-                    for cid in settled:
-                        self._pending.pop(cid, None)
-                self._enqueue("runtime")
-            self._stopping.wait(self.interval)
 
 
 class Resync:
