@@ -23,7 +23,7 @@ from typing import Any
 
 from runtime.docker.errors import mapped_errors
 from runtime.docker.sdk import transport_for
-from runtime.errors import ImageError, InvalidRequest, NotFound, Transient
+from runtime.errors import Conflict, ImageError, InvalidRequest, NotFound, Transient
 from runtime.swarm import convert
 from runtime.swarm.engine import SwarmEngine
 from runtime.swarm.events import SwarmEventStream
@@ -195,8 +195,17 @@ class SwarmDriver:
                            config.subnet, config.labels)
 
     def remove_network(self, name: str) -> None:
-        with mapped_errors(f"remove network {name}"):
-            self.engine.remove_network(name)
+        """Remove an overlay network; ``Conflict`` while a service or a task meant to run
+        uses it (Swarm answers 400 "in use by task" a moment after the service is removed,
+        until its tasks are marked for removal: the caller retries)."""
+        try:
+            with mapped_errors(f"remove network {name}"):
+                self.engine.remove_network(name)
+        except InvalidRequest as exc:
+            if "is in use by" not in str(exc):
+                raise
+            raise Conflict(exc.message, hint="remove the services that use it first; the tasks "
+                           "of a service just removed release it a moment later") from exc
 
     # secrets and configs ----------------------------------------------------------
     def list_objects(self, kind: str, labels: Mapping[str, str] | None = None
