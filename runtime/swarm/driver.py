@@ -100,7 +100,29 @@ class SwarmDriver:
     def _names(self) -> dict[str, str]:
         return {n.id: n.name for n in self.list_networks()}
 
-    def _info(self, s: Mapping[str, Any], names: Mapping[str, str]) -> ServiceInfo:
+    def _recount(self, service_ids: Sequence[str]) -> dict[str, int]:
+        """Running tasks per service when a node is not ready, counted without that node's:
+        Swarm's ``RunningTasks`` keeps counting the tasks a node that went down last
+        reported running, beside their replacements (``6/4``, and an ``apply`` that never
+        converges). Empty when every node is ready (Swarm's count is right then)."""
+        if not service_ids:
+            return {}
+        with mapped_errors("list nodes"):
+            gone = {n["ID"] for n in self.engine.nodes()
+                    if (n.get("Status") or {}).get("State") != "ready"}
+        if not gone:
+            return {}
+        with mapped_errors("list tasks"):
+            tasks = self.engine.tasks({"service": list(service_ids)})
+        counts = dict.fromkeys(service_ids, 0)
+        for t in tasks:
+            if ((t.get("Status") or {}).get("State") == "running"
+                    and t.get("NodeID") not in gone and t.get("ServiceID") in counts):
+                counts[t["ServiceID"]] += 1
+        return counts
+
+    def _info(self, s: Mapping[str, Any], names: Mapping[str, str],
+              running: int | None = None) -> ServiceInfo:
         update = s.get("UpdateStatus") or {}
         status = s.get("ServiceStatus") or {}
         return ServiceInfo(
@@ -108,7 +130,7 @@ class SwarmDriver:
             spec=convert.from_api(s.get("Spec") or {}, names),
             update_state=update.get("State", ""), update_message=update.get("Message", ""),
             update_started=update.get("StartedAt", ""),
-            running=int(status.get("RunningTasks") or 0),
+            running=int(status.get("RunningTasks") or 0) if running is None else running,
             desired=int(status.get("DesiredTasks") or 0),
             previous=bool(s.get("PreviousSpec")), created_at=s.get("CreatedAt", ""),
             updated_at=s.get("UpdatedAt", ""))
@@ -118,13 +140,15 @@ class SwarmDriver:
         with mapped_errors("list services"):
             found = self.engine.services(_selector(labels))
         names = self._names() if found else {}
-        return [self._info(s, names) for s in found]
+        running = self._recount([s["ID"] for s in found])
+        return [self._info(s, names, running.get(s["ID"])) for s in found]
 
     def inspect_service(self, ref: str) -> ServiceInfo:
         with mapped_errors(f"inspect service {ref}"):
             found = self.engine.service(ref)
             status: dict[str, Any] = next(iter(self.engine.services({"id": found["ID"]})), {})
-        return self._info({**found, "ServiceStatus": status.get("ServiceStatus")}, self._names())
+        return self._info({**found, "ServiceStatus": status.get("ServiceStatus")}, self._names(),
+                          self._recount([found["ID"]]).get(found["ID"]))
 
     def _object_ids(self, spec: ServiceSpec) -> dict[str, str]:
         ids: dict[str, str] = {}

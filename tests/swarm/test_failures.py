@@ -2,7 +2,8 @@
 
 Role: a worker whose daemon is stopped is shown down by ``status``; Swarm reschedules
 its tasks onto the other worker, ``ps`` shows them there, and a running
-``watch --runtime swarm`` reports the node and the rescheduled tasks. A service
+``watch --runtime swarm`` reports the node and the rescheduled tasks; replicas count
+only live tasks, and a change applied while the node is down converges. A service
 scaled or updated by hand is put back by ``watch`` (checked on the live spec with the
 Docker SDK). The ``watch`` processes are this test's own children, stopped by their
 pid. Neighbours: ``tests/swarm/cluster.py`` (stop_node/start_node),
@@ -79,6 +80,8 @@ def test_a_stopped_node_is_shown_and_its_tasks_rescheduled(swarm_project: SwarmP
         rows = [line.split() for line in ps.out.splitlines() if line.startswith(name)]
         assert sorted(r[0] for r in rows) == sorted(f"{name}.{t['Slot']}" for t in moved), str(ps)
         assert {r[2] for r in rows} == {"node2"} and {r[3] for r in rows} == {"running"}, str(ps)
+        assert {r[4] for r in rows} == {"4/4"}, str(ps)  # not the dead node's tasks too
+        assert "4/4 running" in status.text, str(status)
         wait_until(lambda: "node_down" in (text := log.read_text(errors="replace"))
                    and "task_rescheduled" in text, "watch reports the node and the rescheduling",
                    60, what_else=lambda: log.read_text(errors="replace")[-3000:])
@@ -88,6 +91,11 @@ def test_a_stopped_node_is_shown_and_its_tasks_rescheduled(swarm_project: SwarmP
         assert [e["node"] for e in downs] == ["node3"], downs
         moves = [e for e in events if e.get("event") == "task_rescheduled"]
         assert len(moves) == 2 and all(e["node_down"] for e in moves), moves
+    # with node3 still down, a change converges (its dead tasks are not counted as running)
+    p.write_specs(sleeper(name, replicas=3, extra=WORKERS))
+    p.apply_ok()
+    ps = p.cli("ps", with_dir=False)
+    assert [r.split()[4] for r in ps.out.splitlines() if r.startswith(name)] == ["3/3"] * 3, ps
     p.cluster.start_node("node3")
 
 
