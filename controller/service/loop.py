@@ -7,15 +7,16 @@ level-triggered ``controller.execution.reconcile.reconcile`` pass, leaving alone
 resources in backoff (``Options.skip``, from ``controller.service.backoff``). It reads
 the pass's typed result (``controller.execution.result.PassResult``; never message
 text): records it for ``controller.service.httpd`` (``/status``, ``/metrics`` via
-``controller.service.metrics``), logs each action with its cause, turns classified
-failures into per-resource backoff and containers started again after they died
-(cause ``DRIFT``) into crash-loop detection, schedules the retries, and hands the
-result to the journal (``controller.service.journalfeed``), to its listeners
+``controller.service.metrics``), logs each action with its cause
+(``controller.service.passlog``), turns classified failures into per-resource
+backoff and containers started again after they died (cause ``DRIFT``) into
+crash-loop detection, schedules the retries, and hands the result to the journal
+(``controller.service.journalfeed``), to its listeners
 (``controller.service.listeners``: the dashboard, told of each action as it starts
-too) and to ``on_pass`` (the in-process tests). When the
-runtime goes away (``runtime.errors.Unavailable``) it logs, backs off,
-re-creates the driver (the event stream follows) and converges when it comes
-back. ``stop()`` ends it cleanly: no new pass starts, the in-flight one may
+too) and to ``on_pass`` (the in-process tests). When the runtime goes away
+(``runtime.errors.Unavailable``) it logs, backs off, re-creates the driver
+(``controller.service.runtimehandle``; the event stream follows) and converges when
+it comes back. ``stop()`` ends it cleanly: no new pass starts, the in-flight one may
 finish within the stop timeout and is otherwise abandoned (the next start
 converges); containers keep running. Neighbours: ``controller.commands.watch``
 builds and runs it under ``controller.service.lock.project_lock``.
@@ -39,8 +40,10 @@ from controller.service.gitsource import GitSource
 from controller.service.journalfeed import ServiceJournal
 from controller.service.listeners import Listeners
 from controller.service.metrics import WatchMetrics
+from controller.service.passlog import log_actions, log_pass
 from controller.service.queue import ShutDown, WorkQueue
 from controller.service.readiness import Readiness
+from controller.service.runtimehandle import RuntimeHandle
 from controller.service.triggers import EventWatcher, Resync, SpecWatcher, referenced
 from runtime.driver import Driver
 from runtime.errors import Transient, Unavailable
@@ -48,41 +51,7 @@ from runtime.errors import Transient, Unavailable
 log = structlog.get_logger("dockwright.watch")
 
 RUNTIME_RETRY_CAP = 10.0
-# no-op passes these cause log at debug (background work, not something someone did)
-QUIET_TRIGGERS = frozenset({Trigger.RUNTIME_EVENT, Trigger.RESYNC, Trigger.RETRY})
 OnPass = Callable[[PassResult], None]
-
-
-class RuntimeHandle:
-    """The current driver, re-created after the runtime went away."""
-
-    def __init__(self, factory: Callable[[], Driver]) -> None:
-        self._factory = factory
-        self._driver: Driver | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Driver:
-        with self._lock:
-            if self._driver is None:
-                self._driver = self._factory()
-            return self._driver
-
-    def invalidate(self, driver: Driver, exc: BaseException) -> None:
-        with self._lock:
-            if self._driver is driver:
-                self._driver = None
-            else:
-                return
-        try:
-            driver.close()
-        except Exception as close_exc:  # a dead connection may fail to close; that is fine
-            log.debug("driver_close_failed", error=str(close_exc), cause=str(exc))
-
-    def close(self) -> None:
-        with self._lock:
-            driver, self._driver = self._driver, None
-        if driver is not None:
-            driver.close()
 
 
 @dataclass
@@ -320,23 +289,7 @@ class WatchService:
         # puts such a one back is still drift
         unsure = skip | {f.resource for f in result.failures}
         self._in_sync = result.in_sync() | (self._in_sync & unsure)
-        for outcome in result.acted:
-            fields = dict(reconcile_id=rid, project=self.project, resource=outcome.resource,
-                          name=outcome.action.name, object=outcome.action.object,
-                          action=outcome.kind.value, cause=outcome.cause.value,
-                          reason=outcome.action.reason,
-                          changes=[c.field for c in outcome.changes],
-                          duration=round(outcome.duration, 3), detail=outcome.detail)
-            if outcome.failure is None:
-                log.info("action", ok=True, **fields)
-            else:
-                log.warning("action", ok=False, error=outcome.failure.message,
-                            error_kind=outcome.failure.kind.value,
-                            retry_after=outcome.failure.retry_after, **fields)
-            if outcome.drift:
-                log.info("drift_corrected", reconcile_id=rid, project=self.project,
-                         resource=outcome.resource, action=outcome.kind.value,
-                         cause=outcome.cause.value, reason=outcome.action.reason)
+        log_actions(result, self.project)
         for resource in sorted({o.resource for o in result.acted if o.healed}):
             if self.crash_loops.restarted(resource):
                 delay = self.backoff.failure(resource, "crash-looping")
@@ -364,13 +317,7 @@ class WatchService:
         if not self.ready.is_set():
             self.ready.set()
         self.readiness.passed()
-        # one line at most for a pass that changed nothing; none for the background ones
-        quiet = not result.changed and not result.failures and result.triggers <= QUIET_TRIGGERS
-        (log.debug if quiet else log.info)(
-            "pass", reconcile_id=rid, project=self.project, changed=result.changed,
-            actions=len(result.acted), failed=len(result.failures), skipped=sorted(skip),
-            triggers=sorted(t.value for t in result.triggers), revision=result.revision,
-            duration=round(result.duration, 4))
+        log_pass(result, self.project, skip)
         if self.journal is not None:
             self.journal.record(result, self.root, self.backoff.snapshot(),
                                 self.crash_loops.snapshot())
