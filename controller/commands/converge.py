@@ -351,8 +351,8 @@ def run_down(args: argparse.Namespace) -> int:
     from controller.desired.specload import load
     from controller.desired.state import DesiredState
     from controller.execution.apply import execute
+    from controller.planning.down import plan_down
     from controller.planning.observe import observe
-    from controller.planning.plan import plan_down
 
     start = time.monotonic()
     specs = load(args.dir)

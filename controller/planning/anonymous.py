@@ -12,7 +12,7 @@ what the spec asked for, so the next pass stays a no-op; the hash labels of
 the new container stay the desired ones. :func:`of_containers` lists what
 ``down --volumes`` removes besides named volumes (like ``docker-compose down -v``).
 Neighbours: ``controller.execution.apply`` (recreate), ``controller.planning.compare``,
-``controller.commands.converge`` and ``controller.planning.plan.plan_down`` (down);
+``controller.commands.converge`` and ``controller.planning.down.plan_down`` (down);
 reads ``runtime.types.ContainerInfo.anonymous_volumes`` and
 ``ImageInfo.volumes`` through a ``runtime.driver.Driver``.
 """

@@ -8,13 +8,13 @@ this same object; ``controller.execution.apply`` executes exactly it, and
 ``controller.commands.render`` prints it as text or JSON. Safety rules live here:
 frozen resources are never touched, named volumes are kept unless asked,
 foreign containers with a declared name are errors, mass deletion is refused.
+The plan of ``down`` is built by ``controller.planning.down`` (re-exported here).
 Neighbours: ``controller.desired.state``, ``controller.planning.observe``,
 ``controller.planning.compare`` (field changes) before; ``controller.execution.apply`` after.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from controller.compose.labels import PROJECT as COMPOSE_PROJECT
@@ -31,6 +31,7 @@ from controller.planning.actions import (
     PlanError,
 )
 from controller.planning.diff import FieldChange, summarise
+from controller.planning.down import plan_down
 from controller.planning.external import missing_external
 from controller.planning.livediff import live_changes
 from controller.planning.observe import Observed
@@ -397,34 +398,3 @@ def make_plan(desired: DesiredState, observed: Observed, *, prune: bool = True,
     images = tuple(sorted((k, i.id) for k, i in observed.images.items() if i is not None))
     return Plan(desired.project, desired.revision, tuple(actions), tuple(p.errors), refused,
                 desired.frozen, desired.invalid_files, images)
-
-
-def plan_down(observed: Observed, *, volumes: bool = False,
-              anonymous: Mapping[str, str] | None = None) -> Plan:
-    """Remove every owned container and network (and volume with ``volumes``).
-
-    ``anonymous``: the containers' anonymous volumes (name -> container), removed after
-    every container with ``volumes`` (``controller.planning.anonymous.of_containers``)."""
-    down = Cause.DOWN
-    actions = [Action(f"container:{n}", Kind.REMOVE, "container", s.label(LABEL_RESOURCE) or n, n,
-                      "down", observed_id=s.id, was_running=s.state is State.RUNNING,
-                      cause=down)
-               for n, s in sorted(observed.containers.items())]
-    ids = tuple(a.id for a in actions)
-    for name in sorted(observed.networks):
-        if observed.owned_network(name):
-            actions.append(Action(f"network:{name}", Kind.REMOVE_NETWORK, "network", name, name,
-                                  "down", depends_on=ids, cause=down))
-    for name in sorted(observed.volumes):
-        if observed.owned_volume(name):
-            kind = Kind.REMOVE_VOLUME if volumes else Kind.KEEP_VOLUME
-            actions.append(Action(f"volume:{name}", kind, "volume", name, name,
-                                  "down --volumes" if volumes else "kept (use --volumes)",
-                                  depends_on=ids if volumes else (),
-                                  cause=down if volumes else Cause.NONE))
-    for name, owner in sorted((anonymous or {}).items()) if volumes else ():
-        if not observed.owned_volume(name):  # an owned one is removed above
-            actions.append(Action(f"volume:{name}", Kind.REMOVE_VOLUME, "volume", owner, name,
-                                  f"anonymous volume of {owner}, down --volumes",
-                                  depends_on=ids, cause=down))
-    return Plan(observed.project, None, tuple(actions))
