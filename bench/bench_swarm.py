@@ -23,6 +23,7 @@ Neighbours: ``tests/swarm/cluster.py``, ``bench/README.md`` (method), the README
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import json
 import os
@@ -224,6 +225,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="rounds of (b) and (c) (median)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
+    for package in ("controller", "specs", "runtime", "dwutil"):  # as an install has them
+        compileall.compile_dir(str(ROOT / package), quiet=1)  # (PYTHONDONTWRITEBYTECODE)
     load_before = list(os.getloadavg())
     cluster = SwarmCluster(size=3, images=[busybox_image()])
     cluster.start()
