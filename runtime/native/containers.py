@@ -6,13 +6,13 @@ any kernel object exists; netns and veths (network manager), the overlay
 rootfs, volumes (anonymous ones named and recorded first, ``anonvols``; with
 copy-up), /etc files and the OCI bundle follow; the record turns ``ready``
 last. ``start`` publishes ports (in a thread, while conmon starts the
-process), refreshes /etc/hosts of the container and its peers (coalesced
-across parallel starts), launches conmon (whose exit command is the shim's
-exit mode) and, with a healthcheck, a detached health shim; ``stop`` marks
+process), refreshes /etc/hosts of the container and its peers (``etcfiles``,
+which also writes a new container's /etc files), launches conmon (whose exit
+command is the shim's exit mode) and, with a healthcheck, a detached health shim; ``stop`` marks
 the record stopped-by-user (so the shim does not restart it) and signals;
 ``remove`` marks ``deleting`` and hands over to ``gc.teardown`` (which keeps
 the anonymous volumes).
-Neighbours: ``driver`` (thin facade), ``records``, ``bundle``, ``rootfs``,
+Neighbours: ``driver`` (thin facade), ``records``, ``etcfiles``, ``bundle``, ``rootfs``,
 ``supervise``, ``shim`` (spawned), ``gc``, ``volumes``, ``anonvols``, ``events``,
 ``deps``, ``runtime.imagedefaults`` (the healthcheck and stop signal a record keeps).
 """
@@ -36,8 +36,9 @@ from typing import Any
 from runtime import filemounts
 from runtime.errors import Conflict, InvalidRequest, NotFound, RuntimeError_
 from runtime.imagedefaults import merge
-from runtime.native import anonvols, bundle, events, gc, hostopts, rootfs, shim, supervise
+from runtime.native import anonvols, bundle, events, gc, rootfs, shim, supervise
 from runtime.native.deps import ImageStoreLike, NetworkLike
+from runtime.native.etcfiles import ETC, EtcFiles
 from runtime.native.oci import OciRuntime
 from runtime.native.records import DELETING, READY, Record, RecordStore, new_id, now_iso
 from runtime.native.volumes import Volumes
@@ -50,23 +51,10 @@ from runtime.types import (
     RestartSpec,
 )
 
-ETC = ("hosts", "resolv.conf", "hostname")
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Rewrite in place (keeps the inode that a running container has bind-mounted)."""
-    with path.open("w") as f:
-        f.write(text)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
-
 
 class Containers:
+    """The container calls of the native driver, each crash-safe under the record's lock."""
+
     def __init__(
         self,
         state_dir: Path,
@@ -80,11 +68,7 @@ class Containers:
         self.records, self.oci, self.images, self.net, self.volumes = (
             records, oci, images, net, volumes)  # fmt: skip
         self.events_log = state_dir / "events.log"
-        self._hosts_lock = threading.Lock()  # one /etc/hosts refresh at a time
-        self._hosts_state = threading.Lock()  # guards the counters and dirty sets below
-        self._hosts_gen = self._hosts_done = 0
-        self._dirty_nets: set[str] = set()
-        self._dirty_ids: set[str] = set()
+        self.etc = EtcFiles(records, net)
 
     def emit(self, rec: Record, action: str, detail: str = "") -> None:
         events.append(self.events_log, action, rec.id, rec.config.name, rec.config.labels, detail)
@@ -144,7 +128,7 @@ class Containers:
         for m in mounts:
             if m.get("volume"):
                 self.volumes.populate(m["volume"], lay.rootfs / m["destination"].lstrip("/"))
-        self._write_etc(cid, hostname, config)
+        self.etc.write(cid, hostname, config)
         etc = {n: lay.etc(n) for n in ETC}
         if joined is not None:
             shared = self.records.layout(joined.id)
@@ -177,23 +161,6 @@ class Containers:
             raise InvalidRequest(f"network_mode {mode!r}: {name} is on the host's network",
                                  hint='use network_mode = "host" to join that directly')
         return target
-
-    def _hosts(self, cid: str, config: ContainerConfig) -> str:
-        """/etc/hosts of a container: its networks' names (the host's own file on the
-        host's network), then ``extra_hosts``."""
-        if config.network_mode == "host":
-            base = _read_text(Path("/etc/hosts"))
-        else:
-            base = self.net.hosts_file(cid)
-        return hostopts.hosts_text(base, config)
-
-    def _write_etc(self, cid: str, hostname: str, config: ContainerConfig) -> None:
-        lay = self.records.layout(cid)
-        _write_text(lay.etc("hosts"), self._hosts(cid, config))
-        resolv = (_read_text(Path("/etc/resolv.conf")) if config.network_mode == "host"
-                  else self.net.resolv_conf())
-        _write_text(lay.etc("resolv.conf"), hostopts.resolv_text(resolv, config))
-        _write_text(lay.etc("hostname"), hostname + "\n")
 
     def _mounts_of(self, name: str) -> list[dict[str, Any]]:
         try:
@@ -228,7 +195,7 @@ class Containers:
             publishing = self._publish_async(rec)
             try:
                 if not rec.started_at:  # first start: peers learn this name (IPs persist)
-                    self._refresh_hosts(rec)
+                    self.etc.refresh(rec)
                 self.records.update(cid, lambda r: setattr(r, "stopped_by_user", False))
                 token = shim.new_run_token()
                 pid, conmon_pid = shim.launch(self.oci, self.state_dir, lay, rec, token)
@@ -294,34 +261,6 @@ class Containers:
                 start_new_session=True, cwd="/",
             )  # fmt: skip
         self.records.update(rec.id, lambda r: setattr(r, "shim_pid", proc.pid))
-
-    def _refresh_hosts(self, rec: Record) -> None:
-        """Rewrite /etc/hosts of this container and of its peers on shared networks.
-
-        Parallel starts in one process coalesce: a refresh covers every change
-        registered before it began, so waiting callers whose change it covered
-        return at once (one pass instead of one per start).
-        """
-        with self._hosts_state:
-            self._hosts_gen += 1
-            mine = self._hosts_gen
-            self._dirty_nets |= {n for n, _ in rec.ip_addresses}
-            self._dirty_ids.add(rec.id)
-        with self._hosts_lock:
-            if self._hosts_done >= mine:
-                return
-            with self._hosts_state:
-                upto, nets, ids = self._hosts_gen, self._dirty_nets, self._dirty_ids
-                self._dirty_nets, self._dirty_ids = set(), set()
-            for other in self.records.all():
-                if other.phase != READY:
-                    continue
-                if other.id in ids or nets & {n for n, _ in other.ip_addresses}:
-                    with contextlib.suppress(OSError, RuntimeError_):
-                        path = self.records.layout(other.id).etc("hosts")
-                        if path.exists():
-                            _write_text(path, self._hosts(other.id, other.config))
-            self._hosts_done = upto
 
     def stop(self, ref: str, timeout: float | None) -> None:
         cid = self.records.resolve(ref)
@@ -423,4 +362,4 @@ class Containers:
         if aliases:
             self.net.set_aliases(cid, aliases)
             if self.running(rec):
-                self._refresh_hosts(self.records.read(cid))  # peers learn the new names
+                self.etc.refresh(self.records.read(cid))  # peers learn the new names

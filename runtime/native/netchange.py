@@ -7,8 +7,8 @@ container), so a change of networks is the container's record changed and
 its endpoints wired again (``NetworkManager.attach`` accepts what exists and
 unwires networks no longer listed), then /etc/hosts of the container and its
 peers rewritten. The container keeps its id, its processes and its other
-addresses. Neighbours: ``runtime.native.containers`` (records, the hosts
-refresh), ``runtime.native.net.manager`` (the wiring).
+addresses. Neighbours: ``runtime.native.containers`` (records),
+``runtime.native.etcfiles`` (the hosts refresh), ``runtime.native.net.manager`` (the wiring).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _rewire(containers: Containers, ref: str, change: Change) -> None:
         before = rec.ip_addresses
         rec = containers.records.update(cid, done)
     # peers on the networks it left learn that too
-    containers._refresh_hosts(dataclasses.replace(rec, ip_addresses=[*before, *rec.ip_addresses]))
+    containers.etc.refresh(dataclasses.replace(rec, ip_addresses=[*before, *rec.ip_addresses]))
 
 
 def connect(containers: Containers, ref: str, attach: NetworkAttach) -> None:
