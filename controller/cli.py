@@ -24,7 +24,8 @@ from typing import Any
 
 COMMAND_MODULES = (
     "controller.commands.validate",  # validate, schema
-    "controller.commands.converge",  # diff, apply, down, status
+    "controller.commands.converge",  # diff, apply, status
+    "controller.commands.down",  # down
     "controller.commands.inspect",  # ps, logs, exec
     "controller.commands.watch",  # watch
     "controller.commands.history",  # history, why

@@ -1,16 +1,15 @@
-"""``dockwright diff | apply | status | down``: the converge commands.
+"""``dockwright diff | apply | status``: the converge commands.
 
 Role: the CLI face of one reconcile pass. ``diff`` prints the plan (text or
 JSON) and exits 0 (no changes), 2 (changes) or 1 (errors); ``apply``
 executes the same plan, printing one progress line per action, and exits 1
 when a spec file is invalid or an action failed (after converging the rest);
 ``apply --dry-run`` behaves like ``diff``; ``status`` shows desired vs actual
-per resource; ``down`` removes the project's containers and networks
-(named volumes and the containers' anonymous volumes only with
-``--volumes``, ``controller.planning.anonymous``) and records what it did in the
-journal like a pass (trigger ``cli``, source ``down``). Neighbours:
+per resource. The stop notices' lines (:func:`say_stop`) and the CLI's journal
+(:func:`cli_journal`) serve ``controller.commands.down`` too. Neighbours:
 ``controller.execution.reconcile``, ``controller.execution.status``,
-``controller.commands.render``, ``controller.commands._common``.
+``controller.commands.render``, ``controller.commands._common``,
+``controller.commands.down`` (``dockwright down``).
 Heavy modules (the Docker SDK) load inside the handlers.
 """
 
@@ -19,20 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # annotations only: the handlers import what they run
-    from controller.execution.apply import ActionOutcome
-    from controller.execution.result import PassResult
-    from controller.planning.actions import Plan
+    pass
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
 def register(sub: Any) -> None:
-    """Add ``diff``, ``apply``, ``status`` and ``down`` to the CLI's subparsers."""
+    """Add ``diff``, ``apply`` and ``status`` to the CLI's subparsers."""
     diff = sub.add_parser("diff", help="show what apply would change (exit 2 if anything)")
     diff.add_argument("dir", type=Path, help="the spec directory")
     diff.add_argument("--output", "-o", choices=("text", "json"), default="text")
@@ -73,13 +69,6 @@ def register(sub: Any) -> None:
     status.add_argument("dir", type=Path, help="the spec directory")
     status.add_argument("--output", "-o", choices=("text", "json"), default="text")
     status.set_defaults(func=run_status)
-
-    down = sub.add_parser("down", help="remove the project's containers and networks")
-    down.add_argument("dir", type=Path, help="the spec directory")
-    down.add_argument("--volumes", action="store_true",
-                      help="also remove its named volumes and its containers' anonymous volumes")
-    add_journal_options(down)
-    down.set_defaults(func=run_down)
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -208,7 +197,7 @@ def run_apply(args: argparse.Namespace) -> int:
     check_concurrency(args.concurrency)
     if structured:  # before the pass: the executor logs stop notices only once configured
         log()
-    journal = _journal(args)
+    journal = cli_journal(args)
     # loaded once: for the lock's project name and for the pass; the pass observes the
     # runtime only once the lock is held
     specs, recipe = recipe_of(args.dir, args.project, runtime=args.runtime)
@@ -266,7 +255,7 @@ def say_stop(event: dict[str, Any]) -> None:
           file=sys.stderr, flush=True)
 
 
-def _journal(args: argparse.Namespace) -> Any:
+def cli_journal(args: argparse.Namespace) -> Any:
     """The journal ``apply`` records its pass in (None with ``--no-journal``); its problems
     are one warning line each on stderr (the pass goes on)."""
     if not args.journal:
@@ -333,81 +322,3 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"  !! journal: {len(journal.moved_aside)} damaged journal(s) moved aside, "
                   f"the last to {journal.moved_aside[-1]}")
     return EXIT_OK if report["in_sync"] else EXIT_CHANGES
-
-
-def run_down(args: argparse.Namespace) -> int:
-    if args.runtime == "swarm":
-        from controller.commands import swarmcmd
-
-        return swarmcmd.run_down(args)
-
-    import os
-    import time
-
-    from controller.commands._common import open_runtime
-    from controller.commands.render import action_line
-    from controller.desired import naming
-    from controller.desired.gitrev import revision
-    from controller.desired.specload import load
-    from controller.desired.state import DesiredState
-    from controller.execution.apply import execute
-    from controller.planning.down import plan_down
-    from controller.planning.observe import observe
-
-    start = time.monotonic()
-    specs = load(args.dir)
-    project = naming.project_name(args.dir, specs, args.project)
-    from controller.service.lock import project_lock
-
-    journal = _journal(args)
-    driver = open_runtime(args)
-    try:
-        # a running `watch` of this project would recreate what down removes: fail fast
-        with project_lock(project, wait=False, purpose="down"):
-            observed = observe(driver, DesiredState(project, None))
-            anonymous = None
-            if args.volumes:  # like `docker-compose down -v`: the containers' own volumes too
-                from controller.planning.anonymous import of_containers
-
-                anonymous = of_containers(driver, [s.id for s in observed.containers.values()])
-            plan = plan_down(observed, volumes=args.volumes, anonymous=anonymous)
-            outcomes = execute(driver, plan,
-                               notify=lambda n: say_stop({"event": n.event.value,
-                                                          **n.fields()}))
-            if journal is not None:  # never raises: a journal problem is a warning
-                journal.record(_down_result(plan, outcomes, revision(args.dir),
-                                            time.monotonic() - start, os.urandom(6).hex()),
-                               runtime=driver.name, source="down", root=args.dir.resolve())
-    finally:
-        driver.close()
-        if journal is not None:
-            journal.close()
-    failed = 0
-    for o in outcomes:
-        status = "ok" if o.ok else f"FAILED: {o.error}"
-        detail = f" ({o.detail})" if o.detail else ""
-        print(f"{action_line(o.action)} — {status}{detail}")
-        failed += not o.ok
-    print(f"project {project}: down, {len(outcomes) - failed} done, {failed} failed")
-    return EXIT_ERROR if failed else EXIT_OK
-
-
-def _down_result(plan: Plan, outcomes: Sequence[ActionOutcome], rev: str | None,
-                 duration: float, rid: str) -> PassResult:
-    """The typed result of a ``down`` (trigger CLI), as the journal records a pass."""
-    from dataclasses import replace
-
-    from controller.execution.result import (
-        PassResult,
-        ResourceFailure,
-        Trigger,
-        action_result,
-        first_failures,
-    )
-
-    results = tuple(action_result(o, frozenset()) for o in outcomes)
-    failures = first_failures(ResourceFailure(r.resource, r.failure) for r in results
-                              if r.failure is not None)
-    return PassResult(rid, plan.project, rev, replace(plan, revision=rev),
-                      triggers=frozenset({Trigger.CLI}), outcomes=results, failures=failures,
-                      duration=duration)
