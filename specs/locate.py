@@ -4,8 +4,8 @@ Role: ``tomllib`` returns plain values without line numbers, so this module
 scans the (already parsed, hence valid) TOML source once and records the line
 on which every key path starts: table headers ``[a.b]``, arrays of tables
 ``[[a.b]]``, dotted keys ``a.b = 1``, keys inside inline tables and each
-element of an array. It also formats key paths (``container.web.ports[1]``)
-and reads the line out of a ``tomllib.TOMLDecodeError`` message.
+element of an array. It also formats key paths (``container.web.ports[1]``) and places
+(``FILE:LINE``), and reads the line out of a ``tomllib.TOMLDecodeError`` message.
 Neighbours: used by ``specs.loader`` (to locate per-file errors and resources)
 and ``specs.validate`` (cross-file errors) through :class:`Locator`.
 Values nested deeper than ``MAX_DEPTH`` end the scan too, with the key where
@@ -40,6 +40,11 @@ def format_path(path: Sequence[Segment]) -> str:
         text = seg if _BARE.fullmatch(seg) else '"' + seg.replace('"', '\\"') + '"'
         out += f".{text}" if out else text
     return out
+
+
+def where(file: str, line: int | None) -> str:
+    """``FILE:LINE`` of another place an error names (``FILE`` alone when unknown)."""
+    return f"{file}:{line}" if line else file
 
 
 def syntax_error_line(message: str, text: str) -> int | None:

@@ -11,23 +11,25 @@ missing, and a secret or config placed where another one or a volume is.
 Each problem is reported once (one line), at its first place (the first
 declaration of a name, the first of two clashing ports, the first edge of a
 cycle); the message names the other places. The controller freezes the
-resources of the files with errors only. Neighbours: called by ``specs.loader.load_dir``
-with the per-file results and a ``line_of(file, key_path)`` locator; reads the
-models of ``specs.models``; pure except for checking that files exist.
+resources of the files with errors only. Neighbours: called by
+``specs.loader.load_dir`` with the per-file results and a ``line_of(file, key_path)``
+locator; reads the models of ``specs.models``; runs ``specs.depchecks`` (cycles,
+dependencies on absent containers) and ``specs.hostchecks`` (host-level keys); pure
+except for checking that files exist.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from specs import hostchecks
+from specs import depchecks, hostchecks
 from specs.confine import Bounds, PathRef, check_binds, check_reads
 from specs.errors_format import close_match
 from specs.filerefs import placed_files, target_clashes
 from specs.files import present
-from specs.locate import KeyPath, format_path
+from specs.locate import KeyPath, format_path, where
 from specs.models import Container, EnvFromFile
 from specs.result import FileResult, Resource, SpecError
 
@@ -92,16 +94,11 @@ def check(root: Path, files: Sequence[FileResult], line_of: LineOf,
         _start_first(res, out, ports=runtime != "swarm")
     hostchecks.check(containers, declared["container"],
                      lambda file, path, message, hint: out.add(file, path, message, hint))
-    _cycles(containers, out)
-    _absent_dependencies(containers, out)
+    depchecks.check(containers, out.add)
     _ports(containers, out, replicas=runtime != "swarm")
     _replica_names(containers, {n: f.path for f in files for k, n in f.declared
                                 if k == "container"}, out)
     return out.errors, out.checked, out.warnings
-
-
-def _where(file: str, line: int | None) -> str:
-    return f"{file}:{line}" if line else file
 
 
 def _duplicates(files: Sequence[FileResult], out: _Out) -> None:
@@ -114,7 +111,7 @@ def _duplicates(files: Sequence[FileResult], out: _Out) -> None:
             continue
         located = [(f, out.line_of(f, (kind, name))) for f in in_files]
         for file, _ in located[:1]:  # one line, at the first declaration, naming the others
-            others = ", ".join(_where(f, line) for f, line in located if f != file)
+            others = ", ".join(where(f, line) for f, line in located if f != file)
             out.add(file, (kind, name), f"{kind} {name!r} is declared more than once: also in "
                     f"{others}", "rename one of them or remove the duplicate")
 
@@ -273,23 +270,6 @@ def _start_first(res: Resource, out: _Out, ports: bool = True) -> None:
                 "default) for containers that keep data")
 
 
-def _absent_dependencies(containers: list[Resource], out: _Out) -> None:
-    """A container that should run cannot depend on one declared ``state = "absent"``."""
-    by_name = {r.name: r for r in containers}
-    for res in containers:
-        assert isinstance(res.spec, Container)
-        if res.spec.state == "absent":
-            continue
-        for dep, path in _edges(res):
-            target = by_name.get(dep)
-            if target is not None and isinstance(target.spec, Container) and (
-                    target.spec.state == "absent"):
-                out.add(res.file, ("container", res.name, *path),
-                        f"container {dep!r} is declared with state = \"absent\" "
-                        f"({_where(target.file, target.line)})",
-                        f"remove this reference, or give {dep} another state")
-
-
 def _runtime_names(name: str, spec: Container) -> list[str]:
     if spec.container_name:
         return [spec.container_name.replace("{n}", str(i)) for i in range(1, spec.replicas + 1)]
@@ -309,65 +289,18 @@ def _replica_names(containers: list[Resource], files: dict[str, str], out: _Out)
             if other is not res and named:  # plain names: the duplicate and replica checks
                 out.add(res.file, ("container", res.name, "container_name"),
                         f"runs as {runtime}, the name of container {other.name} "
-                        f"({_where(other.file, other.line)})",
+                        f"({where(other.file, other.line)})",
                         "give one of them another container_name")
         if spec.replicas < 2 or spec.container_name:
             continue
         for i in range(1, spec.replicas + 1):
             other_name = f"{res.name}-{i}"
             if other_name in files:
-                there = _where(files[other_name], out.line_of(files[other_name],
+                there = where(files[other_name], out.line_of(files[other_name],
                                                               ("container", other_name)))
                 out.add(res.file, ("container", res.name, "replicas"),
                         f"replica {other_name} has the name of another declared container "
                         f"({there})", f"rename container {other_name} or {res.name}")
-
-
-def _edges(res: Resource) -> Iterator[tuple[str, KeyPath]]:
-    """(dependency, key path that declares it) of one container."""
-    spec = res.spec
-    assert isinstance(spec, Container)
-    for i, link in enumerate(spec.links):
-        yield link.target, ("links", i)
-    for i, source in enumerate(spec.volumes_from):
-        yield source.container, ("volumes_from", i)
-    for name in spec.depends_on:
-        yield name, ("depends_on", name)
-    for name, path in hostchecks.mode_edges(spec):  # network_mode/pid/ipc = "container:NAME"
-        if name != res.name:  # itself: an error of its own (specs.hostchecks)
-            yield name, path
-
-
-def _cycles(containers: list[Resource], out: _Out) -> None:
-    by_name = {r.name: r for r in containers}
-    graph = {r.name: sorted({dep for dep, _ in _edges(r) if dep in by_name}) for r in containers}
-    seen_cycles: set[tuple[str, ...]] = set()
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    for start in sorted(graph):  # depth-first, with an explicit stack: a chain of any
-        if start in state:       # length (thousands of containers) cannot overflow
-            continue
-        state[start] = 1
-        stack: list[str] = [start]
-        todo: list[Iterator[str]] = [iter(graph[start])]
-        while todo:
-            dep = next(todo[-1], None)
-            if dep is None:
-                state[stack.pop()] = 2
-                todo.pop()
-            elif state.get(dep) == 1:
-                found = stack[stack.index(dep):]
-                turn = found.index(min(found))
-                seen_cycles.add(tuple(found[turn:] + found[:turn]))
-            elif dep not in state:
-                state[dep] = 1
-                stack.append(dep)
-                todo.append(iter(graph[dep]))
-    for cycle in sorted(seen_cycles):  # one line per cycle, at its first edge
-        text = " -> ".join((*cycle, cycle[0]))
-        res = by_name[cycle[0]]
-        path = next(p for dep, p in _edges(res) if dep == cycle[1 % len(cycle)])
-        out.add(res.file, ("container", cycle[0], *path), f"dependency cycle: {text}",
-                "remove one of these links, volumes_from or depends_on entries")
 
 
 def _ports(containers: list[Resource], out: _Out, replicas: bool = True) -> None:
@@ -400,5 +333,5 @@ def _ports(containers: list[Resource], out: _Out, replicas: bool = True) -> None
                 line = out.line_of(res_b.file, ("container", res_b.name, "ports", i_b))
                 out.add(res_a.file, ("container", res_a.name, "ports", i_a),
                         f"host port {host_a}/{proto_a} is also published by container "
-                        f"{res_b.name!r} ({_where(res_b.file, line)})",
+                        f"{res_b.name!r} ({where(res_b.file, line)})",
                         "use another host port, or bind each to a different ip")
