@@ -22,6 +22,7 @@ from runtime.docker.transport import (
     Transport,
     Upload,
     demultiplexed,
+    exec_run,
     filters,
     json_lines,
 )
@@ -115,18 +116,7 @@ class Engine:
 
     def exec_run(self, ref: str, command: list[str], *, tty: bool) -> tuple[int | None, bytes]:
         """Run ``command`` in a container to its end: (exit code, output)."""
-        created = self._send(f"/containers/{_q(ref)}/exec", {
-            "Cmd": command, "AttachStdout": True, "AttachStderr": True, "AttachStdin": False,
-            "Tty": tty})
-        exec_id = _q(created["Id"])
-        stream = self.transport.stream("POST", f"/exec/{exec_id}/start",
-                                       body={"Detach": False, "Tty": tty})
-        try:
-            output = b"".join(iter(stream) if tty else demultiplexed(iter(stream)))
-        finally:
-            stream.close()
-        code = (self._fetch(f"/exec/{exec_id}/json") or {}).get("ExitCode")
-        return (None if code is None else int(code)), output
+        return exec_run(self.transport, ref, command, tty)
 
     # networks -----------------------------------------------------------------------
     def networks(self, selector: Mapping[str, Any] | None = None) -> Any:

@@ -13,14 +13,16 @@ and the daemon's message), :class:`EngineUnreachable` (a ``ConnectionError``)
 and :class:`EngineTimeout`; ``runtime.docker.errors.mapped_errors`` maps them.
 The decoders turn a stream's byte chunks into JSON values (:func:`json_lines`) or
 into the output of a container without a TTY (:func:`demultiplexed`: 8-byte
-frame headers, stream id and big-endian length). Neighbours:
-``runtime.docker.http``, ``runtime.docker.sdk``, ``runtime.docker.engine``
-(the API calls on top).
+frame headers, stream id and big-endian length); :func:`exec_run` runs a command
+in a container to its end, for both drivers that speak the Engine API. Neighbours:
+``runtime.docker.http``, ``runtime.docker.sdk``, ``runtime.docker.engine`` and
+``runtime.swarm.engine`` (the API calls on top).
 """
 
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import IO, Any, Protocol
 
@@ -152,3 +154,21 @@ def filters(values: Mapping[str, Any] | None) -> str | None:
         items = value if isinstance(value, list) else [value]
         out[key] = [item if isinstance(item, str) else str(item) for item in items]
     return json.dumps(out)
+
+
+def exec_run(transport: Transport, container: str, command: list[str],
+             tty: bool) -> tuple[int | None, bytes]:
+    """Run ``command`` in a container to its end: (exit code, output)."""
+    path = f"/containers/{urllib.parse.quote(container, safe='')}/exec"
+    created = transport.request("POST", path, body={
+        "Cmd": command, "AttachStdout": True, "AttachStderr": True, "AttachStdin": False,
+        "Tty": tty})
+    exec_id = urllib.parse.quote(created["Id"], safe="")
+    stream = transport.stream("POST", f"/exec/{exec_id}/start",
+                              body={"Detach": False, "Tty": tty})
+    try:
+        output = b"".join(iter(stream) if tty else demultiplexed(iter(stream)))
+    finally:
+        stream.close()
+    code = (transport.request("GET", f"/exec/{exec_id}/json") or {}).get("ExitCode")
+    return (None if code is None else int(code)), output

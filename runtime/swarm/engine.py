@@ -16,7 +16,14 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from runtime.docker.transport import Stream, Transport, demultiplexed, filters, json_lines
+from runtime.docker.transport import (
+    Stream,
+    Transport,
+    demultiplexed,
+    exec_run,
+    filters,
+    json_lines,
+)
 
 
 def _q(arg: str) -> str:
@@ -114,17 +121,7 @@ class SwarmEngine:
 
     def exec_run(self, container: str, command: list[str],
                  tty: bool) -> tuple[int | None, bytes]:
-        created = self._post(f"/containers/{_q(container)}/exec", {
-            "Cmd": command, "AttachStdout": True, "AttachStderr": True, "Tty": tty})
-        exec_id = _q(created["Id"])
-        stream = self.transport.stream("POST", f"/exec/{exec_id}/start",
-                                       body={"Detach": False, "Tty": tty})
-        try:
-            output = b"".join(iter(stream) if tty else demultiplexed(iter(stream)))
-        finally:
-            stream.close()
-        code = (self._get(f"/exec/{exec_id}/json") or {}).get("ExitCode")
-        return (None if code is None else int(code)), output
+        return exec_run(self.transport, container, command, tty)
 
     def local_containers(self, selector: Mapping[str, Any]) -> Any:
         return self._get("/containers/json", filters=filters(selector))
