@@ -42,7 +42,7 @@ from controller.planning import adoption
 from controller.planning.observe import Observed, observe
 from controller.planning.plan import Action, Kind, Plan, make_plan
 from runtime.driver import Driver
-from specs.result import SpecSet
+from specs.result import SpecError, SpecSet
 
 if TYPE_CHECKING:  # the executor loads only when a pass executes (not for diff/status)
     from controller.execution.apply import ActionOutcome
@@ -170,6 +170,14 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
         if failed and all(o.failure is not None and o.failure.kind is ErrorKind.TRANSIENT
                           for o in failed):
             driver.ping()  # raises Unavailable when the runtime went away
+    return finish_pass(rid, plan, triggers, outcomes, spec_errors, start, on_event)
+
+
+def finish_pass(rid: str, plan: Plan, triggers: frozenset[Trigger],
+                outcomes: tuple[ActionResult, ...], spec_errors: tuple[SpecError, ...],
+                start: float, on_event: Callable[[dict[str, Any]], None] | None) -> PassResult:
+    """The typed result of a pass (its failures: the plan's, then the actions' first per
+    resource) and the closing ``pass`` event; ``controller.execution.swarmpass`` too."""
     failures = first_failures(
         plan_failures(plan),
         (ResourceFailure(o.resource, o.failure) for o in outcomes if o.failure is not None))

@@ -26,15 +26,12 @@ from typing import Any
 from controller.desired.gitrev import revision as git_revision
 from controller.desired.service import DesiredServices, services
 from controller.desired.specload import recipe_of
-from controller.execution.reconcile import Options
+from controller.execution.reconcile import Options, finish_pass
 from controller.execution.result import (
     ActionResult,
     PassResult,
-    ResourceFailure,
     Trigger,
     action_result,
-    first_failures,
-    plan_failures,
 )
 from controller.execution.swarmapply import Tick, execute
 from controller.planning.actions import Action, Plan
@@ -152,15 +149,4 @@ def reconcile(root: Path, driver: SwarmDriver, *, project: str | None = None,
         finally:
             pusher.close()
         outcomes = tuple(action_result(o, frozenset()) for o in done)
-    failures = first_failures(
-        plan_failures(plan),
-        (ResourceFailure(o.resource, o.failure) for o in outcomes if o.failure is not None))
-    result = PassResult(rid, plan.project, plan.revision, plan, triggers=triggers,
-                        outcomes=outcomes, spec_errors=spec_errors, frozen=plan.frozen,
-                        failures=failures, duration=time.monotonic() - start)
-    if on_event is not None:
-        on_event({"event": "pass", "reconcile_id": rid, "project": plan.project,
-                  "revision": plan.revision, "changed": result.changed,
-                  "changes": len(plan.changes), "failed": len(result.failures),
-                  "spec_errors": len(result.spec_errors), "duration": round(result.duration, 3)})
-    return result
+    return finish_pass(rid, plan, triggers, outcomes, spec_errors, start, on_event)
