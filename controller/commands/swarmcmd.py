@@ -180,6 +180,7 @@ def run_down(args: argparse.Namespace) -> int:
     from controller.desired.service import DesiredServices
     from controller.desired.specload import load
     from controller.execution.swarmapply import execute
+    from controller.planning import deployed
     from controller.planning.services import observe, plan_down
     from controller.service.lock import project_lock
 
@@ -191,6 +192,8 @@ def run_down(args: argparse.Namespace) -> int:
             driver.ping()
             plan = plan_down(observe(driver, DesiredServices(project, None)))
             outcomes = execute(driver, plan)
+            deployed.write(project, (o.action.name for o in outcomes  # those still there
+                                     if not o.ok and o.action.object == "service"))
     finally:
         driver.close()
     failed = 0

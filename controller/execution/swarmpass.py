@@ -34,7 +34,8 @@ from controller.execution.result import (
     action_result,
 )
 from controller.execution.swarmapply import Tick, execute
-from controller.planning.actions import Action, Plan
+from controller.planning import deployed
+from controller.planning.actions import Action, Kind, Plan
 from controller.planning.services import ObservedServices, make_plan, observe
 from runtime.swarm.driver import SwarmDriver
 from specs.result import SpecSet
@@ -107,6 +108,21 @@ class ImagePusher:
             self._docker.close()
 
 
+def remember(prepared: PreparedSwarm, outcomes: tuple[ActionResult, ...]) -> None:
+    """Record the project's services on the cluster after a pass
+    (``controller.planning.deployed``): those seen, created or still owed a re-creation,
+    less those removed and those neither declared nor there."""
+    observed = prepared.observed
+    declared = {d.spec.name for d in prepared.desired.services if d.state != "absent"}
+    made = {o.action.name for o in outcomes if o.ok and o.action.object == "service"
+            and o.kind in (Kind.CREATE, Kind.RECREATE, Kind.UPDATE)}
+    removed = {o.action.name for o in outcomes if o.ok and o.action.object == "service"
+               and o.kind is Kind.REMOVE}
+    known = (observed.deployed | set(observed.services) | made) - removed
+    deployed.write(observed.project,
+                   {n for n in known if n in declared or n in observed.services})
+
+
 def reconcile(root: Path, driver: SwarmDriver, *, project: str | None = None,
               options: Options = DEFAULTS, revision: str | None = None,
               on_event: Callable[[dict[str, Any]], None] | None = None,
@@ -149,4 +165,6 @@ def reconcile(root: Path, driver: SwarmDriver, *, project: str | None = None,
         finally:
             pusher.close()
         outcomes = tuple(action_result(o, frozenset()) for o in done)
+    if not options.dry_run:
+        remember(prepared, outcomes)
     return finish_pass(rid, plan, triggers, outcomes, spec_errors, start, on_event)

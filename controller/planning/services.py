@@ -4,7 +4,8 @@ Role: the Swarm runtime's "observed state -> plan" (DESIGN.md principle 2):
 :func:`observe` lists the project's services, overlay networks and (by name)
 services of others, one call each; :func:`make_plan` compares each desired
 service with its live spec through ``controller.planning.servicerules`` and
-decides, with a typed cause and field-level reasons: ``create`` (not there),
+decides, with a typed cause and field-level reasons: ``create`` (not there;
+cause ``drift`` when an applied pass had it, ``controller.planning.deployed``),
 ``update`` (fields differ: Swarm rolls it out; ``noop`` when equal, so a
 second ``apply`` sends nothing and no version changes), ``recreate`` (the mode
 changed: Swarm refuses that in place), ``remove`` (``state = "absent"``, or
@@ -24,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from controller.desired.service import DesiredService, DesiredServices
-from controller.planning import rollbacks
+from controller.planning import deployed, rollbacks
 from controller.planning.actions import Action, Cause, Kind, Plan, PlanError
 from controller.planning.diff import summarise
 from controller.planning.observe import owned_by
@@ -52,6 +53,7 @@ class ObservedServices:
     objects: dict[tuple[str, str], ObjectInfo] = field(default_factory=dict)  # owned secrets
     #                                                       and configs, by (kind, name)
     rolled_back: dict[str, rollbacks.RolledBack] = field(default_factory=dict)
+    deployed: frozenset[str] = frozenset()  # services an applied pass saw or created
 
     def owned_network(self, name: str) -> bool:
         net = self.networks.get(name)
@@ -73,7 +75,7 @@ def observe(driver: SwarmDriver, desired: DesiredServices) -> ObservedServices:
     objects = {(kind, o.name): o for kind in OBJECT_KINDS
                for o in driver.list_objects(kind, mine) if owned_by(o.labels, desired.project)}
     return ObservedServices(desired.project, owned, foreign, networks, objects,
-                            rollbacks.read(desired.project))
+                            rollbacks.read(desired.project), deployed.read(desired.project))
 
 
 
@@ -132,8 +134,11 @@ class _Planner:
                                 "state = \"absent\"", observed_id=have.id, service=d))
             return
         if have is None:
+            gone = name in self.observed.deployed
             self.add(Action(f"service:{name}", Kind.CREATE, "service", d.resource, name,
-                            "not found", depends_on=nets, service=d, cause=Cause.NEW))
+                            "removed outside dockwright" if gone else "not found",
+                            depends_on=nets, service=d,
+                            cause=Cause.DRIFT if gone else Cause.NEW))
             return
         changes = compare(d, have.spec)
         failed = self.observed.rolled_back.get(name)
