@@ -167,11 +167,12 @@ def render_why(x: Explanation) -> str:
 
     if x.container is not None:
         health = f", {x.container.health}" if x.container.health else ""
-        row("container", f"{x.container.id[:12]} {x.container.state}{health}")
-    elif x.kind == "container":
-        row("container", "none on this runtime")
+        row(x.kind, f"{x.container.id[:12]} {x.container.state}{health}")
+    elif x.kind in ("container", "service"):
+        row(x.kind, "none on this runtime")
     if x.ownership.value not in ("owned", "absent"):
         owner = {"compose": f"docker-compose project {x.owner}",
+                 "stack": f"docker stack {x.owner} (docker stack deploy)",
                  "adopted": f"project {x.owner}, adopted from docker-compose project "
                             f"{x.adopted_from} (it keeps compose's labels)",
                  "other-project": f"dockwright project {x.owner}",
@@ -218,12 +219,24 @@ def run_why(args: argparse.Namespace) -> int:
     root, name = _split(args, name_required=True)
     assert name is not None
     project = _project(root, args.project)
-    driver = open_runtime(args)
-    try:
-        with Reader(journal_file(args)) as reader:
-            answer = explain(name, driver, root=root, project=project, reader=reader)
-    finally:
-        driver.close()
+    if args.runtime == "swarm":
+        from controller.execution.swarmexplain import explain_service
+        from runtime.registry import open_swarm
+
+        swarm = open_swarm()
+        try:
+            with Reader(journal_file(args)) as reader:
+                answer = explain_service(name, swarm, root=root, project=project,
+                                         reader=reader)
+        finally:
+            swarm.close()
+    else:
+        driver = open_runtime(args)
+        try:
+            with Reader(journal_file(args)) as reader:
+                answer = explain(name, driver, root=root, project=project, reader=reader)
+        finally:
+            driver.close()
     if not answer.found:
         raise ControllerError(
             f"nothing is known about {name!r} on runtime {answer.runtime}: no container, no "

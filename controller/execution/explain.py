@@ -51,6 +51,7 @@ class Ownership(StrEnum):
     ADOPTED = "adopted"  # owned, taken over from docker-compose: it keeps compose's labels
     OTHER_PROJECT = "other-project"  # by another dockwright project
     COMPOSE = "compose"  # a docker-compose project's
+    STACK = "stack"  # a Swarm service from ``docker stack deploy`` (swarmexplain)
     FOREIGN = "foreign"  # no owner dockwright knows
     ABSENT = "absent"  # no such container
 
@@ -142,10 +143,13 @@ class Explanation:
     last_action: Entry | None
     state: State
     adopted_from: str | None = None  # the docker-compose project it was taken over from
+    object_kind: str | None = None  # "service" on Swarm (``container`` then holds it)
 
     @property
     def kind(self) -> str:
-        """What NAME is: container (also when unknown), volume or network."""
+        """What NAME is: container (also when unknown), volume, network, or service."""
+        if self.object_kind is not None:
+            return self.object_kind
         return self.declaration.kind if self.declaration is not None else "container"
 
     @property
