@@ -90,12 +90,13 @@ def _journal(args: argparse.Namespace) -> Any:
 
 
 def _watch_swarm(args: argparse.Namespace, root: Path, project: str,
-                 stop: threading.Event) -> int:
-    """The Swarm service (``controller.service.swarmwatch``) until SIGTERM/SIGINT."""
+                 stop: threading.Event, git: Any = None) -> int:
+    """The Swarm service (``controller.service.swarmwatch``) until SIGTERM/SIGINT; ``git``:
+    the ``--git`` source (a GitSource) whose checked-out revisions it applies."""
     from controller.service.swarmwatch import SwarmWatch
 
     service = SwarmWatch(root, project, resync=args.resync, prune=not args.no_prune,
-                         journal=_journal(args))
+                         journal=_journal(args), git=git)
     service.start()
     while not stop.wait(0.5):
         pass
@@ -182,10 +183,9 @@ def run_watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, on_hup)
 
     git: GitSource | None = None
-    if args.runtime == "swarm" and (args.git or args.listen):
-        raise ControllerError("watch --runtime swarm follows a spec folder, without --git "
-                              "and --listen", hint="check the folder out (git-sync) and "
-                              "watch it; `dockwright status --runtime swarm` shows the state")
+    if args.runtime == "swarm" and args.listen:
+        raise ControllerError("watch --runtime swarm serves no --listen yet",
+                              hint="`dockwright status --runtime swarm` shows the state")
     if args.git:
         git = GitSource(args.git, branch=args.branch, path=args.path, interval=args.interval,
                         cache_dir=args.cache_dir)
@@ -234,7 +234,7 @@ def run_watch(args: argparse.Namespace) -> int:
             raise
         log.info("lock_acquired", project=project, path=held["path"])
         if args.runtime == "swarm":
-            return _watch_swarm(args, root, project, stop)
+            return _watch_swarm(args, root, project, stop, git)
         config = WatchConfig(root=None if git else root, project=project, resync=args.resync,
                              stop_timeout=args.stop_timeout, prune=not args.no_prune)
         service = WatchService(config, driver_factory, git=git, journal=_journal(args))

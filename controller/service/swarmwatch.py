@@ -3,7 +3,9 @@
 Role: one worker runs ``controller.execution.swarmpass.reconcile`` passes of
 one project, queued (coalesced, ``controller.service.queue``) by the same
 triggers as on the other runtimes: spec file changes
-(``controller.service.triggers.SpecWatcher``), the periodic resync, and the
+(``controller.service.triggers.SpecWatcher``) or, with ``--git``, each new
+revision of the branch (``controller.service.gitsource.GitSource``: the pass
+gets that revision and reads only its work tree), the periodic resync, and the
 cluster's events (``runtime.swarm.events``: a service created, updated, scaled
 or removed — by hand too —, a node that changed state, a task container that
 died on the manager's node); the event stream is re-opened with backoff when it
@@ -28,6 +30,7 @@ import structlog
 from controller.execution.reconcile import Options
 from controller.execution.result import PassResult, Trigger
 from controller.execution.swarmpass import reconcile
+from controller.service.gitsource import GitSource
 from controller.service.queue import ShutDown, WorkQueue
 from controller.service.triggers import Resync, SpecWatcher
 from runtime.errors import RuntimeError_, Transient
@@ -43,8 +46,10 @@ class SwarmWatch:
     """Queue + worker + triggers for one project on a Swarm cluster."""
 
     def __init__(self, root: Path, project: str, *, resync: float = 60.0, prune: bool = True,
-                 journal: Any = None, base_url: str | None = None) -> None:
-        self.root, self.project, self.prune, self.journal = root, project, prune, journal
+                 journal: Any = None, base_url: str | None = None,
+                 git: GitSource | None = None) -> None:
+        self.config_root, self.project, self.prune, self.journal = root, project, prune, journal
+        self.git = git
         self.base_url = base_url
         self.queue = WorkQueue()
         self.stopping = threading.Event()
@@ -55,12 +60,17 @@ class SwarmWatch:
         self.passes = 0
         self.last_result: PassResult | None = None
         self.driver: SwarmDriver = open_swarm(base_url)
-        self._files = SpecWatcher(root, self.enqueue)
+        self._files = SpecWatcher(root, self.enqueue) if git is None else None
         self._resync = Resync(resync, self.enqueue, self.stopping)
         self._worker = threading.Thread(target=self._work, name="dw-swarm-worker", daemon=True)
         self._events = threading.Thread(target=self._follow, name="dw-swarm-events",
                                         daemon=True)
         self._stream: Any = None
+
+    @property
+    def root(self) -> Path:
+        """The spec folder: the one given, or the git source's checked-out one."""
+        return self.git.spec_root if self.git is not None else self.config_root
 
     def enqueue(self, source: str) -> None:
         with self.lock:
@@ -68,12 +78,18 @@ class SwarmWatch:
         self.queue.add(self.project)
 
     def start(self) -> None:
-        log.info("watch_started", project=self.project, root=str(self.root), runtime="swarm")
-        self._files.start()
+        log.info("watch_started", project=self.project, root=str(self.root), runtime="swarm",
+                 git=self.git.url if self.git else None)
+        if self._files is not None:
+            self._files.start()
+        if self.git is not None:
+            self.git.enqueue = self.enqueue
+            self.git.start()
         self._resync.start()
         self._worker.start()
         self._events.start()
-        self.enqueue(Trigger.START)
+        if self.git is None or self.git.revision is not None:
+            self.enqueue(Trigger.START)
 
     def stop(self, timeout: float = 10.0) -> bool:
         self.stopping.set()
@@ -84,7 +100,10 @@ class SwarmWatch:
                 stream.close()
             except Exception as exc:  # a broken stream must not stop the shutdown
                 log.debug("event_stream_close_failed", error=str(exc))
-        self._files.stop()
+        if self._files is not None:
+            self._files.stop()
+        if self.git is not None:
+            self.git.stop(timeout=1.0)
         self._worker.join(timeout)
         clean = not self._worker.is_alive()
         if clean:
@@ -140,13 +159,20 @@ class SwarmWatch:
     def run_pass(self) -> None:
         if self.stopping.is_set():
             return
+        revision = self.git.revision if self.git is not None else None
+        if self.git is not None and revision is None:
+            log.info("waiting_for_git", project=self.project, url=self.git.url)
+            return
         with self.lock:
             triggers = frozenset(self.triggers) or frozenset({Trigger.RETRY})
             self.triggers = set()
-        self._files.rearm()
+        if self._files is not None:
+            self._files.rearm()
+        checkout = self.git.worktree if self.git is not None else None
         try:
-            result = reconcile(self.root, self.driver, project=self.project,
-                               options=Options(prune=self.prune), triggers=triggers)
+            result = reconcile(self.root, self.driver, project=self.project, revision=revision,
+                               options=Options(prune=self.prune, checkout=checkout),
+                               triggers=triggers)
         except Transient as exc:
             log.warning("runtime_unavailable", project=self.project, error=str(exc),
                         retry_in=exc.retry_after)
