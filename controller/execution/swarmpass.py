@@ -8,7 +8,9 @@ it cannot carry are located errors), realised as services
 (``controller.planning.services``) and executed
 (``controller.execution.swarmapply``). Images built or loaded here go through
 the Docker runtime's driver on the same endpoint (build/load), are tagged with
-the registry reference the service names and pushed there. Raises only
+the registry reference the service names and pushed there. A ``pull = "always"``
+image is resolved at its registry each pass (``resolve_pins``) so the plan pins
+the digest and updates only when it changed. Raises only
 ``runtime.errors.Unavailable`` and the manager check of ``SwarmDriver.ping``.
 Neighbours: ``controller.commands.converge`` (``--runtime swarm``).
 """
@@ -22,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import structlog
 
 from controller.desired.gitrev import revision as git_revision
 from controller.desired.service import DesiredServices, services
@@ -37,10 +41,12 @@ from controller.execution.swarmapply import Tick, execute
 from controller.planning import deployed
 from controller.planning.actions import Action, Kind, Plan
 from controller.planning.services import ObservedServices, make_plan, observe
+from runtime.errors import RuntimeError_
 from runtime.swarm.driver import SwarmDriver
 from specs.result import SpecSet
 
 RUNTIME = "swarm"
+log = structlog.get_logger("dockwright.apply")
 DEFAULTS = Options()
 
 
@@ -60,8 +66,26 @@ def prepare(root: Path, driver: SwarmDriver, *, project: str | None = None,
     driver.ping()
     observed = observe(driver, desired)
     plan = make_plan(desired, observed, prune=options.prune and not specs.errors,
-                     allow_mass_delete=options.allow_mass_delete, skip=options.skip)
+                     allow_mass_delete=options.allow_mass_delete, skip=options.skip,
+                     pins=resolve_pins(driver, desired))
     return PreparedSwarm(specs, desired, observed, plan)
+
+
+def resolve_pins(driver: SwarmDriver, desired: DesiredServices) -> dict[str, str]:
+    """``pull = "always"``: the digest the registry serves now for each such service's
+    image (one request each). An image the registry cannot resolve is left out and
+    logged: the service keeps the digest it runs (no update for its image)."""
+    pins: dict[str, str] = {}
+    for d in desired.services:
+        if d.image.pull != "always" or d.pushed or d.state == "absent":
+            continue
+        try:
+            pins[d.spec.name] = driver.resolve_digest(d.spec.image)
+        except RuntimeError_ as exc:
+            log.warning("image_unresolved", service=d.spec.name, image=d.spec.image,
+                        error=str(exc), hint="the service keeps the image it runs; start or "
+                        "fix the registry")
+    return pins
 
 
 class ImagePusher:

@@ -15,7 +15,10 @@ are created in dependency order (``depends_on``: an action waits for its
 dependency's action, and ``healthy`` for its tasks). A service whose desired
 hash Swarm rolled back (``controller.planning.rollbacks``) is held with a plan
 error until the spec changes. Foreign services holding a declared name are
-errors, never touched. Volumes are never removed here. Neighbours:
+errors, never touched. Volumes are never removed here. ``pull = "always"``:
+the service is sent pinned to the digest the registry serves now
+(``ref@sha256:...``), and updated (cause ``image``) only when that digest
+differs from the live pin. Neighbours:
 ``controller.desired.service`` (input), ``runtime.swarm.driver`` (observe),
 ``controller.execution.swarmapply`` (executes the plan). Pure but for ``observe``.
 """
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from controller.desired.service import DesiredService, DesiredServices
 from controller.planning import deployed, rollbacks
 from controller.planning.actions import Action, Cause, Kind, Plan, PlanError
-from controller.planning.diff import summarise
+from controller.planning.diff import FieldChange, summarise
 from controller.planning.observe import owned_by
 from controller.planning.servicerules import compare, restarts_tasks
 from runtime.swarm.driver import SwarmDriver
@@ -86,6 +89,7 @@ class _Planner:
     actions: dict[str, Action] = field(default_factory=dict)
     errors: list[PlanError] = field(default_factory=list)
     held: set[str] = field(default_factory=set)
+    pins: dict[str, str] = field(default_factory=dict)  # pull = "always": name -> digest
 
     def add(self, action: Action) -> None:
         self.actions[action.id] = action
@@ -133,14 +137,20 @@ class _Planner:
                 self.add(Action(f"service:{name}", Kind.REMOVE, "service", d.resource, name,
                                 "state = \"absent\"", observed_id=have.id, service=d))
             return
+        pin = self.pins.get(name) or (have.pin if have is not None and
+                                      d.image.pull == "always" else "")
+        sent = replace(d, spec=replace(d.spec, image=f"{d.spec.image}@{pin}")) if pin else d
         if have is None:
             gone = name in self.observed.deployed
             self.add(Action(f"service:{name}", Kind.CREATE, "service", d.resource, name,
                             "removed outside dockwright" if gone else "not found",
-                            depends_on=nets, service=d,
+                            depends_on=nets, service=sent,
                             cause=Cause.DRIFT if gone else Cause.NEW))
             return
         changes = compare(d, have.spec)
+        if pin and pin != have.pin:  # pull = "always": the registry serves another image
+            changes.append(FieldChange("image", f"{d.spec.image}@{have.pin}" if have.pin
+                                       else d.spec.image, f"{d.spec.image}@{pin}"))
         failed = self.observed.rolled_back.get(name)
         if failed is not None and failed.hash == d.hash and changes:
             self.held.add(name)
@@ -154,13 +164,15 @@ class _Planner:
                             service=d, cause=Cause.NONE))
             return
         cause = Cause.DRIFT if have.label(LABEL_HASH) == d.hash else Cause.SPEC
+        if len(changes) == 1 and changes[0].field == "image" and pin and pin != have.pin:
+            cause = Cause.IMAGE
         kind = Kind.RECREATE if any(c.field == "mode" for c in changes) else Kind.UPDATE
         what = "rolling update" if restarts_tasks(changes) else "no task restarted"
         reason = summarise(changes) if kind is Kind.RECREATE else \
             f"{summarise(changes)} ({what})"
         self.add(Action(f"service:{name}", kind, "service", d.resource, name, reason,
                         changes=tuple(changes), depends_on=nets, observed_id=have.id,
-                        observed_version=have.version, service=d, cause=cause))
+                        observed_version=have.version, service=sent, cause=cause))
 
     def order(self) -> None:
         """A created service waits for the actions of the services it depends on."""
@@ -213,10 +225,11 @@ class _Planner:
 
 
 def make_plan(desired: DesiredServices, observed: ObservedServices, *, prune: bool = True,
-              allow_mass_delete: bool = False,
-              skip: frozenset[str] = frozenset()) -> Plan:
-    """Every action of one Swarm pass, each with its reason and cause."""
-    p = _Planner(desired, observed)
+              allow_mass_delete: bool = False, skip: frozenset[str] = frozenset(),
+              pins: dict[str, str] | None = None) -> Plan:
+    """Every action of one Swarm pass, each with its reason and cause; ``pins``: the
+    digest the registry serves now for each ``pull = "always"`` service's image."""
+    p = _Planner(desired, observed, pins=dict(pins or {}))
     p.held |= skip
     p.hold()
     p.networks()

@@ -133,7 +133,9 @@ class SwarmDriver:
             running=int(status.get("RunningTasks") or 0) if running is None else running,
             desired=int(status.get("DesiredTasks") or 0),
             previous=bool(s.get("PreviousSpec")), created_at=s.get("CreatedAt", ""),
-            updated_at=s.get("UpdatedAt", ""))
+            updated_at=s.get("UpdatedAt", ""),
+            pin=str(((s.get("Spec") or {}).get("TaskTemplate") or {}).get(
+                "ContainerSpec", {}).get("Image", "")).partition("@")[2])
 
     def list_services(self, labels: Mapping[str, str] | None = None) -> list[ServiceInfo]:
         """Services carrying every given label (None: all), with their task counts."""
@@ -296,6 +298,17 @@ class SwarmDriver:
                     raise ImageError(f"push image {ref}: {line['error']}",
                                      hint="start the registry, or name one every node reaches "
                                           "in [project] registry")
+
+    def resolve_digest(self, ref: str) -> str:
+        """The digest (``sha256:...``) the registry serves for ``ref`` now."""
+        with mapped_errors(f"resolve image {ref} at its registry"):
+            found = self.engine.distribution(ref)
+        descriptor = found.get("Descriptor") or {}
+        digest = str(descriptor.get("digest") or descriptor.get("Digest") or "")
+        if not digest.startswith("sha256:"):
+            raise ImageError(f"resolve image {ref}: the registry sent no digest",
+                             hint="check the registry that serves the image")
+        return digest
 
     def events(self) -> SwarmEventStream:
         """Service, node and (this node's) task container events from now on."""

@@ -42,6 +42,10 @@ class SwarmEngine:
     def _post(self, path: str, body: Any = None, **params: Any) -> Any:
         return self.transport.request("POST", path, params=params or None, body=body)
 
+    def distribution(self, ref: str) -> Any:
+        """The registry's descriptor of ``ref`` (the manager asks the registry)."""
+        return self._get(f"/distribution/{ref}/json")
+
     def ping(self) -> bool:
         return bool(self.transport.request("GET", "/_ping", versioned=False) == "OK")
 

@@ -156,6 +156,7 @@ class ServiceInfo:
     previous: bool = False  # a PreviousSpec is kept (Swarm's one rollback target)
     created_at: str = ""
     updated_at: str = ""
+    pin: str = ""  # the image digest the spec names (``ref@sha256:...``), "" when none
 
     def label(self, key: str) -> str | None:
         return self.spec.label(key)
