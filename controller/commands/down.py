@@ -79,7 +79,7 @@ def run_down(args: argparse.Namespace) -> int:
                                notify=lambda n: say_stop({"event": n.event.value,
                                                           **n.fields()}))
             if journal is not None:  # never raises: a journal problem is a warning
-                journal.record(_down_result(plan, outcomes, revision(args.dir),
+                journal.record(down_result(plan, outcomes, revision(args.dir),
                                             time.monotonic() - start, os.urandom(6).hex()),
                                runtime=driver.name, source="down", root=args.dir.resolve())
     finally:
@@ -96,9 +96,10 @@ def run_down(args: argparse.Namespace) -> int:
     return EXIT_ERROR if failed else EXIT_OK
 
 
-def _down_result(plan: Plan, outcomes: Sequence[ActionOutcome], rev: str | None,
-                 duration: float, rid: str) -> PassResult:
-    """The typed result of a ``down`` (trigger CLI), as the journal records a pass."""
+def down_result(plan: Plan, outcomes: Sequence[ActionOutcome], rev: str | None,
+                duration: float, rid: str) -> PassResult:
+    """The typed result of a ``down`` (trigger CLI), as the journal records a pass (also
+    Swarm's, ``controller.commands.swarmcmd``)."""
     from dataclasses import replace
 
     from controller.execution.result import (

@@ -175,8 +175,14 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_down(args: argparse.Namespace) -> int:
+    import os
+    import time
+
+    from controller.commands.converge import cli_journal
+    from controller.commands.down import down_result
     from controller.commands.render import action_line
     from controller.desired import naming
+    from controller.desired.gitrev import revision
     from controller.desired.service import DesiredServices
     from controller.desired.specload import load
     from controller.execution.swarmapply import execute
@@ -184,8 +190,10 @@ def run_down(args: argparse.Namespace) -> int:
     from controller.planning.services import observe, plan_down
     from controller.service.lock import project_lock
 
+    start = time.monotonic()
     specs = load(args.dir, runtime="swarm")
     project = naming.project_name(args.dir, specs, args.project)
+    journal = cli_journal(args)
     driver = open_swarm()
     try:
         with project_lock(project, wait=False, purpose="down"):
@@ -194,8 +202,14 @@ def run_down(args: argparse.Namespace) -> int:
             outcomes = execute(driver, plan)
             deployed.write(project, (o.action.name for o in outcomes  # those still there
                                      if not o.ok and o.action.object == "service"))
+            if journal is not None:  # never raises: a journal problem is a warning
+                journal.record(down_result(plan, outcomes, revision(args.dir),
+                                           time.monotonic() - start, os.urandom(6).hex()),
+                               runtime="swarm", source="down", root=args.dir.resolve())
     finally:
         driver.close()
+        if journal is not None:
+            journal.close()
     failed = 0
     for o in outcomes:
         print(f"{action_line(o.action)} — {'ok' if o.ok else f'FAILED: {o.error}'}"

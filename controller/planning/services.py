@@ -247,12 +247,15 @@ def make_plan(desired: DesiredServices, observed: ObservedServices, *, prune: bo
 def plan_down(observed: ObservedServices) -> Plan:
     """Remove every owned service, then every owned network, secret and config (never a
     volume)."""
+    down = Cause.DOWN
     actions = [Action(f"service:{n}", Kind.REMOVE, "service", n, n, "down",
-                      observed_id=s.id) for n, s in sorted(observed.services.items())]
+                      observed_id=s.id, cause=down)
+               for n, s in sorted(observed.services.items())]
     ids = tuple(a.id for a in actions)
     actions += [Action(f"network:{n}", Kind.REMOVE_NETWORK, "network", n, n, "down",
-                       depends_on=ids)
+                       depends_on=ids, cause=down)
                 for n in sorted(observed.networks) if observed.owned_network(n)]
-    actions += [Action(f"{kind}:{n}", Kind.REMOVE, kind, n, n, "down", depends_on=ids)
+    actions += [Action(f"{kind}:{n}", Kind.REMOVE, kind, n, n, "down", depends_on=ids,
+                       cause=down)
                 for kind, n in sorted(observed.objects)]
     return Plan(observed.project, None, tuple(actions))

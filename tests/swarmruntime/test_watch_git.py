@@ -3,11 +3,13 @@ cluster (single-node Swarm), its revision on the service's labels."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from runtime.swarm.driver import SwarmDriver
 from tests.conftest import wait_for
@@ -36,8 +38,7 @@ def test_watch_follows_a_git_branch(swarm_host: PrivateDockerd, swarm: SwarmDriv
     log = (tmp_path / "watch.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "watch", "--git",
                              f"file://{repo}", "--branch", "main", "--interval", "1s",
-                             "--cache-dir", str(tmp_path / "cache"), "--no-journal",
-                             "--log-format", "json"],
+                             "--cache-dir", str(tmp_path / "cache"), "--log-format", "json"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     mine = {"io.dockwright.project": name}
     try:
@@ -51,6 +52,19 @@ def test_watch_follows_a_git_branch(swarm_host: PrivateDockerd, swarm: SwarmDriv
                              for s in swarm.list_services(mine)),
                  "watch applied the second revision", timeout=60)
         assert '"event": "git_revision"' in (tmp_path / "watch.log").read_text()
+
+        def journalled() -> list[dict[str, Any]]:
+            shown = subprocess.run([sys.executable, "-m", "controller.cli", "history",
+                                    "--project", name, "--output", "json"], env=env,
+                                   capture_output=True, text=True, check=True)
+            entries: list[dict[str, Any]] = json.loads(shown.stdout)["entries"]
+            return entries
+        entries = wait_for(lambda: [e for e in journalled() if e["action"] == "update"],
+                           "the watch's update in the journal", timeout=30)
+        assert (entries[0]["source"], entries[0]["runtime"], entries[0]["outcome"]) == (
+            "watch", "swarm", "ok"), entries
+        revision: Any = entries[0]["revision"]
+        assert revision["commit"] == second and revision["subject"] == "two replicas", entries
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)

@@ -68,6 +68,10 @@ def test_a_service_removed_by_hand_is_drift(swarm_cli: Cli, swarm: SwarmDriver, 
     assert all(e["runtime"] == "swarm" and e["outcome"] == "ok" for e in entries[:2]), entries
 
     assert swarm_cli("down", str(specs))[0] == 0  # down forgets: a new apply creates it "new"
+    code, out, _ = swarm_cli("history", str(specs), f"{name}-web", "--output", "json")
+    last = json.loads(out)["entries"][0]
+    assert (last["action"], last["cause"], last["source"], last["outcome"]) == (
+        "remove", "down", "down", "ok"), last  # down is journalled as on Docker
     code, out, _ = swarm_cli("diff", str(specs), "--output", "json")
     action = next(a for a in json.loads(out)["actions"] if a["name"] == f"{name}-web")
     assert action["cause"] == "new", action
