@@ -86,8 +86,10 @@ def _split(args: argparse.Namespace, *, name_required: bool) -> tuple[Path | Non
     if len(given) == 2:
         root = Path(given[0])
         if not root.is_dir():
-            raise ControllerError(f"the spec directory {root} does not exist",
-                                  hint="pass the folder that holds the *.toml files")
+            hint = "pass the folder that holds the *.toml files"
+            if Path(given[1]).is_dir():
+                hint = f"the folder comes first: dockwright {args.command} {given[1]} {given[0]}"
+            raise ControllerError(f"the spec directory {root} does not exist", hint=hint)
         return root.resolve(), given[1]
     if len(given) == 1 and (not name_required and Path(given[0]).is_dir()):
         return Path(given[0]).resolve(), None

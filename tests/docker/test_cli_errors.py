@@ -78,3 +78,11 @@ def test_failed_action_line_says_it_once_with_a_short_id(tmp_path: Path) -> None
         assert "Traceback" not in proc.stderr
     finally:
         assert dockwright("down", str(tmp_path), "-p", project).returncode == 0
+
+
+def test_why_with_the_name_before_the_folder_says_the_order(tmp_path: Path) -> None:
+    """``why web specs/`` (name first) names the right order instead of a bare 'no such folder'."""
+    (tmp_path / "a.toml").write_text('[container.web]\nimage = "busybox"\n')
+    proc = dockwright("why", "web", str(tmp_path), "--state-dir", str(tmp_path / "state"))
+    assert proc.returncode != 0
+    assert f"dockwright why {tmp_path} web" in proc.stderr, proc.stderr
