@@ -15,16 +15,10 @@ stop notices' lines and the journal it shares), ``controller.commands.render``,
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from controller.commands.converge import EXIT_ERROR, EXIT_OK, cli_journal, say_stop
-
-if TYPE_CHECKING:  # annotations only: the handler imports what it runs
-    from controller.execution.apply import ActionOutcome
-    from controller.execution.result import PassResult
-    from controller.planning.actions import Plan
 
 
 def register(sub: Any) -> None:
@@ -43,7 +37,7 @@ def run_down(args: argparse.Namespace) -> int:
     if args.runtime == "swarm":
         from controller.commands import swarmcmd
 
-        return swarmcmd.run_down(args)
+        return swarmcmd.run_down(args, cli_journal(args))
 
     import os
     import time
@@ -55,6 +49,7 @@ def run_down(args: argparse.Namespace) -> int:
     from controller.desired.specload import load
     from controller.desired.state import DesiredState
     from controller.execution.apply import execute
+    from controller.execution.result import down_result
     from controller.planning.down import plan_down
     from controller.planning.observe import observe
 
@@ -94,25 +89,3 @@ def run_down(args: argparse.Namespace) -> int:
         failed += not o.ok
     print(f"project {project}: down, {len(outcomes) - failed} done, {failed} failed")
     return EXIT_ERROR if failed else EXIT_OK
-
-
-def down_result(plan: Plan, outcomes: Sequence[ActionOutcome], rev: str | None,
-                duration: float, rid: str) -> PassResult:
-    """The typed result of a ``down`` (trigger CLI), as the journal records a pass (also
-    Swarm's, ``controller.commands.swarmcmd``)."""
-    from dataclasses import replace
-
-    from controller.execution.result import (
-        PassResult,
-        ResourceFailure,
-        Trigger,
-        action_result,
-        first_failures,
-    )
-
-    results = tuple(action_result(o, frozenset()) for o in outcomes)
-    failures = first_failures(ResourceFailure(r.resource, r.failure) for r in results
-                              if r.failure is not None)
-    return PassResult(rid, plan.project, rev, replace(plan, revision=rev),
-                      triggers=frozenset({Trigger.CLI}), outcomes=results, failures=failures,
-                      duration=duration)

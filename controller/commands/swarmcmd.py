@@ -174,17 +174,17 @@ def run_status(args: argparse.Namespace) -> int:
     return EXIT_OK if report["in_sync"] else EXIT_CHANGES
 
 
-def run_down(args: argparse.Namespace) -> int:
+def run_down(args: argparse.Namespace, journal: Any = None) -> int:
+    """``down --runtime swarm``; ``journal``: where the down is recorded (None: nowhere)."""
     import os
     import time
 
-    from controller.commands.converge import cli_journal
-    from controller.commands.down import down_result
     from controller.commands.render import action_line
     from controller.desired import naming
     from controller.desired.gitrev import revision
     from controller.desired.service import DesiredServices
     from controller.desired.specload import load
+    from controller.execution.result import down_result
     from controller.execution.swarmapply import execute
     from controller.planning import deployed
     from controller.planning.services import observe, plan_down
@@ -193,7 +193,6 @@ def run_down(args: argparse.Namespace) -> int:
     start = time.monotonic()
     specs = load(args.dir, runtime="swarm")
     project = naming.project_name(args.dir, specs, args.project)
-    journal = cli_journal(args)
     driver = open_swarm()
     try:
         with project_lock(project, wait=False, purpose="down"):

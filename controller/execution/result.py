@@ -235,3 +235,17 @@ def first_failures(*groups: Iterable[ResourceFailure]) -> tuple[ResourceFailure,
         for failure in group:
             seen.setdefault(failure.resource, failure)
     return tuple(seen.values())
+
+
+def down_result(plan: Plan, outcomes: Iterable[ActionOutcome], rev: str | None,
+                duration: float, rid: str) -> PassResult:
+    """The typed result of a ``down`` (trigger CLI, on any runtime), as the journal records
+    a pass."""
+    from dataclasses import replace
+
+    results = tuple(action_result(o, frozenset()) for o in outcomes)
+    failures = first_failures(ResourceFailure(r.resource, r.failure) for r in results
+                              if r.failure is not None)
+    return PassResult(rid, plan.project, rev, replace(plan, revision=rev),
+                      triggers=frozenset({Trigger.CLI}), outcomes=results, failures=failures,
+                      duration=duration)
