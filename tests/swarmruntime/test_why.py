@@ -10,7 +10,7 @@ from runtime.swarm.driver import SwarmDriver
 from tests.conftest import wait_for
 from tests.dockerd import PrivateDockerd
 from tests.swarmruntime.conftest import IMAGE, Cli
-from tests.swarmruntime.test_apply import write
+from tests.swarmruntime.test_apply import services, write
 
 
 def web(name: str) -> str:
@@ -99,3 +99,30 @@ def test_why_a_stack_service_is_left_alone(swarm_host: PrivateDockerd, swarm_cli
             "service", "stack", name), answer
     finally:
         swarm.remove_service(f"{name}_api")
+
+
+def test_why_a_rolled_back_and_a_failing_service(swarm_cli: Cli, swarm: SwarmDriver,
+                                                 name: str, tmp_path: Path) -> None:
+    specs = write(tmp_path / "specs", name, services(name, replicas=1))
+    assert swarm_cli("apply", str(specs))[0] == 0
+    write(specs, name, services(name, '["sh", "-c", "sleep 1; exit 3"]', replicas=1))
+    assert swarm_cli("apply", str(specs))[0] == 1  # Swarm rolls the update back
+    code, out, _ = swarm_cli("why", str(specs), f"{name}-web", "--output", "json")
+    answer = json.loads(out)
+    state, last = answer["state"], answer["last_action"]
+    assert code == 0 and state["kind"] == "failed", state
+    assert "rolled back" in state["summary"] and "remembered" in state["summary"], state
+    assert (last["action"], last["outcome"]) == ("update", "failed"), last
+
+    write(tmp_path / "crash", f"{name}c", f"""[container.{name}-crash]
+image = "{IMAGE}"
+command = ["sh", "-c", "exit 7"]
+restart = "on-failure"
+""")
+    swarm_cli("apply", str(tmp_path / "crash"))  # never converges: its tasks keep failing
+    try:
+        code, out, _ = swarm_cli("why", str(tmp_path / "crash"), f"{name}-crash")
+        assert code == 0 and "tasks failing: task: non-zero exit (7)" in out, out
+    finally:
+        swarm_cli("down", str(tmp_path / "crash"))
+        swarm_cli("down", str(specs))
