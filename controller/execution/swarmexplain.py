@@ -80,7 +80,7 @@ def _live(driver: SwarmDriver, s: ServiceInfo) -> tuple[str, str | None]:
     nodes = {n.id: n for n in driver.nodes()}
     tasks = driver.tasks(service=s.id)
     down = sorted({nodes[t.node_id].hostname + f" ({t.node_id[:12]})" for t in tasks
-                   if t.desired_state == "running" and t.node_id in nodes
+                   if "running" in (t.desired_state, t.state) and t.node_id in nodes
                    and nodes[t.node_id].state != "ready"})
     failing = [t for t in tasks if t.state in ("failed", "rejected") and (t.error or t.message)]
     failing.sort(key=lambda t: t.timestamp, reverse=True)

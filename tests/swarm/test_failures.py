@@ -82,6 +82,8 @@ def test_a_stopped_node_is_shown_and_its_tasks_rescheduled(swarm_project: SwarmP
         assert {r[2] for r in rows} == {"node2"} and {r[3] for r in rows} == {"running"}, str(ps)
         assert {r[4] for r in rows} == {"4/4"}, str(ps)  # not the dead node's tasks too
         assert "4/4 running" in status.text, str(status)
+        why = p.cli("why", name)
+        assert why.code == 0 and "state         node down: node3" in why.out, str(why)
         wait_until(lambda: "node_down" in (text := log.read_text(errors="replace"))
                    and "task_rescheduled" in text, "watch reports the node and the rescheduling",
                    60, what_else=lambda: log.read_text(errors="replace")[-3000:])
