@@ -3,7 +3,8 @@
 Role: before a dependent container starts, the executor waits here until
 each container it depends on has reached the asked condition, with a
 deadline derived from the dependency's healthcheck. Polls one cheap list call
-(filtered by the project label) at a short interval. On timeout the error
+(filtered by the project label; a container adopted from docker-compose is
+found in the host's whole list) at a short interval. On timeout the error
 names the container, its state and the output of its health probe run once
 more (the runtime types carry no health log). Neighbours: called by
 ``controller.execution.apply``; uses a ``runtime.driver.Driver``.
@@ -50,6 +51,7 @@ class Poller:
         self.lock = threading.Lock()
         self.at = -1e9
         self.rows: dict[str, ContainerSummary] = {}
+        self.unlabelled = False  # the host's whole list is merged into rows
 
     def invalidate(self) -> None:
         """Forget the cached list (a container changed); the next ``find`` lists again."""
@@ -57,11 +59,18 @@ class Poller:
             self.at = -1e9
 
     def find(self, name: str) -> ContainerSummary | None:
+        """The row of container ``name``: the project's labelled ones first; a name not
+        among them (a container adopted from docker-compose keeps compose's labels) is
+        looked up in the host's whole list, at most once per interval."""
         with self.lock:
             if time.monotonic() - self.at >= self.interval:
                 rows = self.driver.list_containers({LABEL_PROJECT: self.project})
                 self.rows = {s.name.lstrip("/"): s for s in rows}
-                self.at = time.monotonic()
+                self.at, self.unlabelled = time.monotonic(), False
+            if name not in self.rows and not self.unlabelled:
+                for s in self.driver.list_containers(None):
+                    self.rows.setdefault(s.name.lstrip("/"), s)
+                self.unlabelled = True
             return self.rows.get(name)
 
 

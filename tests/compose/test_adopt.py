@@ -136,3 +136,38 @@ def test_adopt_compose_needs_the_docker_runtime(compose_project: ComposeProject)
     ran = p.dockwright("diff", "specs", "--runtime", "native", "--adopt-compose", p.name)
     assert ran.code == 1 and "--adopt-compose takes over Docker containers, not native" \
         in ran.err, str(ran)
+
+
+HEALTHY_DEPENDENCY = """
+version: "3.7"
+services:
+  db:
+    image: IMAGE
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    healthcheck: {test: ["CMD", "true"], interval: 1s}
+  web:
+    image: IMAGE
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    environment: {MODE: "one"}
+    depends_on: {db: {condition: service_healthy}}
+"""
+
+
+def test_a_recreate_waits_for_an_adopted_healthy_dependency(
+        compose_project: ComposeProject, docker_client: docker.DockerClient) -> None:
+    """The dependency kept as it runs has only compose's labels: the wait still finds it."""
+    p = compose_project
+    p.write(HEALTHY_DEPENDENCY)
+    p.compose("up", "-d")
+    db = f"{p.name}_db_1"
+    ran = p.dockwright("import", "-p", p.name)
+    assert ran.code == 0, str(ran)
+    ran = p.dockwright("apply", "dockwright", "--adopt-compose", p.name)
+    assert ran.code == 0, str(ran)
+    kept = _started(docker_client, db)
+    spec = p.folder / "dockwright" / "web.toml"
+    spec.write_text(spec.read_text().replace('MODE = "one"', 'MODE = "two"'))
+    ran = p.dockwright("apply", "dockwright")
+    assert ran.code == 0, str(ran)
+    assert "env.MODE changed" in ran.out, str(ran)
+    assert _started(docker_client, db) == kept
