@@ -65,6 +65,11 @@ def test_watch_follows_a_git_branch(swarm_host: PrivateDockerd, swarm: SwarmDriv
             "watch", "swarm", "ok"), entries
         revision: Any = entries[0]["revision"]
         assert revision["commit"] == second and revision["subject"] == "two replicas", entries
+        swarm.remove_service(f"{name}-web")  # by hand: the watch creates it again, as drift
+        wait_for(lambda: '"reason": "removed outside dockwright"' in (
+            text := (tmp_path / "watch.log").read_text()) and '"cause": "drift"' in text
+            and any(s.running == 2 for s in swarm.list_services(mine)),
+            "the removed service created again (cause drift)", timeout=60)
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(30)

@@ -60,7 +60,8 @@ def test_a_service_removed_by_hand_is_drift(swarm_cli: Cli, swarm: SwarmDriver, 
     action = next(a for a in json.loads(out)["actions"] if a["name"] == f"{name}-web")
     assert (action["kind"], action["cause"], action["reason"]) == (
         "create", "drift", "removed outside dockwright"), action
-    assert swarm_cli("apply", str(specs))[0] == 0
+    code, out, _ = swarm_cli("apply", str(specs))
+    assert code == 0 and f"service {name}-web: removed outside dockwright — ok" in out, out
     code, out, _ = swarm_cli("history", str(specs), f"{name}-web", "--output", "json")
     entries = json.loads(out)["entries"]
     assert code == 0 and [(e["action"], e["cause"]) for e in entries][:2] == [
