@@ -1,7 +1,7 @@
 """examples/swarm converges on a single-node Swarm (with its registry in the node's network
 namespace), web answers through its host-mode port with the config it was given, the api
-reads its secret, and a second apply sends nothing. One node holds one task of ``web``
-(``max_per_node = 1``): the copy runs one replica of it."""
+reads its secret, and a second apply sends nothing. ``web`` is global: one task on the
+one node."""
 
 from __future__ import annotations
 
@@ -19,10 +19,6 @@ def test_the_swarm_example(swarm_cli: Cli, swarm: SwarmDriver, swarm_host: Priva
     examples = tmp_path / "examples"
     shutil.copytree(ROOT / "examples" / "swarm", examples / "swarm")
     shutil.copytree(ROOT / "examples" / "images", examples / "images")
-    spec = examples / "swarm" / "app.toml"
-    text = spec.read_text()
-    web = text.index("[container.web]")
-    spec.write_text(text[:web] + text[web:].replace("replicas = 2", "replicas = 1", 1))
     code, out, err = swarm_cli("apply", str(examples / "swarm"))
     assert code == 0, out + err
     live = {s.spec.name: s for s in swarm.list_services({"io.dockwright.project": "shop"})}
