@@ -12,6 +12,8 @@ the registry reference the service names and pushed there. A ``pull = "always"``
 image is resolved at its registry each pass (``resolve_pins``) so the plan pins
 the digest and updates only when it changed. Raises only
 ``runtime.errors.Unavailable`` and the manager check of ``SwarmDriver.ping``.
+A no-op pass stays lean: the executor (``controller.execution.swarmapply``) and
+structlog are imported only when there is work or something to log.
 Neighbours: ``controller.commands.converge`` (``--runtime swarm``).
 """
 
@@ -23,9 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import structlog
+from typing import TYPE_CHECKING, Any
 
 from controller.desired.gitrev import revision as git_revision
 from controller.desired.service import DesiredServices, services
@@ -37,7 +37,6 @@ from controller.execution.result import (
     Trigger,
     action_result,
 )
-from controller.execution.swarmapply import Tick, execute
 from controller.planning import deployed
 from controller.planning.actions import Action, Kind, Plan
 from controller.planning.services import ObservedServices, make_plan, observe
@@ -45,8 +44,10 @@ from runtime.errors import RuntimeError_
 from runtime.swarm.driver import SwarmDriver
 from specs.result import SpecSet
 
+if TYPE_CHECKING:
+    from controller.execution.swarmapply import Tick
+
 RUNTIME = "swarm"
-log = structlog.get_logger("dockwright.apply")
 DEFAULTS = Options()
 
 
@@ -82,9 +83,12 @@ def resolve_pins(driver: SwarmDriver, desired: DesiredServices) -> dict[str, str
         try:
             pins[d.spec.name] = driver.resolve_digest(d.spec.image)
         except RuntimeError_ as exc:
-            log.warning("image_unresolved", service=d.spec.name, image=d.spec.image,
-                        error=str(exc), hint="the service keeps the image it runs; start or "
-                        "fix the registry")
+            import structlog  # only to log an unresolved image
+
+            structlog.get_logger("dockwright.apply").warning(
+                "image_unresolved", service=d.spec.name, image=d.spec.image,
+                error=str(exc), hint="the service keeps the image it runs; start or "
+                "fix the registry")
     return pins
 
 
@@ -181,6 +185,8 @@ def reconcile(root: Path, driver: SwarmDriver, *, project: str | None = None,
                 event.update(phase="done", ok=outcome.ok, error=outcome.error,
                              detail=outcome.detail, duration=round(outcome.duration, 3))
             on_event(event)
+
+        from controller.execution.swarmapply import execute  # only for a pass with work
 
         pusher = ImagePusher(driver)
         try:
