@@ -40,6 +40,7 @@ from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE, MANAG
 
 CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
 POLL = 0.5
+CONVERGE_POLL = 0.2  # a converging service is read this often: apply ends this soon after it
 ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
 FAIL_FAST = 3  # tasks failed since the action began: the service is not going to converge
 FAILED_STATES = ("failed", "rejected")
@@ -241,7 +242,7 @@ class SwarmExecutor:
             if time.monotonic() > deadline:
                 raise Failed(f"not converged after {self.timeout:g}s: {info.running} of "
                              f"{info.desired} tasks running{self.task_errors(ref)}")
-            time.sleep(POLL)
+            time.sleep(CONVERGE_POLL)
 
     def failed_since(self, ref: str, since: str) -> list[TaskInfo]:
         """Tasks of the service that failed since the action began (``since``: UTC)."""

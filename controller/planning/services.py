@@ -68,12 +68,13 @@ def observe(driver: SwarmDriver, desired: DesiredServices) -> ObservedServices:
     owned: dict[str, ServiceInfo] = {}
     foreign: dict[str, ServiceInfo] = {}
     declared = {s.spec.name for s in desired.services}
-    for info in driver.list_services():
+    listed = driver.list_networks()  # once: names the services' networks too
+    for info in driver.list_services(networks=listed):
         if owned_by(info.spec.labels, desired.project):
             owned[info.spec.name] = info
         elif info.spec.name in declared:
             foreign[info.spec.name] = info
-    networks = {n.name: n for n in driver.list_networks()}
+    networks = {n.name: n for n in listed}
     mine = {LABEL_PROJECT: desired.project}
     objects = {(kind, o.name): o for kind in OBJECT_KINDS
                for o in driver.list_objects(kind, mine) if owned_by(o.labels, desired.project)}

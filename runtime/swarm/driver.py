@@ -23,7 +23,15 @@ from typing import Any
 
 from runtime.docker.errors import mapped_errors
 from runtime.docker.sdk import transport_for
-from runtime.errors import Conflict, ImageError, InvalidRequest, NotFound, Transient
+from runtime.errors import (
+    Conflict,
+    ImageError,
+    InvalidRequest,
+    NotFound,
+    RuntimeError_,
+    Transient,
+    Unavailable,
+)
 from runtime.swarm import convert
 from runtime.swarm.engine import SwarmEngine
 from runtime.swarm.events import SwarmEventStream
@@ -82,7 +90,16 @@ class SwarmDriver:
 
     def ping(self) -> None:
         """Raise ``Unavailable`` when the endpoint cannot be reached, ``InvalidRequest``
-        when it is not the manager of an active Swarm."""
+        when it is not the manager of an active Swarm. One ``GET /swarm`` when it is (only
+        a manager answers it); ``/info`` is read only to say why it is not."""
+        try:
+            with mapped_errors("ping the Swarm manager"):
+                self.engine.swarm()
+            return
+        except Unavailable:
+            raise
+        except RuntimeError_:
+            pass  # not a manager (HTTP 503): /info tells the node's state
         with mapped_errors("ping the Swarm manager"):
             info = self.engine.info()
         swarm = info.get("Swarm") or {}
@@ -137,11 +154,19 @@ class SwarmDriver:
             pin=str(((s.get("Spec") or {}).get("TaskTemplate") or {}).get(
                 "ContainerSpec", {}).get("Image", "")).partition("@")[2])
 
-    def list_services(self, labels: Mapping[str, str] | None = None) -> list[ServiceInfo]:
-        """Services carrying every given label (None: all), with their task counts."""
+    def list_services(self, labels: Mapping[str, str] | None = None,
+                      networks: Sequence[NetworkInfo] | None = None) -> list[ServiceInfo]:
+        """Services carrying every given label (None: all), with their task counts;
+        ``networks``: every network, when the caller listed them already (else listed
+        here to name the services' networks)."""
         with mapped_errors("list services"):
             found = self.engine.services(_selector(labels))
-        names = self._names() if found else {}
+        if not found:
+            names: dict[str, str] = {}
+        elif networks is not None:
+            names = {n.id: n.name for n in networks}
+        else:
+            names = self._names()
         running = self._recount([s["ID"] for s in found])
         return [self._info(s, names, running.get(s["ID"])) for s in found]
 

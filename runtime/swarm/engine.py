@@ -52,6 +52,10 @@ class SwarmEngine:
     def info(self) -> Any:
         return self._get("/info")
 
+    def swarm(self) -> Any:
+        """The cluster's inspect (only a manager answers it: cheaper than ``/info``)."""
+        return self._get("/swarm")
+
     # services ---------------------------------------------------------------------
     def services(self, selector: Mapping[str, Any] | None = None) -> Any:
         return self._get("/services", status="true", filters=filters(selector))

@@ -1,15 +1,21 @@
 """``runtime.swarm.driver`` against a real single-node Swarm: a created service reads back
 equal to its spec (server defaults, network ids and the image normalised), an update sent
-with a stale version index is re-read and sent again, not lost."""
+with a stale version index is re-read and sent again, not lost; ``ping`` passes on a manager
+and says why a plain daemon is not one (its node state), or that the endpoint is gone."""
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
+import pytest
+
+from runtime.errors import InvalidRequest, Unavailable
 from runtime.swarm import convert
 from runtime.swarm.driver import SwarmDriver
 from runtime.swarm.spec import RestartPolicy, ServiceSpec
 from runtime.types import NetworkAttach, NetworkConfig
+from tests.dockerd import PrivateDockerd
 from tests.swarmruntime.conftest import IMAGE
 
 
@@ -32,3 +38,24 @@ def test_read_back_equal_and_stale_version_retried(swarm: SwarmDriver, name: str
     finally:
         swarm.remove_service(service_id)
         swarm.remove_if_present("network", f"{name}_net")
+
+
+def test_ping_passes_on_a_manager_and_names_an_inactive_node(swarm: SwarmDriver,
+                                                              tmp_path: Path) -> None:
+    swarm.ping()  # a manager: one GET /swarm
+    daemon = PrivateDockerd()  # a plain daemon, never made a Swarm
+    try:
+        daemon.start()
+        plain = SwarmDriver(daemon.url)
+        try:
+            with pytest.raises(InvalidRequest, match=r"not a Swarm manager \(node state "
+                               r"inactive\)"):
+                plain.ping()
+        finally:
+            plain.close()
+    finally:
+        daemon.destroy()
+    gone = SwarmDriver(f"unix://{tmp_path}/none.sock")
+    with pytest.raises(Unavailable):
+        gone.ping()
+    gone.close()
