@@ -14,9 +14,13 @@ index changed (an update was sent); (c) one of the N services changed (its env):
 services whose version changed, and the time until it is converged (its one task
 running the new spec, the old one gone, Swarm's update state ``completed``: that
 includes Swarm's monitor period, 5 s by default, the same for both tools); the time
-until the new task runs is recorded too. Readiness is polled through the manager's
-API every 50 ms. Prints a table; writes ``bench/results/swarm-<UTC time>.json``.
-Run as root from the repository root: ``.venv/bin/python bench/bench_swarm.py``.
+until the new task runs is recorded too. Beside the CLI's no-op, (b) also times in this
+process the no-op pass ``watch --runtime swarm`` runs (``swarmpass.reconcile`` on a
+driver kept open: no process start, no imports) and a raw lower bound: the Engine
+API calls such a pass needs, made directly on one connection. Readiness is polled
+through the manager's API every 50 ms. Prints a table; writes
+``bench/results/swarm-<UTC time>.json``. Run as root from the repository root:
+``.venv/bin/python bench/bench_swarm.py``.
 Neighbours: ``tests/swarm/cluster.py``, ``bench/README.md`` (method), the README.
 """
 
@@ -218,6 +222,39 @@ def measure(bench: Bench, cold_rounds: int, rounds: int) -> dict[str, Any]:
     return out
 
 
+def in_process(bench: Bench, passes: int) -> dict[str, Any]:
+    """(b) without process start-up: watch's no-op pass, and the API calls it makes."""
+    os.environ["DOCKWRIGHT_STATE_DIR"] = bench.env["DOCKWRIGHT_STATE_DIR"]
+    from controller.execution.swarmpass import reconcile
+    from runtime.docker.sdk import transport_for
+    from runtime.swarm.driver import SwarmDriver
+
+    driver, raw = SwarmDriver(bench.cluster.url), transport_for(bench.cluster.url, 60)
+    label = json.dumps({"label": [f"io.dockwright.project={PROJECT}"]})
+    calls = [("/swarm", None), ("/networks", None), ("/services", {"status": "true"}),
+             ("/nodes", None), ("/secrets", {"filters": label}), ("/configs", {"filters": label})]
+    out: dict[str, Any] = {"watch_pass": [], "raw_calls": [], "watch_bumped": 0}
+    before = bench.versions("dockwright")
+    try:
+        for i in range(passes + 1):  # the first of each warms up (connection, snapshot)
+            start = time.perf_counter()
+            result = reconcile(bench.work / "specs", driver, project=PROJECT)
+            took = time.perf_counter() - start
+            assert not result.plan.has_changes, "the in-process pass found changes"
+            start = time.perf_counter()
+            for path, params in calls:
+                raw.request("GET", path, params=params)
+            if i:
+                out["watch_pass"].append(took)
+                out["raw_calls"].append(time.perf_counter() - start)
+    finally:
+        driver.close()
+        raw.close()
+    after = bench.versions("dockwright")
+    out["watch_bumped"] = sum(after[k] != v for k, v in before.items())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--services", type=int, default=20)
@@ -236,6 +273,7 @@ def main() -> None:
             version = bench.client.version().get("Version")
             try:
                 raw = measure(bench, args.cold, args.repeat)
+                steady = in_process(bench, 20)
             finally:
                 for tool in ("stack", "dockwright"):
                     with contextlib.suppress(Exception):
@@ -245,7 +283,9 @@ def main() -> None:
         cluster.teardown()
     med = {t: {k: statistics.median(v) for k, v in m.items()} for t, m in raw.items()}
     result = {"services": args.services, "cold_rounds": args.cold, "rounds": args.repeat,
-              "raw": raw, "median": med,
+              "raw": raw, "median": med, "in_process": steady,
+              "in_process_median": {k: statistics.median(steady[k])
+                                    for k in ("watch_pass", "raw_calls")},
               "load_average_before_after": [load_before, list(os.getloadavg())],
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "docker": version, "kernel": platform.release(), "nodes": 3}}
@@ -265,6 +305,11 @@ def main() -> None:
     for label, st, dw, bs, bd in rows:
         bumped = f"{bs:g}/{bd:g}" if bs != "" else ""
         print(f"{label:36} {st:8.2f} {dw:8.2f} {dw / st:9.2f} {bumped:>13}")
+    w, c = (statistics.median(steady[k]) for k in ("watch_pass", "raw_calls"))
+    print(f"(b) no-op in process: watch pass {w * 1000:.1f} ms ({steady['watch_bumped']} "
+          f"bumped), its API calls made directly {c * 1000:.1f} ms ({w / c:.1f}x); "
+          f"CLI no-op/stack {d['noop'] / s['noop']:.2f}, watch pass/stack "
+          f"{w / s['noop']:.3f}")
     print(f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}; {path}")
 
 
