@@ -35,7 +35,7 @@ from controller.planning.actions import Action, Kind, Plan
 from controller.planning.servicerules import restarts_tasks
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.swarm.driver import SwarmDriver
-from runtime.swarm.spec import ServiceInfo, TaskInfo
+from runtime.swarm.spec import ServiceInfo
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE, MANAGED_BY
 
 CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
@@ -45,6 +45,7 @@ ROLLBACK_STATES = ("rollback_started", "rollback_paused", "rollback_completed")
 FAIL_FAST = 3  # tasks failed since the action began: the service is not going to converge
 FAILED_STATES = ("failed", "rejected")
 STABLE = 5.0  # seconds the tasks must keep running after one of them failed
+SETTLE = 2.0  # seconds a task started by a create or scale must keep running (no Swarm monitor)
 UPDATE_START_WAIT = 10.0  # seconds for Swarm to begin a rolling update it accepted
 NETWORK_REMOVE_ATTEMPTS = 20  # endpoints of removed tasks go away a moment later
 Tick = Callable[[str, int, int, str], None]
@@ -170,9 +171,10 @@ class SwarmExecutor:
             live = d.inspect_service(ref)
             spec = dataclasses.replace(a.service.spec, force_update=live.spec.force_update)
             d.update_service(ref, spec, a.observed_version or live.version)
-            if restarts_tasks(list(a.changes)):
+            monitored = restarts_tasks(list(a.changes))
+            if monitored:
                 self.update_begun(ref, live.update_started)
-        self.converge(a, ref)
+        self.converge(a, ref, monitored=a.kind is Kind.UPDATE and monitored)
         rollbacks.forget(self.plan.project, a.name)
         return detail
 
@@ -209,14 +211,19 @@ class SwarmExecutor:
                 return
             time.sleep(POLL / 5)
 
-    def converge(self, a: Action, ref: str) -> None:
-        """Wait until the service converged; a rollback or a pause is a failure. When a
-        task failed since the action began, the tasks must keep running for ``STABLE``
-        seconds (a crash loop is running now and then, never for long)."""
+    def converge(self, a: Action, ref: str, monitored: bool = False) -> None:
+        """Wait until the service converged; a rollback or a pause is a failure.
+
+        A task that is running now may exit a moment later (``sh -c "exit 7"`` is
+        "running" for a few milliseconds), so matching counts are not enough: tasks
+        started by this action must keep running for ``SETTLE`` seconds (a rolling
+        update, ``monitored``, was watched that long by Swarm's own monitor), and when a
+        task failed since the action began, for ``STABLE`` seconds (a crash loop is
+        running now and then, never for long)."""
         assert a.service is not None
         deadline = time.monotonic() + self.timeout
         since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
-        settled: float | None = None  # since when the tasks match, after a failure
+        settled: float | None = None  # since when the tasks match
         while True:
             info = self.driver.inspect_service(ref)
             if self.tick is not None:
@@ -226,12 +233,14 @@ class SwarmExecutor:
             if info.update_state == "paused":
                 raise Failed(f"update paused: {info.update_message or 'tasks failed'} (fix the "
                              "spec; `docker service rollback` goes back by hand)")
-            failed = self.failed_since(ref, since)
+            tasks = self.driver.tasks(ref)
+            failed = [t for t in tasks if t.state in FAILED_STATES and t.timestamp >= since]
             if info.update_state in ("", "completed") and self.tasks_match(info):
-                if not failed:
-                    return
+                young = not monitored and any(t.state == "running" and t.timestamp >= since
+                                              for t in tasks)
+                wait = STABLE if failed else SETTLE if young else 0.0
                 settled = settled if settled is not None else time.monotonic()
-                if time.monotonic() - settled >= STABLE:
+                if time.monotonic() - settled >= wait:
                     return
             else:
                 settled = None
@@ -243,11 +252,6 @@ class SwarmExecutor:
                 raise Failed(f"not converged after {self.timeout:g}s: {info.running} of "
                              f"{info.desired} tasks running{self.task_errors(ref)}")
             time.sleep(CONVERGE_POLL)
-
-    def failed_since(self, ref: str, since: str) -> list[TaskInfo]:
-        """Tasks of the service that failed since the action began (``since``: UTC)."""
-        return [t for t in self.driver.tasks(ref) if t.state in FAILED_STATES
-                and t.timestamp >= since]
 
     def tasks_match(self, info: ServiceInfo) -> bool:
         if info.spec.mode == "global":

@@ -16,6 +16,7 @@ named with its owner and why it is left alone. Neighbours:
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from controller.desired.gitrev import last_change, uncommitted
@@ -75,6 +76,9 @@ def _ownership(s: ServiceInfo | None, project: str | None
             f"{SERVICE_LEFT_ALONE}")
 
 
+CRASH_WINDOW = 60.0  # a task failed this recently: the service is failing, even 1/1 running now
+
+
 def _live(driver: SwarmDriver, s: ServiceInfo) -> tuple[str, str | None]:
     """(failing tasks' errors, nodes down holding its tasks) -> a state note, or ""."""
     nodes = {n.id: n for n in driver.nodes()}
@@ -87,7 +91,8 @@ def _live(driver: SwarmDriver, s: ServiceInfo) -> tuple[str, str | None]:
     if down:
         return "node-down", f"node down: {', '.join(down)} (its tasks are rescheduled " \
                             "by Swarm on the nodes that are up)"
-    if failing and s.running < s.desired:
+    recent = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - CRASH_WINDOW))
+    if failing and (s.running < s.desired or failing[0].timestamp >= recent):
         t = failing[0]
         return "failing", (f"tasks failing: {t.error or t.message} ({len(failing)} failed "
                            f"task(s), {s.running}/{s.desired} running)")

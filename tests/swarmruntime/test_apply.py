@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from runtime.swarm.driver import SwarmDriver
 from tests.conftest import wait_for
 from tests.swarmruntime.conftest import IMAGE, Cli
@@ -190,13 +192,20 @@ stop_timeout = "1s"
     swarm_cli("down", str(specs))
 
 
-def test_tasks_that_keep_failing_fail_the_create(swarm_cli: Cli, name: str,
-                                                 tmp_path: Path) -> None:
+@pytest.mark.parametrize("command,restart", [
+    ('["sh", "-c", "echo broken; exit 2"]', ""),
+    # "running" for a second, then gone: a create must not be called converged when its
+    # task was seen running once (the task has to stay up for SETTLE seconds)
+    ('["sh", "-c", "sleep 1; exit 7"]', 'restart = "on-failure"'),
+])
+def test_tasks_that_keep_failing_fail_the_create(swarm_cli: Cli, name: str, tmp_path: Path,
+                                                 command: str, restart: str) -> None:
     """Swarm retries a failing task for ever; apply reports it instead of waiting."""
     specs = write(tmp_path / "specs", name, f"""
 [container.{name}-bad]
 image = "{IMAGE}"
-command = ["sh", "-c", "echo broken; exit 2"]
+command = {command}
+{restart}
 """)
     code, out, err = swarm_cli("apply", str(specs))
     assert code == 1 and "tasks failed" in out, out + err

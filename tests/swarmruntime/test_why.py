@@ -120,7 +120,8 @@ image = "{IMAGE}"
 command = ["sh", "-c", "exit 7"]
 restart = "on-failure"
 """)
-    swarm_cli("apply", str(tmp_path / "crash"))  # never converges: its tasks keep failing
+    code, out, _ = swarm_cli("apply", str(tmp_path / "crash"))
+    assert code == 1 and "tasks failed" in out, out  # never converges: its tasks keep failing
     try:
         code, out, _ = swarm_cli("why", str(tmp_path / "crash"), f"{name}-crash")
         assert code == 0 and "tasks failing: task: non-zero exit (7)" in out, out
