@@ -90,19 +90,31 @@ def _journal(args: argparse.Namespace) -> Any:
 
 
 def _watch_swarm(args: argparse.Namespace, root: Path, project: str,
-                 stop: threading.Event, git: Any = None) -> int:
+                 stop: threading.Event, git: Any = None, secret: bytes | None = None) -> int:
     """The Swarm service (``controller.service.swarmwatch``) until SIGTERM/SIGINT; ``git``:
-    the ``--git`` source (a GitSource) whose checked-out revisions it applies."""
+    the ``--git`` source (a GitSource) whose checked-out revisions it applies; with
+    ``--listen``, the same HTTP endpoint and dashboard as on the other runtimes."""
     from controller.service.swarmwatch import SwarmWatch
 
     service = SwarmWatch(root, project, resync=args.resync, prune=not args.no_prune,
                          journal=_journal(args), git=git)
+    server = None
+    if args.listen:
+        from controller.service.httpd import StatusServer, parse_listen
+        from controller.service.swarmview import SwarmView
+
+        host, port = parse_listen(args.listen)
+        server = StatusServer(service, host, port, webhook_secret=secret,
+                              view=SwarmView(service))
+        server.start()
     service.start()
     while not stop.wait(0.5):
         pass
     service.stop(args.stop_timeout)
     if service.journal is not None:
         service.journal.close()
+    if server is not None:
+        server.stop()
     return 0
 
 
@@ -183,9 +195,6 @@ def run_watch(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGHUP, on_hup)
 
     git: GitSource | None = None
-    if args.runtime == "swarm" and args.listen:
-        raise ControllerError("watch --runtime swarm serves no --listen yet",
-                              hint="`dockwright status --runtime swarm` shows the state")
     if args.git:
         git = GitSource(args.git, branch=args.branch, path=args.path, interval=args.interval,
                         cache_dir=args.cache_dir)
@@ -234,7 +243,7 @@ def run_watch(args: argparse.Namespace) -> int:
             raise
         log.info("lock_acquired", project=project, path=held["path"])
         if args.runtime == "swarm":
-            return _watch_swarm(args, root, project, stop, git)
+            return _watch_swarm(args, root, project, stop, git, secret)
         config = WatchConfig(root=None if git else root, project=project, resync=args.resync,
                              stop_timeout=args.stop_timeout, prune=not args.no_prune)
         service = WatchService(config, driver_factory, git=git, journal=_journal(args))

@@ -35,7 +35,7 @@ from controller.planning.actions import Action, Kind, Plan
 from controller.planning.servicerules import restarts_tasks
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.swarm.driver import SwarmDriver
-from runtime.swarm.spec import ServiceInfo
+from runtime.swarm.spec import ServiceInfo, TaskInfo
 from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE, MANAGED_BY
 
 CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
@@ -235,7 +235,7 @@ class SwarmExecutor:
                              "spec; `docker service rollback` goes back by hand)")
             tasks = self.driver.tasks(ref)
             failed = [t for t in tasks if t.state in FAILED_STATES and t.timestamp >= since]
-            if info.update_state in ("", "completed") and self.tasks_match(info):
+            if info.update_state in ("", "completed") and self.tasks_match(info, tasks):
                 young = not monitored and any(t.state == "running" and t.timestamp >= since
                                               for t in tasks)
                 wait = STABLE if failed else SETTLE if young else 0.0
@@ -253,10 +253,14 @@ class SwarmExecutor:
                              f"{info.desired} tasks running{self.task_errors(ref)}")
             time.sleep(CONVERGE_POLL)
 
-    def tasks_match(self, info: ServiceInfo) -> bool:
+    def tasks_match(self, info: ServiceInfo, tasks: list[TaskInfo]) -> bool:
+        """Every task meant to run is running, as many as wanted. Swarm's own count
+        (``info.running``) also counts a task being stopped (a scale-down just undone):
+        the tasks are counted here."""
+        running = sum(1 for t in tasks if t.state == "running" and t.desired_state == "running")
         if info.spec.mode == "global":
-            return info.running == info.desired
-        return info.running == info.desired == info.spec.replicas
+            return running == info.desired
+        return running == info.desired == info.spec.replicas
 
     def rolled_back(self, a: Action, ref: str, info: ServiceInfo) -> None:
         assert a.service is not None

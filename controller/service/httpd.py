@@ -6,12 +6,13 @@ Role: ``--listen 127.0.0.1:PORT`` serves, through ``controller.service.httpserve
 - ``GET /readyz``: 200 after the first successful pass while the runtime answers;
   503 with the reason before, and while the runtime is unreachable
   (``controller.service.readiness``);
-- ``GET /status``: the JSON of ``dockwright status --output json``
-  (``controller.execution.status.status``) plus a ``watch`` object: applied revision,
-  quarantined files, spec errors, backoffs, crash loops, last pass, refused webhooks;
+- ``GET /status``: the JSON of ``dockwright status --output json`` (the runtime
+  view's: ``controller.service.runtimeview`` / ``swarmview``) plus a ``watch``
+  object: applied revision, quarantined files, spec errors, backoffs, crash loops,
+  last pass, refused webhooks;
 - ``GET /metrics``: the Prometheus exposition (``controller.service.metrics``, in the
-  format the scraper's ``Accept`` asks for), with the project's containers by state
-  counted at scrape time (one list call);
+  format the scraper's ``Accept`` asks for), with the project's containers (Swarm:
+  services) by state counted at scrape time;
 - ``POST /hooks/git``: fetch the git source now (202; 404 without one); with a
   webhook secret only a call signed the GitHub or GitLab way
   (``controller.service.webhook``), else 401 (counted in ``dockwright_errors_total
@@ -20,13 +21,13 @@ Role: ``--listen 127.0.0.1:PORT`` serves, through ``controller.service.httpserve
   the trigger ``webhook``. GitHub's ``ping`` event is answered 200 without a fetch.
 GETs read only. The web dashboard (``/``, ``/p/...``, ``/journal``, ``/events``:
 ``controller.service.dashboard.routes``) is mounted on :attr:`StatusServer.router` here.
-Neighbours: ``controller.service.loop.WatchService`` (the state it shows),
-``controller.commands.watch`` (starts and stops it).
+It serves any ``controller.service.watched.Watched`` service: ``WatchService``
+(Docker, native) or ``controller.service.swarmwatch.SwarmWatch``, with the matching
+``RuntimeView``. Neighbours: ``controller.commands.watch`` (starts and stops it).
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 import structlog
@@ -34,9 +35,10 @@ import structlog
 from controller.execution.journal.values import EventKind, Note, Outcome
 from controller.service.httpserver import HTTPServer, Router
 from controller.service.httpwire import Limits, Request, Response, json_response
-from controller.service.loop import WatchService
+from controller.service.runtimeview import RuntimeView
+from controller.service.watched import Watched
 from controller.service.webhook import Rejections, verify
-from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
+from runtime.types import LABEL_RESOURCE
 
 log = structlog.get_logger("dockwright.watch")
 
@@ -55,17 +57,25 @@ def parse_listen(text: str) -> tuple[str, int]:
 
 
 class StatusServer:
-    """The watch service's HTTP endpoint, bound to one ``WatchService``."""
+    """The watch service's HTTP endpoint, bound to one watch service; ``view``: its
+    runtime's side (default: Docker and native, through ``service.handle``)."""
 
-    def __init__(self, service: WatchService, host: str, port: int, *,
-                 webhook_secret: bytes | None = None, limits: Limits | None = None) -> None:
-        self.service = service
+    def __init__(self, service: Watched, host: str, port: int, *,
+                 webhook_secret: bytes | None = None, limits: Limits | None = None,
+                 view: RuntimeView | None = None) -> None:
+        if view is None:
+            from controller.service.loop import WatchService
+            from controller.service.runtimeview import DockerView
+
+            assert isinstance(service, WatchService), "a Swarm service needs its SwarmView"
+            view = DockerView(service)
+        self.service, self.view = service, view
         self.webhook_secret = webhook_secret
         self.rejections = Rejections()
         self.router = _routes(self)
         from controller.service.dashboard.routes import mount
 
-        self.dashboard = mount(self.router, service)  # /, /p/..., /journal, /events
+        self.dashboard = mount(self.router, service, view)  # /, /p/..., /journal, /events
         self.httpd = HTTPServer(host, port, self.router, limits=limits)
         self.address = self.httpd.address
         service.metrics.count_resources(self._resources_by_state)
@@ -108,18 +118,11 @@ class StatusServer:
 
     # views ---------------------------------------------------------------------------
     def _resources_by_state(self) -> list[tuple[str, float]]:
-        states: Counter[str] = Counter()
         try:
-            driver = self.service.handle.get()
-            for c in driver.list_containers(labels={LABEL_PROJECT: self.service.project}):
-                states[c.state.value] += 1
+            return self.view.states()
         except Exception as exc:  # the runtime may be down; metrics still answer
             log.debug("metrics_list_failed", error=str(exc))
             return []
-        looping = self.service.crash_loops.looping()
-        if looping:
-            states["crash_looping"] = len(looping)
-        return [(s, float(n)) for s, n in sorted(states.items())]
 
     def status(self) -> tuple[int, dict[str, Any]]:
         service = self.service
@@ -127,9 +130,7 @@ class StatusServer:
         body: dict[str, Any] = {}
         code = 200
         try:
-            from controller.execution.status import status
-
-            body = dict(status(service.root, service.handle.get(), project=service.project))
+            body = self.view.status()
         except Exception as exc:  # runtime down or spec dir missing: still show the watch state
             body = {"project": service.project, "error": f"{type(exc).__name__}: {exc}"}
             code = 503

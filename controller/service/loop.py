@@ -377,12 +377,12 @@ class WatchService:
                 "backoffs": self.backoff.snapshot(),
                 "crash_loops": self.crash_loops.snapshot(),
                 "queue_depth": self.queue.depth(),
-                "last_result": _summary(self.last_result) if self.last_result else None,
+                "last_result": summary(self.last_result) if self.last_result else None,
                 "journal": self.journal.health().to_json() if self.journal else None,
             }
 
 
-def _summary(result: PassResult) -> dict[str, Any]:
+def summary(result: PassResult) -> dict[str, Any]:
     """The last pass for ``/status``: small (no plan), only the actions that did something."""
     summary = {k: v for k, v in result.to_json().items() if k not in ("plan", "outcomes")}
     summary["outcomes"] = [o.to_json() for o in result.acted]

@@ -18,18 +18,22 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Protocol
-
-from runtime.driver import Driver
+from typing import Any, Protocol
 
 PING_WAIT = 3.0  # seconds a probe waits for the runtime's answer
 FRESH = 1.0  # seconds a ping's answer is reused
 
 
-class _Handle(Protocol):
-    def get(self) -> Driver: ...
+class _Pingable(Protocol):
+    def ping(self) -> None: ...
 
-    def invalidate(self, driver: Driver, exc: BaseException) -> None: ...
+
+class _Handle(Protocol):
+    """A ``RuntimeHandle`` (Docker, native), or the Swarm watch's own driver."""
+
+    def get(self) -> _Pingable: ...
+
+    def invalidate(self, driver: Any, exc: BaseException) -> None: ...
 
 
 class Readiness:
@@ -85,7 +89,7 @@ class Readiness:
         return error
 
     def _run_ping(self, future: Future[str | None]) -> None:
-        driver: Driver | None = None
+        driver: _Pingable | None = None
         try:
             driver = self._handle.get()
             driver.ping()

@@ -15,13 +15,17 @@ held by the plan (``controller.planning.rollbacks``), so no update loop. After
 each pass it compares where each task slot runs with the previous pass and logs
 ``node_down`` for a node that is no longer ready and ``task_rescheduled`` for a
 slot that moved to another node. Passes go to the journal as on the other
-runtimes. Neighbours: ``controller.commands.watch`` (runs it),
-``controller.execution.swarmpass``, ``runtime.registry.open_swarm``.
+runtimes. It has the fields ``controller.service.watched.Watched`` names (last pass,
+errors, metrics, readiness, listeners), so ``--listen`` serves the same endpoint and
+dashboard as on the other runtimes, with ``controller.service.swarmview.SwarmView``.
+Neighbours: ``controller.commands.watch`` (runs it), ``controller.execution.swarmpass``,
+``runtime.registry.open_swarm``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,14 @@ import structlog
 from controller.execution.reconcile import Options
 from controller.execution.result import PassResult, Trigger
 from controller.execution.swarmpass import reconcile
+from controller.service.backoff import Backoff, CrashLoops
 from controller.service.gitsource import GitSource
+from controller.service.journalfeed import ServiceJournal
+from controller.service.listeners import Listeners
+from controller.service.loop import summary
+from controller.service.metrics import WatchMetrics
 from controller.service.queue import ShutDown, WorkQueue
+from controller.service.readiness import Readiness
 from controller.service.triggers import Resync, SpecWatcher
 from runtime.errors import RuntimeError_, Transient
 from runtime.registry import open_swarm
@@ -46,9 +56,10 @@ class SwarmWatch:
     """Queue + worker + triggers for one project on a Swarm cluster."""
 
     def __init__(self, root: Path, project: str, *, resync: float = 60.0, prune: bool = True,
-                 journal: Any = None, base_url: str | None = None,
+                 journal: ServiceJournal | None = None, base_url: str | None = None,
                  git: GitSource | None = None) -> None:
-        self.config_root, self.project, self.prune, self.journal = root, project, prune, journal
+        self.config_root, self.project, self.prune = root, project, prune
+        self.journal: ServiceJournal | None = journal
         self.git = git
         self.base_url = base_url
         self.queue = WorkQueue()
@@ -59,7 +70,21 @@ class SwarmWatch:
         self.down: set[str] = set()  # node ids known not ready
         self.passes = 0
         self.last_result: PassResult | None = None
+        self.last_error: str | None = None
+        self.runtime_error: str | None = None
+        self.last_pass_at: float | None = None
+        self.spec_dir_missing = False
+        self.spec_errors: list[dict[str, Any]] = []
+        # Swarm restarts and reschedules tasks itself: no crash-loop or backoff here, the
+        # task table shows the failures
+        self.crash_loops, self.backoff = CrashLoops(), Backoff()
+        self.listeners = Listeners()  # actions as they run, passes as they end (dashboard)
+        self.metrics = WatchMetrics()
+        self.metrics.queue_depth.set_function(lambda: float(self.queue.depth()))
+        self.ready = threading.Event()
         self.driver: SwarmDriver = open_swarm(base_url)
+        self.readiness = Readiness(_Driver(self.driver), self.ready,
+                                   lambda up: self.metrics.ready.set(1 if up else 0))
         self._files = SpecWatcher(root, self.enqueue) if git is None else None
         self._resync = Resync(resync, self.enqueue, self.stopping)
         self._worker = threading.Thread(target=self._work, name="dw-swarm-worker", daemon=True)
@@ -75,6 +100,7 @@ class SwarmWatch:
     def enqueue(self, source: str) -> None:
         with self.lock:
             self.triggers.add(Trigger(source))
+        self.metrics.triggers.labels(source=Trigger(source).value).inc()
         self.queue.add(self.project)
 
     def start(self) -> None:
@@ -172,17 +198,25 @@ class SwarmWatch:
         try:
             result = reconcile(self.root, self.driver, project=self.project, revision=revision,
                                options=Options(prune=self.prune, checkout=checkout),
-                               triggers=triggers)
+                               triggers=triggers, on_event=self.listeners.progress)
         except Transient as exc:
             log.warning("runtime_unavailable", project=self.project, error=str(exc),
                         retry_in=exc.retry_after)
             self.queue.add_after(self.project, max(exc.retry_after, 1.0))
+            self._failed(str(exc), "runtime_unavailable", runtime=True)
             return
         except RuntimeError_ as exc:
             log.error("pass_failed", project=self.project, error=str(exc), hint=exc.hint)
+            self._failed(f"{type(exc).__name__}: {exc}", "pass")
             return
-        self.passes += 1
-        self.last_result = result
+        self.metrics.record(result)
+        with self.lock:
+            self.passes += 1
+            self.last_result, self.last_error, self.runtime_error = result, None, None
+            self.last_pass_at = time.time()
+            self.spec_errors = [e.as_json() for e in result.spec_errors]
+        self.ready.set()
+        self.readiness.passed()
         for o in result.acted:
             (log.info if o.ok else log.warning)(
                 "action", project=self.project, resource=o.resource, action=o.kind.value,
@@ -197,6 +231,42 @@ class SwarmWatch:
         if self.journal is not None:
             self.journal.record(result, self.root, {}, {})
         self.placements()
+        self.listeners.finished(result)
+
+    def _failed(self, message: str, kind: str, *, runtime: bool = False) -> None:
+        self.metrics.errors.labels(kind=kind).inc()
+        self.metrics.passes.labels(result="error").inc()
+        with self.lock:
+            if runtime:
+                self.runtime_error = message
+            else:
+                self.last_error = message
+            self.last_pass_at = time.time()
+        if runtime:
+            self.readiness.failed(message)
+        self.listeners.finished(None)
+
+    # what ``--listen`` shows (controller.service.watched.Watched) ----------------------
+    def quarantined(self) -> list[str]:
+        return sorted({str(e["file"]) for e in self.spec_errors if e.get("file")})
+
+    def watch_status(self) -> dict[str, Any]:
+        with self.lock:
+            last = self.last_result
+            return {
+                "project": self.project, "runtime": "swarm", "ready": self.ready.is_set(),
+                "passes": self.passes, "last_pass_at": self.last_pass_at,
+                "last_error": self.last_error, "runtime_error": self.runtime_error,
+                "spec_dir": str(self.root), "spec_dir_missing": False,
+                "revision": self.git.revision if self.git else None,
+                "git": self.git.status() if self.git else None,
+                "quarantined_files": self.quarantined(), "spec_errors": list(self.spec_errors),
+                "frozen": sorted(f"{k}.{n}" for k, n in last.frozen) if last else [],
+                "backoffs": {}, "crash_loops": {}, "queue_depth": self.queue.depth(),
+                "nodes_down": sorted(self.down),
+                "last_result": summary(last) if last is not None else None,
+                "journal": self.journal.health().to_json() if self.journal else None,
+            }
 
     def placements(self) -> None:
         """Log nodes that went down and task slots that moved to another node."""
@@ -232,3 +302,17 @@ class SwarmWatch:
         kept = {k: v for k, v in self.placement.items()
                 if k not in now and k[0] in services.values()}
         self.placement = {**kept, **now}
+
+
+class _Driver:
+    """The readiness probe's handle: the watch's own driver (safe to share between
+    threads; each call opens its connection as needed)."""
+
+    def __init__(self, driver: SwarmDriver) -> None:
+        self.driver = driver
+
+    def get(self) -> SwarmDriver:
+        return self.driver
+
+    def invalidate(self, driver: Any, exc: BaseException) -> None:
+        log.debug("swarm_ping_failed", error=str(exc))

@@ -1,15 +1,16 @@
 """The dashboard's live side: what the watch service is doing now, and who to wake.
 
-Role: a :class:`Feed` is a ``controller.service.listeners.Listener`` of one
-``controller.service.loop.WatchService``. From the worker thread it records each
-action as it starts (``in_flight``: a container being started again after it died
-is *drifted* until the action ends) and each finished pass, and appends a
-:class:`Message` (``action``, ``pass`` or ``change``) with a growing version to a
-short ring; ``/events`` streams (``controller.service.dashboard.routes``) wait on
-:meth:`Feed.wait` and send every message in order, so a browser sees a drift
-before the pass that healed it. It also keeps the project's container list
-with its volumes and networks (``listing``: three list calls, reused until the next
-pass or for ``FRESH`` seconds) so that pages never call the runtime more than that. Neighbours:
+Role: a :class:`Feed` is a ``controller.service.listeners.Listener`` of one watch
+service (``controller.service.watched.Watched``: Docker, native or Swarm). From the
+worker thread it records each action as it starts (``in_flight``: a container being
+started again after it died is *drifted* until the action ends) and each finished pass,
+and appends a :class:`Message` (``action``, ``pass`` or ``change``) with a growing
+version to a short ring; ``/events`` streams (``controller.service.dashboard.routes``)
+wait on :meth:`Feed.wait` and send every message in order, so a browser sees a drift
+before the pass that healed it. It also keeps the project's live objects (``listing``,
+through the ``controller.service.runtimeview.RuntimeView``: containers, volumes and
+networks, or Swarm services with their tasks; reused until the next pass or for
+``FRESH`` seconds) so that pages never call the runtime more than that. Neighbours:
 ``controller.service.dashboard.views`` reads it.
 """
 
@@ -26,8 +27,8 @@ import structlog
 
 from controller.execution.result import PassResult
 from controller.planning.actions import Cause
-from controller.service.loop import WatchService
-from runtime.types import LABEL_PROJECT, ContainerSummary
+from controller.service.runtimeview import Listing, RuntimeView
+from controller.service.watched import Watched
 
 log = structlog.get_logger("dockwright.watch")
 
@@ -52,17 +53,6 @@ class InFlight:
 
 
 @dataclass(frozen=True)
-class Listing:
-    """The project's objects on the runtime: containers by name, volume and network names;
-    ``error`` when the runtime did not answer."""
-
-    containers: dict[str, ContainerSummary]
-    volumes: tuple[str, ...] = ()
-    networks: tuple[str, ...] = ()
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class Message:
     version: int
     event: str  # action | pass | change
@@ -75,8 +65,8 @@ class Message:
 class Feed:
     """See the module doc; every method is thread-safe."""
 
-    def __init__(self, service: WatchService, *, keep: int = KEEP) -> None:
-        self.service = service
+    def __init__(self, service: Watched, view: RuntimeView, *, keep: int = KEEP) -> None:
+        self.service, self.view = service, view
         self._cond = threading.Condition()
         self._version = 0
         self._messages: deque[Message] = deque(maxlen=keep)
@@ -171,7 +161,7 @@ class Feed:
                 self._runtime = self.service.journal.runtime
             else:
                 try:
-                    self._runtime = self.service.handle.get().name
+                    self._runtime = self.view.name()
                 except Exception:  # the runtime is down: asked again next time
                     return "unknown"
         return self._runtime
@@ -183,9 +173,9 @@ class Feed:
 
     # the runtime's lists --------------------------------------------------------------
     def listing(self) -> Listing:
-        """The project's containers, volumes and networks: three list calls per pass, or
-        per ``FRESH`` seconds; a pass that ends within ``VIEWED`` seconds of a call lists
-        them again at once, in a thread of its own."""
+        """The project's live objects: one listing per pass, or per ``FRESH`` seconds; a
+        pass that ends within ``VIEWED`` seconds of a call lists them again at once, in a
+        thread of its own."""
         with self._cond:
             self._asked = time.monotonic()
         return self._list()
@@ -206,12 +196,8 @@ class Feed:
             have = self._listed
             if have is not None and have[0] == passes and time.monotonic() - have[1] < FRESH:
                 return have[2]
-            labels = {LABEL_PROJECT: self.service.project}
             try:
-                driver = self.service.handle.get()
-                found = Listing({c.name.lstrip("/"): c for c in driver.list_containers(labels)},
-                                tuple(sorted(v.name for v in driver.list_volumes(labels))),
-                                tuple(sorted(n.name for n in driver.list_networks(labels))))
+                found = self.view.listing()
             except Exception as exc:  # the runtime is down: pages still answer
                 found = Listing({}, error=f"{type(exc).__name__}: {exc}")
                 log.debug("dashboard_list_failed", error=found.error)

@@ -57,6 +57,8 @@ class TaskRow:
     state: str
     desired: str
     error: str | None = None
+    slot: int | None = None  # a replicated service's slot (None: global)
+    since: str | None = None  # when it entered its state (UTC)
 
 
 @dataclass(frozen=True)

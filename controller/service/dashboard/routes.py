@@ -29,10 +29,11 @@ import structlog
 
 from controller.service.dashboard.feed import Feed
 from controller.service.dashboard.render import CSP, render
-from controller.service.dashboard.views import TaskSource, Views
+from controller.service.dashboard.views import Views
 from controller.service.httpserver import Router
 from controller.service.httpwire import Request, Response
-from controller.service.loop import WatchService
+from controller.service.runtimeview import RuntimeView
+from controller.service.watched import Watched
 
 log = structlog.get_logger("dockwright.watch")
 
@@ -45,12 +46,12 @@ HEADERS = (("Content-Security-Policy", CSP), ("Vary", "X-Dockwright-Fragment"))
 class Dashboard:
     """The pages and the event stream of one watch service."""
 
-    def __init__(self, service: WatchService, *, journal: Path | None = None,
-                 tasks: TaskSource | None = None) -> None:
+    def __init__(self, service: Watched, view: RuntimeView, *,
+                 journal: Path | None = None) -> None:
         if journal is None and service.journal is not None:
             journal = service.journal.journal.path
-        self.feed = Feed(service)
-        self.views = Views(service, self.feed, journal, tasks)
+        self.feed = Feed(service, view)
+        self.views = Views(service, self.feed, journal)
         self._streams = 0
         self._lock = threading.Lock()
 
@@ -134,9 +135,9 @@ class Dashboard:
                 self._streams -= 1
 
 
-def mount(router: Router, service: WatchService) -> Dashboard:
+def mount(router: Router, service: Watched, view: RuntimeView) -> Dashboard:
     """Add the dashboard of ``service`` to ``router``; close it before the server stops."""
-    dashboard = Dashboard(service)
+    dashboard = Dashboard(service, view)
     dashboard.mount(router)
     return dashboard
 

@@ -1,8 +1,9 @@
 """Rows of the dashboard's pages, made from typed values (pure functions).
 
 Role: turns a journal ``Entry`` into an :class:`EntryRow`, a plan's actions (the last
-pass's ``controller.planning.actions.Plan``) with the live container list and the
-actions under way into :class:`ResourceRow` values, and a field change into a
+pass's ``controller.planning.actions.Plan``) with the live container list (Swarm:
+the services with their tasks) and the actions under way into :class:`ResourceRow`
+values, and a field change into a
 :class:`ChangeRow` with the masked values the plan and the journal already carry
 (``controller.planning.diff.FieldChange.to_json``, journal ``Change``): a secret is
 ``***`` before it gets here. Neighbours: ``controller.service.dashboard.views`` (calls
@@ -20,15 +21,15 @@ from controller.execution.journal.values import iso
 from controller.execution.result import PassResult
 from controller.planning.actions import Action, Kind
 from controller.planning.diff import FieldChange
-from controller.service.dashboard.feed import InFlight, Listing
+from controller.service.dashboard.feed import InFlight
 from controller.service.dashboard.models import (
     Badge,
     ChangeRow,
     EntryRow,
     ResourceRow,
     SpecErrorRow,
-    TaskRow,
 )
+from controller.service.runtimeview import Listing, ServiceState
 from runtime.types import ContainerSummary, PortBinding
 
 OK, WARN, BAD, BUSY, IDLE = "ok", "warn", "bad", "busy", "idle"
@@ -78,7 +79,7 @@ def last_action_text(e: Entry | None) -> str | None:
 
 def _container_row(action: Action, live: ContainerSummary | None, flight: InFlight | None,
                    result: PassResult, looping: bool, backoff: Mapping[str, Any] | None,
-                   last: Entry | None, tasks: tuple[TaskRow, ...]) -> ResourceRow:
+                   last: Entry | None) -> ResourceRow:
     c = action.container
     desired = c.state if c is not None else "absent"
     actual = live.state.value if live is not None else "absent"
@@ -115,13 +116,66 @@ def _container_row(action: Action, live: ContainerSummary | None, flight: InFlig
     ports = tuple(port_text(p) for p in c.config.ports) if c is not None else ()
     return ResourceRow("container", action.resource, action.name, state, reason, desired,
                        actual, health, image, ports, live.id[:12] if live else None,
-                       last_action_text(last), tasks)
+                       last_action_text(last))
+
+
+def _service_row(action: Action, live: ServiceState | None, flight: InFlight | None,
+                 result: PassResult, last: Entry | None) -> ResourceRow:
+    """A Swarm service: replicas running/desired, its last update, its tasks."""
+    d = action.service
+    spec = d.spec if d is not None else None
+    desired = "absent" if d is None or d.state == "absent" else (
+        "stopped (0 replicas)" if d.state == "stopped" else
+        "global" if spec is not None and spec.mode == "global" else
+        f"{spec.replicas if spec is not None else 1} replica(s)")
+    actual = "absent"
+    if live is not None:
+        actual = f"{live.running}/{live.desired} running" + (
+            f", update {live.update_state}" if live.update_state else "")
+    done = next((o for o in result.outcomes if o.action.id == action.id), None)
+    failed = result.failed.get(action.resource)
+    errors = [t.error for t in (live.tasks if live is not None else ()) if t.error]
+    if flight is not None:
+        state = Badge("drifted" if flight.drift else "changing", WARN if flight.drift else BUSY)
+        reason = f"{flight.action} under way: {flight.reason}"
+    elif failed is not None:
+        state, reason = Badge("failed", BAD), failed
+    elif live is not None and live.update_state.startswith("rollback"):
+        state = Badge("rolled back", BAD)
+        reason = f"Swarm rolled the update back: {live.update_message or 'tasks failed'}"
+    elif live is not None and live.nodes_down:
+        state = Badge("node down", WARN)
+        reason = (f"tasks on {', '.join(live.nodes_down)}: Swarm reschedules them on the "
+                  "nodes that are up")
+    elif live is None and d is not None and d.state != "absent":
+        state, reason = Badge("drifted", WARN), "removed outside dockwright: the next pass " \
+                                                "creates it"
+    elif live is not None and live.running < live.desired:
+        state = Badge("degraded" if errors else "converging", BAD if errors else BUSY)
+        reason = (f"{live.running} of {live.desired} tasks running"
+                  + (f": {errors[0]}" if errors else ""))
+    elif done is not None and done.ok and done.drift:
+        state, reason = Badge("healed", OK), (
+            f"drift corrected in the last pass: {done.kind.value} ({action.reason})")
+    elif (not action.changing and last is not None and last.ok and last.cause == "drift"
+          and time.time() - last.at < HEALED_FOR):
+        state = Badge("healed", OK)
+        reason = f"drift corrected at {iso(last.at)}: {last.action} ({last.reason})"
+    elif (done is not None and done.ok) or not action.changing:
+        state, reason = Badge("in sync", OK), action.reason if done is not None else "in sync"
+    else:
+        state, reason = Badge("pending", WARN), action.reason
+    ports = tuple(f"{p.published or '*'}->{p.target}/{p.protocol} ({p.mode})"
+                  for p in spec.ports) if spec is not None else ()
+    return ResourceRow("service", action.resource, action.name, state, reason, desired, actual,
+                       None, spec.image if spec is not None else None, ports,
+                       live.id[:12] if live is not None else None, last_action_text(last),
+                       live.tasks if live is not None else ())
 
 
 def resource_rows(result: PassResult, listing: Listing,
                   flights: Mapping[str, InFlight], looping: Iterable[str],
-                  backoffs: Mapping[str, Mapping[str, Any]], last: Mapping[str, Entry],
-                  tasks: Mapping[str, tuple[TaskRow, ...]] | None = None
+                  backoffs: Mapping[str, Mapping[str, Any]], last: Mapping[str, Entry]
                   ) -> tuple[ResourceRow, ...]:
     """Every resource of the last pass's plan, with its state now, and the project's
     volumes and networks the plan had nothing to do about."""
@@ -133,8 +187,11 @@ def resource_rows(result: PassResult, listing: Listing,
             out.append(_container_row(
                 action, live.get(action.name), flights.get(action.name), result,
                 action.resource in loops, backoffs.get(action.resource) or backoffs.get(
-                    action.name), last.get(action.resource), (tasks or {}).get(action.resource,
-                                                                                 ())))
+                    action.name), last.get(action.resource)))
+        elif action.object == "service":
+            out.append(_service_row(action, listing.services.get(action.name),
+                                    flights.get(action.name), result,
+                                    last.get(action.resource)))
         elif action.object in ("volume", "network"):
             removing = action.kind in (Kind.REMOVE_NETWORK, Kind.REMOVE_VOLUME)
             making = action.kind in (Kind.CREATE_NETWORK, Kind.CREATE_VOLUME)
@@ -154,11 +211,17 @@ def resource_rows(result: PassResult, listing: Listing,
         out.extend(ResourceRow(kind, n, n, Badge("in sync", OK), "in sync", "present",
                                "present", None, None, (), None, last_action_text(last.get(n)))
                    for n in names if (kind, n) not in named)
+    unit = "service" if any(a.object == "service" for a in result.plan.actions) or \
+        listing.services else "container"
     for error in result.plan.errors:
-        out.append(ResourceRow("container", error.resource, error.resource, Badge("error", BAD),
+        held = listing.services.get(error.resource)
+        out.append(ResourceRow(unit, error.resource, error.resource, Badge("error", BAD),
                                f"{error.message} — {error.hint}" if error.hint else
-                               error.message, "running", "unknown", None, None, (), None,
-                               last_action_text(last.get(error.resource))))
+                               error.message, "running",
+                               f"{held.running}/{held.desired} running" if held else "unknown",
+                               None, None, (), held.id[:12] if held else None,
+                               last_action_text(last.get(error.resource)),
+                               held.tasks if held else ()))
     for kind, name in sorted(result.plan.frozen):
         live_c = live.get(name)
         out.append(ResourceRow(kind, name, name, Badge("quarantined", WARN),

@@ -2,7 +2,8 @@
 
 Role: :class:`Views` answers one question per page: the overview (the watched project
 live, plus every other project the journal knows), a project (its resources from the
-last pass's plan, the live container list of ``controller.service.dashboard.feed``
+last pass's plan, the live objects of ``controller.service.dashboard.feed`` (Swarm:
+services with their tasks and nodes)
 and the actions under way, its spec errors, its recent history), a resource (the
 ``controller.execution.explain`` answer of ``dockwright why``, cached until the next
 pass; its current diff; its history) and the journal timeline with its filters.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,17 +35,14 @@ from controller.service.dashboard.models import (
     ProjectCard,
     ProjectPage,
     ResourcePage,
-    TaskRow,
     TimelineFilter,
     TimelinePage,
     WhyView,
 )
 from controller.service.dashboard.why import Why, explain_view, pass_view
-from controller.service.loop import WatchService
+from controller.service.watched import Watched
 from specs.units import parse_duration
 
-# (project, resource) -> the tasks of a Swarm service; the Swarm runtime provides one
-TaskSource = Callable[[str, str], tuple[TaskRow, ...]]
 RECENT = 300  # journal entries read for a project page's "last action" column
 CACHE = 64  # explanations kept per feed version
 
@@ -73,9 +71,8 @@ def parse_since(text: str, now: float | None = None) -> float:
 class Views:
     """The view models of one watch service (thread-safe; one instance per server)."""
 
-    def __init__(self, service: WatchService, feed: Feed, journal: Path | None,
-                 tasks: TaskSource | None = None) -> None:
-        self.service, self.feed, self.journal, self.tasks = service, feed, journal, tasks
+    def __init__(self, service: Watched, feed: Feed, journal: Path | None) -> None:
+        self.service, self.feed, self.journal = service, feed, journal
         self._why: dict[str, Why] = {}
         self._why_version = -1
         self._lock = threading.Lock()
@@ -187,13 +184,8 @@ class Views:
         last: dict[str, Entry] = {}
         for e in recent:
             last.setdefault(e.resource, e)
-        tasks = {}
-        if self.tasks is not None:
-            tasks = {a.resource: self.tasks(name, a.resource) for a in result.plan.actions
-                     if a.object == "container"}
         resources = r.resource_rows(result, listing, self.feed.in_flight(),
-                                    card.crash_loops, self.service.backoff.snapshot(), last,
-                                    tasks)
+                                    card.crash_loops, self.service.backoff.snapshot(), last)
         if listing.error is not None:
             card = _with_problem(card, f"the runtime did not list the containers: "
                                        f"{listing.error}")
@@ -249,7 +241,7 @@ class Views:
             return hit
         answer = None if check else pass_view(name, self.service, self.feed, reader)
         if answer is None:
-            answer = explain_view(name, self.service, reader)
+            answer = explain_view(name, self.feed.view, reader)
         with self._lock:
             if self._why_version == version and len(self._why) < CACHE:
                 self._why[key] = answer

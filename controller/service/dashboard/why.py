@@ -8,8 +8,8 @@ changes from the live object to the spec) and what the next pass does about it:
   file's header line and its last commit; the state is the project page's
   (``controller.service.dashboard.rows``), so both pages agree;
 - :func:`explain_view` (``?check=1``, and names the last pass did not plan): runs
-  ``controller.execution.explain.explain``, a read-only pass against the runtime, as
-  the CLI does.
+  the runtime's ``why`` (``controller.service.runtimeview.RuntimeView.explain``), a
+  read-only pass against the runtime, as the CLI does.
 Neighbours: ``controller.service.dashboard.views`` (caches both until the next pass).
 """
 
@@ -18,17 +18,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from controller.desired.gitrev import last_change, uncommitted
-from controller.execution.explain import Explanation, Ownership, StateKind, explain
+from controller.execution.explain import Explanation, Ownership, StateKind
 from controller.execution.journal.query import Reader
 from controller.execution.journal.records import Entry
 from controller.execution.journal.values import iso
 from controller.execution.result import PassResult
 from controller.planning.actions import Action
 from controller.service.dashboard import rows as r
-from controller.service.dashboard.feed import Feed, Listing
+from controller.service.dashboard.feed import Feed
 from controller.service.dashboard.models import Badge, ChangeRow, WhyView
-from controller.service.loop import WatchService
-from runtime.types import LABEL_PROJECT, LABEL_RESOURCE
+from controller.service.runtimeview import Listing, RuntimeView
+from controller.service.watched import Watched
 from specs.loader import header_lines
 
 Why = tuple[WhyView | None, tuple[ChangeRow, ...], str | None]
@@ -87,7 +87,8 @@ def _last_action(a: Entry | None) -> tuple[str, str]:
 
 def _planned(result: PassResult, name: str) -> Action | None:
     """The last pass's action about ``name`` (a runtime or declared name)."""
-    actions = [a for a in result.plan.actions if a.object in ("container", "volume", "network")]
+    actions = [a for a in result.plan.actions
+               if a.object in ("container", "service", "volume", "network")]
     return next((a for a in actions if a.name == name), None) or next(
         (a for a in actions if a.resource == name), None)
 
@@ -100,23 +101,21 @@ def _declared(root: Path, file: str, kind: str, resource: str) -> tuple[str, str
     return "declared", f"{file}:{line or '?'} {kind}.{resource} in {root}"
 
 
-def _listing_of(service: WatchService, resource: str) -> Listing:
-    """The containers of one resource (one list call filtered by its labels)."""
+def _listing_of(view: RuntimeView, resource: str) -> Listing:
+    """The live objects of one resource (filtered by its labels)."""
     try:
-        found = service.handle.get().list_containers({LABEL_PROJECT: service.project,
-                                                      LABEL_RESOURCE: resource})
+        return view.listing(resource)
     except Exception as exc:  # the runtime is down: the page says so
         return Listing({}, error=f"{type(exc).__name__}: {exc}")
-    return Listing({c.name.lstrip("/"): c for c in found})
 
 
-def pass_view(name: str, service: WatchService, feed: Feed, reader: Reader | None) -> Why | None:
+def pass_view(name: str, service: Watched, feed: Feed, reader: Reader | None) -> Why | None:
     """The rows of ``name`` from the last pass (None: that pass did not plan it)."""
     result = service.last_result
     action = _planned(result, name) if result is not None else None
     if result is None or action is None:
         return None
-    listing = feed.fresh() or _listing_of(service, action.resource)
+    listing = feed.fresh() or _listing_of(feed.view, action.resource)
     last = reader.last_entry(service.project, action.resource) if reader is not None else None
     row = next(x for x in r.resource_rows(
         result, listing, feed.in_flight(), service.crash_loops.looping(),
@@ -131,17 +130,23 @@ def pass_view(name: str, service: WatchService, feed: Feed, reader: Reader | Non
         health = f", {row.health}" if row.health else ""
         out.append(("container", f"{live.id[:12]} {live.state.value}{health}" if live
                     else "none on this runtime"))
-    c = action.container
-    if c is not None:
-        out.append(_declared(service.root, c.file, "container", action.resource))
-        change = last_change(service.root, c.file)
+    elif action.object == "service":
+        have = listing.services.get(action.name)
+        update = f", update {have.update_state}" if have is not None and have.update_state else ""
+        out.append(("service", f"{have.id[:12]} {have.running}/{have.desired} running{update}"
+                    if have is not None else "none on this cluster"))
+    file = action.container.file if action.container is not None else (
+        action.service.file if action.service is not None else None)
+    if file is not None:
+        out.append(_declared(service.root, file, "container", action.resource))
+        change = last_change(service.root, file)
         if change is not None:
             dirty = (" (the file has uncommitted changes)"
-                     if uncommitted(service.root, c.file) else "")
+                     if uncommitted(service.root, file) else "")
             out.append(("spec changed", f"{change.commit[:12]} {change.date} {change.author}: "
                                         f"{change.subject}{dirty}"))
     out.append(_last_action(last))
-    actual = f" ({row.actual})" if action.object == "container" else ""
+    actual = f" ({row.actual})" if action.object in ("container", "service") else ""
     reason = "" if row.reason in ("in sync", "") else f": {row.reason}"
     out.append(("state", f"{row.state.text}{actual}{reason}"))
     done = next((o for o in result.outcomes if o.action.id == action.id), None)
@@ -152,12 +157,11 @@ def pass_view(name: str, service: WatchService, feed: Feed, reader: Reader | Non
     return WhyView(row.state, tuple(out)), diff, todo
 
 
-def explain_view(name: str, service: WatchService, reader: Reader | None) -> Why:
+def explain_view(name: str, runtime: RuntimeView, reader: Reader | None) -> Why:
     """(the why rows, the current diff, what the next pass does) of ``name``; None when
     nothing is known about it."""
     try:
-        answer = explain(name, service.handle.get(), root=service.root,
-                         project=service.project, reader=reader)
+        answer = runtime.explain(name, reader)
     except Exception as exc:  # the runtime is down or the folder unreadable: say so
         view = WhyView(Badge("unknown", r.IDLE), (("error", f"{type(exc).__name__}: {exc}"),))
         return view, (), None
