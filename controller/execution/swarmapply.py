@@ -254,13 +254,14 @@ class SwarmExecutor:
             time.sleep(CONVERGE_POLL)
 
     def tasks_match(self, info: ServiceInfo, tasks: list[TaskInfo]) -> bool:
-        """Every task meant to run is running, as many as wanted. Swarm's own count
-        (``info.running``) also counts a task being stopped (a scale-down just undone):
-        the tasks are counted here."""
-        running = sum(1 for t in tasks if t.state == "running" and t.desired_state == "running")
+        """Every task meant to run is running, as many as wanted, and no other task still
+        runs (one being stopped after a scale-down or a start-first update). Swarm's own
+        count (``info.running``, without the tasks of nodes that are down) includes the
+        tasks being stopped; the tasks meant to run are counted here."""
+        wanted = sum(1 for t in tasks if t.state == "running" and t.desired_state == "running")
         if info.spec.mode == "global":
-            return running == info.desired
-        return running == info.desired == info.spec.replicas
+            return wanted == info.running == info.desired
+        return wanted == info.running == info.desired == info.spec.replicas
 
     def rolled_back(self, a: Action, ref: str, info: ServiceInfo) -> None:
         assert a.service is not None
