@@ -148,20 +148,44 @@ def key(raw: bytes, path: Path, rel: str) -> str:
     return digest.hexdigest()
 
 
-def lookup(folder: Path | None, name: str, variables: Mapping[str, str]) -> Entry | None:
-    """The cached entry, or None (missing, unreadable, corrupt or stale)."""
+# entries this process read, by path: (inode, size, mtime) of the file, the entry. A
+# service (``watch``) reads the same snapshot each pass: it gets the same objects back
+# without unpickling, so that what is derived from them can be kept too
+# (``controller.desired.service.services``).
+_LOADED: dict[str, tuple[tuple[int, int, int], Entry]] = {}
+_LOADED_MAX = 64
+
+
+def lookup(folder: Path | None, name: str, variables: Mapping[str, str], *,
+           keep: bool = False) -> Entry | None:
+    """The cached entry, or None (missing, unreadable, corrupt or stale). ``keep`` (for
+    outcomes of frozen values only: they are shared): an entry this process read already,
+    from a file unchanged since, is the same object (still checked against ``variables``
+    and the resolved paths)."""
     if folder is None:
         return None
     import pickle
 
+    path = str(folder / name)
     try:
-        with open(folder / name, "rb") as handle:
+        held = _LOADED.get(path) if keep else None
+        if held is not None:  # read by this process: the same entry while the file is
+            stat = os.stat(path)  # the same (written atomically: a new one is a new inode)
+            if (stat.st_ino, stat.st_size, stat.st_mtime_ns) == held[0]:
+                return held[1] if held[1].still_valid(variables) else None
+        with open(path, "rb") as handle:
             if os.fstat(handle.fileno()).st_uid != os.geteuid():
                 return None  # a pickle someone else wrote is never loaded
             entry = pickle.load(handle)
         if not isinstance(entry, Entry) or not entry.still_valid(variables):
             return None
-        os.utime(folder / name)  # recently used: kept by the trimming in store()
+        os.utime(path)  # recently used: kept by the trimming in store()
+        if not keep:
+            return entry
+        stat = os.stat(path)
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[path] = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), entry)
     except Exception:  # a corrupt or foreign entry is a miss
         return None
     return entry

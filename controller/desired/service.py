@@ -23,6 +23,7 @@ canonical order); read by ``controller.planning.services``.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -193,9 +194,36 @@ def with_hash(spec: ServiceSpec) -> ServiceSpec:
     return dataclasses.replace(spec, labels=tuple(sorted(labels.items())))
 
 
+# the last result of :func:`services` that read no file: (recipe, revision, variables,
+# result). A ``watch`` pass whose snapshot is the same object (``specs.cache`` keeps it)
+# gets it again without hashing every spec anew.
+_last: tuple[Recipe, str | None, tuple[tuple[str, str], ...], DesiredServices] | None = None
+
+
 def services(recipe: Recipe, revision: str | None = None,
              environ: Mapping[str, str] | None = None) -> DesiredServices:
-    """The desired services of a recipe on this host (files and variables read)."""
+    """The desired services of a recipe on this host (files and variables read). The same
+    recipe object with the same revision and variables gives the same result, kept when
+    it read no file (a secret, config or env file, a build context or an archive may
+    change on their own)."""
+    global _last
+    variables = tuple(sorted((os.environ if environ is None else environ).items()))
+    last = _last
+    if last is not None and last[0] is recipe and last[1] == revision and last[2] == variables:
+        return last[3]
+    result = _services(recipe, revision, environ)
+    if not any(_reads_files(c) for c in recipe.containers):
+        _last = (recipe, revision, variables, result)
+    return result
+
+
+def _reads_files(c: ContainerRecipe) -> bool:
+    return bool(c.files) or c.image.source in ("build", "archive") or any(
+        step.kind in ("env_file", "secret") for step in c.env)
+
+
+def _services(recipe: Recipe, revision: str | None,
+              environ: Mapping[str, str] | None) -> DesiredServices:
     one_each = dataclasses.replace(recipe, containers=tuple(
         dataclasses.replace(c, names=(c.resource,)) for c in recipe.containers))
     desired = realise(one_each, revision, environ, runtime="swarm")

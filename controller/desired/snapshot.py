@@ -82,7 +82,8 @@ def lookup(root: Path, project: str | None, checkout: Path | None = None,
     values, dotenv_errors = variables(root)
     if not files or dotenv_errors:
         return None
-    entry = cache.lookup(folder, _key(root, project, files, checkout, runtime), values)
+    entry = cache.lookup(folder, _key(root, project, files, checkout, runtime), values,
+                         keep=True)  # a Recipe is frozen: a watch gets the same one back
     if entry is None or not isinstance(entry.outcome, tuple) or len(entry.outcome) != 3:
         return None
     recipe, summary, checked = entry.outcome

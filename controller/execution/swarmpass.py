@@ -64,7 +64,7 @@ def prepare(root: Path, driver: SwarmDriver, *, project: str | None = None,
     """Load, observe and plan (nothing changed on the cluster)."""
     specs, recipe = recipe_of(root, project, None, options.checkout, RUNTIME)
     desired = services(recipe, revision if revision is not None else git_revision(root))
-    driver.ping()
+    driver.ensure_manager()
     observed = observe(driver, desired)
     plan = make_plan(desired, observed, prune=options.prune and not specs.errors,
                      allow_mass_delete=options.allow_mass_delete, skip=options.skip,

@@ -1,12 +1,13 @@
 """``dockwright status --runtime swarm``: a project's services, tasks and nodes, as JSON.
 
 Role: one read-only Swarm pass (``controller.execution.swarmpass.prepare``) plus the
-project's tasks and the cluster's nodes, as a dict: per service desired vs actual
-(``2/3 running``), the last update's state and message, every task meant to run with
-its slot, node (and that node's state) and error; resources held by a plan error
-(a remembered rollback); the nodes; the spec files that do not load; and that named
-volumes are per node. Neighbours: ``controller.commands.swarmcmd`` (prints it),
-``controller.service.swarmview`` (``/status`` of ``watch --runtime swarm --listen``).
+project's tasks and the cluster's nodes, as a dict: per service desired vs actual (``2/3
+running``: its tasks meant to run that run on a node that is ready), the last update's
+state and message, every task meant to run with its slot, node (and that node's state)
+and error; resources held by a plan error (a remembered rollback); the nodes; the spec
+files that do not load; and that named volumes are per node. Neighbours:
+``controller.commands.swarmcmd`` (prints it), ``controller.service.swarmview``
+(``/status`` of ``watch --runtime swarm --listen``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,11 @@ def status(root: Path, driver: SwarmDriver, *, project: str | None = None) -> di
             have = observed.services.get(action.name)
             d = action.service
             entry["desired"] = d.state if d is not None else "absent"
-            entry["actual"] = f"{have.running}/{have.desired} running" if have else "absent"
+            running = sum(1 for t in tasks if have is not None and t.service_id == have.id
+                          and t.state == t.desired_state == "running"
+                          and nodes.get(t.node_id) is not None
+                          and nodes[t.node_id].state == "ready")
+            entry["actual"] = f"{running}/{have.desired} running" if have else "absent"
             entry["update_state"] = have.update_state if have else None
             entry["update_message"] = have.update_message if have else None
             entry["tasks"] = [{"id": t.id[:12], "slot": t.slot,

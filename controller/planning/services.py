@@ -69,7 +69,7 @@ def observe(driver: SwarmDriver, desired: DesiredServices) -> ObservedServices:
     foreign: dict[str, ServiceInfo] = {}
     declared = {s.spec.name for s in desired.services}
     listed = driver.list_networks()  # once: names the services' networks too
-    for info in driver.list_services(networks=listed):
+    for info in driver.list_services(networks=listed, recount=False):  # specs, not counts
         if owned_by(info.spec.labels, desired.project):
             owned[info.spec.name] = info
         elif info.spec.name in declared:

@@ -18,6 +18,7 @@ are immutable Swarm objects named by the caller. Neighbours:
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -77,6 +78,9 @@ def _network(n: Mapping[str, Any]) -> NetworkInfo:
                        labels=pairs(n.get("Labels")))
 
 
+MANAGER_FRESH = 30.0  # seconds a successful ping() spares ensure_manager() another
+
+
 class SwarmDriver:
     """A Swarm cluster through one manager; safe to share between threads."""
 
@@ -84,6 +88,7 @@ class SwarmDriver:
 
     def __init__(self, base_url: str | None = None, timeout: float = 60) -> None:
         self.engine = SwarmEngine(transport_for(base_url, timeout))
+        self._manager_at = float("-inf")  # monotonic time ping() last found a manager
 
     def close(self) -> None:
         self.engine.transport.close()
@@ -95,6 +100,7 @@ class SwarmDriver:
         try:
             with mapped_errors("ping the Swarm manager"):
                 self.engine.swarm()
+            self._manager_at = time.monotonic()
             return
         except Unavailable:
             raise
@@ -107,6 +113,13 @@ class SwarmDriver:
             raise InvalidRequest(
                 f"the Docker daemon at {self.engine.transport.address} is not a Swarm manager "
                 f"(node state {swarm.get('LocalNodeState') or 'inactive'})", hint=NOT_A_MANAGER)
+
+    def ensure_manager(self) -> None:
+        """:meth:`ping`, unless it found a manager less than ``MANAGER_FRESH`` seconds ago
+        (a service's passes: a node demoted since fails the next call with the daemon's
+        own message, and the pass after pings again)."""
+        if time.monotonic() - self._manager_at >= MANAGER_FRESH:
+            self.ping()
 
     def local_node(self) -> str:
         """The id of the node this endpoint is."""
@@ -155,10 +168,12 @@ class SwarmDriver:
                 "ContainerSpec", {}).get("Image", "")).partition("@")[2])
 
     def list_services(self, labels: Mapping[str, str] | None = None,
-                      networks: Sequence[NetworkInfo] | None = None) -> list[ServiceInfo]:
+                      networks: Sequence[NetworkInfo] | None = None,
+                      recount: bool = True) -> list[ServiceInfo]:
         """Services carrying every given label (None: all), with their task counts;
         ``networks``: every network, when the caller listed them already (else listed
-        here to name the services' networks)."""
+        here to name the services' networks); ``recount=False``: Swarm's running counts
+        as they are, no node list (a plan, which compares specs only)."""
         with mapped_errors("list services"):
             found = self.engine.services(_selector(labels))
         if not found:
@@ -167,7 +182,7 @@ class SwarmDriver:
             names = {n.id: n.name for n in networks}
         else:
             names = self._names()
-        running = self._recount([s["ID"] for s in found])
+        running = self._recount([s["ID"] for s in found]) if recount else {}
         return [self._info(s, names, running.get(s["ID"])) for s in found]
 
     def inspect_service(self, ref: str) -> ServiceInfo:
