@@ -18,7 +18,7 @@ from typing import Any
 
 from controller.execution.journal.records import Change, Entry
 from controller.execution.journal.values import iso
-from controller.execution.result import PassResult
+from controller.execution.result import ActionResult, PassResult
 from controller.planning.actions import Action, Kind
 from controller.planning.diff import FieldChange
 from controller.service.dashboard.feed import InFlight
@@ -77,6 +77,28 @@ def last_action_text(e: Entry | None) -> str | None:
     return f"{e.action} ({e.cause}) {e.outcome.value}, {iso(e.at)}"
 
 
+def _under_way(flight: InFlight) -> tuple[Badge, str]:
+    """An action of the pass running now: drifted (it puts back a change) or changing."""
+    badge = Badge("drifted", WARN) if flight.drift else Badge("changing", BUSY)
+    return badge, f"{flight.action} under way: {flight.reason}"
+
+
+def _settled(action: Action, done: ActionResult | None, last: Entry | None
+             ) -> tuple[Badge, str]:
+    """A resource with nothing wrong now: healed (drift put back by the last pass, or
+    lately), in sync, or pending (the plan has work for it)."""
+    if done is not None and done.ok and done.drift:
+        return Badge("healed", OK), (
+            f"drift corrected in the last pass: {done.kind.value} ({action.reason})")
+    if (not action.changing and last is not None and last.ok and last.cause == "drift"
+            and time.time() - last.at < HEALED_FOR):
+        return Badge("healed", OK), (
+            f"drift corrected at {iso(last.at)}: {last.action} ({last.reason})")
+    if (done is not None and done.ok) or not action.changing:
+        return Badge("in sync", OK), action.reason if done is not None else "in sync"
+    return Badge("pending", WARN), action.reason
+
+
 def _container_row(action: Action, live: ContainerSummary | None, flight: InFlight | None,
                    result: PassResult, looping: bool, backoff: Mapping[str, Any] | None,
                    last: Entry | None) -> ResourceRow:
@@ -87,8 +109,7 @@ def _container_row(action: Action, live: ContainerSummary | None, flight: InFlig
     done = next((o for o in result.outcomes if o.action.id == action.id), None)
     failed = result.failed.get(action.resource)
     if flight is not None:
-        state = Badge("drifted" if flight.drift else "changing", WARN if flight.drift else BUSY)
-        reason = f"{flight.action} under way: {flight.reason}"
+        state, reason = _under_way(flight)
     elif looping:
         state, reason = Badge("crash-looping", BAD), "keeps dying: restarted with backoff"
     elif backoff is not None:
@@ -101,17 +122,8 @@ def _container_row(action: Action, live: ContainerSummary | None, flight: InFlig
         state, reason = Badge("drifted", WARN), f"not running ({actual}): the next pass heals it"
     elif desired == "absent" and live is not None:
         state, reason = Badge("pending", WARN), action.reason
-    elif done is not None and done.ok and done.drift:
-        state, reason = Badge("healed", OK), (
-            f"drift corrected in the last pass: {done.kind.value} ({action.reason})")
-    elif (not action.changing and last is not None and last.ok and last.cause == "drift"
-          and time.time() - last.at < HEALED_FOR):
-        state = Badge("healed", OK)
-        reason = f"drift corrected at {iso(last.at)}: {last.action} ({last.reason})"
-    elif (done is not None and done.ok) or not action.changing:
-        state, reason = Badge("in sync", OK), action.reason if done is not None else "in sync"
     else:
-        state, reason = Badge("pending", WARN), action.reason
+        state, reason = _settled(action, done, last)
     image = c.config.image if c is not None else None
     ports = tuple(port_text(p) for p in c.config.ports) if c is not None else ()
     return ResourceRow("container", action.resource, action.name, state, reason, desired,
@@ -136,8 +148,7 @@ def _service_row(action: Action, live: ServiceState | None, flight: InFlight | N
     failed = result.failed.get(action.resource)
     errors = [t.error for t in (live.tasks if live is not None else ()) if t.error]
     if flight is not None:
-        state = Badge("drifted" if flight.drift else "changing", WARN if flight.drift else BUSY)
-        reason = f"{flight.action} under way: {flight.reason}"
+        state, reason = _under_way(flight)
     elif failed is not None:
         state, reason = Badge("failed", BAD), failed
     elif live is not None and live.update_state.startswith("rollback"):
@@ -154,17 +165,8 @@ def _service_row(action: Action, live: ServiceState | None, flight: InFlight | N
         state = Badge("degraded" if errors else "converging", BAD if errors else BUSY)
         reason = (f"{live.running} of {live.desired} tasks running"
                   + (f": {errors[0]}" if errors else ""))
-    elif done is not None and done.ok and done.drift:
-        state, reason = Badge("healed", OK), (
-            f"drift corrected in the last pass: {done.kind.value} ({action.reason})")
-    elif (not action.changing and last is not None and last.ok and last.cause == "drift"
-          and time.time() - last.at < HEALED_FOR):
-        state = Badge("healed", OK)
-        reason = f"drift corrected at {iso(last.at)}: {last.action} ({last.reason})"
-    elif (done is not None and done.ok) or not action.changing:
-        state, reason = Badge("in sync", OK), action.reason if done is not None else "in sync"
     else:
-        state, reason = Badge("pending", WARN), action.reason
+        state, reason = _settled(action, done, last)
     ports = tuple(f"{p.published or '*'}->{p.target}/{p.protocol} ({p.mode})"
                   for p in spec.ports) if spec is not None else ()
     return ResourceRow("service", action.resource, action.name, state, reason, desired, actual,
