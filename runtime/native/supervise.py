@@ -30,6 +30,7 @@ from runtime.native.oci import OciRuntime
 from runtime.native.records import Layout
 
 SYNC_TIMEOUT = 20.0
+KILL_WAIT = 2.0  # how long a SIGKILLed conmon may take to be gone
 
 
 def conmon_binary() -> str:
@@ -86,9 +87,8 @@ def launch(
     """
     for d in (lay.exit_dir, lay.persist_dir, lay.socket_dir):
         d.mkdir(parents=True, exist_ok=True)
+    end_previous_run(oci, lay)
     reset_run_files(lay)
-    if (oci.root / lay.id).exists():
-        oci.delete(lay.id, force=True)  # a previous run of this id
     cid = lay.id
     args = [
         conmon_binary(), "--api-version", "1", "-c", cid, "-u", cid, "-n", name,
@@ -138,6 +138,17 @@ def launch(
         oci.delete(cid, force=True)
         raise
     return pid, conmon_pid
+
+
+def end_previous_run(oci: OciRuntime, lay: Layout) -> None:
+    """Before a new run of ``lay.id``: its previous conmon killed (and gone), then the
+    runtime's state of that run deleted (``--force`` kills what still runs). In that order:
+    a conmon that outlives the delete writes the killed process's exit code (137) into the
+    exit file of the new run, which then reads as exited (an apply killed between conmon's
+    launch and the record of the start leaves exactly that behind)."""
+    kill_conmon(lay)
+    if (oci.root / lay.id).exists():
+        oci.delete(lay.id, force=True)
 
 
 def _parse_sync(line: bytes, lay: Layout) -> int:
@@ -222,7 +233,8 @@ def stop(oci: OciRuntime, lay: Layout, signal_name: str, timeout: float) -> tupl
 
 
 def kill_conmon(lay: Layout) -> None:
-    """Kill a leftover conmon of this container (after the container is gone)."""
+    """Kill a leftover conmon of this container and wait (at most ``KILL_WAIT``) until it is
+    gone: killed, it neither writes the exit file nor runs its exit command (the shim)."""
     try:
         pid = int(lay.conmon_pidfile.read_text().strip())
     except (OSError, ValueError):
@@ -230,6 +242,9 @@ def kill_conmon(lay: Layout) -> None:
     if pid_alive(pid) and _is_conmon_of(pid, lay.id):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
+        deadline = time.monotonic() + KILL_WAIT
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.005)  # SIGKILL is delivered asynchronously
 
 
 def _is_conmon_of(pid: int, cid: str) -> bool:

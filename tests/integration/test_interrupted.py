@@ -23,6 +23,7 @@ import subprocess
 import sys
 import urllib.request
 
+import docker
 import pytest
 
 from tests.conftest import wait_for
@@ -56,7 +57,15 @@ def _get(port: int) -> str:
 
 
 def _states(p: Project) -> dict[str, str]:
-    return {name: p.client.containers.get(cid).status for name, cid in p.ids().items()}
+    """Name -> state of each container of the project that the daemon knows in full: Docker
+    lists a container being created before it can be inspected (a 404 in that window)."""
+    states = {}
+    for name, cid in p.ids().items():
+        try:
+            states[name] = p.client.containers.get(cid).status
+        except docker.errors.NotFound:
+            continue  # still being created (or removed): not there yet for this poll
+    return states
 
 
 def test_apply_killed_mid_recreate_is_resumed_in_order(project: Project) -> None:

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
+from runtime.native import shim, supervise
 from runtime.native.driver import NativeDriver
-from runtime.types import ContainerConfig, NetworkAttach, NetworkConfig, PortBinding
+from runtime.types import ContainerConfig, NetworkAttach, NetworkConfig, PortBinding, State
 from tests.images import BUSYBOX
-from tests.native.conftest import leaks, veth_leaks
+from tests.native.conftest import NProject, leaks, veth_leaks
 from tests.ports import free_port
 
 pytestmark = pytest.mark.native
@@ -125,3 +126,25 @@ def test_killed_controller_leaves_nothing_behind(
             final.remove_container(c.id, force=True)
         final.remove_network(net)
         final.close()
+
+
+def test_a_start_cut_off_after_conmon_launched_it_is_started_cleanly(nproject: NProject) -> None:
+    """A controller killed between conmon's launch and the record of the start leaves a
+    live conmon and process of a container the record calls "created". The next start must
+    end that run before the new one: the old conmon, outliving the runtime's delete, would
+    write the killed process's exit code (137) into the new run's exit file, and the new run
+    would read as exited (seen as a flaky ``native: apply killed: recreate`` fault case)."""
+    d = nproject.driver
+    cid = d.create_container(nproject.config("web", stop_timeout=0.5))
+    rec = d.records.read(cid)
+    lay = d.records.layout(cid)
+    shim.launch(d.oci, d.state_dir, lay, rec, shim.new_run_token())  # the cut-off start
+    old_conmon = int(lay.conmon_pidfile.read_text())
+    assert supervise.pid_alive(old_conmon) and d.inspect_container(cid).summary.state is (
+        State.CREATED)
+    d.start_container(cid)
+    assert not supervise.pid_alive(old_conmon), "the previous run's conmon is ended first"
+    time.sleep(1.0)  # the old conmon would have written its exit file by now
+    info = d.inspect_container(cid)
+    assert info.summary.state is State.RUNNING, (info.summary.state, info.summary.exit_code)
+    assert d.exec_in(cid, ["true"]).exit_code == 0
