@@ -148,7 +148,7 @@ class PrivateDockerd:
         if self.proc is not None:
             with contextlib.suppress(Exception):
                 client = self.client()
-                for c in client.containers.list(all=True):
+                for c in client.containers.list(all=True, ignore_removed=True):
                     c.remove(force=True)
                 client.close()
         self.stop()

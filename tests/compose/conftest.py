@@ -77,7 +77,8 @@ def cleanup(client: docker.DockerClient, name: str) -> None:
     """Remove what the compose project ``name`` or the dockwright project ``name`` made."""
     selectors = [f"com.docker.compose.project={name}", f"io.dockwright.project={name}"]
     for label in selectors:
-        for c in client.containers.list(all=True, filters={"label": label}):
+        for c in client.containers.list(all=True, ignore_removed=True,
+                                         filters={"label": label}):
             c.remove(force=True, v=True)
     for label in selectors:
         for n in client.networks.list(filters={"label": label}):

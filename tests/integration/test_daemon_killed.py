@@ -92,7 +92,8 @@ def _running(program: Path) -> bool:
 
 
 def _states(client: Any, project: str) -> dict[str, str]:
-    rows = client.containers.list(all=True, filters={"label": f"{LABEL_PROJECT}={project}"})
+    rows = client.containers.list(all=True, ignore_removed=True,
+                                  filters={"label": f"{LABEL_PROJECT}={project}"})
     return {c.name: c.status for c in rows}
 
 

@@ -167,7 +167,7 @@ def cleanup_swarm_project(cluster: SwarmCluster, project: str) -> None:
         if not node.running:
             continue
         with contextlib.closing(node.client()) as client:
-            for container in client.containers.list(all=True):  # tasks left by a removal
+            for container in client.containers.list(all=True, ignore_removed=True):  # tasks left
                 if (container.labels or {}).get(LABEL_PROJECT) == project:
                     with contextlib.suppress(docker.errors.APIError):
                         container.remove(force=True)

@@ -97,7 +97,8 @@ def _containers_of(cluster: SwarmCluster, service: str) -> list[str]:
     for node in cluster.nodes:
         with contextlib.closing(node.client()) as client:
             found += [c.name for c in client.containers.list(
-                all=True, filters={"label": f"com.docker.swarm.service.name={service}"})]
+                all=True, ignore_removed=True,
+                filters={"label": f"com.docker.swarm.service.name={service}"})]
     return found
 
 

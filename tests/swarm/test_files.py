@@ -35,8 +35,8 @@ def _objects(p: SwarmProject, kind: str) -> list[Any]:
 def _read_in_task(p: SwarmProject, service: str, *paths: str) -> str:
     """``cat PATHS`` in the service's running task, on node2's own daemon."""
     with contextlib.closing(p.cluster.client("node2")) as node2:
-        found = node2.containers.list(filters={"label": f"com.docker.swarm.service.name="
-                                                        f"{service}"})
+        label = f"com.docker.swarm.service.name={service}"
+        found = node2.containers.list(ignore_removed=True, filters={"label": label})
         assert len(found) == 1, [c.name for c in found]
         code, out = found[0].exec_run(["cat", *paths])
         assert code == 0, out
