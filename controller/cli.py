@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import gc
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 COMMAND_MODULES = (
@@ -61,7 +62,9 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
     add(
         "--state-dir",
         default=default(os.environ.get("DOCKWRIGHT_STATE_DIR")),
-        help="state folder of the native runtime (default: /var/lib/dockwright)",
+        help="state folder: ledger, journal, digest key, secret copies and the native "
+        "runtime's data (default: $DOCKWRIGHT_STATE_DIR, else /var/lib/dockwright as root, "
+        "else ~/.local/state/dockwright)",
     )
     add("--log-format", choices=("console", "json"), default=default(None),
                         help="log format (default: console on a TTY, json otherwise)")
@@ -126,6 +129,30 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_ERROR if exc.code == 2 else (exc.code if isinstance(exc.code, int) else 0)
     _service = args.command == "watch"
     args.runtime = resolve_runtime(args)
+    with _state_dir(getattr(args, "state_dir", None)):
+        return _run(args)
+
+
+@contextlib.contextmanager
+def _state_dir(folder: str | None) -> Iterator[None]:
+    """``--state-dir`` names the one state folder of this process: every part that keeps
+    state (ledger, digest key, journal, copies, native runtime) reads it from
+    ``$DOCKWRIGHT_STATE_DIR``; an in-process caller gets its environment back."""
+    if not folder:
+        yield
+        return
+    old = os.environ.get("DOCKWRIGHT_STATE_DIR")
+    os.environ["DOCKWRIGHT_STATE_DIR"] = os.path.abspath(folder)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("DOCKWRIGHT_STATE_DIR", None)
+        else:
+            os.environ["DOCKWRIGHT_STATE_DIR"] = old
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code: int = args.func(args)
     except KeyboardInterrupt:
