@@ -273,7 +273,8 @@ class SwarmExecutor:
         message = first or info.update_message or "the update failed"
         if info.update_message and info.update_message != message:
             message = f"{message}; {info.update_message}"
-        rollbacks.record(self.plan.project, a.name, a.service.hash, message)
+        rollbacks.record(self.plan.project, a.name, a.service.hash, message,
+                         a.service.spec.image)
         raise Failed(f"rolled back: {message}")
 
     def task_errors(self, ref: str) -> str:

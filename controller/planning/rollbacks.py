@@ -5,7 +5,9 @@ health check), ``apply`` reports a failure and records here the desired hash
 it had sent, with Swarm's message. The next pass (``apply`` or ``watch``)
 finds the same desired hash and holds the service (a plan error: "rolled back
 ... change the spec to try again") instead of updating it again: no update
-loop. A changed spec has another hash and is tried; a converged service
+loop. A changed spec has another hash and is tried, and so is the same spec when
+``pull = "always"`` finds another image under its tag (the digest sent is recorded
+too: a fixed image pushed under the same tag is the user's fix); a converged service
 forgets its record. Location: ``<state folder>/ledger/swarm-<project>-rollbacks.json``
 (``controller.planning.ledger.ledger_dir``). Failures to read or write are
 ignored: a lost record costs one more attempt, never a wrong change.
@@ -28,11 +30,19 @@ from dwutil.lock import locked
 
 @dataclass(frozen=True)
 class RolledBack:
-    """The desired hash Swarm rolled back, its message and when (epoch seconds)."""
+    """The desired hash Swarm rolled back, its message, when (epoch seconds) and the image
+    reference that was sent (with its digest when ``pull = "always"`` pinned one; "" in a
+    record of an earlier release)."""
 
     hash: str
     message: str
     at: float
+    image: str = ""
+
+    def holds(self, desired_hash: str, image: str) -> bool:
+        """Whether sending ``desired_hash`` with ``image`` now would repeat this attempt: the
+        same spec, and not another image the registry serves under the same tag."""
+        return self.hash == desired_hash and (not self.image or self.image == image)
 
 
 def _path(project: str) -> Path:
@@ -49,7 +59,7 @@ def read(project: str) -> dict[str, RolledBack]:
     for name, raw in data.items() if isinstance(data, dict) else ():
         if isinstance(raw, dict) and isinstance(raw.get("hash"), str):
             out[str(name)] = RolledBack(raw["hash"], str(raw.get("message", "")),
-                                        float(raw.get("at") or 0))
+                                        float(raw.get("at") or 0), str(raw.get("image") or ""))
     return out
 
 
@@ -67,8 +77,8 @@ def _change(project: str, service: str, entry: RolledBack | None) -> None:
             write_atomic(path, json.dumps({k: vars(v) for k, v in known.items()}), mode=0o600)
 
 
-def record(project: str, service: str, desired_hash: str, message: str) -> None:
-    _change(project, service, RolledBack(desired_hash, message, time.time()))
+def record(project: str, service: str, desired_hash: str, message: str, image: str = "") -> None:
+    _change(project, service, RolledBack(desired_hash, message, time.time(), image))
 
 
 def forget(project: str, service: str) -> None:

@@ -153,7 +153,7 @@ class _Planner:
             changes.append(FieldChange("image", f"{d.spec.image}@{have.pin}" if have.pin
                                        else d.spec.image, f"{d.spec.image}@{pin}"))
         failed = self.observed.rolled_back.get(name)
-        if failed is not None and failed.hash == d.hash and changes:
+        if failed is not None and failed.holds(d.hash, sent.spec.image) and changes:
             self.held.add(name)
             self.errors.append(PlanError(
                 name, f"rolled back: {failed.message} (this spec was rolled back by Swarm "

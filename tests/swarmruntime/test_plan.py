@@ -100,6 +100,27 @@ def test_a_rolled_back_spec_is_held_until_it_changes() -> None:
         ("service:web", Kind.UPDATE, Cause.SPEC)]
 
 
+def test_a_rolled_back_image_is_tried_again_once_the_tag_serves_another() -> None:
+    """``pull = "always"``: a fixed image pushed under the same tag is the user's fix; the
+    digest that was rolled back stays held."""
+    d = dataclasses.replace(desired(), image=DesiredImage("busybox:latest", "ref", "always"))
+    bad, good, fixed = "sha256:" + "b" * 64, "sha256:" + "a" * 64, "sha256:" + "f" * 64
+    have = dataclasses.replace(live(d), pin=good)
+    back = {"web": RolledBack(d.hash, "task failed", 0.0, f"{d.spec.image}@{bad}")}
+    observed = ObservedServices("p", {"web": have}, rolled_back=back)
+    same = make_plan(DesiredServices("p", None, (d,)), observed, pins={"web": bad})
+    assert same.actions == () and "rolled back: task failed" in same.errors[0].message
+    again = make_plan(DesiredServices("p", None, (d,)), observed, pins={"web": fixed})
+    assert [(a.kind, a.cause) for a in again.actions] == [(Kind.UPDATE, Cause.IMAGE)]
+    assert again.actions[0].service is not None
+    assert again.actions[0].service.spec.image == f"{d.spec.image}@{fixed}"
+    older = {"web": RolledBack(d.hash, "task failed", 0.0)}  # a record without the image
+    held = make_plan(DesiredServices("p", None, (d,)),
+                     ObservedServices("p", {"web": have}, rolled_back=older),
+                     pins={"web": fixed})
+    assert held.actions == (), "an earlier release's record holds on the hash alone"
+
+
 def test_a_foreign_service_with_a_declared_name_is_an_error() -> None:
     d = desired()
     theirs = ServiceInfo("x", 1, ServiceSpec("web", "nginx:latest"))

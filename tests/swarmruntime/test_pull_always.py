@@ -55,3 +55,52 @@ stop_timeout = "1s"
     assert code == 0 and "no changes" in out, out
     assert swarm.inspect_service(f"{name}-app").version == second.version
     swarm_cli("down", str(specs))
+
+
+def _push(host: PrivateDockerd, swarm: SwarmDriver, ref: str, script: str) -> str:
+    """Build an image whose /run.sh is ``script``, push it under ``ref``; its digest."""
+    dockerfile = f"FROM {IMAGE}\nRUN printf '%s\\n' '#!/bin/sh' '{script}' > /run.sh && " \
+                 "chmod +x /run.sh\n"
+    client = host.client()
+    try:
+        client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=ref, rm=True)
+    finally:
+        client.close()
+    swarm.push_image(ref)
+    return swarm.resolve_digest(ref)
+
+
+def test_a_rolled_back_image_is_tried_again_once_the_tag_serves_a_fixed_one(
+        swarm_host: PrivateDockerd, swarm_cli: Cli, swarm: SwarmDriver, netns_registry: str,
+        name: str, tmp_path: Path) -> None:
+    """The rolled-back digest is held (no update loop); a fixed image pushed under the same
+    tag is the user's fix: the next pass sends it, with no change to the spec."""
+    ref = f"{netns_registry}/{name}/app:latest"
+    _push(swarm_host, swarm, ref, "exec sleep 100000")
+    specs = write(tmp_path / "specs", name, f"""[container.{name}-app]
+image = "{ref}"
+pull = "always"
+command = ["/run.sh"]
+stop_timeout = "1s"
+update = {{ order = "start-first", failure_action = "rollback", monitor = "2s" }}
+""")
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    good = swarm.inspect_service(f"{name}-app")
+    bad = _push(swarm_host, swarm, ref, "sleep 1; exit 3")
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 1 and "rolled back: " in out, out + err
+    back = swarm.inspect_service(f"{name}-app")
+    assert back.pin == good.pin, "Swarm put the good digest back"
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 1 and "rolled back" in err, out + err
+    assert swarm.inspect_service(f"{name}-app").version == back.version, "not sent again"
+    assert bad != good.pin
+    fixed = _push(swarm_host, swarm, ref, "exec sleep 99999")
+    code, out, err = swarm_cli("apply", str(specs))
+    assert code == 0, out + err
+    now = swarm.inspect_service(f"{name}-app")
+    assert now.pin == fixed and now.running == 1, now
+    code, out, _ = swarm_cli("apply", str(specs))
+    assert code == 0 and "no changes" in out, out
+    swarm_cli("down", str(specs))
