@@ -213,3 +213,26 @@ def test_native_watch_restarts_a_killed_container(native_watch: NativeWatch) -> 
 
     assert svc.terminate() == 0
     assert svc.logged("watch_stopped", clean=True)
+
+
+def test_native_apply_down_history_and_why(native_watch: NativeWatch) -> None:
+    """The journal on the native runtime, from the CLI: ``apply`` and ``down`` are passes
+    whose actions ``history`` lists (newest first) and ``why`` explains; the journal is in
+    the state folder ``--state-dir`` names."""
+    nw = native_watch
+    web = nw.name("web")
+    nw.write("web", {"A": "1"})
+    nw.cli("apply", str(nw.specs))
+    nw.write("web", {"A": "2"})
+    nw.cli("apply", str(nw.specs))
+    assert (nw.state / "journal.db").is_file()
+    why = nw.cli("why", str(nw.specs), web).stdout
+    assert "web.toml" in why and "recreate" in why and "env.A" in why, why
+    assert "in sync" in why, why
+    nw.cli("down", str(nw.specs))
+    rows = json.loads(nw.cli("history", str(nw.specs), web, "--output", "json").stdout)[
+        "entries"]
+    assert [(r["action"], r["outcome"]) for r in rows][:3] == [
+        ("remove", "ok"), ("recreate", "ok"), ("create", "ok")], rows
+    assert {r["runtime"] for r in rows} == {"native"}, rows
+    assert "env.A" in json.dumps(rows[1]), rows[1]
