@@ -157,7 +157,9 @@ class _Planner:
             self.held.add(name)
             self.errors.append(PlanError(
                 name, f"rolled back: {failed.message} (this spec was rolled back by Swarm "
-                "and is not sent again)", "fix the spec (or the image) and apply again"))
+                "and is not sent again)", "fix the spec, or push a fixed image under the tag "
+                "(pull = \"always\" tries it), and apply again" if d.image.pull == "always"
+                else "fix the spec (or the image) and apply again"))
             return
         if not changes:
             self.add(Action(f"service:{name}", Kind.NOOP, "service", d.resource, name,
