@@ -26,8 +26,9 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 from controller.execution.apply import ActionOutcome, Progress
 from controller.planning import rollbacks
@@ -35,8 +36,14 @@ from controller.planning.actions import Action, Kind, Plan
 from controller.planning.servicerules import restarts_tasks
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
 from runtime.swarm.driver import SwarmDriver
-from runtime.swarm.spec import ServiceInfo, TaskInfo
-from runtime.types import LABEL_MANAGED_BY, LABEL_PROJECT, LABEL_RESOURCE, MANAGED_BY
+from runtime.swarm.spec import ServiceInfo, ServiceSpec, TaskInfo
+from runtime.types import (
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    LABEL_RESOURCE,
+    MANAGED_BY,
+    NetworkConfig,
+)
 
 CONVERGE_TIMEOUT = 300.0  # seconds a service may take to converge
 POLL = 0.5
@@ -48,6 +55,8 @@ STABLE = 5.0  # seconds the tasks must keep running after one of them failed
 SETTLE = 2.0  # seconds a task started by a create or scale must keep running (no Swarm monitor)
 UPDATE_START_WAIT = 10.0  # seconds for Swarm to begin a rolling update it accepted
 NETWORK_REMOVE_ATTEMPTS = 20  # endpoints of removed tasks go away a moment later
+NETWORK_WAIT = 30.0  # seconds a network just removed may stay listed on the manager
+T = TypeVar("T")
 Tick = Callable[[str, int, int, str], None]
 ImageStep = Callable[[Action], str]  # builds/loads and pushes a service's image; a detail
 
@@ -65,6 +74,7 @@ class SwarmExecutor:
     tick: Tick | None = None
     image_step: ImageStep | None = None
     timeout: float = CONVERGE_TIMEOUT
+    networks: Mapping[str, NetworkConfig] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.lock = threading.Lock()
@@ -160,17 +170,19 @@ class SwarmExecutor:
         for dep, condition in a.waits:
             self.wait_ready(dep, condition)
         self.ensure_objects(a)
+        spec = a.service.spec
         if a.kind is Kind.CREATE:
-            ref = d.create_service(a.service.spec)
+            ref = self.networked(spec, lambda: d.create_service(spec))
         elif a.kind is Kind.RECREATE:
             with contextlib.suppress(NotFound):
                 d.remove_service(a.observed_id or a.name)
-            ref = d.create_service(a.service.spec)
+            ref = self.networked(spec, lambda: d.create_service(spec))
         else:
             ref = a.observed_id or a.name
             live = d.inspect_service(ref)
-            spec = dataclasses.replace(a.service.spec, force_update=live.spec.force_update)
-            d.update_service(ref, spec, a.observed_version or live.version)
+            sent = dataclasses.replace(spec, force_update=live.spec.force_update)
+            self.networked(spec, lambda: d.update_service(
+                ref, sent, a.observed_version or live.version))
             monitored = restarts_tasks(list(a.changes))
             if monitored:
                 self.update_begun(ref, live.update_started)
@@ -187,6 +199,28 @@ class SwarmExecutor:
         for obj in a.service.objects:
             with contextlib.suppress(Conflict):
                 self.driver.create_object(obj.kind, obj.name, obj.data, labels)
+
+    def networked(self, spec: ServiceSpec, send: Callable[[], T]) -> T:
+        """``send`` the service; when Swarm answers that one of its project networks is
+        not found (``network NAME not found``), make that network and send again. The
+        plan took it as there because the manager still listed its node-local copy: a
+        network just removed (a ``down`` a moment ago) stays listed for a few seconds
+        after Swarm dropped it, and a create meanwhile is refused as a duplicate name, so
+        it is tried until that copy is gone (``NETWORK_WAIT``)."""
+        deadline = time.monotonic() + NETWORK_WAIT
+        while True:
+            try:
+                return send()
+            except RuntimeError_ as exc:  # 20.10 answers it with HTTP 500, not 404
+                missing = [self.networks[n.network] for n in spec.networks
+                           if n.network in self.networks
+                           and f"network {n.network} not found" in exc.message]
+                if not missing or time.monotonic() > deadline:
+                    raise
+            for config in missing:
+                with contextlib.suppress(Conflict):  # the old copy still listed, or made
+                    self.driver.create_network(config)  # by a service beside this one
+            time.sleep(POLL)
 
     def remove_network(self, name: str) -> str:
         for attempt in range(NETWORK_REMOVE_ATTEMPTS):
@@ -305,6 +339,10 @@ class SwarmExecutor:
 def execute(driver: SwarmDriver, plan: Plan, *, concurrency: int = 16,
             progress: Progress | None = None, tick: Tick | None = None,
             image_step: ImageStep | None = None,
-            timeout: float = CONVERGE_TIMEOUT) -> list[ActionOutcome]:
-    """Execute a Swarm plan; one outcome per action, in plan order."""
-    return SwarmExecutor(driver, plan, concurrency, progress, tick, image_step, timeout).run()
+            timeout: float = CONVERGE_TIMEOUT,
+            networks: Mapping[str, NetworkConfig] | None = None) -> list[ActionOutcome]:
+    """Execute a Swarm plan; one outcome per action, in plan order. ``networks``: the
+    project's own networks (not external) by name, made again when Swarm does not find
+    one that a service is sent with."""
+    return SwarmExecutor(driver, plan, concurrency, progress, tick, image_step, timeout,
+                         dict(networks or {})).run()

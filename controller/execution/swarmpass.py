@@ -191,7 +191,9 @@ def reconcile(root: Path, driver: SwarmDriver, *, project: str | None = None,
         pusher = ImagePusher(driver)
         try:
             done = execute(driver, plan, concurrency=options.concurrency, progress=progress,
-                           tick=tick, image_step=pusher)
+                           tick=tick, image_step=pusher,
+                           networks={n.name: n.config for n in prepared.desired.networks
+                                     if not n.external})
         finally:
             pusher.close()
         outcomes = tuple(action_result(o, frozenset()) for o in done)
