@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from controller.desired.gitrev import revision as git_revision
+from controller.desired.naming import LABEL_ASKED
 from controller.desired.recipe import Recipe
 from controller.desired.specload import recipe_of
 from controller.desired.state import DesiredState, realise
@@ -98,19 +99,32 @@ def prepare(root: Path, driver: Driver, *, project: str | None = None,
 
 
 def _record_adoption(runtime: str, observed: Observed, done: list[ActionOutcome]) -> None:
-    """Remember the compose objects a pass kept as they are (``planning.adoption``)."""
+    """Remember the compose objects a pass kept as they are (``planning.adoption``), with
+    what their specs asked, and forget recorded containers that are gone (replaced or
+    removed by this pass, or no longer listed)."""
     from controller.compose.labels import PROJECT as COMPOSE_PROJECT
 
-    kept = {o.action.observed_id for o in done if o.ok and (o.performed or o.action.kind)
-            not in (Kind.RECREATE, Kind.REMOVE)}
+    replaced = {o.action.observed_id for o in done if o.ok and (o.performed or o.action.kind)
+                in (Kind.RECREATE, Kind.REMOVE)}
+    listed = {s.id for s in observed.containers.values()} | {
+        s.id for s in observed.foreign.values()}
+    gone = {i for i in observed.adopted.containers if i in replaced or i not in listed}
     compose = observed.adopted.compose_project
-    containers = [s.id for s in observed.containers.values()
-                  if s.id in kept and s.label(COMPOSE_PROJECT) == compose]
+    if compose is None:
+        if gone:
+            adoption.record(runtime, observed.project, {}, (), (), gone)
+        return
+    kept = {o.action.observed_id: o.action.container for o in done if o.ok and (
+        o.performed or o.action.kind) not in (Kind.RECREATE, Kind.REMOVE)}
+    containers = {s.id: dict(spec.config.labels).get(LABEL_ASKED, "")
+                  for s in observed.containers.values()
+                  if (spec := kept.get(s.id)) is not None
+                  and s.label(COMPOSE_PROJECT) == compose}
     volumes = [n for n, v in observed.volumes.items() if observed.owned_volume(n)
                and dict(v.labels).get(COMPOSE_PROJECT) == compose]
     networks = [n for n, v in observed.networks.items() if observed.owned_network(n)
                 and dict(v.labels).get(COMPOSE_PROJECT) == compose]
-    adoption.record(runtime, observed.project, containers, volumes, networks)
+    adoption.record(runtime, observed.project, containers, volumes, networks, gone)
 
 
 def reconcile(root: Path, driver: Driver, *, project: str | None = None,
@@ -164,7 +178,7 @@ def reconcile(root: Path, driver: Driver, *, project: str | None = None,
         done = execute(driver, plan, concurrency=options.concurrency, progress=progress,
                        notify=notify)
         outcomes = tuple(action_result(o, in_sync_before) for o in done)
-        if options.adopt_compose is not None:
+        if options.adopt_compose is not None or prepared.observed.adopted.containers:
             _record_adoption(driver.name, prepared.observed, done)
         failed = [o for o in outcomes if o.failure is not None]
         if failed and all(o.failure is not None and o.failure.kind is ErrorKind.TRANSIENT

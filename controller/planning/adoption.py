@@ -12,6 +12,10 @@ it is recreated with the reasons. Their labels cannot change, so what was
 adopted is recorded here, per runtime and project, and every later pass
 (``watch``, ``down``) owns it without the flag: ``down`` removes the adopted
 containers and networks and keeps the volumes, as for any owned object.
+The record also keeps what each adopted container's spec asked where the daemon
+has defaults of its own (``controller.desired.naming.LABEL_ASKED``, a label it
+cannot carry), so that taking such a setting out of the spec later is a change;
+a recorded container that is gone (removed, or replaced by a recreate) leaves it.
 Location: ``<state folder>/adopted/<runtime>-<project>.json``; a lost record
 costs the ownership of what was kept as it ran (the containers then show as
 foreign names, never deleted). Neighbours: ``controller.planning.observe``
@@ -25,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +50,9 @@ class Adoption:
     containers: frozenset[str] = frozenset()  # ids adopted by earlier passes
     volumes: frozenset[str] = frozenset()
     networks: frozenset[str] = frozenset()
+    # (id, what its spec asked where the daemon has defaults: LABEL_ASKED's value) of the
+    # containers adopted; a container of another tool cannot carry the label
+    asked: tuple[tuple[str, str], ...] = ()
 
     def claims(self, summary: ContainerSummary) -> bool:
         if summary.id in self.containers:
@@ -82,8 +89,11 @@ def read(runtime: str, project: str) -> Adoption:
         value = data.get(key)
         return frozenset(str(v) for v in value) if isinstance(value, list) else frozenset()
 
+    asked = data.get("asked")
     return Adoption(containers=names("containers"), volumes=names("volumes"),
-                    networks=names("networks"))
+                    networks=names("networks"),
+                    asked=tuple(sorted((str(k), str(v)) for k, v in asked.items()))
+                    if isinstance(asked, dict) else ())
 
 
 def adopter(runtime: str, container_id: str) -> str | None:
@@ -100,17 +110,22 @@ def adopter(runtime: str, container_id: str) -> str | None:
     return None
 
 
-def record(runtime: str, project: str, containers: Iterable[str], volumes: Iterable[str],
-           networks: Iterable[str]) -> None:
-    """Add to the record; a failure is ignored (see the module doc)."""
+def record(runtime: str, project: str, containers: Mapping[str, str], volumes: Iterable[str],
+           networks: Iterable[str], gone: Iterable[str] = ()) -> None:
+    """Add to the record: ``containers`` maps each adopted id to what its spec asked
+    (``Adoption.asked``); ``gone``: recorded container ids that no longer exist (removed or
+    replaced), dropped. A failure is ignored (see the module doc)."""
     path = _path(runtime, project)
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with locked(path.with_suffix(".lock")):
             known = read(runtime, project)
-            data = {"containers": sorted(known.containers | set(containers)),
+            dropped = set(gone) - set(containers)
+            asked = {k: v for k, v in known.asked if k not in dropped} | dict(containers)
+            data = {"containers": sorted((known.containers - dropped) | set(containers)),
                     "volumes": sorted(known.volumes | set(volumes)),
-                    "networks": sorted(known.networks | set(networks))}
+                    "networks": sorted(known.networks | set(networks)),
+                    "asked": dict(sorted(asked.items()))}
             write_atomic(path, json.dumps(data), mode=0o600)
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from controller.desired.hashing import HASH_SCHEME, LABEL_HASH_SCHEME
+from controller.desired.naming import LABEL_ASKED
 from controller.desired.state import DesiredState
 from controller.planning import adoption, ledger
 from runtime.driver import Driver
@@ -104,7 +105,7 @@ def _adoption(driver: Driver, desired: DesiredState, compose: str | None) -> ado
         n.name for n in desired.networks}
     return adoption.Adoption(compose, frozenset(c.resource for c in desired.containers),
                              frozenset(names), known.containers, known.volumes,
-                             known.networks)
+                             known.networks, known.asked)
 
 
 def observe(driver: Driver, desired: DesiredState, *, workers: int = 16,
@@ -143,9 +144,23 @@ def observe(driver: Driver, desired: DesiredState, *, workers: int = 16,
     with ThreadPoolExecutor(max_workers=max(1, min(workers, INSPECT_WORKERS))) as pool:
         results = list(pool.map(lambda n: _inspect(driver, owned[n].id), live))
     calls += len(live)
-    inspected = {n: r for n, r in zip(live, results, strict=True) if r is not None}
+    asked = dict(adopted.asked)
+    inspected = {n: _with_asked(r, asked) for n, r in zip(live, results, strict=True)
+                 if r is not None}
     return Observed(desired.project, owned, foreign, volumes, networks, images, inspected, calls,
                     recorded, adopted)
+
+
+def _with_asked(info: ContainerInfo, asked: dict[str, str]) -> ContainerInfo:
+    """An adopted container as if it carried ``LABEL_ASKED``: what its spec asked at the
+    adoption, from the record (``adoption.Adoption.asked``), which the comparison of
+    settings with daemon defaults reads (``controller.planning.hostrules.asked``)."""
+    summary = info.summary
+    value = asked.get(summary.id)
+    if value is None or summary.label(LABEL_ASKED) is not None:
+        return info
+    labels = (*summary.labels, (LABEL_ASKED, value))
+    return replace(info, summary=replace(summary, labels=labels))
 
 
 def _inspect(driver: Driver, ref: str) -> ContainerInfo | None:
