@@ -23,7 +23,7 @@ from controller.cli import main
 from runtime.swarm.driver import SwarmDriver
 from tests.conftest import wait_for
 from tests.dockerd import PrivateDockerd
-from tests.registry import CONFIG, REGISTRY_BIN
+from tests.registry import REGISTRY_BIN
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 IMAGE = "dockwright-examples/busybox:latest"
@@ -81,10 +81,14 @@ def swarm_cli(swarm_host: PrivateDockerd, tmp_path: Path,
 @pytest.fixture
 def netns_registry(swarm_host: PrivateDockerd, tmp_path: Path) -> Iterator[str]:
     """A registry (Debian's ``docker-registry``) on 127.0.0.1:5000 inside the Swarm's
-    network namespace, where its daemon pushes and pulls; yields ``"127.0.0.1:5000"``."""
+    network namespace, where its daemon pushes and pulls; yields ``"127.0.0.1:5000"``.
+    Its configuration is the one examples/swarm/README.md tells users to serve (Debian's
+    own asks for credentials), with the storage in the test's folder."""
     assert swarm_host.proc is not None
     config = tmp_path / "registry.yml"
-    config.write_text(CONFIG.format(root=tmp_path / "registry", port=5000))
+    example = (ROOT / "examples" / "swarm" / "registry.yml").read_text()
+    assert "/var/lib/docker-registry" in example and "127.0.0.1:5000" in example
+    config.write_text(example.replace("/var/lib/docker-registry", str(tmp_path / "registry")))
     log = (tmp_path / "registry.log").open("wb")
     proc = subprocess.Popen(["nsenter", f"--net=/proc/{swarm_host.proc.pid}/ns/net",
                              str(REGISTRY_BIN), "serve", str(config)],
