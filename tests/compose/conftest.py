@@ -67,6 +67,15 @@ class ComposeProject:
     def dockwright(self, *args: str) -> Ran:
         return self.run([sys.executable, "-m", "controller.cli", *args])
 
+    def import_and_adopt(self) -> Ran:
+        """``dockwright import`` of the running project, then ``apply --adopt-compose``;
+        each must succeed. Returns the apply."""
+        ran = self.dockwright("import", "-p", self.name)
+        assert ran.code == 0, str(ran)
+        ran = self.dockwright("apply", "dockwright", "--adopt-compose", self.name)
+        assert ran.code == 0, str(ran)
+        return ran
+
     def write(self, text: str, name: str = "docker-compose.yml") -> Path:
         path = self.folder / name
         path.write_text(text.replace("IMAGE", BUSYBOX))

@@ -160,10 +160,7 @@ def test_a_recreate_waits_for_an_adopted_healthy_dependency(
     p.write(HEALTHY_DEPENDENCY)
     p.compose("up", "-d")
     db = f"{p.name}_db_1"
-    ran = p.dockwright("import", "-p", p.name)
-    assert ran.code == 0, str(ran)
-    ran = p.dockwright("apply", "dockwright", "--adopt-compose", p.name)
-    assert ran.code == 0, str(ran)
+    p.import_and_adopt()
     kept = _started(docker_client, db)
     spec = p.folder / "dockwright" / "web.toml"
     spec.write_text(spec.read_text().replace('MODE = "one"', 'MODE = "two"'))

@@ -41,10 +41,7 @@ def test_a_setting_taken_out_after_adoption_is_a_change(
     p.compose("up", "-d")
     name = f"{p.name}_app_1"
     first = docker_client.containers.get(name).id
-    ran = p.dockwright("import", "-p", p.name)
-    assert ran.code == 0, str(ran)
-    ran = p.dockwright("apply", "dockwright", "--adopt-compose", p.name)
-    assert ran.code == 0, str(ran)
+    p.import_and_adopt()
     assert docker_client.containers.get(name).id == first  # adopted as it ran
     assert _record(p)["containers"] == [first]
     spec = p.folder / "dockwright" / "app.toml"

@@ -25,8 +25,7 @@ def test_why_and_status_say_adopted_and_later_passes_change_nothing(
     p.compose("up", "-d")
     web, worker = f"{p.name}_web_1", f"{p.name}_worker_1"
     ids = {n: docker_client.containers.get(n).id for n in (web, worker)}
-    assert p.dockwright("import", "-p", p.name).code == 0
-    assert p.dockwright("apply", "dockwright", "--adopt-compose", p.name).code == 0
+    p.import_and_adopt()
 
     # why NAME, with no project and no spec folder given: found through the record
     ran = p.dockwright("why", web)

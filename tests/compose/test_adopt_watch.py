@@ -61,9 +61,7 @@ def test_watch_heals_adopted_containers_on_their_events(
     p.write(COMPOSE)
     p.compose("up", "-d")
     web, worker = (docker_client.containers.get(f"{p.name}_{s}_1") for s in ("web", "worker"))
-    assert p.dockwright("import", "-p", p.name).code == 0
-    ran = p.dockwright("apply", "dockwright", "--adopt-compose", p.name)
-    assert ran.code == 0, str(ran)
+    p.import_and_adopt()
     svc = _watch(p, tmp_path)
     try:
         svc.wait_ready()
