@@ -35,6 +35,7 @@ from controller.planning import rollbacks
 from controller.planning.actions import Action, Kind, Plan
 from controller.planning.servicerules import restarts_tasks
 from runtime.errors import Conflict, NotFound, RuntimeError_, Transient
+from runtime.swarm import placement
 from runtime.swarm.driver import SwarmDriver
 from runtime.swarm.spec import ServiceInfo, ServiceSpec, TaskInfo
 from runtime.types import (
@@ -257,6 +258,7 @@ class SwarmExecutor:
         assert a.service is not None
         deadline = time.monotonic() + self.timeout
         since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 1))
+        started = time.monotonic()
         settled: float | None = None  # since when the tasks match
         while True:
             info = self.driver.inspect_service(ref)
@@ -269,7 +271,8 @@ class SwarmExecutor:
                              "spec; `docker service rollback` goes back by hand)")
             tasks = self.driver.tasks(ref)
             failed = [t for t in tasks if t.state in FAILED_STATES and t.timestamp >= since]
-            if info.update_state in ("", "completed") and self.tasks_match(info, tasks):
+            if (info.update_state in ("", "completed") and self.tasks_match(info, tasks)
+                    and self.all_made(info, started)):
                 young = not monitored and any(t.state == "running" and t.timestamp >= since
                                               for t in tasks)
                 wait = STABLE if failed else SETTLE if young else 0.0
@@ -296,6 +299,20 @@ class SwarmExecutor:
         if info.spec.mode == "global":
             return wanted == info.running == info.desired
         return wanted == info.running == info.desired == info.spec.replicas
+
+    def all_made(self, info: ServiceInfo, started: float) -> bool:
+        """Swarm has made every task it is going to: a global service reports 0 of 0
+        desired tasks right after its create, until its orchestrator made one per node.
+        Its tasks are made when Swarm wants one per node its constraints admit
+        (``runtime.swarm.placement``; a node paused with a task still counts it); for
+        constraints that cannot be read here, when there are tasks or after ``SETTLE``
+        seconds without."""
+        if info.spec.mode != "global":
+            return True
+        nodes = placement.eligible(self.driver.nodes(), info.spec.placement.constraints)
+        if nodes is None:
+            return info.desired > 0 or time.monotonic() - started >= SETTLE
+        return info.desired >= nodes
 
     def rolled_back(self, a: Action, ref: str, info: ServiceInfo) -> None:
         assert a.service is not None

@@ -67,7 +67,10 @@ def _node(n: Mapping[str, Any]) -> NodeInfo:
     return NodeInfo(id=n["ID"], hostname=desc.get("Hostname", ""), role=spec.get("Role", ""),
                     availability=spec.get("Availability", ""), state=status.get("State", ""),
                     address=status.get("Addr", ""), labels=pairs(spec.get("Labels")),
-                    leader=bool((n.get("ManagerStatus") or {}).get("Leader")))
+                    leader=bool((n.get("ManagerStatus") or {}).get("Leader")),
+                    os=(desc.get("Platform") or {}).get("OS", ""),
+                    arch=(desc.get("Platform") or {}).get("Architecture", ""),
+                    engine_labels=pairs((desc.get("Engine") or {}).get("Labels")))
 
 
 def _network(n: Mapping[str, Any]) -> NetworkInfo:

@@ -192,6 +192,9 @@ class NodeInfo:
     address: str = ""
     labels: Pairs = ()
     leader: bool = False
+    os: str = ""  # Description.Platform: what ``node.platform.*`` constraints match
+    arch: str = ""
+    engine_labels: Pairs = ()  # the daemon's own labels (``engine.labels.*``)
 
 
 @dataclass(frozen=True)

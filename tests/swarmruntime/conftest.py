@@ -30,6 +30,13 @@ IMAGE = "dockwright-examples/busybox:latest"
 Cli = Callable[..., tuple[int, str, str]]
 
 
+def write(folder: Path, project: str, body: str) -> Path:
+    """``folder/app.toml``: a ``[project]`` table named ``project``, then ``body``."""
+    folder.mkdir(exist_ok=True)
+    (folder / "app.toml").write_text(f'[project]\nname = "{project}"\n\n{body}')
+    return folder
+
+
 @pytest.fixture(scope="session")
 def swarm_host() -> Iterator[PrivateDockerd]:
     daemon = PrivateDockerd()

@@ -10,13 +10,7 @@ import pytest
 
 from runtime.swarm.driver import SwarmDriver
 from tests.conftest import wait_for
-from tests.swarmruntime.conftest import IMAGE, Cli
-
-
-def write(folder: Path, project: str, body: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    (folder / "app.toml").write_text(f'[project]\nname = "{project}"\n\n{body}')
-    return folder
+from tests.swarmruntime.conftest import IMAGE, Cli, write
 
 
 def services(name: str, command: str = '["sleep", "100000"]', replicas: int = 2) -> str:

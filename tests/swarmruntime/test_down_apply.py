@@ -7,18 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.swarm.driver import SwarmDriver
-from tests.swarmruntime.conftest import IMAGE, Cli
+from tests.swarmruntime.conftest import IMAGE, Cli, write
 
 
 def test_apply_right_after_down_makes_the_network_again(
         swarm_cli: Cli, swarm: SwarmDriver, name: str, tmp_path: Path) -> None:
-    specs = tmp_path / "specs"
-    specs.mkdir()
     # sleep as PID 1 ignores SIGTERM: the task's container lives stop_timeout after down
-    (specs / "app.toml").write_text(f"""[project]
-name = "{name}"
-
-[container.{name}-app]
+    specs = write(tmp_path / "specs", name, f"""[container.{name}-app]
 image = "{IMAGE}"
 command = ["sleep", "100000"]
 stop_timeout = "8s"
